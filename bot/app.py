@@ -1,0 +1,81 @@
+"""Wiring: build the engine from settings, loading models once per process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.emotion import CueEmotionDetector
+from bot.engine import Engine
+from bot.responder.base import Responder
+from bot.responder.composer import ComposerResponder
+from bot.settings import Settings
+from bot.store import Store
+from knowledge.base import KnowledgeBase
+from knowledge.embedders import Embedder
+
+log = logging.getLogger("ondo")
+
+
+def load_embedders() -> list[Embedder]:
+    """The two bundled sentence models (English MiniLM, multilingual USE)."""
+    from knowledge.embedders import MiniLMEmbedder, USEEmbedder
+
+    return [MiniLMEmbedder(), USEEmbedder()]
+
+
+def build_responder(settings: Settings) -> Responder:
+    """The LLM responder when one is configured, else the offline composer."""
+    composer = ComposerResponder()
+    if not settings.llm_enabled:
+        return composer
+    from bot.responder.llm import LLMResponder
+
+    log.info(
+        "replies through the LLM %s at %s",
+        settings.llm_model,
+        settings.openai_base_url or "the OpenAI API",
+    )
+    return LLMResponder.from_settings(
+        api_key=settings.openai_api_key or "not-needed",
+        base_url=settings.openai_base_url,
+        model=settings.llm_model,
+        fallback=composer,
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything a command needs, opened once."""
+
+    settings: Settings
+    store: Store
+    knowledge: KnowledgeBase
+    engine: Engine
+
+    def close(self) -> None:
+        """Close the database."""
+        self.store.close()
+
+
+def build_runtime(
+    settings: Settings,
+    embedders: Sequence[Embedder] | None = None,
+    responder: Responder | None = None,
+) -> Runtime:
+    """Open the store, load the knowledge base (files + imported entries) and the engine."""
+    store = Store.open(settings.db_path)
+    try:
+        imported = store.imported_entries_sync()
+        knowledge = KnowledgeBase.from_paths(
+            settings.kb_paths,
+            load_embedders() if embedders is None else embedders,
+            cache=store,
+            extra=imported,
+        )
+    except BaseException:
+        store.close()
+        raise
+    engine = Engine(store, knowledge, responder or build_responder(settings), CueEmotionDetector())
+    return Runtime(settings, store, knowledge, engine)

@@ -1,0 +1,335 @@
+"""The conversation engine: one inbound message in, at most one reply out.
+
+This is the flow of product.md in one place; adapters call :meth:`Engine.handle` with a
+normalized :class:`Message` and a :class:`Sender`, and the agents' side calls
+:meth:`take_over`, :meth:`agent_message` and :meth:`resolve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from bot import handoff
+from bot.emotion import EmotionDetector
+from bot.escalation import decide
+from bot.language import detect_language
+from bot.privacy import redact
+from bot.responder.base import ReplyRequest, Responder, Turn
+from bot.responder.composer import ComposerResponder
+from bot.store import Store
+from bot.summary import Line, build_summary
+from bot.texts import text as fixed_text
+from bot.types import Emotion, Escalation, Language, Message, Reply
+from knowledge.base import KnowledgeBase
+from knowledge.results import Match
+from knowledge.retrieval import ANSWER_THRESHOLD
+
+log = logging.getLogger("ondo.engine")
+
+MAX_TEXT_CHARS = 4000
+"""Longer messages are cut here before analysis (the full text is still stored)."""
+INTENT_THRESHOLD = 0.35
+"""Below the answer threshold but above this, the best match still names the intent."""
+HISTORY_TURNS = 8
+
+_ACCEPT_RE = re.compile(
+    r"^\s*(yes|yeah|yep|sure|ok(ay)?|please( do)?|yes,? please|네+|넵|예|응+|어|좋아요|좋습니다|"
+    r"부탁(해요|드려요|합니다)|연결(해\s*주세요|해줘|부탁))[\s.!~]*$",
+    re.IGNORECASE,
+)
+
+Action = Literal["replied", "relayed", "duplicate", "suppressed"]
+
+
+class Sender(Protocol):
+    """Posts a reply on the platform; returns the platform's id of the posted message."""
+
+    async def send(self, reply: Reply) -> str | None:
+        """Post ``reply``; raise if it could not be posted."""
+        ...
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the engine understood of one message."""
+
+    language: Language
+    emotion: Emotion
+    intent: str
+    matches: tuple[Match, ...]
+    confidence: float
+    answered: bool
+    escalation: Escalation
+    redacted: str
+
+
+@dataclass(frozen=True)
+class HandoffTicket:
+    """What the agents' channel receives when a conversation is handed over."""
+
+    id: int
+    conversation_key: str
+    reason: str
+    summary: str
+    language: Language
+    intent: str
+    emotion: Emotion
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one inbound message."""
+
+    action: Action
+    inbound_id: int
+    reply: Reply | None = None
+    analysis: Analysis | None = None
+    handoff: HandoffTicket | None = None
+    relay_text: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Engine:
+    """The platform-free core. Build once per process; share between adapters."""
+
+    def __init__(
+        self,
+        store: Store,
+        knowledge: KnowledgeBase,
+        responder: Responder,
+        detector: EmotionDetector,
+    ) -> None:
+        self.store = store
+        self.knowledge = knowledge
+        self.responder = responder
+        self.detector = detector
+        self._composer = ComposerResponder()
+
+    async def analyze(
+        self, text: str, *, misses_before: int = 0, offered: bool = False
+    ) -> Analysis:
+        """Language, emotion, intent, matches and the escalation decision for ``text``."""
+        language = detect_language(text)
+        redacted = redact(text, language)
+        emotion = self.detector.detect(redacted, language)
+        result = await self.knowledge.search(redacted, k=5, language=language)
+        best = result.best
+        answered = best is not None and result.confidence >= ANSWER_THRESHOLD
+        intent = "other"
+        if best is not None and result.confidence >= INTENT_THRESHOLD:
+            intent = best.entry.category
+        misses = 0 if answered else misses_before + 1
+        if offered and _ACCEPT_RE.match(redacted):
+            # "Yes" to the bot's offer to connect a person is a request for one.
+            escalation = Escalation(True, "asked_for_human")
+        else:
+            escalation = decide(redacted, emotion, answered=answered, consecutive_misses=misses)
+        return Analysis(
+            language,
+            emotion,
+            intent,
+            result.matches,
+            result.confidence,
+            answered,
+            escalation,
+            redacted,
+        )
+
+    async def handle(self, message: Message, sender: Sender | None = None) -> Outcome:
+        """Process one inbound customer message end to end (see the module docstring)."""
+        inbound = await self.store.record_inbound(message)
+        if not inbound.process:
+            log.info("duplicate delivery of %s:%s ignored", message.platform, message.message_id)
+            return Outcome("duplicate", inbound.id)
+        key = message.conversation_key
+        conversation = await self.store.conversation(key, message.platform)
+        if not handoff.bot_speaks(conversation.state):
+            await self.store.mark_handled(inbound.id)
+            relay = redact(message.text, detect_language(message.text))
+            return Outcome("relayed", inbound.id, relay_text=relay)
+        if conversation.state == "closed":
+            await self.store.set_state(key, "bot", expected=("closed",))
+        text = " ".join(message.text.split())
+        notes: list[str] = []
+        if not text:
+            language: Language = "ko" if conversation.language == "ko" else "en"
+            return await self._deliver(
+                message, inbound.id, _empty_analysis(language), sender, None, ()
+            )
+        if len(text) > MAX_TEXT_CHARS:
+            text = text[:MAX_TEXT_CHARS]
+            notes.append("too_long")
+        offered = conversation.misses > 0
+        analysis = await self.analyze(text, misses_before=conversation.misses, offered=offered)
+        misses = 0 if analysis.answered else conversation.misses + 1
+        best = analysis.matches[0] if analysis.matches else None
+        await self.store.annotate_inbound(
+            inbound.id,
+            language=analysis.language,
+            emotion=analysis.emotion.label,
+            emotion_score=analysis.emotion.score,
+            intent=analysis.intent,
+            entry_id=best.entry.id if best and analysis.answered else None,
+            confidence=analysis.confidence,
+            answered=analysis.answered,
+        )
+        await self.store.note_turn(
+            key, language=analysis.language, emotion=analysis.emotion, misses=misses
+        )
+        history = await self.store.history(key, HISTORY_TURNS + 1)
+        lines = [
+            Line(m.role, redact(m.text, analysis.language), m.emotion)
+            for m in history
+            if m.id != inbound.id
+        ]
+        request = ReplyRequest(
+            text=analysis.redacted,
+            language=analysis.language,
+            emotion=analysis.emotion,
+            matches=analysis.matches,
+            answered=analysis.answered,
+            handoff=analysis.escalation.escalate,
+            escalation_reason=analysis.escalation.reason,
+            history=tuple(_turn(line) for line in lines[-HISTORY_TURNS:]),
+        )
+        # A handoff notice must always reach the customer, so it never depends on the LLM.
+        responder = self._composer if request.handoff else self.responder
+        reply_text = await responder.reply(request)
+        if "too_long" in notes:
+            reply_text = fixed_text("too_long", analysis.language) + "\n" + reply_text
+        ticket = None
+        if analysis.escalation.escalate:
+            ticket = await self._escalate(key, analysis, lines, text)
+        return await self._deliver(
+            message, inbound.id, analysis, sender, ticket, tuple(notes), reply_text
+        )
+
+    async def _escalate(
+        self, key: str, analysis: Analysis, lines: list[Line], text: str
+    ) -> HandoffTicket | None:
+        reason = analysis.escalation.reason or "asked_for_human"
+        best = analysis.matches[0] if analysis.matches else None
+        entry = best.entry if best is not None and analysis.intent != "other" else None
+        wants = best.question if entry is not None and best is not None else analysis.redacted
+        summary = build_summary(
+            language=analysis.language,
+            reason=reason,
+            intent=analysis.intent,
+            emotion=analysis.emotion,
+            wants=wants,
+            history=[*lines, Line("customer", analysis.redacted, analysis.emotion.label)],
+            entry=entry,
+        )
+        if not await self.store.set_state(key, "waiting_human", expected=("bot",)):
+            return None
+        handoff_id = await self.store.open_handoff(
+            key,
+            reason=reason,
+            summary=summary,
+            intent=analysis.intent,
+            emotion=analysis.emotion.label,
+            language=analysis.language,
+        )
+        log.info("conversation %s handed to a human (%s)", key, reason)
+        return HandoffTicket(
+            handoff_id,
+            key,
+            reason,
+            summary,
+            analysis.language,
+            analysis.intent,
+            analysis.emotion,
+        )
+
+    async def _deliver(
+        self,
+        message: Message,
+        inbound_id: int,
+        analysis: Analysis,
+        sender: Sender | None,
+        ticket: HandoffTicket | None,
+        notes: tuple[str, ...],
+        reply_text: str | None = None,
+    ) -> Outcome:
+        key = message.conversation_key
+        if reply_text is None:
+            reply_text = fixed_text("empty", analysis.language)
+        # Re-check right before posting: an agent may have taken over meanwhile.
+        state = (await self.store.conversation(key, message.platform)).state
+        allowed = ("waiting_human",) if ticket is not None else ("bot",)
+        if state not in allowed:
+            await self.store.mark_handled(inbound_id)
+            log.info("reply to %s suppressed: conversation is now %s", key, state)
+            return Outcome("suppressed", inbound_id, analysis=analysis, notes=notes)
+        reply_id = await self.store.record_reply(inbound_id, key, message.platform, reply_text)
+        if reply_id is None:
+            return Outcome("duplicate", inbound_id, analysis=analysis, notes=notes)
+        reply = Reply(key, reply_text, message.message_id, analysis.language)
+        if sender is not None:
+            try:
+                platform_id = await sender.send(reply)
+            except Exception:
+                # Unrecord so a redelivery of the same message can answer it: nothing lost.
+                await self.store.release(inbound_id, reply_id)
+                raise
+            if platform_id:
+                await self.store.set_platform_id(reply_id, platform_id)
+        await self.store.mark_handled(inbound_id)
+        return Outcome("replied", inbound_id, reply, analysis, ticket, notes=notes)
+
+    # --- the agents' side ----------------------------------------------------------------
+
+    async def take_over(self, key: str, agent: str) -> bool:
+        """An agent takes the conversation; ``False`` if it was not waiting for one."""
+        moved = await self.store.set_state(key, "human", expected=handoff.sources("take"))
+        ticket = await self.store.current_handoff(key)
+        if moved and ticket is not None and ticket.taken_at is None:
+            await self.store.update_handoff(ticket.id, agent=agent, taken_at=time.time())
+        return moved
+
+    async def agent_message(self, key: str, agent: str, text: str) -> Reply:
+        """Relay an agent's message to the customer; the conversation becomes ``human``.
+
+        Raises :class:`handoff.InvalidTransition` when the conversation has no open handoff.
+        """
+        if not await self.take_over(key, agent):
+            raise handoff.InvalidTransition(f"conversation {key} has no open handoff")
+        conversation = await self.store.conversation(key, "")
+        message_id = await self.store.record_outbound(key, conversation.platform, text, "agent")
+        language: Language = "ko" if conversation.language == "ko" else "en"
+        return Reply(key, text, f"agent:{message_id}", language)
+
+    async def resolve(self, key: str, agent: str) -> Reply | None:
+        """End the handoff: back to the bot with the stale context cleared; returns the notice."""
+        moved = await self.store.set_state(key, "bot", expected=handoff.sources("resolve"))
+        if not moved:
+            return None
+        ticket = await self.store.current_handoff(key)
+        if ticket is not None:
+            await self.store.update_handoff(
+                ticket.id, agent=ticket.agent or agent, resolved_at=time.time()
+            )
+        conversation = await self.store.conversation(key, "")
+        language: Language = "ko" if conversation.language == "ko" else "en"
+        notice = fixed_text("resolved", language)
+        message_id = await self.store.record_outbound(key, conversation.platform, notice)
+        await self.store.clear_context(key)
+        log.info("conversation %s resolved by %s, back to the bot", key, agent)
+        return Reply(key, notice, f"resolve:{message_id}", language)
+
+
+def _turn(line: Line) -> Turn:
+    role: Literal["customer", "bot", "agent"] = (
+        "bot" if line.role in ("bot", "system") else "agent" if line.role == "agent" else "customer"
+    )
+    return Turn(role, line.text)
+
+
+def _empty_analysis(language: Language) -> Analysis:
+    return Analysis(
+        language, Emotion("neutral", 1.0), "other", (), 0.0, False, Escalation.none(), ""
+    )

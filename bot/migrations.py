@@ -1,0 +1,130 @@
+"""The database schema as numbered migrations, applied once each, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _m1_core(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE conversations (
+            key TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'bot'
+                CHECK (state IN ('bot', 'waiting_human', 'human', 'closed')),
+            language TEXT,
+            last_emotion TEXT,
+            last_emotion_score REAL,
+            misses INTEGER NOT NULL DEFAULT 0,
+            context_since INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_key TEXT NOT NULL REFERENCES conversations(key),
+            platform TEXT NOT NULL,
+            platform_message_id TEXT,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            role TEXT NOT NULL CHECK (role IN ('customer', 'bot', 'agent', 'system')),
+            user TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            in_reply_to INTEGER REFERENCES messages(id),
+            language TEXT,
+            emotion TEXT,
+            emotion_score REAL,
+            intent TEXT,
+            entry_id TEXT,
+            confidence REAL,
+            answered INTEGER,
+            claimed_at REAL,
+            handled_at REAL,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    # A platform message id is recorded once: a retried or replayed event is recognised.
+    db.execute(
+        "CREATE UNIQUE INDEX messages_inbound_once ON messages(platform, platform_message_id) "
+        "WHERE direction = 'in' AND platform_message_id IS NOT NULL"
+    )
+    # At most one bot reply is ever recorded per inbound message.
+    db.execute(
+        "CREATE UNIQUE INDEX messages_one_reply ON messages(in_reply_to) "
+        "WHERE direction = 'out' AND role = 'bot'"
+    )
+    db.execute("CREATE INDEX messages_by_conversation ON messages(conversation_key, id)")
+    db.execute(
+        """
+        CREATE TABLE handoffs (
+            id INTEGER PRIMARY KEY,
+            conversation_key TEXT NOT NULL REFERENCES conversations(key),
+            reason TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            intent TEXT,
+            emotion TEXT,
+            language TEXT,
+            agent TEXT,
+            thread_ref TEXT,
+            created_at REAL NOT NULL,
+            taken_at REAL,
+            resolved_at REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX handoffs_by_conversation ON handoffs(conversation_key, id)")
+
+
+def _m2_knowledge(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE embeddings (
+            model TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model, text_hash)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE kb_entries (
+            id TEXT PRIMARY KEY,
+            category TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            data TEXT NOT NULL,
+            source TEXT NOT NULL,
+            imported_at REAL NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_core, _m2_knowledge)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the migrations this database has not seen yet; return the schema version."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT, "
+        "applied_at TEXT DEFAULT CURRENT_TIMESTAMP)"
+    )
+    done = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
+    for version, step in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        with db.conn:
+            step(db)
+            db.execute(
+                "INSERT INTO _migrations (version, name) VALUES (?, ?)", [version, step.__name__]
+            )
+    return len(MIGRATIONS)

@@ -1,0 +1,84 @@
+"""Settings, read once from the environment (and a ``.env`` file when present)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from knowledge.loader import SAMPLE_DIR, split_paths
+
+
+class SettingsError(ValueError):
+    """A setting has a value Ondo cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Build with :meth:`from_env`; pass it in, never re-read."""
+
+    db_path: str = "ondo.db"
+    kb_paths: tuple[Path, ...] = (SAMPLE_DIR,)
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    handoff_channel: str | None = None
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str | None = None
+    discord_token: str | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    encryption_key: str | None = None
+    port: int = 3000
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether replies go through an LLM (an API key or a local base URL is set)."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env"
+    ) -> Settings:
+        """Read settings; real environment variables win over ``.env``."""
+        values: dict[str, str] = {}
+        if dotenv is not None and Path(dotenv).is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        kb = get("ONDO_KB")
+        port = get("PORT") or "3000"
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"PORT must be a TCP port number, not {port!r}")
+        handoff = get("ONDO_HANDOFF_CHANNEL")
+        if handoff and not handoff.startswith(("slack:", "discord:")):
+            raise SettingsError(
+                f"ONDO_HANDOFF_CHANNEL must look like slack:<channel id> or discord:<channel id>,"
+                f" not {handoff!r}"
+            )
+        return cls(
+            db_path=get("ONDO_DB") or "ondo.db",
+            kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
+            openai_api_key=get("OPENAI_API_KEY"),
+            openai_base_url=get("OPENAI_BASE_URL"),
+            llm_model=get("ONDO_LLM_MODEL") or "gpt-4o-mini",
+            handoff_channel=handoff,
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=get("SLACK_API_URL"),
+            discord_token=get("DISCORD_TOKEN"),
+            discord_api_base=get("DISCORD_API_BASE"),
+            discord_gateway_url=get("DISCORD_GATEWAY_URL"),
+            encryption_key=get("ONDO_ENCRYPTION_KEY"),
+            port=int(port),
+        )

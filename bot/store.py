@@ -1,0 +1,499 @@
+"""All persistent state in one SQLite file: conversations, messages, handoffs, embeddings.
+
+Every call runs on one worker thread that owns the connection, so the event loop never blocks
+on disk and writes are serialized. Uniqueness lives in the schema (see ``migrations``), which
+is what makes duplicate handling hold across restarts and across processes sharing the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import sqlite_utils
+
+from bot.migrations import migrate
+from bot.types import Emotion, Message, State
+from knowledge.embedders import Vectors
+from knowledge.entries import Entry
+
+T = TypeVar("T")
+
+CLAIM_LEASE_SECONDS = 120.0
+"""A claimed inbound message whose processing never finished may be retried after this."""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """The stored row of an inbound message and whether this delivery should be processed."""
+
+    id: int
+    duplicate: bool
+    process: bool
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation's durable state."""
+
+    key: str
+    platform: str
+    state: State
+    language: str | None
+    last_emotion: str | None
+    misses: int
+    context_since: int
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One stored message, for history and summaries."""
+
+    id: int
+    role: str
+    text: str
+    emotion: str | None
+    intent: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """One hand-over of a conversation to people."""
+
+    id: int
+    conversation_key: str
+    reason: str
+    summary: str
+    agent: str | None
+    thread_ref: str | None
+    created_at: float
+    taken_at: float | None
+    resolved_at: float | None
+
+
+class Store:
+    """The SQLite store. Open with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+        self._db = db
+        self.path = path
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ondo-db")
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if needed) and migrate the database at ``path`` (``:memory:`` works)."""
+        name = str(path)
+        try:
+            if name != ":memory:":
+                Path(name).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(name, check_same_thread=False, timeout=10.0)
+            conn.execute("PRAGMA foreign_keys = ON")
+            if name != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            db = sqlite_utils.Database(conn)
+            migrate(db)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(f"cannot open database {name}: {exc}") from None
+        return cls(db, name)
+
+    def close(self) -> None:
+        """Finish pending work and close the connection."""
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            self._db.conn.close()
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._locked, fn)
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            return fn()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row = self._db.execute(sql, list(params)).fetchone()
+        return tuple(row) if row is not None else None
+
+    # --- conversations -------------------------------------------------------------------
+
+    async def conversation(self, key: str, platform: str) -> Conversation:
+        """The conversation ``key``, created in state ``bot`` when new."""
+        return await self._run(lambda: self._conversation(key, platform))
+
+    def _conversation(self, key: str, platform: str) -> Conversation:
+        now = time.time()
+        with self._db.conn:
+            self._db.execute(
+                "INSERT OR IGNORE INTO conversations (key, platform, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                [key, platform, now, now],
+            )
+        row = self._one(
+            "SELECT key, platform, state, language, last_emotion, misses, context_since "
+            "FROM conversations WHERE key = ?",
+            [key],
+        )
+        assert row is not None
+        return Conversation(*row)
+
+    async def set_state(self, key: str, state: State, *, expected: Sequence[State] = ()) -> bool:
+        """Move ``key`` to ``state``; with ``expected``, only from one of those states.
+
+        Returns whether the row changed, so two racing writers cannot both win.
+        """
+
+        def run() -> bool:
+            sql = "UPDATE conversations SET state = ?, updated_at = ? WHERE key = ?"
+            params: list[Any] = [state, time.time(), key]
+            if expected:
+                sql += f" AND state IN ({', '.join('?' for _ in expected)})"
+                params.extend(expected)
+            with self._db.conn:
+                return self._db.execute(sql, params).rowcount == 1
+
+        return await self._run(run)
+
+    async def note_turn(self, key: str, *, language: str, emotion: Emotion, misses: int) -> None:
+        """Remember the latest language, emotion and consecutive-miss count."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "UPDATE conversations SET language = ?, last_emotion = ?, "
+                    "last_emotion_score = ?, misses = ?, updated_at = ? WHERE key = ?",
+                    [language, emotion.label, emotion.score, misses, time.time(), key],
+                )
+
+        await self._run(run)
+
+    async def clear_context(self, key: str) -> None:
+        """Forget the conversation's context: later history starts after the newest message."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "UPDATE conversations SET misses = 0, context_since = "
+                    "(SELECT COALESCE(MAX(id), 0) FROM messages WHERE conversation_key = ?), "
+                    "updated_at = ? WHERE key = ?",
+                    [key, time.time(), key],
+                )
+
+        await self._run(run)
+
+    # --- messages ------------------------------------------------------------------------
+
+    async def record_inbound(self, message: Message, role: str = "customer") -> Inbound:
+        """Store an inbound message before anything else happens to it.
+
+        A second delivery of the same platform message id is a duplicate; it is processed
+        again only if the first delivery never finished (no reply, claim expired).
+        """
+        return await self._run(lambda: self._record_inbound(message, role))
+
+    def _record_inbound(self, message: Message, role: str) -> Inbound:
+        now = time.time()
+        self._conversation(message.conversation_key, message.platform)
+        with self._db.conn:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO messages (conversation_key, platform, platform_message_id,"
+                " direction, role, user, text, claimed_at, created_at) "
+                "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?)",
+                [
+                    message.conversation_key,
+                    message.platform,
+                    message.message_id,
+                    role,
+                    message.user,
+                    message.text,
+                    now,
+                    now,
+                ],
+            )
+            if cursor.rowcount == 1:
+                return Inbound(int(cursor.lastrowid or 0), duplicate=False, process=True)
+            row = self._one(
+                "SELECT id FROM messages WHERE platform = ? AND platform_message_id = ? "
+                "AND direction = 'in'",
+                [message.platform, message.message_id],
+            )
+            assert row is not None
+            inbound_id = int(row[0])
+            claimed = self._db.execute(
+                "UPDATE messages SET claimed_at = ? WHERE id = ? AND claimed_at < ? "
+                "AND handled_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages r "
+                "WHERE r.in_reply_to = ? AND r.direction = 'out')",
+                [now, inbound_id, now - CLAIM_LEASE_SECONDS, inbound_id],
+            ).rowcount
+        return Inbound(inbound_id, duplicate=True, process=claimed == 1)
+
+    async def annotate_inbound(self, inbound_id: int, **fields: str | float | bool | None) -> None:
+        """Attach analysis results (language, emotion, intent, ...) to an inbound row."""
+        allowed = {
+            "language",
+            "emotion",
+            "emotion_score",
+            "intent",
+            "entry_id",
+            "confidence",
+            "answered",
+            "text",
+        }
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown message fields: {sorted(unknown)}")
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.table("messages").update(inbound_id, dict(fields))
+
+        await self._run(run)
+
+    async def mark_handled(self, inbound_id: int) -> None:
+        """Mark an inbound message as fully handled: a later duplicate is never processed."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "UPDATE messages SET handled_at = ? WHERE id = ?", [time.time(), inbound_id]
+                )
+
+        await self._run(run)
+
+    async def release(self, inbound_id: int, reply_id: int) -> None:
+        """Undo a reply that could not be posted, so a redelivery of the inbound is processed."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "DELETE FROM messages WHERE id = ? AND direction = 'out'", [reply_id]
+                )
+                self._db.execute("UPDATE messages SET claimed_at = 0 WHERE id = ?", [inbound_id])
+
+        await self._run(run)
+
+    async def record_reply(
+        self, inbound_id: int, conversation_key: str, platform: str, text: str
+    ) -> int | None:
+        """Record the bot's reply to ``inbound_id``; ``None`` if one was already recorded."""
+
+        def run() -> int | None:
+            with self._db.conn:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO messages (conversation_key, platform, direction, role,"
+                    " text, in_reply_to, created_at) VALUES (?, ?, 'out', 'bot', ?, ?, ?)",
+                    [conversation_key, platform, text, inbound_id, time.time()],
+                )
+            return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
+
+        return await self._run(run)
+
+    async def record_outbound(
+        self, conversation_key: str, platform: str, text: str, role: str = "system"
+    ) -> int:
+        """Record a message the bot posted that answers no inbound (relay, notice)."""
+
+        def run() -> int:
+            with self._db.conn:
+                cursor = self._db.execute(
+                    "INSERT INTO messages (conversation_key, platform, direction, role, text,"
+                    " created_at) VALUES (?, ?, 'out', ?, ?, ?)",
+                    [conversation_key, platform, role, text, time.time()],
+                )
+            return int(cursor.lastrowid or 0)
+
+        return await self._run(run)
+
+    async def set_platform_id(self, message_id: int, platform_message_id: str) -> None:
+        """Remember the platform's id of a message the bot posted."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "UPDATE messages SET platform_message_id = ? WHERE id = ?",
+                    [platform_message_id, message_id],
+                )
+
+        await self._run(run)
+
+    async def history(self, key: str, limit: int = 10) -> list[StoredMessage]:
+        """The conversation's latest messages since its context was last cleared, oldest first."""
+
+        def run() -> list[StoredMessage]:
+            rows = self._db.execute(
+                "SELECT m.id, m.role, m.text, m.emotion, m.intent, m.created_at FROM messages m "
+                "JOIN conversations c ON c.key = m.conversation_key "
+                "WHERE m.conversation_key = ? AND m.id > c.context_since "
+                "ORDER BY m.id DESC LIMIT ?",
+                [key, limit],
+            ).fetchall()
+            return [StoredMessage(*row) for row in reversed(rows)]
+
+        return await self._run(run)
+
+    async def count_replies(self, inbound_id: int) -> int:
+        """How many bot replies are recorded for ``inbound_id`` (0 or 1 by construction)."""
+        row = await self._run(
+            lambda: self._one(
+                "SELECT COUNT(*) FROM messages WHERE in_reply_to = ? AND direction = 'out'",
+                [inbound_id],
+            )
+        )
+        return int(row[0]) if row else 0
+
+    # --- handoffs ------------------------------------------------------------------------
+
+    async def open_handoff(
+        self,
+        key: str,
+        *,
+        reason: str,
+        summary: str,
+        intent: str,
+        emotion: str,
+        language: str,
+    ) -> int:
+        """Record a new handoff for ``key``."""
+
+        def run() -> int:
+            with self._db.conn:
+                cursor = self._db.execute(
+                    "INSERT INTO handoffs (conversation_key, reason, summary, intent, emotion,"
+                    " language, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [key, reason, summary, intent, emotion, language, time.time()],
+                )
+            return int(cursor.lastrowid or 0)
+
+        return await self._run(run)
+
+    async def current_handoff(self, key: str) -> Handoff | None:
+        """The conversation's open (unresolved) handoff, if any."""
+
+        def run() -> Handoff | None:
+            row = self._one(
+                "SELECT id, conversation_key, reason, summary, agent, thread_ref, created_at,"
+                " taken_at, resolved_at FROM handoffs WHERE conversation_key = ? AND "
+                "resolved_at IS NULL ORDER BY id DESC LIMIT 1",
+                [key],
+            )
+            return Handoff(*row) if row else None
+
+        return await self._run(run)
+
+    async def update_handoff(self, handoff_id: int, **fields: str | float | None) -> None:
+        """Set ``agent``, ``thread_ref``, ``taken_at`` or ``resolved_at`` of a handoff."""
+        unknown = set(fields) - {"agent", "thread_ref", "taken_at", "resolved_at"}
+        if unknown:
+            raise ValueError(f"unknown handoff fields: {sorted(unknown)}")
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.table("handoffs").update(handoff_id, dict(fields))
+
+        await self._run(run)
+
+    # --- knowledge -----------------------------------------------------------------------
+
+    def get_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, Vectors]:
+        """Cached embeddings among ``hashes`` (a :class:`knowledge.retrieval.VectorCache`)."""
+        out: dict[str, Vectors] = {}
+        with self._lock:
+            for start in range(0, len(hashes), 500):
+                chunk = list(hashes[start : start + 500])
+                rows = self._db.execute(
+                    "SELECT text_hash, dim, vector FROM embeddings WHERE model = ? AND "
+                    f"text_hash IN ({', '.join('?' for _ in chunk)})",
+                    [model, *chunk],
+                ).fetchall()
+                for text_hash, dim, blob in rows:
+                    out[text_hash] = np.frombuffer(blob, dtype=np.float32).reshape(1, dim)
+        return out
+
+    def put_vectors(self, model: str, items: Mapping[str, Vectors]) -> None:
+        """Store embeddings by text hash."""
+        rows = [
+            {
+                "model": model,
+                "text_hash": h,
+                "dim": int(v.shape[-1]),
+                "vector": np.ascontiguousarray(v, dtype=np.float32).tobytes(),
+            }
+            for h, v in items.items()
+        ]
+        with self._lock, self._db.conn:
+            self._db.table("embeddings").upsert_all(rows, pk=("model", "text_hash"))
+
+    async def import_entries(self, entries: Sequence[Entry], source: str) -> tuple[int, int]:
+        """Upsert imported entries; returns ``(added, updated)``; unchanged ones are neither."""
+
+        def run() -> tuple[int, int]:
+            added = updated = 0
+            now = time.time()
+            with self._db.conn:
+                for entry in entries:
+                    row = self._one("SELECT content_hash FROM kb_entries WHERE id = ?", [entry.id])
+                    digest = entry.content_hash()
+                    if row and row[0] == digest:
+                        continue
+                    added += row is None
+                    updated += row is not None
+                    self._db.table("kb_entries").upsert(
+                        {
+                            "id": entry.id,
+                            "category": entry.category,
+                            "kind": entry.kind,
+                            "content_hash": digest,
+                            "data": json.dumps(_entry_json(entry), ensure_ascii=False),
+                            "source": source,
+                            "imported_at": now,
+                        },
+                        pk="id",
+                    )
+            return added, updated
+
+        return await self._run(run)
+
+    def imported_entries_sync(self) -> list[Entry]:
+        """Entries added with ``ondo kb import`` (for start-up, before the loop runs)."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM kb_entries ORDER BY id").fetchall()
+        return [_entry_from_json(json.loads(r[0])) for r in rows]
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "category": entry.category,
+        "questions": {k: list(v) for k, v in entry.questions.items()},
+        "answer": dict(entry.answer),
+        "agent_steps": list(entry.agent_steps),
+        "source": entry.source,
+        "kind": entry.kind,
+    }
+
+
+def _entry_from_json(data: dict[str, Any]) -> Entry:
+    return Entry(
+        id=data["id"],
+        category=data["category"],
+        questions={k: tuple(v) for k, v in data["questions"].items()},
+        answer=dict(data["answer"]),
+        agent_steps=tuple(data.get("agent_steps", ())),
+        source=data.get("source", ""),
+        kind=data.get("kind", "faq"),
+    )

@@ -1,0 +1,93 @@
+"""Fixed customer-facing sentences, in both languages.
+
+Kept in one table so every language has every sentence; ``tests/test_texts.py`` checks that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.types import Language
+
+TEXTS: Mapping[str, Mapping[Language, str]] = {
+    "opener.angry": {
+        "ko": "불편을 드려 정말 죄송합니다.",
+        "en": "I'm really sorry for the trouble this has caused.",
+    },
+    "opener.disappointed": {
+        "ko": "기대하셨던 만큼 많이 아쉬우셨을 것 같아요.",
+        "en": "I understand how disappointing this must be.",
+    },
+    "opener.positive": {
+        "ko": "따뜻한 말씀 감사합니다!",
+        "en": "Thank you, that's lovely to hear!",
+    },
+    "opener.neutral": {"ko": "", "en": ""},
+    "closing.angry": {
+        "ko": "해결되지 않으면 말씀해 주세요. 바로 상담원을 연결해 드릴게요.",
+        "en": "If this doesn't solve it, tell me and I'll bring in a person right away.",
+    },
+    "closing.disappointed": {
+        "ko": "끝까지 잘 해결될 수 있도록 도와드릴게요.",
+        "en": "I'll make sure we get this sorted out for you.",
+    },
+    "closing.positive": {
+        "ko": "더 궁금한 점이 있으면 언제든 물어봐 주세요.",
+        "en": "Anything else I can help with, just ask.",
+    },
+    "closing.neutral": {
+        "ko": "더 궁금한 점이 있으면 편하게 물어봐 주세요.",
+        "en": "Let me know if there's anything else.",
+    },
+    "source": {"ko": "출처: {source}", "en": "Source: {source}"},
+    "unsure": {
+        "ko": "죄송하지만 그 질문에는 확실한 답을 드리기 어려워요. 상담원을 연결해 드릴까요?",
+        "en": "I'm sorry, I'm not sure about that one. "
+        "Would you like me to connect you to a person?",
+    },
+    "unsure.suggest": {
+        "ko": '혹시 "{question}"에 대해 궁금하신 건가요?',
+        "en": 'Did you perhaps mean "{question}"?',
+    },
+    "handoff.angry": {
+        "ko": "담당 상담원에게 대화를 넘겼어요. 곧 사람이 직접 이 대화에서 답변드릴게요.",
+        "en": "I've passed this conversation to a member of our team; a person will reply "
+        "here shortly.",
+    },
+    "handoff.asked_for_human": {
+        "ko": "네, 상담원을 연결해 드릴게요. 곧 담당자가 이 대화에서 직접 답변드립니다.",
+        "en": "Of course, I'm connecting you to a person. An agent will reply here shortly.",
+    },
+    "handoff.no_answer": {
+        "ko": "제가 정확히 도와드리지 못해 죄송해요. 상담원을 연결했으니 곧 사람이 답변드릴게요.",
+        "en": "Sorry I couldn't help with that. I've connected you to a person, who will "
+        "reply here shortly.",
+    },
+    "handoff.sensitive": {
+        "ko": "중요한 문제라서 담당 상담원에게 바로 연결해 드렸어요. 곧 사람이 직접 답변드릴게요.",
+        "en": "This is important, so I've passed it straight to a member of our team. A "
+        "person will reply here shortly.",
+    },
+    "handoff.waiting": {
+        "ko": "상담원에게 전달했어요. 조금만 기다려 주세요.",
+        "en": "I've passed that on to the agent. Please hold on a moment.",
+    },
+    "resolved": {
+        "ko": "상담원 상담이 끝났어요. 다시 온도 봇이 도와드릴게요. 더 궁금한 점이 있으신가요?",
+        "en": "Your conversation with our agent has ended, and I'm back to help. Anything else?",
+    },
+    "empty": {
+        "ko": "메시지가 비어 있는 것 같아요. 궁금한 점을 글로 적어 주시겠어요?",
+        "en": "Your message seems to be empty. Could you type your question?",
+    },
+    "too_long": {
+        "ko": "메시지가 너무 길어 앞부분만 읽었어요.",
+        "en": "Your message was very long, so I read only the first part.",
+    },
+}
+
+
+def text(key: str, language: Language, **values: str) -> str:
+    """The sentence ``key`` in ``language``, with ``{placeholders}`` filled."""
+    template = TEXTS[key][language]
+    return template.format(**values) if values else template

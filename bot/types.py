@@ -1,0 +1,59 @@
+"""Plain, frozen value types shared by every part of the core."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Language = Literal["ko", "en"]
+EmotionLabel = Literal["positive", "neutral", "disappointed", "angry"]
+EscalationReason = Literal["angry", "asked_for_human", "no_answer", "sensitive"]
+State = Literal["bot", "waiting_human", "human", "closed"]
+
+LANGUAGES: tuple[Language, ...] = ("ko", "en")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One inbound customer (or agent) message, normalized away from its platform."""
+
+    platform: str
+    conversation_key: str
+    user: str
+    text: str
+    timestamp: float
+    message_id: str
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One outbound message the bot wants to post in a conversation."""
+
+    conversation_key: str
+    text: str
+    in_reply_to: str
+    language: Language
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Emotion:
+    """The customer's emotional temperature: a label and how sure/intense it is (0..1)."""
+
+    label: EmotionLabel
+    score: float
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Whether this message hands the conversation to a human, and why."""
+
+    escalate: bool
+    reason: EscalationReason | None = None
+
+    @classmethod
+    def none(cls) -> Escalation:
+        """No escalation."""
+        return cls(False, None)

@@ -1,0 +1,1 @@
+"""Ondo knowledge: loading, embedding, indexing and searching the knowledge base."""

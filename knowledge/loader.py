@@ -1,0 +1,293 @@
+"""Load knowledge files (YAML, CSV, Markdown) into entries, all or nothing.
+
+Every problem raises :class:`KnowledgeError` naming the file, the line or entry, and the
+reason, before anything is returned, so a broken file never loads half-way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.types import LANGUAGES
+from knowledge.entries import Entry, KnowledgeError
+
+SUFFIXES = {".yaml", ".yml", ".csv", ".md", ".markdown"}
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-#/]*$")
+_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+CSV_COLUMNS = ("id", "category", "lang", "question", "answer")
+
+
+def split_paths(spec: str) -> list[Path]:
+    """Split an ``ONDO_KB`` value (``:`` or ``,`` separated) into paths."""
+    return [Path(p.strip()) for p in re.split(r"[:,]", spec) if p.strip()]
+
+
+def load_paths(paths: Sequence[Path]) -> list[Entry]:
+    """Load every knowledge file in ``paths`` (files or folders, searched recursively)."""
+    entries: list[Entry] = []
+    seen: dict[str, Path] = {}
+    for file in _expand(paths):
+        for entry in load_file(file):
+            if entry.id in seen:
+                raise KnowledgeError(
+                    f"{file}: entry {entry.id!r}: duplicate id (also in {seen[entry.id]})"
+                )
+            seen[entry.id] = file
+            entries.append(entry)
+    return entries
+
+
+def load_file(path: Path) -> list[Entry]:
+    """Load one knowledge file, choosing the format by its suffix."""
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KnowledgeError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise KnowledgeError(f"{path}: cannot read ({exc.strerror})") from None
+    if suffix in (".yaml", ".yml"):
+        return parse_yaml(text, str(path))
+    if suffix == ".csv":
+        return parse_csv(text, str(path))
+    if suffix in (".md", ".markdown"):
+        return parse_markdown(text, str(path))
+    raise KnowledgeError(f"{path}: unsupported file type {suffix!r} (use .yaml, .csv or .md)")
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise KnowledgeError(f"{path}: no such file or folder")
+    return files
+
+
+def parse_yaml(text: str, name: str) -> list[Entry]:
+    """Parse a YAML list of FAQ entries."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise KnowledgeError(f"{name}: {where}: invalid YAML: {problem}") from None
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise KnowledgeError(f"{name}: expected a list of entries at the top level")
+    entries = [_entry_from_mapping(item, name, i) for i, item in enumerate(data, start=1)]
+    _check_unique(entries, name)
+    return entries
+
+
+def _entry_from_mapping(item: Any, name: str, index: int) -> Entry:
+    where = f"{name}: entry {index}"
+    if not isinstance(item, dict):
+        raise KnowledgeError(f"{where}: expected a mapping with id, category, questions, answer")
+    entry_id = item.get("id")
+    if isinstance(entry_id, (str, int)) and str(entry_id).strip():
+        where = f"{name}: entry {index} ({entry_id})"
+    for key in ("id", "category", "questions", "answer"):
+        if key not in item or item[key] in (None, "", {}, []):
+            raise KnowledgeError(f"{where}: missing {key!r}")
+    entry_id = _check_id(str(item["id"]).strip(), where)
+    questions = _by_language(item["questions"], where, "questions", many=True)
+    answer = _by_language(item["answer"], where, "answer", many=False)
+    steps = item.get("agent_steps") or []
+    if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+        raise KnowledgeError(f"{where}: 'agent_steps' must be a list of strings")
+    return _make_entry(
+        entry_id, str(item["category"]).strip(), questions, answer, steps, where, name
+    )
+
+
+def _by_language(value: Any, where: str, field: str, *, many: bool) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise KnowledgeError(f"{where}: {field!r} must map languages (ko, en) to text")
+    out: dict[str, Any] = {}
+    for lang, content in value.items():
+        if lang not in LANGUAGES:
+            raise KnowledgeError(f"{where}: {field!r} has unknown language {lang!r} (use ko or en)")
+        if many:
+            items = [content] if isinstance(content, str) else content
+            if not isinstance(items, list) or not all(isinstance(q, str) for q in items):
+                raise KnowledgeError(f"{where}: {field}.{lang} must be a list of strings")
+            cleaned = tuple(q.strip() for q in items if q.strip())
+            if cleaned:
+                out[lang] = cleaned
+        else:
+            if not isinstance(content, str):
+                raise KnowledgeError(f"{where}: {field}.{lang} must be text")
+            if content.strip():
+                out[lang] = content.strip()
+    return out
+
+
+def _make_entry(
+    entry_id: str,
+    category: str,
+    questions: dict[str, tuple[str, ...]],
+    answer: dict[str, str],
+    steps: Sequence[str],
+    where: str,
+    source: str,
+) -> Entry:
+    if not category:
+        raise KnowledgeError(f"{where}: missing 'category'")
+    if not questions:
+        raise KnowledgeError(f"{where}: no questions")
+    if not answer:
+        raise KnowledgeError(f"{where}: no answer")
+    for lang in questions:
+        if lang not in answer:
+            raise KnowledgeError(f"{where}: questions in {lang!r} but no answer in {lang!r}")
+    return Entry(
+        id=entry_id,
+        category=category,
+        questions=questions,
+        answer=answer,
+        agent_steps=tuple(s.strip() for s in steps if s.strip()),
+        source=source,
+    )
+
+
+def _check_id(entry_id: str, where: str) -> str:
+    if not _ID_RE.match(entry_id):
+        raise KnowledgeError(f"{where}: id {entry_id!r} may use only letters, digits and -_.#/")
+    return entry_id
+
+
+def _check_unique(entries: Sequence[Entry], name: str) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise KnowledgeError(f"{name}: entry {entry.id!r}: duplicate id")
+        seen.add(entry.id)
+
+
+def parse_csv(text: str, name: str) -> list[Entry]:
+    """Parse ``id,category,lang,question,answer`` rows; rows sharing an id form one entry."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise KnowledgeError(f"{name}: line 1: header lacks column(s) {', '.join(missing)}")
+    reader.fieldnames = header
+    order: list[str] = []
+    rows: dict[str, dict[str, Any]] = {}
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            raise KnowledgeError(f"{name}: line {line}: more fields than the header has")
+        values = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        if not any(values.values()):
+            continue
+        entry_id, lang = values["id"], values["lang"]
+        where = f"{name}: line {line}"
+        if not entry_id:
+            raise KnowledgeError(f"{where}: empty id")
+        _check_id(entry_id, where)
+        if lang not in LANGUAGES:
+            raise KnowledgeError(f"{where}: lang {lang!r} is not ko or en")
+        if not values["question"]:
+            raise KnowledgeError(f"{where}: empty question")
+        acc = rows.get(entry_id)
+        if acc is None:
+            acc = {"category": values["category"], "questions": {}, "answer": {}, "line": line}
+            rows[entry_id] = acc
+            order.append(entry_id)
+        if values["category"] and acc["category"] and values["category"] != acc["category"]:
+            raise KnowledgeError(
+                f"{where}: entry {entry_id!r} has category {values['category']!r} here but "
+                f"{acc['category']!r} on line {acc['line']}"
+            )
+        acc["category"] = acc["category"] or values["category"]
+        acc["questions"].setdefault(lang, []).append(values["question"])
+        if values["answer"]:
+            previous = acc["answer"].get(lang)
+            if previous is not None and previous != values["answer"]:
+                raise KnowledgeError(
+                    f"{where}: entry {entry_id!r} has two different {lang} answers"
+                )
+            acc["answer"][lang] = values["answer"]
+    entries = []
+    for entry_id in order:
+        acc = rows[entry_id]
+        where = f"{name}: entry {entry_id!r} (from line {acc['line']})"
+        questions = {k: tuple(v) for k, v in acc["questions"].items()}
+        entries.append(
+            _make_entry(entry_id, acc["category"], questions, acc["answer"], (), where, name)
+        )
+    return entries
+
+
+_HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def parse_markdown(text: str, name: str) -> list[Entry]:
+    """Chunk a policy document by heading; each chunk is cited as ``file § heading``."""
+    stem = Path(name).stem
+    file_name = Path(name).name
+    chunks: list[tuple[str, list[str]]] = []
+    title = ""
+    heading = ""
+    body: list[str] = []
+    in_fence = False
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING_RE.match(line)
+        if match:
+            if heading or any(b.strip() for b in body):
+                chunks.append((heading or title or stem, body))
+            level, heading = len(match.group(1)), match.group(2).strip()
+            if level == 1 and not title:
+                title = heading
+            body = []
+        else:
+            body.append(line)
+    if heading or any(b.strip() for b in body):
+        chunks.append((heading or title or stem, body))
+    entries: list[Entry] = []
+    used: set[str] = set()
+    for heading, lines in chunks:
+        content = "\n".join(lines).strip()
+        if not content:
+            continue
+        lang = "ko" if _HANGUL_RE.search(heading + content) else "en"
+        slug = _slug(heading) or f"section-{len(entries) + 1}"
+        while slug in used:
+            slug += "-2"
+        used.add(slug)
+        full_heading = f"{title} › {heading}" if title and heading != title else heading
+        entries.append(
+            Entry(
+                id=f"{stem}#{slug}",
+                category="policy",
+                questions={lang: (heading, f"{full_heading}\n{content[:500]}")},
+                answer={lang: content},
+                source=f"{file_name} § {heading}",
+                kind="policy",
+            )
+        )
+    return entries
+
+
+def _slug(text: str) -> str:
+    words = re.findall(r"[0-9A-Za-z\uac00-\ud7a3]+", text.lower())
+    return "-".join(words)[:60]

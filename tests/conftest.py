@@ -1,0 +1,94 @@
+"""Shared fixtures: the real bundled models (loaded once per session), stores, engines."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from bot.app import Runtime, build_runtime  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.store import Store  # noqa: E402
+from knowledge.embedders import Embedder, HashEmbedder  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def real_embedders() -> Sequence[Embedder]:
+    """The two bundled sentence models, loaded once for the whole test session."""
+    from bot.app import load_embedders
+
+    return load_embedders()
+
+
+@pytest.fixture
+def fake_embedders() -> Sequence[Embedder]:
+    """Deterministic stand-ins for unit tests: two hashed-trigram embedders."""
+    return [HashEmbedder("all-minilm-l6-v2", 128), HashEmbedder("use-multilingual-v3", 128)]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A fresh SQLite file path."""
+    return tmp_path / "ondo.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    """A real SQLite store on a temporary file."""
+    opened = Store.open(db_path)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def sample_runtime_factory(
+    real_embedders: Sequence[Embedder], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """Builds runtimes on the bundled sample shop with the real models; embeddings are
+    cached in one session database so only the first build embeds."""
+    cache_db = tmp_path_factory.mktemp("cache") / "cache.db"
+    built: list[Runtime] = []
+
+    def build(db: Path | None = None, **overrides: object) -> Runtime:
+        path = db or tmp_path_factory.mktemp("rt") / "ondo.db"
+        if not path.exists() and cache_db.exists():
+            _copy_db(cache_db, path)  # reuse the warmed embedding cache
+        settings = Settings(db_path=str(path), **overrides)  # type: ignore[arg-type]
+        runtime = build_runtime(settings, embedders=real_embedders)
+        if not cache_db.exists():
+            _copy_db(path, cache_db)
+        built.append(runtime)
+        return runtime
+
+    yield build
+    for runtime in built:
+        try:
+            runtime.close()
+        except Exception:
+            pass
+
+
+@pytest_asyncio.fixture
+async def runtime(sample_runtime_factory: object) -> AsyncIterator[Runtime]:
+    """A fresh runtime (own database) on the sample shop with the real models."""
+    build = sample_runtime_factory
+    assert callable(build)
+    yield build()
+
+
+def _copy_db(source: Path, target: Path) -> None:
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()

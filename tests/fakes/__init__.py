@@ -1,0 +1,1 @@
+"""Deterministic fakes of the outside world (LLM server, platforms) for the tests."""
