@@ -1,0 +1,598 @@
+"""Baseline emotion detection from lexical cues, for Korean and English customer messages.
+
+Each message is scanned for anger, disappointment and positive cues (both lexicons always:
+customers code-switch), with simple negation handling. Punctuation runs, ALL CAPS and
+intensifiers (진짜, 너무, "so") only amplify a label that the cues already chose. The label's
+score is ``1 - exp(-points)``, so one strong anger cue (1.0 point) scores 0.63 and a lone
+weak one (0.5 point) scores 0.39, on either side of :data:`ANGER_THRESHOLD`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.types import Emotion, Language
+
+ANGER_THRESHOLD = 0.5
+"""Score at/above which an ``"angry"`` label should hand the conversation to a person."""
+
+_MIN_POINTS = 0.5  # cue points a label needs before it beats "neutral"
+_NEGATED_POSITIVE_POINTS = 0.8
+
+_HANGUL = "\uac00-\ud7a3"
+
+
+def _top_level_branches(pattern: str) -> list[str]:
+    branches: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    branches.append(pattern[start:])
+    return branches
+
+
+_SPECIAL = frozenset("\\()[].^$|*+?{")
+_QUANTIFIERS = frozenset("*+?{")
+
+
+def _first_char(branch: str) -> str | None:
+    """The literal every match of ``branch`` starts with, if it is that simple."""
+    if branch and branch[0] not in _SPECIAL and branch[1:2] not in _QUANTIFIERS:
+        return branch[0]
+    return None
+
+
+def _by_first_char(branches: Iterable[str]) -> str:
+    # Python's re tries each alternative in turn at every position. Grouping alternatives
+    # under their shared first character ("s(?:cam|hit|...)") behind a one-class lookahead
+    # lets most positions fail after a single comparison.
+    buckets: dict[str, list[str]] = {}
+    loose: list[str] = []
+    for branch in branches:
+        first = _first_char(branch)
+        if first is not None:
+            buckets.setdefault(first, []).append(branch[1:])
+        elif branch:
+            loose.append(branch)
+    alternatives = list(loose)
+    if buckets:
+        gate = "".join(re.escape(first) for first in buckets)
+        grouped = "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in buckets.items())
+        alternatives.append(f"(?=[{gate}])(?:{grouped})")
+    return "|".join(alternatives)
+
+
+def _word_led(branch: str) -> bool:
+    return branch.startswith("\\b")
+
+
+def cue_pattern(*parts: str, flags: int = 0) -> re.Pattern[str]:
+    """Compile regex alternatives into one equivalent, faster regex for *lower-cased* text.
+
+    The ``\\b`` that starts each English alternative is hoisted into one shared check and
+    the alternatives are grouped by first character, so scanning a 500-character message
+    stays in the tens of microseconds. A ``\\b``-led alternative must continue with a word
+    character. Among alternatives that match at the same position, which one wins may
+    differ from ``"|".join(parts)``; the matched positions do not.
+    """
+    branches = [b for part in parts for b in _top_level_branches(part)]
+    words = [b[2:] for b in branches if _word_led(b)]
+    others = [b for b in branches if not _word_led(b)]
+    alternatives = [f"(?<!\\w)(?:{_by_first_char(words)})"] if words else []
+    if others:
+        alternatives.append(_by_first_char(others))
+    return re.compile("|".join(alternatives), flags)
+
+
+def _first_chars(parts: Iterable[str]) -> frozenset[str] | None:
+    """Characters any match of ``parts`` can start with, or None when not that simple."""
+    chars: set[str] = set()
+    for branch in (b for part in parts for b in _top_level_branches(part)):
+        first = _first_char(branch[2:] if _word_led(branch) else branch)
+        if first is None:
+            return None
+        chars.add(first)
+    return frozenset(chars)
+
+
+_Rows = tuple[tuple[float, tuple[str, ...]], ...]
+
+
+def _table(rows: Iterable[tuple[float, Iterable[str]]]) -> _Rows:
+    return tuple((weight, tuple(parts)) for weight, parts in rows)
+
+
+_ANGER = _table(
+    [
+        (
+            1.0,
+            [
+                r"\bsh[i1]t+\w*",
+                r"\bwtf\b",
+                r"\bstfu\b",
+                r"\bpiss(?:ed|ing)?\b",
+                r"\bfurious\b",
+                r"\bscam\w*",
+                r"\brip-?\s?off\b",
+                r"\bripped\s+(?:me\s+|us\s+)?off\b",
+                r"\bworst\b",
+                r"\boutrag\w*",
+                r"\bdisgust\w*",
+                r"\bthie(?:f|ves)\b",
+                r"\bcrooks?\b",
+                r"\bidiot\w*",
+                r"\bmoron\w*",
+                r"\bstupid\b",
+                r"\basshole\w*",
+                r"\bthanks?\s+(?:you\s+)?for\s+nothing\b",
+                r"\bscrew\s+(?:you|this|that|your)\b",
+                r"\bgo\s+to\s+hell\b",
+                r"\binfuriat\w*",
+                r"\blivid\b",
+                r"씨발|씨바|씨팔|시발(?!점|역)|ㅅㅂ|ㅆㅂ|ㅆㅃ|좆|병신|ㅂㅅ|븅신|새끼|ㅅㄲ",
+                r"꺼져|닥쳐|엿\s*(?:같|먹)|지랄|ㅈㄹ|염병",
+                r"빡(?:치|쳐|침|쳤|친|돌)",
+                r"최악|쓰레기|거지\s*같|개판|개\s*같",
+                # 사기 is also "to buy" + nominalizer: 사기 전에, 사기 위해, 사기가 어렵다.
+                r"사기(?!\s*(?:전|위해|위한|로\s*(?:했|결정|마음)|가\s*(?:어렵|힘들|쉽|싫|좀)"
+                r"|싫|좋|힘들|어렵|쉽|편|불편|망설))",
+            ],
+        ),
+        (
+            0.9,
+            [
+                # 장난감 (toy) never matches: a verb ending must follow 장난.
+                r"장난(?:하|해|치|쳐|함|질|까)",
+                r"열\s*받|열불",
+            ],
+        ),
+        (
+            0.8,
+            [
+                r"\bridiculous\b",
+                r"\bunacceptable\b|\b(?:not|isn'?t|is\s+not)\s+acceptable\b",
+                r"\buseless\b",
+                r"\bincompetent\b",
+                r"\bpathetic\b",
+                r"\bangry\b",
+                r"\bmad\b",
+                r"\bhate\b(?!\s+to\b)",
+                r"\bterrible\b",
+                r"\bhorrible\b",
+                r"\bawful\b",
+                r"\bgarbage\b",
+                r"\btrash\b",
+                r"\b(?:a|what\s+a|such\s+a)\s+joke\b",
+                r"\bare\s+you\s+(?:kidding|joking|serious)\b",
+                r"\bkidding\s+me\b",
+                r"\bfed\s+up\b",
+                r"\bsick\s+(?:and\s+tired\s+)?of\b",
+                r"\bhad\s+enough\b",
+                r"\bwhat\s+the\s+(?:hell|heck)\b",
+                r"\bliars?\b|\blying\b|\blied\b",
+                r"\bclueless\b",
+                r"\babsurd\b",
+                r"\brude\b",
+                r"\bdisrespect\w*",
+                r"\benraged\b",
+                r"짜증",
+                # 화 must start a word: 전화나, 대화나, 영화나 are not anger.
+                rf"화(?:(?<![{_HANGUL}]화)|(?<=진짜화|너무화|정말화|완전화)|(?<=개화))"
+                r"\s*(?:가\s*)?(?:나|났|납|남|난)",
+                r"어이\s*(?:가\s*)?없|어이\s*상실|어처구니",
+                r"미쳤|미친(?!\s*듯)",
+                r"무책임|무능|한심|우롱|이\s*따위|그\s*따위|이딴|그딴",
+                r"양심\s*(?:이\s*)?(?:없|어디)",
+                r"뭐\s*하자는|뭐\s*하는\s*(?:거|짓|회사|곳|겁)",
+                r"말이\s*(?:되|돼)(?:냐|나|니|요\s*\?|\s*\?)|말도\s*안\s*(?:되|돼)",
+                r"내\s*놔|책임\s*져|책임\s*지세요",
+                r"가만\s*(?:안|있지\s*않|두지\s*않|안\s*둬)|두고\s*(?:보|봐)",
+            ],
+        ),
+        (
+            0.7,
+            [
+                # Threats to leave.
+                r"\bnever\s+again\b",
+                r"\bnever\s+(?:buy|buying|order|ordering|shop|shopping|use|using|come|coming)"
+                r"\b[^.!?]{0,30}?\bagain\b",
+                r"\b(?:take|taking)\s+my\s+(?:business|money)\s+elsewhere\b",
+                r"\b(?:lost|losing)\s+(?:a|another|me\s+as\s+a)\s+customer\b",
+                r"\bi'?m\s+done\s+with\s+(?:you|this|your)\b",
+                r"\blast\s+time\s+i(?:'ll|\s+will)?\s+(?:buy|order|shop)\w*",
+                r"다시는|다신|두\s*번\s*다시|불매",
+                r"다른\s*(?:곳|데|쇼핑몰|사이트)(?:에서|으로|로)\s*(?:살|사|주문|구매|갈)",
+                r"탈퇴(?:할게|합니다|해버|할래|하겠다)",
+                r"황당|기가\s*막",
+            ],
+        ),
+        (
+            0.6,
+            [
+                r"\bcrap\w*",
+                r"\bannoy\w*",
+                r"\bfrustrat\w*",
+                r"\binsane\b",
+                r"\bnonsense\b",
+                r"\bunbelievable\b",
+                r"너무\s*하(?:네|시|다|잖|는|세)",
+                r"ㅡㅡ|ㅡ_ㅡ|-_-|-\.-",
+                r"구려|구림|구리네|구린",
+                r"똑바로|무시\s*하",
+            ],
+        ),
+        (0.5, [r"\bdamn\w*", r"\byou\s+people\b", r"답답", r"억울", r"불친절"]),
+    ]
+)
+
+# Swear words that often just intensify ("fucking awesome", "존나 좋아"): anger on their
+# own, a positive amplifier when a positive cue follows closely.
+_SWEAR_INTENSIFIER = _table([(1.0, [r"\bf+u+c+k+\w*|\bfreaking\b|존나|졸라|ㅈㄴ"])])
+_SWEAR_REACH = 15  # characters between the swear word and the positive cue it intensifies
+
+_DISAPPOINTMENT = _table(
+    [
+        (1.0, [r"\bdisappoint\w*", r"실망"]),
+        (
+            0.9,
+            [
+                r"\blet\s+(?:me\s+|us\s+)?down\b",
+                r"\bsad\b|\bsadly\b|\bsadden\w*",
+                r"속상|슬프|슬퍼|슬픈|슬픔|서운",
+            ],
+        ),
+        (
+            0.8,
+            [
+                r"\bunhappy\b",
+                r"\bupset\b",
+                r"\bexpected\s+(?:much\s+)?(?:better|more)\b",
+                r"\bwaste\s+of\s+(?:money|time)\b",
+                r"아쉽|아쉬워|아쉬운|아쉬웠|아쉬움",
+                r"기대(?:했는데|했던|했지만|와\s*달|\s*이하|에\s*못)",
+                r"우울|허탈|허무|눈물",
+                r"돈\s*(?:이\s*)?아깝|돈\s*아까",
+                r"ㅠ{2,}|ㅜ{2,}|ㅠ[._ㅡ]ㅠ|ㅜ[._ㅡ]ㅜ",
+                r":'?\(|😢|😞|😭|☹|🙁|😔|😥|😓|💔",
+            ],
+        ),
+        (
+            0.7,
+            [
+                r"\bwas\s+(?:really\s+|so\s+)?looking\s+forward\b",
+                r"\bbummer\b",
+                r"\bregret\w*",
+                r"\bnot\s+worth\b",
+                r"후회",
+            ],
+        ),
+        (
+            0.6,
+            [
+                r"\bunfortunate\w*",
+                r"\btoo\s+bad\b",
+                r"\b(?:what|such)\s+a\s+shame\b",
+                r"별로(?:네|예요|에요|였|이었|다|임|이네|더라|인)",
+            ],
+        ),
+        (
+            0.5,
+            [
+                r"\b(?:i\s+)?(?:had\s+)?hoped\b|\bi\s+was\s+hoping\b",
+                r"\bsigh\b",
+                r"불만(?!족)",
+                r"(?<![ㅠㅜ])[ㅠㅜ](?![ㅠㅜ])",
+                r"에휴|하아+|휴우",
+            ],
+        ),
+    ]
+)
+
+# Problem reports: not an emotion by themselves (a calm "my parcel arrived damaged" stays
+# neutral), but with an intensifier or a sad emoticon they tip the message to disappointed.
+_ISSUE = _table(
+    [
+        (
+            0.4,
+            [
+                r"\blate\b|\bdelay\w*|\bslow\b",
+                r"\bbroken\b|\bdamaged\b|\bdefective\b|\bfaulty\b|\bmissing\b",
+                r"\bwrong\s+(?:item|size|colou?r|product|order|address)\b",
+                r"\bstill\s+(?:hasn'?t|haven'?t|not|no|waiting)\b",
+                r"\bnever\s+(?:arrived|came|received|got)\b",
+                r"\b(?:hasn'?t|didn'?t|not)\s+(?:arrived|come|shipped|received)\b",
+                r"늦(?:어|었|네|게|는|고|다|음|잖)|느려|느림|느리",
+                r"안\s*(?:와|왔|오|옴|온)|아직(?:도)?\s*(?:안|못)",
+                r"파손|깨져|깨졌|고장|불량|망가|누락|오배송|찢어|하자",
+                r"잘못\s*(?:왔|온|배송|보내)",
+            ],
+        ),
+    ]
+)
+
+_POSITIVE = _table(
+    [
+        (
+            1.0,
+            [
+                r"\blove\b|\bloved\b|\bloving\b",
+                r"\bawesome\b|\bamazing\b|\bexcellent\b|\bperfect\w*|\bwonderful\b",
+                r"\bfantastic\b|\bbrilliant\b|\boutstanding\b|\bsuperb\b",
+                r"최고|완벽|훌륭|짱",
+            ],
+        ),
+        (0.9, [r"\bappreciat\w*", r"만족|감동|행복|덕분"]),
+        (
+            0.8,
+            [
+                r"\bgreat\b|\bhappy\b|\bglad\b|\bsatisfied\b|\bhelpful\b|\bhelped\b",
+                r"친절|기뻐|기쁘|기쁜",
+                r"좋(?:아|았|네|습|다|은|더라|던|음|고|군|구나|더|지)",
+            ],
+        ),
+        (
+            0.7,
+            [
+                r"사랑|해결(?:됐|되었|돼서|됐네|되어서)",
+                r"😊|🙂|😄|😁|😍|🥰|👍|❤|💕|🙏",
+            ],
+        ),
+        (
+            0.6,
+            [
+                r"\bgood\b|\bnice\b|\bsolved\b|\bresolved\b|\bworks\s+now\b",
+                r"\b(?:fast|quick)\s+(?:delivery|shipping|response|reply|help)\b",
+                r"\b(?:was|arrived|came)\s+(?:so\s+|really\s+|very\s+)?(?:fast|quick|early)\b",
+                r"다행|굿|빠르(?:네|다|고)|빨라서|빨랐|빠른\s*배송",
+            ],
+        ),
+        (0.5, [r"\bcool\b", r"\^\^|:\)|:-\)|:d\b", r"수고\s*많"]),
+        (0.4, [r"ㅎㅎ+"]),
+    ]
+)
+
+# Thanks: positive, but "no thanks" is a polite refusal, not disappointment.
+_THANKS = _table([(0.9, [r"\bthank\w*|\bthx\b|\bty\b", r"감사|고마|고맙|땡큐"])])
+# Positive phrases built from a negation, so they skip the negation check.
+_NEGATED_PRAISE = _table(
+    [
+        (1.0, [r"\bcan'?t\s+thank\s+(?:you|u)\s+enough\b"]),
+        (0.6, [r"\bnot\s+bad\b", r"나쁘지\s*않"]),
+    ]
+)
+
+# Every cue in one regex, one pass per message. Where two cues overlap, the earlier one wins,
+# and at the same position the one listed first: "thanks for nothing" is anger, not thanks,
+# and 불친절 is one anger cue rather than also a negated 친절.
+_CueKind = Literal["praise", "anger", "swear", "disappointment", "issue", "positive", "thanks"]
+_CUE_SETS: tuple[tuple[_CueKind, _Rows], ...] = (
+    ("praise", _NEGATED_PRAISE),
+    ("anger", _ANGER),
+    ("swear", _SWEAR_INTENSIFIER),
+    ("disappointment", _DISAPPOINTMENT),
+    ("issue", _ISSUE),
+    ("positive", _POSITIVE),
+    ("thanks", _THANKS),
+)
+_CUE_ROWS = tuple((kind, weight, parts) for kind, rows in _CUE_SETS for weight, parts in rows)
+_CUES = cue_pattern(*(p for _, _, parts in _CUE_ROWS for p in parts))
+_CUE_ROW_PATTERNS = tuple(
+    (kind, weight, cue_pattern(*parts), _first_chars(parts)) for kind, weight, parts in _CUE_ROWS
+)
+_MAX_CUES = 40  # points saturate long before; bounds the work on pathological input
+
+
+def _cue_row(text: str, start: int) -> tuple[_CueKind, float] | None:
+    """Kind and weight of the first cue row that matches at ``start``."""
+    first = text[start]
+    for kind, weight, pattern, firsts in _CUE_ROW_PATTERNS:
+        if (firsts is None or first in firsts) and pattern.match(text, start):
+            return kind, weight
+    return None  # unreachable while _CUES is built from the same rows
+
+
+# Politeness formulas that contain positive words but carry no emotion; blanked out first.
+_FORMULAS = cue_pattern(
+    r"(?:\b(?:would|will)|'d)\s+(?:really\s+)?(?:be\s+)?(?:great|nice|appreciated|wonderful"
+    r"|perfect|helpful|awesome)\b",
+    r"(?:\bwould|'d)\s+(?:really\s+)?(?:appreciate|love|like)\b",
+    r"\bappreciate\s+(?:it\s+)?if\b",
+    r"\bhave\s+a\s+(?:good|nice|great|lovely|wonderful)\s+(?:day|one|weekend|evening|night)\b",
+    r"\bgood\s+(?:morning|afternoon|evening|day|night)\b",
+    r"\bthanks?\s+(?:you\s+)?in\s+advance\b",
+    r"좋겠|좋을\s*(?:것|거)\s*같|감사하겠|미리\s*감사|좋은\s*(?:하루|주말|저녁|밤)",
+    r"부탁(?:드|합)|수고\s*하세요|수고\s*하십시오",
+)
+
+_NEGATION_BEFORE = re.compile(
+    r"(?:\b(?:not|no|hardly|barely|nothing|without|cannot)|n'?t)(?:\s+[\w']+){0,2}\s+$"
+    r"|\bnever\s+$"
+    rf"|(?:^|[^{_HANGUL}]|진짜|너무|정말|완전|전혀|별로|하나도|좀)(?:안|못)\s*$"
+    r"|불$",
+)
+_NEGATION_AFTER = re.compile(
+    rf"^[{_HANGUL}]{{0,3}}?(?:지|진|지는|지도)\s*(?:않|못|말|마)"
+    r"|^\s*(?:않|못\s*(?:하|했|해|함))"
+    # "최악은 아니에요" negates, but "아니면" (or), "~이 아니라" and "사기 아니에요?" do not.
+    rf"|^[{_HANGUL}]{{0,4}}?\s*(?:(?:건|게|거|것은|것도|은|는|이|가)\s*)?"
+    rf"아니(?!라|면|냐|[{_HANGUL}]{{0,3}}\s*\?)"
+    rf"|^[{_HANGUL}]{{0,2}}\s*(?:안|못)\s*(?:나|났|납|날|해|했|함|하)",
+)
+_NEGATION_REACH_BEFORE = 30
+_NEGATION_REACH_AFTER = 12
+
+_QUESTION = re.compile(rf"\?|(?:나요|까요|는지요|인가요|을까|할까|되나|하나)(?![{_HANGUL}])")
+_CLAUSE_BREAK = re.compile(r"[.!?,;\n]")
+
+_EXCLAIM_RUN = re.compile(r"!{2,}")
+_INTERROBANG = re.compile(r"\?!|!\?")
+_QUESTION_RUN = re.compile(r"\?{2,}")
+_INTENSIFIER_KO = re.compile(
+    r"진짜|정말|너무|완전|도대체|대체|아주|엄청|매우|되게|겁나|개(?=빡|짜증|열받|어이|답답|구려|느려|늦)"
+)
+_INTENSIFIER_EN = cue_pattern(
+    r"\b(?:so|very|really|extremely|totally|absolutely|completely|seriously|utterly"
+    r"|incredibly|such)\b"
+)
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+# Acronyms and redaction placeholders ([PHONE]) in caps are not shouting.
+_ACRONYM = re.compile(
+    r"USA|UK|EU|UPS|DHL|USPS|FEDEX|EMS|SKU|FAQ|ASAP|ORD|ID|OK|PM|AM|TV|PC|USB|SMS|URL|KST|CJ|LG"
+    r"|SK|KT|API|PDF|ETA|VAT|RMA|COD|DM|CS|QR|IOS|AI|APP|XL|XXL|EMAIL|PHONE|CARD|RRN|ACCOUNT"
+)
+# ALL CAPS with no positive cue reads as shouting; with !!/??/?! it is anger on its own.
+_SHOUT_POINTS = 0.4
+_SHOUT_WITH_PUNCT_POINTS = 0.5
+
+
+@dataclass
+class _Points:
+    anger: float = 0.0
+    disappointment: float = 0.0
+    positive: float = 0.0
+    amplifier: float = 0.0
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - _NEGATION_REACH_BEFORE) : start]
+    after = text[end : end + _NEGATION_REACH_AFTER]
+    return bool(_NEGATION_BEFORE.search(before) or _NEGATION_AFTER.search(after))
+
+
+def _blank_formulas(text: str) -> str:
+    return _FORMULAS.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _capitals(text: str) -> tuple[bool, bool]:
+    """Return (shouting, emphasis): most Latin words in caps, or one emphatic caps word."""
+    words = _LATIN_WORD.findall(text)
+    caps = [w for w in words if len(w) >= 2 and w.isupper() and not _ACRONYM.fullmatch(w)]
+    shouting = len(caps) >= 2 and len(caps) >= 0.6 * len(words)
+    emphasis = not shouting and any(len(w) >= 3 for w in caps)
+    return shouting, emphasis
+
+
+def _amplifier(text: str) -> float:
+    punct = 0.0
+    run = max((len(m) for m in _EXCLAIM_RUN.findall(text)), default=0)
+    if run >= 3:
+        punct += 0.3
+    elif run == 2:
+        punct += 0.2
+    if _INTERROBANG.search(text):
+        punct += 0.25
+    if _QUESTION_RUN.search(text):
+        punct += 0.15
+    words = min(0.3, 0.15 * len(_INTENSIFIER_KO.findall(text)))
+    words += min(0.3 - words, 0.1 * len(_INTENSIFIER_EN.findall(text)))
+    return min(punct, 0.4) + max(words, 0.0)
+
+
+def _score(points: float) -> float:
+    return round(1.0 - math.exp(-points), 3)
+
+
+def _analyse(raw_text: str) -> _Points:
+    # Patterns are written lower-case; str.lower() may change the length (İ), which is fine
+    # because every offset below indexes this same string.
+    text = _blank_formulas(raw_text.replace("\u2019", "'").lower())
+    pts = _Points(amplifier=_amplifier(text))
+    is_question = bool(_QUESTION.search(text))
+    # A positive word in a question ("is it good for winter?") is not satisfaction.
+    positive_factor = 0.5 if is_question else 1.0
+
+    cues: list[tuple[_CueKind, float, re.Match[str]]] = []
+    for m in _CUES.finditer(text):
+        row = _cue_row(text, m.start())
+        if row is not None:
+            cues.append((*row, m))
+        if len(cues) == _MAX_CUES:
+            break
+    positive_starts: list[int] = []
+    for kind, weight, m in cues:
+        if kind == "praise":
+            pts.positive += weight * positive_factor
+            positive_starts.append(m.start())
+        elif kind in ("positive", "thanks"):
+            if not _negated(text, m.start(), m.end()):
+                pts.positive += weight * positive_factor
+                positive_starts.append(m.start())
+            elif kind == "positive":
+                # "not happy", "안 좋아요"; but "no thanks" is only a polite refusal.
+                pts.disappointment += _NEGATED_POSITIVE_POINTS
+    for kind, weight, m in cues:
+        if kind == "swear":
+            following = [s for s in positive_starts if m.end() <= s <= m.end() + _SWEAR_REACH]
+            if following and not _CLAUSE_BREAK.search(text, m.end(), following[0]):
+                pts.amplifier += 0.2
+            else:
+                pts.anger += weight
+        elif kind in ("anger", "disappointment", "issue") and not _negated(
+            text, m.start(), m.end()
+        ):
+            if kind == "anger":
+                pts.anger += weight
+            else:
+                pts.disappointment += weight
+
+    shouting, emphasis = _capitals(raw_text)
+    if shouting and pts.positive < _MIN_POINTS:
+        loud = _EXCLAIM_RUN.search(text) or _INTERROBANG.search(text) or _QUESTION_RUN.search(text)
+        pts.anger += _SHOUT_WITH_PUNCT_POINTS if loud else _SHOUT_POINTS
+    elif shouting or emphasis:
+        pts.amplifier += 0.3 if shouting else 0.15
+    return pts
+
+
+class EmotionDetector(Protocol):
+    """Anything that can label a customer message with an emotion."""
+
+    def detect(self, text: str, language: Language) -> Emotion:
+        """Return the emotion of ``text``, written in ``language``."""
+        ...
+
+
+class CueEmotionDetector:
+    """Deterministic lexicon/cue detector: the offline baseline, no model needed."""
+
+    def detect(self, text: str, language: Language) -> Emotion:
+        """Label ``text`` positive, neutral, disappointed or angry, with a 0..1 score.
+
+        Both lexicons are always consulted, so ``language`` does not change the result; it
+        is part of the interface for detectors that need it.
+        """
+        p = _analyse(text)
+        if (
+            p.anger >= _MIN_POINTS
+            and p.anger >= 0.7 * p.positive
+            and p.anger >= 0.6 * p.disappointment
+        ):
+            return Emotion("angry", _score(p.anger + p.amplifier + 0.15 * p.disappointment))
+        if p.disappointment >= _MIN_POINTS and p.disappointment >= 0.7 * p.positive:
+            return Emotion("disappointed", _score(p.disappointment + p.amplifier + 0.15 * p.anger))
+        if p.positive >= _MIN_POINTS:
+            return Emotion("positive", _score(p.positive + p.amplifier))
+        strongest = max(p.anger, p.disappointment, p.positive)
+        return Emotion("neutral", round(max(0.5, 0.9 - 0.6 * strongest), 3))
+
+
+def escalates(emotion: Emotion) -> bool:
+    """True when ``emotion`` is anger strong enough to hand the conversation to a person."""
+    return emotion.label == "angry" and emotion.score >= ANGER_THRESHOLD
