@@ -1,0 +1,175 @@
+"""A responder that asks an OpenAI-compatible chat model, and falls back on any doubt."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+
+from bot.responder.base import ReplyRequest, Responder
+from bot.responder.prompts import build_messages, echoes_instructions, passage_text, passages
+
+log = logging.getLogger("ondo.llm")
+
+TEMPERATURE = 0.2
+MAX_TOKENS = 400
+
+# ASCII-only URL characters, so Korean particles glued to a link ("...com에서") stay outside it.
+_URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+", re.IGNORECASE)
+_URL_TRAILING = ".,;:!?'/"
+_MENTION = re.compile(r"(?<![\w.])@(?:here|everyone|channel)\b|<[@!][^>\s]*>", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Grouped numbers (010-1234-5678, +82 2 123 4567, (555) 123-4567) and Korean 15xx-xxxx lines.
+_PHONE = re.compile(
+    r"(?<![\d-])(?:(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)|\d{1,4})[\s.-]\d{3,4}[\s.-]\d{4}"
+    r"|1[5-9]\d{2}[\s.-]\d{4})(?![\d-])"
+)
+
+
+class _Rejected(Exception):
+    """The model answered, but the answer must not reach the customer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LLMResponder:
+    """Answers with a chat model, grounded in the request's passages.
+
+    Any failure (transport, HTTP status after the client's own retries, malformed or unsafe
+    output) is logged as one WARNING on ``ondo.llm`` and answered by ``fallback`` instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: openai.AsyncOpenAI,
+        model: str,
+        fallback: Responder,
+        timeout: float = 10.0,
+        max_retries: int = 2,
+    ) -> None:
+        # The client retries 408/409/429/5xx and connection errors itself, honouring Retry-After.
+        self._client = client.with_options(timeout=timeout, max_retries=max_retries)
+        self._model = model
+        self._fallback = fallback
+        self._timeout = timeout
+        self._owns_client = False
+
+    @classmethod
+    def from_settings(
+        cls, api_key: str, base_url: str | None, model: str, fallback: Responder
+    ) -> LLMResponder:
+        """Build a responder with its own client; ``base_url=None`` means the OpenAI default."""
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url)
+        responder = cls(client=client, model=model, fallback=fallback)
+        responder._owns_client = True
+        return responder
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this responder created it; a passed-in client is left open."""
+        if self._owns_client:
+            await self._client.close()
+
+    async def reply(self, request: ReplyRequest) -> str:
+        """The model's checked reply to ``request``, else the fallback responder's reply."""
+        try:
+            return await self._complete(request)
+        except _Rejected as exc:
+            reason = exc.reason
+        except openai.APITimeoutError:
+            reason = f"timeout after {self._timeout:g}s"
+        except openai.APIConnectionError:
+            reason = "connection error"
+        except openai.APIStatusError as exc:
+            reason = f"HTTP {exc.status_code}"
+        except openai.APIResponseValidationError:
+            reason = "response failed schema validation"
+        except json.JSONDecodeError:
+            reason = "response body is not valid JSON"
+        except Exception as exc:
+            reason = f"unexpected {type(exc).__name__}"
+        # Only the reason: exception messages may carry response bodies echoing customer text.
+        log.warning("LLM reply unusable (%s), model=%s; using fallback", reason, self._model)
+        return await self._fallback.reply(request)
+
+    async def _complete(self, request: ReplyRequest) -> str:
+        messages = [_param(message) for message in build_messages(request)]
+        completion = await self._client.chat.completions.create(
+            model=self._model,
+            messages=messages,
+            temperature=TEMPERATURE,
+            max_tokens=MAX_TOKENS,
+            timeout=self._timeout,
+        )
+        return _checked_text(completion, _allowed_text(request))
+
+
+def _param(message: dict[str, str]) -> ChatCompletionMessageParam:
+    role, content = message["role"], message["content"]
+    if role == "system":
+        return {"role": "system", "content": content}
+    if role == "assistant":
+        return {"role": "assistant", "content": content}
+    return {"role": "user", "content": content}
+
+
+def _allowed_text(request: ReplyRequest) -> str:
+    """Everything the model was shown as trusted passages; links etc. may only come from here."""
+    parts: list[str] = []
+    for match in passages(request):
+        parts.append(passage_text(match, request.language))
+        parts.append(match.entry.source)
+    return "\n".join(parts)
+
+
+def _checked_text(completion: object, allowed: str) -> str:
+    """The stripped reply text, or ``_Rejected`` naming why it must not be sent."""
+    # A non-JSON content type makes the client return a plain str; a JSON body of the wrong
+    # shape yields a ChatCompletion with missing fields, since responses are not validated.
+    if not isinstance(completion, ChatCompletion) or not completion.choices:
+        raise _Rejected("response has no choices")
+    choice = completion.choices[0]
+    if choice.finish_reason == "content_filter":
+        raise _Rejected("content filter")
+    if choice.finish_reason == "length":
+        raise _Rejected("reply truncated at max_tokens")
+    message = choice.message
+    if message is None or message.refusal:
+        raise _Rejected("model refused")
+    content = message.content
+    if not isinstance(content, str) or not content.strip():
+        raise _Rejected("empty content")
+    text = content.strip()
+    if echoes_instructions(text):
+        raise _Rejected("reply echoes the system prompt")
+    checks = (
+        (_mentions, "a mention"),
+        (_urls, "a URL"),
+        (_emails, "an email address"),
+        (_phones, "a phone number"),
+    )
+    for extract, what in checks:
+        if not extract(text) <= extract(allowed):
+            raise _Rejected(f"reply contains {what} not in the passages")
+    return text
+
+
+def _mentions(text: str) -> set[str]:
+    return {mention.casefold() for mention in _MENTION.findall(text)}
+
+
+def _urls(text: str) -> set[str]:
+    return {url.rstrip(_URL_TRAILING).casefold() for url in _URL.findall(text)}
+
+
+def _emails(text: str) -> set[str]:
+    return {email.casefold() for email in _EMAIL.findall(text)}
+
+
+def _phones(text: str) -> set[str]:
+    return {"".join(ch for ch in phone if ch.isdigit()) for phone in _PHONE.findall(text)}
