@@ -118,11 +118,14 @@ def migrate(db: sqlite_utils.Database) -> int:
         "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT, "
         "applied_at TEXT DEFAULT CURRENT_TIMESTAMP)"
     )
-    done = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
     for version, step in enumerate(MIGRATIONS, start=1):
-        if version in done:
-            continue
         with db.conn:
+            # sqlite3 does not wrap DDL in a transaction by itself: begin one explicitly so a
+            # failed step leaves nothing behind, and take the write lock before checking so two
+            # processes opening a fresh file cannot both apply the same step.
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT 1 FROM _migrations WHERE version = ?", [version]).fetchone():
+                continue
             step(db)
             db.execute(
                 "INSERT INTO _migrations (version, name) VALUES (?, ?)", [version, step.__name__]

@@ -57,7 +57,7 @@ class Settings:
 
         kb = get("ONDO_KB")
         port = get("PORT") or "3000"
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not port.isdecimal() or not 0 < int(port) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, not {port!r}")
         handoff = get("ONDO_HANDOFF_CHANNEL")
         if handoff and not handoff.startswith(("slack:", "discord:")):

@@ -15,13 +15,13 @@ from typing import Any
 
 import yaml
 
+from bot.language import detect_language
 from bot.types import LANGUAGES
 from knowledge.entries import Entry, KnowledgeError
 
 SUFFIXES = {".yaml", ".yml", ".csv", ".md", ".markdown"}
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-#/]*$")
-_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 CSV_COLUMNS = ("id", "category", "lang", "question", "answer")
 
 
@@ -48,21 +48,22 @@ def load_paths(paths: Sequence[Path]) -> list[Entry]:
 def load_file(path: Path) -> list[Entry]:
     """Load one knowledge file, choosing the format by its suffix."""
     suffix = path.suffix.lower()
+    if suffix not in SUFFIXES and path.exists():
+        raise KnowledgeError(f"{path}: unsupported file type {suffix!r} (use .yaml, .csv or .md)")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise KnowledgeError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
-        raise KnowledgeError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise KnowledgeError(f"{path}: line {line}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise KnowledgeError(f"{path}: cannot read ({exc.strerror})") from None
     if suffix in (".yaml", ".yml"):
         return parse_yaml(text, str(path))
     if suffix == ".csv":
         return parse_csv(text, str(path))
-    if suffix in (".md", ".markdown"):
-        return parse_markdown(text, str(path))
-    raise KnowledgeError(f"{path}: unsupported file type {suffix!r} (use .yaml, .csv or .md)")
+    return parse_markdown(text, str(path))
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -269,7 +270,7 @@ def parse_markdown(text: str, name: str) -> list[Entry]:
         content = "\n".join(lines).strip()
         if not content:
             continue
-        lang = "ko" if _HANGUL_RE.search(heading + content) else "en"
+        lang = detect_language(f"{heading}\n{content}")
         slug = _slug(heading) or f"section-{len(entries) + 1}"
         while slug in used:
             slug += "-2"

@@ -1,0 +1,163 @@
+"""Numbered migrations: applied once each, in order; the schema enforces uniqueness."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+import bot.migrations
+from bot.migrations import MIGRATIONS, migrate
+from bot.store import Store
+
+
+def fresh() -> sqlite_utils.Database:
+    return sqlite_utils.Database(sqlite3.connect(":memory:"))
+
+
+def applied(db: sqlite_utils.Database) -> list[tuple[int, str]]:
+    return [tuple(r) for r in db.execute("SELECT version, name FROM _migrations ORDER BY 1")]
+
+
+def add_conversation(db: sqlite_utils.Database, key: str = "discord:c") -> None:
+    db.execute(
+        "INSERT INTO conversations (key, platform, created_at, updated_at) VALUES (?, ?, 0, 0)",
+        [key, "discord"],
+    )
+
+
+def add_message(
+    db: sqlite_utils.Database,
+    *,
+    direction: str = "in",
+    role: str = "customer",
+    platform_id: str | None = None,
+    reply_to: int | None = None,
+    text: str = "환불해 주세요",
+) -> int:
+    cursor = db.execute(
+        "INSERT INTO messages (conversation_key, platform, platform_message_id, direction, role,"
+        " text, in_reply_to, created_at) VALUES ('discord:c', 'discord', ?, ?, ?, ?, ?, 0)",
+        [platform_id, direction, role, text, reply_to],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def test_migrate_fresh_database() -> None:
+    db = fresh()
+    assert migrate(db) == len(MIGRATIONS) == 2
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+    assert {"conversations", "messages", "handoffs", "embeddings", "kb_entries"} <= set(
+        db.table_names()
+    )
+
+
+def test_migrate_twice_applies_nothing_new() -> None:
+    db = fresh()
+    migrate(db)
+    assert migrate(db) == 2
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+
+
+def test_migrate_applies_only_missing_steps() -> None:
+    db = fresh()
+    db.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    MIGRATIONS[0](db)
+    db.execute("INSERT INTO _migrations (version, name) VALUES (1, '_m1_core')")
+    migrate(db)
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+    assert "kb_entries" in db.table_names()
+
+
+def test_failed_step_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(db: sqlite_utils.Database) -> None:
+        db.execute("CREATE TABLE embeddings (model TEXT)")
+        raise RuntimeError("disk full")
+
+    db = fresh()
+    monkeypatch.setattr(bot.migrations, "MIGRATIONS", (MIGRATIONS[0], broken))
+    with pytest.raises(RuntimeError, match="disk full"):
+        migrate(db)
+    assert "embeddings" not in db.table_names()
+    assert applied(db) == [(1, "_m1_core")]
+    # Once the step is fixed, the same database migrates cleanly.
+    monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
+    assert migrate(db) == 2
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+
+
+def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
+    barrier = threading.Barrier(4)
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            opened.append(Store.open(db_path))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in opened:
+        store.close()
+    assert errors == []
+    check = Store.open(db_path)
+    try:
+        assert applied(check._db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+    finally:
+        check.close()
+
+
+@pytest.mark.parametrize("text", ["환불해 주세요", "Refund please"])
+def test_inbound_platform_id_is_unique(text: str) -> None:
+    db = fresh()
+    migrate(db)
+    add_conversation(db)
+    add_message(db, platform_id="m1", text=text)
+    with pytest.raises(sqlite3.IntegrityError):
+        add_message(db, platform_id="m1", text=text)
+    # Messages without a platform id (not yet posted) never collide.
+    add_message(db, direction="out", role="system")
+    add_message(db, direction="out", role="system")
+
+
+def test_one_bot_reply_per_inbound() -> None:
+    db = fresh()
+    migrate(db)
+    add_conversation(db)
+    inbound = add_message(db, platform_id="m1")
+    add_message(db, direction="out", role="bot", reply_to=inbound)
+    with pytest.raises(sqlite3.IntegrityError):
+        add_message(db, direction="out", role="bot", reply_to=inbound)
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        ("UPDATE conversations SET state = ? WHERE key = 'discord:c'", ["asleep"]),
+        (
+            "INSERT INTO messages (conversation_key, platform, direction, role, text, created_at)"
+            " VALUES ('discord:c', 'discord', ?, 'bot', 'x', 0)",
+            ["sideways"],
+        ),
+        (
+            "INSERT INTO messages (conversation_key, platform, direction, role, text, created_at)"
+            " VALUES ('discord:c', 'discord', 'out', ?, 'x', 0)",
+            ["robot"],
+        ),
+    ],
+)
+def test_check_constraints(sql: str, params: list[str]) -> None:
+    db = fresh()
+    migrate(db)
+    add_conversation(db)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute(sql, params)

@@ -1,0 +1,320 @@
+"""SQLite store: idempotent inbound recording (across restarts and processes), replies,
+state compare-and-set, history, handoffs, the embedding cache and imported entries."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bot.store
+from bot.migrations import MIGRATIONS
+from bot.store import Store, StoreError
+from bot.types import Emotion, Message
+from knowledge.entries import Entry
+
+KEY = "discord:guild/channel"
+
+
+def msg(message_id: str, text: str = "환불은 어떻게 하나요?", key: str = KEY) -> Message:
+    """An inbound customer message on Discord."""
+    return Message(
+        platform="discord",
+        conversation_key=key,
+        user="u1",
+        text=text,
+        timestamp=time.time(),
+        message_id=message_id,
+    )
+
+
+def entry(entry_id: str, ko: str = "환불 신청을 눌러 주세요.", en: str = "Press refund.") -> Entry:
+    return Entry(
+        id=entry_id,
+        category="refund",
+        questions={"ko": ("환불은 어떻게 하나요?",), "en": ("How do I get a refund?",)},
+        answer={"ko": ko, "en": en},
+        agent_steps=("Check the order.",),
+        source="faq.yaml",
+    )
+
+
+# --- opening and migrations ------------------------------------------------------------------
+
+
+def test_migrate_is_idempotent(db_path: Path) -> None:
+    for _ in range(3):
+        store = Store.open(db_path)
+        rows = store._db.execute(
+            "SELECT version, name FROM _migrations ORDER BY version"
+        ).fetchall()
+        store.close()
+        assert rows == [(i, m.__name__) for i, m in enumerate(MIGRATIONS, start=1)]
+
+
+def test_open_garbage_file_raises_store_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-db.db"
+    path.write_bytes(b"this is not a database, just bytes \x00\x01\x02" * 200)
+    with pytest.raises(StoreError) as caught:
+        Store.open(path)
+    assert str(path) in str(caught.value)
+
+
+def test_open_creates_parent_folders(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "a" / "b" / "ondo.db")
+    store.close()
+    assert (tmp_path / "a" / "b" / "ondo.db").is_file()
+
+
+# --- inbound messages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["환불은 어떻게 하나요?", "How do I get a refund?"])
+async def test_second_delivery_is_duplicate_and_not_processed(store: Store, text: str) -> None:
+    first = await store.record_inbound(msg("m1", text))
+    second = await store.record_inbound(msg("m1", text))
+    assert (first.duplicate, first.process) == (False, True)
+    assert (second.duplicate, second.process) == (True, False)
+    assert second.id == first.id
+
+
+async def test_same_id_on_another_platform_is_not_a_duplicate(store: Store) -> None:
+    await store.record_inbound(msg("m1"))
+    other = Message("slack", "slack:C1/1.0", "u1", "hi", time.time(), "m1")
+    assert (await store.record_inbound(other)).duplicate is False
+
+
+async def test_duplicate_across_restart(db_path: Path) -> None:
+    store = Store.open(db_path)
+    first = await store.record_inbound(msg("m1"))
+    store.close()
+    reopened = Store.open(db_path)
+    try:
+        again = await reopened.record_inbound(msg("m1"))
+    finally:
+        reopened.close()
+    assert (again.duplicate, again.process, again.id) == (True, False, first.id)
+
+
+async def test_duplicate_across_two_processes_sharing_the_file(db_path: Path) -> None:
+    one, two = Store.open(db_path), Store.open(db_path)
+    try:
+        first = await one.record_inbound(msg("m1", "Where is my parcel?"))
+        second = await two.record_inbound(msg("m1", "Where is my parcel?"))
+    finally:
+        one.close()
+        two.close()
+    assert (first.duplicate, first.process) == (False, True)
+    assert (second.duplicate, second.process, second.id) == (True, False, first.id)
+
+
+async def test_one_reply_per_inbound(store: Store) -> None:
+    inbound = await store.record_inbound(msg("m1"))
+    first = await store.record_reply(
+        inbound.id, KEY, "discord", "주문 내역에서 환불 신청을 누르세요."
+    )
+    second = await store.record_reply(inbound.id, KEY, "discord", "Press refund.")
+    assert isinstance(first, int) and first > inbound.id
+    assert second is None
+    assert await store.count_replies(inbound.id) == 1
+
+
+async def test_release_lets_a_redelivery_be_processed(store: Store) -> None:
+    inbound = await store.record_inbound(msg("m1"))
+    reply = await store.record_reply(inbound.id, KEY, "discord", "답변")
+    assert reply is not None
+    await store.release(inbound.id, reply)
+    assert await store.count_replies(inbound.id) == 0
+    redelivered = await store.record_inbound(msg("m1"))
+    assert (redelivered.duplicate, redelivered.process) == (True, True)
+    # The new claim holds: a third delivery right after is not processed.
+    assert (await store.record_inbound(msg("m1"))).process is False
+
+
+async def test_expired_claim_without_reply_is_processed_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbound = await store.record_inbound(msg("m1"))
+    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    again = await store.record_inbound(msg("m1"))
+    assert (again.id, again.duplicate, again.process) == (inbound.id, True, True)
+
+
+async def test_handled_message_is_never_processed_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbound = await store.record_inbound(msg("m1"))
+    await store.mark_handled(inbound.id)
+    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    assert (await store.record_inbound(msg("m1"))).process is False
+
+
+async def test_replied_message_is_never_processed_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbound = await store.record_inbound(msg("m1", "Where is my order?"))
+    await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
+    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    assert (await store.record_inbound(msg("m1", "Where is my order?"))).process is False
+
+
+async def test_annotate_inbound_and_unknown_field(store: Store) -> None:
+    inbound = await store.record_inbound(msg("m1"))
+    await store.annotate_inbound(inbound.id, language="ko", emotion="angry", intent="refund")
+    [stored] = await store.history(KEY)
+    assert (stored.emotion, stored.intent) == ("angry", "refund")
+    with pytest.raises(ValueError, match="nope"):
+        await store.annotate_inbound(inbound.id, nope="x")
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+
+async def test_new_conversation_starts_with_the_bot(store: Store) -> None:
+    conversation = await store.conversation(KEY, "discord")
+    assert (conversation.state, conversation.misses, conversation.context_since) == ("bot", 0, 0)
+
+
+async def test_set_state_with_expected_is_compare_and_set(store: Store) -> None:
+    await store.conversation(KEY, "discord")
+    assert await store.set_state(KEY, "waiting_human", expected=("bot",)) is True
+    assert await store.set_state(KEY, "waiting_human", expected=("bot",)) is False
+    assert await store.set_state(KEY, "human", expected=("bot", "closed")) is False
+    assert (await store.conversation(KEY, "discord")).state == "waiting_human"
+    assert await store.set_state(KEY, "human", expected=("waiting_human",)) is True
+    assert await store.set_state(KEY, "bot") is True
+    assert (await store.conversation(KEY, "discord")).state == "bot"
+    assert await store.set_state("discord:unknown", "bot") is False
+
+
+async def test_note_turn(store: Store) -> None:
+    await store.conversation(KEY, "discord")
+    await store.note_turn(KEY, language="ko", emotion=Emotion("angry", 0.9), misses=2)
+    conversation = await store.conversation(KEY, "discord")
+    assert (conversation.language, conversation.last_emotion, conversation.misses) == (
+        "ko",
+        "angry",
+        2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("배송이 아직 안 왔어요 😡", "비밀번호를 바꾸고 싶어요"),
+        ("My parcel never arrived!", "How do I change my password?"),
+    ],
+)
+async def test_history_respects_clear_context(store: Store, before: str, after: str) -> None:
+    first = await store.record_inbound(msg("m1", before))
+    await store.record_reply(first.id, KEY, "discord", "reply one")
+    await store.note_turn(KEY, language="ko", emotion=Emotion("angry", 0.8), misses=1)
+    assert [(m.role, m.text) for m in await store.history(KEY)] == [
+        ("customer", before),
+        ("bot", "reply one"),
+    ]
+    await store.clear_context(KEY)
+    assert await store.history(KEY) == []
+    assert (await store.conversation(KEY, "discord")).misses == 0
+    await store.record_inbound(msg("m2", after))
+    assert [(m.role, m.text) for m in await store.history(KEY)] == [("customer", after)]
+
+
+async def test_history_limit_keeps_the_newest_oldest_first(store: Store) -> None:
+    for i in range(5):
+        await store.record_inbound(msg(f"m{i}", f"메시지 {i}"))
+    assert [m.text for m in await store.history(KEY, limit=2)] == ["메시지 3", "메시지 4"]
+
+
+async def test_korean_text_round_trips(store: Store) -> None:
+    text = "주문번호 ORD-1 환불해 주세요 ㅠㅠ 🙏 — 'quote' \"double\""
+    inbound = await store.record_inbound(msg("m1", text))
+    await store.record_outbound(KEY, "discord", "상담원이 곧 답변드릴게요.", role="agent")
+    history = await store.history(KEY)
+    assert (history[0].id, history[0].role, history[0].text) == (inbound.id, "customer", text)
+    assert history[1].text == "상담원이 곧 답변드릴게요."
+
+
+# --- handoffs --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("summary", "language"),
+    [
+        ("[상담원 연결 요청] 사유: 고객이 화가 났어요", "ko"),
+        ("[Handoff request] Reason: angry", "en"),
+    ],
+)
+async def test_handoff_open_current_update(store: Store, summary: str, language: str) -> None:
+    await store.conversation(KEY, "discord")
+    assert await store.current_handoff(KEY) is None
+    handoff_id = await store.open_handoff(
+        KEY, reason="angry", summary=summary, intent="refund", emotion="angry", language=language
+    )
+    current = await store.current_handoff(KEY)
+    assert current is not None
+    assert (current.id, current.reason, current.summary, current.agent) == (
+        handoff_id,
+        "angry",
+        summary,
+        None,
+    )
+    await store.update_handoff(handoff_id, agent="U_AGENT", thread_ref="C1/123.4", taken_at=10.0)
+    current = await store.current_handoff(KEY)
+    assert current is not None
+    assert (current.agent, current.thread_ref, current.taken_at) == ("U_AGENT", "C1/123.4", 10.0)
+    await store.update_handoff(handoff_id, resolved_at=20.0)
+    assert await store.current_handoff(KEY) is None
+    with pytest.raises(ValueError, match="summary"):
+        await store.update_handoff(handoff_id, summary="x")
+
+
+# --- embedding cache -------------------------------------------------------------------------
+
+
+def test_vectors_round_trip_beyond_one_chunk(store: Store) -> None:
+    rng = np.random.default_rng(7)
+    items = {f"h{i:04d}": rng.random((1, 8), dtype=np.float32) for i in range(1234)}
+    store.put_vectors("use-multilingual-v3", items)
+    wanted = [*items, "missing-1", "missing-2"]
+    got = store.get_vectors("use-multilingual-v3", wanted)
+    assert set(got) == set(items)
+    for key, vector in items.items():
+        assert got[key].dtype == np.float32
+        assert got[key].shape == (1, 8)
+        np.testing.assert_array_equal(got[key], vector)
+    assert store.get_vectors("all-minilm-l6-v2", wanted) == {}
+
+
+def test_put_vectors_overwrites(store: Store) -> None:
+    store.put_vectors("m", {"h": np.ones((1, 4), dtype=np.float32)})
+    store.put_vectors("m", {"h": np.full((1, 4), 2.0, dtype=np.float32)})
+    np.testing.assert_array_equal(store.get_vectors("m", ["h"])["h"], [[2.0, 2.0, 2.0, 2.0]])
+
+
+# --- imported entries ------------------------------------------------------------------------
+
+
+async def test_import_entries_reports_added_updated_unchanged(store: Store) -> None:
+    entries = [entry("refund-how"), entry("refund-time", "3~5영업일 걸려요.", "3-5 business days.")]
+    assert await store.import_entries(entries, "faq.csv") == (2, 0)
+    # Both unchanged: neither added nor updated.
+    assert await store.import_entries(entries, "faq.csv") == (0, 0)
+    changed = [entry("refund-how", ko="바뀐 답변입니다."), entries[1], entry("new-one")]
+    assert await store.import_entries(changed, "faq.csv") == (1, 1)
+    assert store.imported_entries_sync() == sorted(changed, key=lambda e: e.id)
+
+
+async def test_imported_policy_entry_round_trips(store: Store) -> None:
+    policy = Entry(
+        id="ops#환불-승인-권한",
+        category="policy",
+        questions={"ko": ("환불 승인 권한", "운영 지침 › 환불 승인 권한\n본문")},
+        answer={"ko": "100,000원 이하는 상담원이 승인합니다."},
+        source="ops.md § 환불 승인 권한",
+        kind="policy",
+    )
+    assert await store.import_entries([policy], "ops.md") == (1, 0)
+    assert store.imported_entries_sync() == [policy]

@@ -1,0 +1,172 @@
+"""The handoff summary: labels in the customer's language, only what was given, clipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.summary import Line, build_summary
+from bot.types import Emotion, EscalationReason, Language
+from knowledge.entries import Entry
+
+REFUND = Entry(
+    id="refund-how",
+    category="refund",
+    questions={"ko": ("환불은 어떻게 하나요?",), "en": ("How do I get a refund?",)},
+    answer={"ko": "환불 신청을 눌러 주세요.", "en": "Press Request refund."},
+    agent_steps=("Look up the order.", "Create the refund in the admin console."),
+)
+KO_HISTORY = (
+    Line("customer", "배송이 아직 안 왔어요", "disappointed"),
+    Line("bot", "조회해 보니 출고가 지연되고 있어요."),
+    Line("customer", "환불해 주세요 진짜 짜증나네", "angry"),
+)
+EN_HISTORY = (
+    Line("customer", "My parcel hasn't arrived", "disappointed"),
+    Line("bot", "It looks like the shipment is delayed."),
+    Line("agent", "Hi, I'm checking this now."),
+    Line("customer", "Just refund me, this is ridiculous", "angry"),
+)
+
+
+def summary(
+    language: Language = "ko",
+    *,
+    reason: EscalationReason = "angry",
+    history: tuple[Line, ...] = KO_HISTORY,
+    entry: Entry | None = REFUND,
+    wants: str = "환불해 주세요",
+    **kw: int,
+) -> str:
+    return build_summary(
+        language=language,
+        reason=reason,
+        intent="refund",
+        emotion=Emotion("angry", 0.914),
+        wants=wants,
+        history=history,
+        entry=entry,
+        **kw,
+    )
+
+
+def test_korean_summary_exactly() -> None:
+    assert summary("ko").split("\n") == [
+        "[상담원 연결 요청] 사유: 고객이 화가 났어요",
+        "고객 요청: 환불해 주세요",
+        "의도: refund · 감정: angry (0.91)",
+        "감정 변화: disappointed → angry",
+        "봇의 마지막 답변: 조회해 보니 출고가 지연되고 있어요.",
+        "최근 메시지:",
+        "  - 고객: 배송이 아직 안 왔어요",
+        "  - 봇: 조회해 보니 출고가 지연되고 있어요.",
+        "  - 고객: 환불해 주세요 진짜 짜증나네",
+        "권장 처리 단계 (refund-how):",
+        "  1. Look up the order.",
+        "  2. Create the refund in the admin console.",
+    ]
+
+
+def test_english_summary_exactly() -> None:
+    text = summary("en", reason="asked_for_human", history=EN_HISTORY, wants="Refund me")
+    assert text.split("\n") == [
+        "[Handoff request] Reason: the customer asked for a person",
+        "Customer wants: Refund me",
+        "Intent: refund · Emotion: angry (0.91)",
+        "Emotion over the conversation: disappointed → angry",
+        "Bot's last answer: It looks like the shipment is delayed.",
+        "Recent messages:",
+        "  - customer: My parcel hasn't arrived",
+        "  - bot: It looks like the shipment is delayed.",
+        "  - agent: Hi, I'm checking this now.",
+        "  - customer: Just refund me, this is ridiculous",
+        "Suggested steps (refund-how):",
+        "  1. Look up the order.",
+        "  2. Create the refund in the admin console.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "reason", "expected"),
+    [
+        ("ko", "angry", "고객이 화가 났어요"),
+        ("ko", "asked_for_human", "고객이 상담원을 요청했어요"),
+        ("ko", "no_answer", "봇이 연속으로 답하지 못했어요"),
+        ("ko", "sensitive", "민감한 사안(법적 조치·신고·지급정지 등)"),
+        ("en", "angry", "the customer is angry"),
+        ("en", "asked_for_human", "the customer asked for a person"),
+        ("en", "no_answer", "the bot could not answer twice in a row"),
+        ("en", "sensitive", "a sensitive matter (legal, regulator, chargeback)"),
+    ],
+)
+def test_reason_text(language: Language, reason: EscalationReason, expected: str) -> None:
+    first = summary(language, reason=reason).split("\n")[0]
+    label = "사유" if language == "ko" else "Reason"
+    assert first.endswith(f"{label}: {expected}")
+
+
+@pytest.mark.parametrize(
+    ("language", "trend_label"), [("ko", "감정 변화"), ("en", "Emotion over the conversation")]
+)
+def test_trend_needs_two_customer_emotions(language: Language, trend_label: str) -> None:
+    one = (Line("customer", "환불", "angry"), Line("bot", "네"), Line("customer", "빨리", None))
+    assert trend_label not in summary(language, history=one)
+    three = (*one, Line("customer", "왜", "neutral"), Line("agent", "확인 중", "angry"))
+    assert f"{trend_label}: angry → neutral\n" in summary(language, history=three)
+
+
+@pytest.mark.parametrize(
+    ("language", "none"), [("ko", "봇의 마지막 답변: 없음"), ("en", "Bot's last answer: none")]
+)
+def test_no_bot_answer_yet(language: Language, none: str) -> None:
+    assert none in summary(language, history=(Line("customer", "상담원 연결해 주세요", "neutral"),))
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_recent_messages_are_limited_and_clipped(language: Language) -> None:
+    long_ko = "환불 " * 100  # 300 characters
+    history = (
+        *(Line("customer", f"메시지 {i}", "neutral") for i in range(10)),
+        Line("customer", long_ko, "angry"),
+    )
+    text = summary(language, history=history, max_recent=3)
+    recent = [line for line in text.split("\n") if line.startswith("  - ")]
+    assert len(recent) == 3
+    assert recent[0].endswith("메시지 8")
+    assert recent[1].endswith("메시지 9")
+    clipped = recent[2].split(": ", 1)[1]
+    assert len(clipped) == 160
+    assert clipped.endswith("…")
+    assert clipped == ("환불 " * 100).strip()[:159] + "…"
+    assert "메시지 7" not in text
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_wants_is_clipped_and_flattened(language: Language) -> None:
+    wants = "refund\n\nplease   now " + "x" * 300
+    line = summary(language, wants=wants).split("\n")[1]
+    value = line.split(": ", 1)[1]
+    assert value.startswith("refund please now x")
+    assert len(value) == 200
+    assert value.endswith("…")
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_no_steps_section_without_steps(language: Language) -> None:
+    no_steps = Entry(REFUND.id, REFUND.category, REFUND.questions, REFUND.answer)
+    for entry in (None, no_steps):
+        text = summary(language, entry=entry)
+        assert "refund-how" not in text
+        assert "  1. " not in text
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_unknown_role_is_shown_as_is(language: Language) -> None:
+    text = summary(language, history=(Line("system", "handoff opened"),))
+    assert "  - system: handoff opened" in text
+
+
+def test_nothing_beyond_what_was_given() -> None:
+    # Neither answers, questions nor the entry's category leak into the summary.
+    text = summary("ko") + summary("en", history=EN_HISTORY)
+    for leaked in (*REFUND.answer.values(), *REFUND.questions["ko"], *REFUND.questions["en"]):
+        assert leaked not in text
