@@ -13,10 +13,12 @@ import pytest_asyncio
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bot.app import Runtime, build_runtime  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.store import Store  # noqa: E402
-from knowledge.embedders import Embedder, HashEmbedder  # noqa: E402
+import contextlib
+
+from bot.app import Runtime, build_runtime
+from bot.settings import Settings
+from bot.store import Store
+from knowledge.embedders import Embedder, HashEmbedder
 
 DATA = Path(__file__).parent / "data"
 
@@ -71,10 +73,24 @@ def sample_runtime_factory(
 
     yield build
     for runtime in built:
-        try:
+        with contextlib.suppress(Exception):
             runtime.close()
-        except Exception:
-            pass
+
+
+@pytest.fixture(scope="session")
+def warm_db(sample_runtime_factory: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database whose embedding cache already holds the sample shop (copy it, don't use it)."""
+    build = sample_runtime_factory
+    assert callable(build)
+    runtime = build()
+    path = tmp_path_factory.mktemp("warm") / "warm.db"
+    _copy_db(Path(runtime.settings.db_path), path)
+    return path
+
+
+def copy_db(source: Path, target: Path) -> None:
+    """Copy a (possibly open, WAL-mode) SQLite database consistently."""
+    _copy_db(source, target)
 
 
 @pytest_asyncio.fixture

@@ -190,7 +190,9 @@ async def test_two_misses_in_a_row_escalate_no_answer(
 @pytest.mark.parametrize("yes", ["네", "yes please"])
 async def test_accepting_the_offer_of_a_person_hands_over(runtime: Runtime, yes: str) -> None:
     chat = Chat(runtime.engine)
-    miss = await chat.say("화성 여행 패키지 있나요?" if yes == "네" else "Do you sell trips to Mars?")
+    miss = await chat.say(
+        "화성 여행 패키지 있나요?" if yes == "네" else "Do you sell trips to Mars?"
+    )
     assert miss.analysis is not None and not miss.analysis.answered
     accepted = await chat.say(yes)
     assert accepted.analysis is not None
