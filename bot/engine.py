@@ -203,13 +203,13 @@ class Engine:
             reply_text = fixed_text("too_long", analysis.language) + "\n" + reply_text
         ticket = None
         if analysis.escalation.escalate:
-            ticket = await self._escalate(key, analysis, lines, text)
+            ticket = await self._escalate(key, analysis, lines, reply_text)
         return await self._deliver(
             message, inbound.id, analysis, sender, ticket, tuple(notes), reply_text
         )
 
     async def _escalate(
-        self, key: str, analysis: Analysis, lines: list[Line], text: str
+        self, key: str, analysis: Analysis, lines: list[Line], reply_text: str
     ) -> HandoffTicket | None:
         reason = analysis.escalation.reason or "asked_for_human"
         best = analysis.matches[0] if analysis.matches else None
@@ -221,7 +221,11 @@ class Engine:
             intent=analysis.intent,
             emotion=analysis.emotion,
             wants=wants,
-            history=[*lines, Line("customer", analysis.redacted, analysis.emotion.label)],
+            history=[
+                *lines,
+                Line("customer", analysis.redacted, analysis.emotion.label),
+                *([Line("bot", reply_text)] if analysis.answered else []),
+            ],
             entry=entry,
         )
         if not await self.store.set_state(key, "waiting_human", expected=("bot",)):

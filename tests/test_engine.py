@@ -56,6 +56,9 @@ async def test_angry_customer_is_handed_over_with_apology_and_summary(
     assert outcome.handoff is not None
     assert outcome.handoff.intent == "refund"
     assert "refund" in outcome.handoff.summary
+    if outcome.analysis.answered:  # the agent sees what the bot already told the customer
+        answer = outcome.analysis.matches[0].entry.answer_in(outcome.analysis.language)
+        assert answer[:20] in outcome.handoff.summary
     assert await chat.state() == "waiting_human"
 
 
