@@ -98,6 +98,7 @@ class Store:
     def open(cls, path: str | Path) -> Store:
         """Open (creating if needed) and migrate the database at ``path`` (``:memory:`` works)."""
         name = str(path)
+        conn: sqlite3.Connection | None = None
         try:
             if name != ":memory:":
                 Path(name).parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,8 @@ class Store:
             db = sqlite_utils.Database(conn)
             migrate(db)
         except (sqlite3.DatabaseError, OSError) as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"cannot open database {name}: {exc}") from None
         return cls(db, name)
 

@@ -85,7 +85,7 @@ def build_summary(
         f"{label['wants']}: {_clip(wants, 200)}",
         f"{label['intent']}: {intent} · {label['emotion']}: {emotion.label} ({emotion.score:.2f})",
     ]
-    if len(trend) > 1:
+    if len(set(trend)) > 1:
         out.append(f"{label['trend']}: {' → '.join(trend)}")
     out.append(f"{label['answered']}: {_clip(last_bot, 200) if last_bot else label['none']}")
     out.append(f"{label['recent']}:")

@@ -112,6 +112,8 @@ def test_trend_needs_two_customer_emotions(language: Language, trend_label: str)
     assert trend_label not in summary(language, history=one)
     three = (*one, Line("customer", "왜", "neutral"), Line("agent", "확인 중", "angry"))
     assert f"{trend_label}: angry → neutral\n" in summary(language, history=three)
+    steady = (Line("customer", "a", "neutral"), Line("customer", "b", "neutral"))
+    assert trend_label not in summary(language, history=steady)  # no change, no noise
 
 
 @pytest.mark.parametrize(
