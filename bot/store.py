@@ -106,6 +106,8 @@ class Store:
             conn.execute("PRAGMA foreign_keys = ON")
             if name != ":memory:":
                 conn.execute("PRAGMA journal_mode = WAL")
+                # Safe in WAL mode: a crash loses nothing committed; only power loss could.
+                conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA busy_timeout = 10000")
             db = sqlite_utils.Database(conn)
             migrate(db)

@@ -62,7 +62,7 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             vectors = self._model.encode(
-                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+                list(texts), batch_size=16, normalize_embeddings=True, show_progress_bar=False
             )
         return np.asarray(vectors, dtype=np.float32)
 

@@ -98,7 +98,7 @@ def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | 
 @dataclass(frozen=True)
 class _Scored:
     fused: FloatArray  # (queries, entries)
-    best_row: NDArray[np.int64]  # (queries, entries): index of the row that matched best
+    fused_rows: FloatArray  # (queries, rows): to show the question that matched best
 
 
 class Retriever:
@@ -168,11 +168,7 @@ class Retriever:
         for name, scores in signal_scores:
             fused_rows += weights[name] * scores
             fused += weights[name] * np.maximum.reduceat(scores, self._starts, axis=1)
-        # The question shown for an entry is its row with the best fused score.
-        best_row = np.zeros((n_queries, len(self.entries)), dtype=np.int64)
-        order = np.lexsort((-fused_rows, np.broadcast_to(self._row_entry, fused_rows.shape)))
-        best_row[:] = order[:, self._starts]
-        return _Scored(fused, best_row)
+        return _Scored(fused, fused_rows)
 
     def search(self, text: str, k: int = 5, language: str | None = None) -> SearchResult:
         """Best ``k`` entries for ``text`` with the calibrated confidence of the first."""
@@ -196,7 +192,7 @@ class Retriever:
         top1 = float(fused[top[0]])
         top2 = float(fused[top[1]]) if len(top) > 1 else 0.0
         matches = tuple(
-            Match(self.entries[j], round(float(fused[j]), 4), self._row_text[scored.best_row[i, j]])
+            Match(self.entries[j], round(float(fused[j]), 4), self._best_question(scored, i, j))
             for j in top[:k]
         )
         return SearchResult(matches, round(self.calibrator(top1, top2), 4))
@@ -234,6 +230,12 @@ class Retriever:
         labels = np.array(y)
         weight = np.where(labels == 1, 1.0, _NEGATIVE_WEIGHT)
         return Calibrator.fit(np.array(x), labels, weight)
+
+    def _best_question(self, scored: _Scored, query: int, entry: int) -> str:
+        """The entry's example question with the best fused score for this query."""
+        start = int(self._starts[entry])
+        end = start + self._starts_count(entry)
+        return self._row_text[start + int(np.argmax(scored.fused_rows[query, start:end]))]
 
     def _starts_count(self, entry: int) -> int:
         end = self._starts[entry + 1] if entry + 1 < len(self._starts) else len(self._row_text)
