@@ -1,0 +1,1 @@
+"""Ondo's benchmark suite: one command, one table (see bench/README.md)."""
