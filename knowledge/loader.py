@@ -280,13 +280,28 @@ def parse_markdown(text: str, name: str) -> list[Entry]:
             Entry(
                 id=f"{stem}#{slug}",
                 category="policy",
-                questions={lang: (heading, f"{full_heading}\n{content[:500]}")},
+                questions={lang: (heading, *_sentence_rows(full_heading, content))},
                 answer={lang: content},
                 source=f"{file_name} § {heading}",
                 kind="policy",
             )
         )
     return entries
+
+
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?。])\s+|\n+")
+_MAX_SENTENCE_ROWS = 24
+
+
+def _sentence_rows(heading: str, content: str) -> list[str]:
+    """One searchable row per sentence of a policy chunk, prefixed by its heading.
+
+    A question names one rule, not a whole section; matching it against single sentences
+    finds the rule where a long chunk would dilute it.
+    """
+    sentences = [s.strip(" -*#\t") for s in _SENTENCE_END_RE.split(content)]
+    rows = [f"{heading}: {s}" for s in sentences if len(s) >= 8]
+    return rows[:_MAX_SENTENCE_ROWS] or [f"{heading}\n{content[:500]}"]
 
 
 def _slug(text: str) -> str:

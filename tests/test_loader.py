@@ -508,7 +508,9 @@ def test_markdown_is_chunked_by_heading(tmp_path: Path) -> None:
     assert window.answer["en"].startswith("Seven days after delivery.")
     assert "# not a heading, inside a fence" in window.answer["en"]
     assert window.questions["en"][0] == "Refund window"
-    assert window.questions["en"][1].startswith("Returns policy › Refund window\nSeven days")
+    # One searchable row per sentence, each prefixed by where it stands.
+    assert window.questions["en"][1] == "Returns policy › Refund window: Seven days after delivery."
+    assert all(q.startswith("Returns policy › Refund window: ") for q in window.questions["en"][1:])
     assert entries[2].answer == {"en": "Thirty days for defective items."}
 
 
