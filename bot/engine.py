@@ -65,6 +65,7 @@ class Analysis:
     answered: bool
     escalation: Escalation
     redacted: str
+    misses: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,12 @@ class Engine:
         self.detector = detector
         self._composer = ComposerResponder()
 
-    async def analyze(
-        self, text: str, *, misses_before: int = 0, offered: bool = False
-    ) -> Analysis:
-        """Language, emotion, intent, matches and the escalation decision for ``text``."""
+    async def analyze(self, text: str, *, misses_before: int = 0) -> Analysis:
+        """Language, emotion, intent, matches and the escalation decision for ``text``.
+
+        ``misses_before`` counts the bot's consecutive unanswered messages so far; after each
+        one it offered a person, so a plain "yes" now is a request for one.
+        """
         language = detect_language(text)
         redacted = redact(text, language)
         emotion = self.detector.detect(redacted, language)
@@ -123,7 +126,7 @@ class Engine:
         if best is not None and result.confidence >= INTENT_THRESHOLD:
             intent = best.entry.category
         misses = 0 if answered else misses_before + 1
-        if offered and _ACCEPT_RE.match(redacted):
+        if misses_before and _ACCEPT_RE.match(redacted):
             # "Yes" to the bot's offer to connect a person is a request for one.
             escalation = Escalation(True, "asked_for_human")
         else:
@@ -137,6 +140,7 @@ class Engine:
             answered,
             escalation,
             redacted,
+            misses,
         )
 
     async def handle(self, message: Message, sender: Sender | None = None) -> Outcome:
@@ -163,9 +167,7 @@ class Engine:
         if len(text) > MAX_TEXT_CHARS:
             text = text[:MAX_TEXT_CHARS]
             notes.append("too_long")
-        offered = conversation.misses > 0
-        analysis = await self.analyze(text, misses_before=conversation.misses, offered=offered)
-        misses = 0 if analysis.answered else conversation.misses + 1
+        analysis = await self.analyze(text, misses_before=conversation.misses)
         best = analysis.matches[0] if analysis.matches else None
         await self.store.annotate_inbound(
             inbound.id,
@@ -178,7 +180,7 @@ class Engine:
             answered=analysis.answered,
         )
         await self.store.note_turn(
-            key, language=analysis.language, emotion=analysis.emotion, misses=misses
+            key, language=analysis.language, emotion=analysis.emotion, misses=analysis.misses
         )
         history = await self.store.history(key, HISTORY_TURNS + 1)
         lines = [
