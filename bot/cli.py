@@ -12,13 +12,16 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import __version__
 from bot.engine import Analysis, Outcome
 from bot.settings import Settings, SettingsError
 from bot.store import StoreError
 from bot.types import Message
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -91,7 +94,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _runtime(settings: Settings | None = None) -> Any:
+def _runtime(settings: Settings | None = None) -> Runtime:
     from bot.app import build_runtime
 
     return build_runtime(settings or Settings.from_env())
@@ -126,12 +129,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         runtime.close()
 
 
-async def _ask(runtime: Any, text: str, as_json: bool, stdin: TextIO, stdout: TextIO) -> int:
+async def _ask(runtime: Runtime, text: str, as_json: bool, stdin: TextIO, stdout: TextIO) -> int:
     lines = (line.rstrip("\r\n") for line in stdin) if text == "-" else iter([text])
     for line in lines:
         # Each message is its own fresh conversation.
         message = _cli_message(f"cli:ask:{uuid.uuid4().hex}", line)
-        outcome: Outcome = await runtime.engine.handle(message)
+        outcome = await runtime.engine.handle(message)
         reply = outcome.reply.text if outcome.reply else ""
         analysis = outcome.analysis
         if as_json and analysis is not None:
@@ -171,7 +174,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         runtime.close()
 
 
-async def _chat(runtime: Any, debug: bool) -> int:
+async def _chat(runtime: Runtime, debug: bool) -> int:
     out = sys.stdout
     key = f"cli:chat:{uuid.uuid4().hex}"
     mode = "LLM" if runtime.settings.llm_enabled else "offline composer"
