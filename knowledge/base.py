@@ -17,7 +17,7 @@ log = logging.getLogger("ondo.knowledge")
 
 
 class KnowledgeBase:
-    """Searchable knowledge. :meth:`replace` swaps in new entries without a restart."""
+    """Searchable knowledge: the loaded entries and the retriever built over them."""
 
     def __init__(
         self,
@@ -25,9 +25,7 @@ class KnowledgeBase:
         embedders: Sequence[Embedder],
         cache: VectorCache | None = None,
     ) -> None:
-        self._embedders = tuple(embedders)
-        self._cache = cache
-        self._retriever = Retriever(entries, self._embedders, cache=cache)
+        self._retriever = Retriever(entries, embedders, cache=cache)
 
     @classmethod
     def from_paths(
@@ -47,19 +45,6 @@ class KnowledgeBase:
         """The entries currently searched."""
         return self._retriever.entries
 
-    @property
-    def categories(self) -> tuple[str, ...]:
-        """The FAQ categories (intents) present, in first-seen order."""
-        seen: dict[str, None] = {}
-        for entry in self.entries:
-            if entry.kind == "faq":
-                seen.setdefault(entry.category, None)
-        return tuple(seen)
-
-    def get(self, entry_id: str) -> Entry | None:
-        """The entry with ``entry_id``."""
-        return next((e for e in self.entries if e.id == entry_id), None)
-
     def search_sync(self, text: str, k: int = 5, language: str | None = None) -> SearchResult:
         """Search on the calling thread."""
         return self._retriever.search(text, k, language)
@@ -67,11 +52,6 @@ class KnowledgeBase:
     async def search(self, text: str, k: int = 5, language: str | None = None) -> SearchResult:
         """Search without blocking the event loop."""
         return await asyncio.to_thread(self._retriever.search, text, k, language)
-
-    async def replace(self, entries: Sequence[Entry]) -> None:
-        """Build a retriever for ``entries`` off the loop, then swap it in atomically."""
-        retriever = await asyncio.to_thread(Retriever, entries, self._embedders, cache=self._cache)
-        self._retriever = retriever
 
 
 def merge(base: Sequence[Entry], extra: Sequence[Entry]) -> list[Entry]:
