@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     kb_search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
     kb_search.set_defaults(handler=_cmd_kb_search)
     kb.set_defaults(handler=lambda _args: _usage(kb))
+
+    serve = sub.add_parser("serve", help="run a platform adapter (only slack for now)")
+    serve.add_argument("platform", choices=["slack"], help="which platform to serve")
+    serve.set_defaults(handler=_cmd_serve)
     return parser
 
 
@@ -241,6 +245,23 @@ def _handoff_box(
 ) -> str:
     lines = [f"┌─ {title}", *(f"│ {line}" for line in summary.splitlines()), "└─"]
     return "\n".join(lines)
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from bot.serve import check_slack_settings, serve_slack
+
+    settings = Settings.from_env()
+    check_slack_settings(settings)  # before the models load
+    print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
+    runtime = _runtime(settings)
+    try:
+        asyncio.run(serve_slack(runtime))
+    finally:
+        runtime.close()
+    return 0
 
 
 # --- kb ----------------------------------------------------------------------------------

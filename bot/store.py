@@ -157,6 +157,11 @@ class Store:
         assert row is not None
         return Conversation(*row)
 
+    async def has_conversation(self, key: str) -> bool:
+        """Whether ``key`` is a stored conversation (without creating it)."""
+        row = await self._run(lambda: self._one("SELECT 1 FROM conversations WHERE key = ?", [key]))
+        return row is not None
+
     async def set_state(self, key: str, state: State, *, expected: Sequence[State] = ()) -> bool:
         """Move ``key`` to ``state``; with ``expected``, only from one of those states.
 
@@ -395,6 +400,20 @@ class Store:
                 " taken_at, resolved_at FROM handoffs WHERE conversation_key = ? AND "
                 "resolved_at IS NULL ORDER BY id DESC LIMIT 1",
                 [key],
+            )
+            return Handoff(*row) if row else None
+
+        return await self._run(run)
+
+    async def handoff_by_thread(self, thread_ref: str) -> Handoff | None:
+        """The newest handoff whose agents' thread is ``thread_ref`` (resolved or not)."""
+
+        def run() -> Handoff | None:
+            row = self._one(
+                "SELECT id, conversation_key, reason, summary, agent, thread_ref, created_at,"
+                " taken_at, resolved_at FROM handoffs WHERE thread_ref = ? "
+                "ORDER BY id DESC LIMIT 1",
+                [thread_ref],
             )
             return Handoff(*row) if row else None
 

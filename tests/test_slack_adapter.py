@@ -1,0 +1,297 @@
+"""The real Bolt app against the fake Slack, over loopback: signed events in, posts out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry import builtin_async_handlers
+
+from adapters.slack import SlackAdapter, build_app
+from bot.app import Runtime
+from bot.serve import slack_web_app
+from tests.fakes.slack_api import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    Call,
+    FakeSlack,
+    interactive_body,
+    signed_request_headers,
+)
+
+SECRET = "fake-signing-secret"
+AGENTS = "C0AGENTS"
+AGENT = "U0AGENT"
+
+
+@dataclass
+class Slack:
+    """The running app, the fake platform and a few helpers that read like a chat."""
+
+    fake: FakeSlack
+    runtime: Runtime
+    app: AsyncApp
+    adapter: SlackAdapter
+    url: str
+    session: aiohttp.ClientSession
+    delivered: int = 0
+
+    async def deliver(
+        self, event: dict[str, Any], *, event_id: str | None = None, retry: int = 0
+    ) -> int:
+        body = json.dumps(self.fake.event_callback(event, event_id=event_id)).encode()
+        headers = signed_request_headers(body, SECRET)
+        if retry:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self._post(body, headers)
+
+    async def click(self, action_id: str, value: str, user: str, message_ts: str) -> int:
+        payload = self.fake.block_actions_payload(
+            action_id, value, user=user, channel=AGENTS, message_ts=message_ts
+        )
+        body = interactive_body(payload)
+        return await self._post(body, signed_request_headers(body, SECRET))
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> int:
+        async with self.session.post(f"{self.url}/slack/events", data=body, headers=headers) as r:
+            return r.status
+
+    def posts(self, channel: str | None = None) -> list[Call]:
+        return [
+            c
+            for c in self.fake.calls_to("chat.postMessage")
+            if channel is None or c.params["channel"] == channel
+        ]
+
+    async def post_no(self, n: int, channel: str | None = None) -> Call:
+        """Wait for the ``n``-th post (to ``channel``, if given) and return it."""
+        while len(self.posts(channel)) < n:
+            await self.fake.wait_for("chat.postMessage", len(self.posts()) + 1, timeout=10)
+        return self.posts(channel)[n - 1]
+
+    async def state(self, key: str) -> str:
+        return (await self.runtime.store.conversation(key, "slack")).state
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    await server.start()
+    server.set_members(AGENTS, [AGENT, server.bot_user_id])
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture
+async def slack(
+    fake: FakeSlack, sample_runtime_factory: Callable[..., Runtime]
+) -> AsyncIterator[Slack]:
+    runtime = sample_runtime_factory(
+        handoff_channel=f"slack:{AGENTS}",
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+    )
+    app, adapter = build_app(runtime.engine, runtime.settings)
+    runner = web.AppRunner(slack_web_app(app), shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    async with aiohttp.ClientSession() as session:
+        yield Slack(fake, runtime, app, adapter, f"http://{host}:{port}", session)
+    await runner.cleanup()
+
+
+def dm(fake: FakeSlack, text: str, **extra: Any) -> dict[str, Any]:
+    return fake.message_event(text, channel="D0DM", channel_type="im", **extra)
+
+
+async def test_healthz(slack: Slack) -> None:
+    async with slack.session.get(f"{slack.url}/healthz") as resp:
+        assert resp.status == 200 and (await resp.json()) == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [("환불 요청하려면 어떻게 해야 하나요?", "환불"), ("How do I request a refund?", "refund")],
+)
+async def test_dm_is_answered_in_its_thread(slack: Slack, text: str, expect: str) -> None:
+    event = dm(slack.fake, text)
+    assert await slack.deliver(event) == 200
+    reply = await slack.post_no(1)
+    assert reply.params["channel"] == "D0DM"
+    assert reply.params["thread_ts"] == event["ts"]
+    assert expect in reply.params["text"].lower()
+
+
+async def test_mention_answered_and_thread_follow_up_needs_no_mention(slack: Slack) -> None:
+    mention = slack.fake.app_mention_event("Where can I track my order?")
+    await slack.deliver(mention)
+    first = await slack.post_no(1)
+    assert first.params["thread_ts"] == mention["ts"] and "<@" not in first.params["text"]
+
+    follow = slack.fake.message_event("배송 조회는 어디서 하나요?", thread_ts=mention["ts"])
+    await slack.deliver(follow)
+    second = await slack.post_no(2)
+    assert second.params["thread_ts"] == mention["ts"]
+    assert "배송" in second.params["text"]
+
+    # A plain channel message in a thread Ondo never joined is not for the bot.
+    stranger = slack.fake.message_event("환불 되나요?", thread_ts="1.000009")
+    await slack.deliver(stranger)
+    await slack.adapter.wait_completed(3)
+    assert len(slack.posts()) == 2
+
+
+async def test_retries_and_message_plus_mention_twins_yield_one_reply(slack: Slack) -> None:
+    mention = slack.fake.app_mention_event("환불 요청하려면 어떻게 해야 하나요?")
+    twin = slack.fake.message_event(mention["text"], ts=mention["ts"])
+    assert await slack.deliver(mention, event_id="Ev1") == 200
+    assert await slack.deliver(twin, event_id="Ev2") == 200
+    await slack.post_no(1)
+    assert await slack.deliver(mention, event_id="Ev1", retry=1) == 200
+    assert await slack.deliver(twin, event_id="Ev2", retry=2) == 200
+    await slack.adapter.wait_completed(4)
+    assert len(slack.posts()) == 1
+
+
+async def test_bad_signature_is_rejected_and_nothing_processed(slack: Slack) -> None:
+    body = json.dumps(slack.fake.event_callback(dm(slack.fake, "hello"))).encode()
+    async with slack.session.post(
+        f"{slack.url}/slack/events", data=body, headers=signed_request_headers(body, "wrong")
+    ) as resp:
+        assert resp.status == 401
+    assert slack.fake.calls == []
+    assert slack.adapter.completed == 0
+
+
+async def test_own_and_bot_messages_and_edits_are_ignored(slack: Slack) -> None:
+    fake = slack.fake
+    await slack.deliver(dm(fake, "my own post", user=fake.bot_user_id, bot_id=fake.bot_id))
+    await slack.deliver(dm(fake, "other bot", bot_id="B0OTHER", subtype="bot_message"))
+    await slack.deliver(dm(fake, "edited", subtype="message_changed"))
+    await slack.deliver(dm(fake, "", subtype="channel_join"))
+    await slack.deliver(dm(fake, "Hi, how do I request a refund?"))
+    await slack.post_no(1)
+    await slack.adapter.wait_completed(4)  # Bolt itself drops the bot's own message
+    [reply] = slack.posts()
+    assert "refund" in reply.params["text"].lower()
+
+
+@pytest.mark.parametrize("text", ["", f"<@{'U0FAKEBOT'}>"])
+async def test_empty_or_file_only_message_gets_a_polite_reply(slack: Slack, text: str) -> None:
+    event = dm(slack.fake, text, subtype="file_share", files=[{"id": "F1", "name": "a.png"}])
+    await slack.deliver(event)
+    reply = await slack.post_no(1)
+    assert "empty" in reply.params["text"].lower() or "비어" in reply.params["text"]
+
+
+async def test_handoff_round_trip_in_korean(slack: Slack) -> None:
+    fake = slack.fake
+    ask = dm(fake, "상담원 바꿔주세요. 전화번호 010-9876-5432 로 연락 주세요")
+    await slack.deliver(ask)
+    await slack.adapter.wait_completed(1)
+    customer_key = f"slack:{fake.team_id}:D0DM:{ask['ts']}"
+    [notice] = slack.posts("D0DM")
+    assert "상담원" in notice.params["text"]
+    [ticket] = slack.posts(AGENTS)
+    assert "010-9876-5432" not in json.dumps(ticket.params, ensure_ascii=False)
+    blocks = ticket.params["blocks"]
+    buttons = blocks[-1]["elements"]
+    assert [b["action_id"] for b in buttons] == ["ondo_take", "ondo_resolve"]
+    assert {b["value"] for b in buttons} == {customer_key}
+    assert await slack.state(customer_key) == "waiting_human"
+    handoff_ts = ticket.response["ts"]
+
+    # The agent answers in the handoff thread: relayed to the customer's thread.
+    answer = fake.message_event(
+        "안녕하세요, 상담원 김입니다.", user=AGENT, channel=AGENTS, thread_ts=handoff_ts
+    )
+    await slack.deliver(answer)
+    relayed = await slack.post_no(2, "D0DM")
+    assert (relayed.params["channel"], relayed.params["thread_ts"]) == ("D0DM", ask["ts"])
+    assert relayed.params["text"] == "안녕하세요, 상담원 김입니다."
+    assert await slack.state(customer_key) == "human"
+    await slack.deliver(answer, retry=1)  # a retried agent message is not relayed twice
+
+    # The customer writes again: it goes to the agent thread, redacted; the bot stays silent.
+    more = dm(fake, "제 번호는 010-1234-5678 이에요", thread_ts=ask["ts"])
+    await slack.deliver(more)
+    to_agents = await slack.post_no(2, AGENTS)
+    assert (to_agents.params["channel"], to_agents.params["thread_ts"]) == (AGENTS, handoff_ts)
+    assert "010-1234-5678" not in to_agents.params["text"]
+    await slack.adapter.wait_completed(4)
+    assert len(slack.posts("D0DM")) == 2
+
+    # Resolve by a member: the customer is told, the bot answers again.
+    assert await slack.click("ondo_resolve", customer_key, AGENT, handoff_ts) == 200
+    back = await slack.post_no(3, "D0DM")
+    assert back.params["channel"] == "D0DM" and back.params["thread_ts"] == ask["ts"]
+    await slack.adapter.wait_completed(5)
+    assert await slack.state(customer_key) == "bot"
+    await slack.deliver(dm(fake, "환불 요청하려면 어떻게 해야 하나요?", thread_ts=ask["ts"]))
+    await slack.adapter.wait_completed(6)
+    assert "환불" in slack.posts("D0DM")[-1].params["text"]
+
+
+async def test_handoff_in_english_and_non_member_cannot_resolve(slack: Slack) -> None:
+    fake = slack.fake
+    mention = fake.app_mention_event("I want to talk to a human agent right now")
+    await slack.deliver(mention)
+    await slack.adapter.wait_completed(1)
+    [ticket] = slack.posts(AGENTS)
+    key = ticket.params["blocks"][-1]["elements"][1]["value"]
+
+    assert await slack.click("ondo_resolve", key, "U0STRANGER", ticket.response["ts"]) == 200
+    [refusal] = await fake.wait_for("chat.postEphemeral")
+    assert refusal.params["user"] == "U0STRANGER" and refusal.params["channel"] == AGENTS
+    await slack.adapter.wait_completed(2)
+    assert await slack.state(key) == "waiting_human"
+
+    # Take over, then a customer follow-up is relayed to the agent thread.
+    await slack.click("ondo_take", key, AGENT, ticket.response["ts"])
+    await slack.adapter.wait_completed(3)
+    assert await slack.state(key) == "human"
+    await slack.deliver(fake.message_event("Hello? Anyone there?", thread_ts=mention["ts"]))
+    relay = await slack.post_no(3, AGENTS)
+    assert relay.params["channel"] == AGENTS and "Anyone there" in relay.params["text"]
+
+
+async def test_rate_limited_reply_is_retried(slack: Slack, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_sleep = asyncio.sleep
+
+    async def no_wait(_seconds: float) -> None:
+        await real_sleep(0)
+
+    monkeypatch.setattr(builtin_async_handlers, "asyncio", SimpleNamespace(sleep=no_wait))
+    slack.fake.fail_next("chat.postMessage", status=429, retry_after=1)
+    await slack.deliver(dm(slack.fake, "How do I request a refund?"))
+    reply = await slack.post_no(2)
+    assert reply.status == 200 and "refund" in reply.params["text"].lower()
+
+
+async def test_socket_mode_round_trip_with_retry(slack: Slack) -> None:
+    handler = AsyncSocketModeHandler(slack.app, app_token=APP_TOKEN)
+    try:
+        await handler.connect_async()
+        payload = slack.fake.event_callback(dm(slack.fake, "배송 조회는 어디서 하나요?"))
+        first = await slack.fake.send_envelope(payload)
+        await slack.fake.wait_for_ack(first)
+        reply = await slack.post_no(1)
+        again = await slack.fake.send_envelope(payload, retry_attempt=1, retry_reason="timeout")
+        await slack.fake.wait_for_ack(again)
+        await slack.adapter.wait_completed(2)
+    finally:
+        await handler.close_async()
+    assert reply.params["channel"] == "D0DM" and "배송" in reply.params["text"]
+    assert len(slack.posts()) == 1
