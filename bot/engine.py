@@ -92,6 +92,8 @@ class Outcome:
     handoff: HandoffTicket | None = None
     relay_text: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    reply_id: int | None = None
+    """The stored row id of the bot's reply (what a rating refers to)."""
 
 
 class Engine:
@@ -274,7 +276,16 @@ class Engine:
         reply_id = await self.store.record_reply(inbound_id, key, message.platform, reply_text)
         if reply_id is None:
             return Outcome("duplicate", inbound_id, analysis=analysis, notes=notes)
-        reply = Reply(key, reply_text, message.message_id, analysis.language)
+        # An answer from the knowledge base (not a handoff notice) can be rated by the customer;
+        # ``raw`` tells the sender which stored reply it posts.
+        rateable = analysis.answered and ticket is None and not analysis.escalation.escalate
+        reply = Reply(
+            key,
+            reply_text,
+            message.message_id,
+            analysis.language,
+            raw={"reply_id": reply_id, "rateable": rateable},
+        )
         if sender is not None:
             try:
                 platform_id = await sender.send(reply)
@@ -285,7 +296,9 @@ class Engine:
             if platform_id:
                 await self.store.set_platform_id(reply_id, platform_id)
         await self.store.mark_handled(inbound_id)
-        return Outcome("replied", inbound_id, reply, analysis, ticket, notes=notes)
+        return Outcome(
+            "replied", inbound_id, reply, analysis, ticket, notes=notes, reply_id=reply_id
+        )
 
     # --- the agents' side ----------------------------------------------------------------
 

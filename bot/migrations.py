@@ -109,7 +109,29 @@ def _m2_knowledge(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_core, _m2_knowledge)
+def _m3_ratings(db: sqlite_utils.Database) -> None:
+    # One rating per person and answer: a second click by the same user updates the first.
+    db.execute(
+        """
+        CREATE TABLE ratings (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            entry_id TEXT,
+            rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+            user TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            UNIQUE (message_id, user)
+        )
+        """
+    )
+    db.execute("CREATE INDEX ratings_by_entry ON ratings(entry_id)")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _m1_core,
+    _m2_knowledge,
+    _m3_ratings,
+)
 
 
 def migrate(db: sqlite_utils.Database) -> int:

@@ -1,4 +1,5 @@
-"""All persistent state in one SQLite file: conversations, messages, handoffs, embeddings.
+"""All persistent state in one SQLite file: conversations, messages, handoffs, ratings,
+embeddings.
 
 Every call runs on one worker thread that owns the connection, so the event loop never blocks
 on disk and writes are serialized. Uniqueness lives in the schema (see ``migrations``), which
@@ -365,6 +366,58 @@ class Store:
             )
         )
         return int(row[0]) if row else 0
+
+    # --- ratings -------------------------------------------------------------------------
+
+    async def rate(self, reply_id: int, user: str, rating: int) -> str | None:
+        """Rate the bot reply ``reply_id`` (+1 or -1) as ``user``; a second rating by the same
+        user replaces the first. Returns the knowledge entry it answered from, or ``None``
+        (nothing stored) when ``reply_id`` is not a bot reply answered from the knowledge base.
+        """
+        if rating not in (1, -1):
+            raise ValueError(f"a rating is +1 or -1, not {rating!r}")
+
+        def run() -> str | None:
+            row = self._one(
+                "SELECT i.entry_id FROM messages r JOIN messages i ON i.id = r.in_reply_to "
+                "WHERE r.id = ? AND r.direction = 'out' AND r.role = 'bot'",
+                [reply_id],
+            )
+            if row is None or row[0] is None:
+                return None
+            entry_id = str(row[0])
+            with self._db.conn:
+                self._db.execute(
+                    "INSERT INTO ratings (message_id, entry_id, rating, user, created_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id, user) DO UPDATE SET "
+                    "rating = excluded.rating, created_at = excluded.created_at",
+                    [reply_id, entry_id, rating, user, time.time()],
+                )
+            return entry_id
+
+        return await self._run(run)
+
+    async def ratings_for(self, entry_id: str) -> tuple[int, int]:
+        """``(up, down)``: how many 👍 and 👎 the answers from ``entry_id`` received."""
+        row = await self._run(
+            lambda: self._one(
+                "SELECT COALESCE(SUM(rating = 1), 0), COALESCE(SUM(rating = -1), 0) "
+                "FROM ratings WHERE entry_id = ?",
+                [entry_id],
+            )
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def reply_language(self, reply_id: int) -> str | None:
+        """The language of the customer message the bot reply ``reply_id`` answers."""
+        row = await self._run(
+            lambda: self._one(
+                "SELECT i.language FROM messages r JOIN messages i ON i.id = r.in_reply_to "
+                "WHERE r.id = ? AND r.direction = 'out'",
+                [reply_id],
+            )
+        )
+        return str(row[0]) if row and row[0] else None
 
     # --- handoffs ------------------------------------------------------------------------
 

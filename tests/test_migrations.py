@@ -48,9 +48,9 @@ def add_message(
 
 def test_migrate_fresh_database() -> None:
     db = fresh()
-    assert migrate(db) == len(MIGRATIONS) == 2
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
-    assert {"conversations", "messages", "handoffs", "embeddings", "kb_entries"} <= set(
+    assert migrate(db) == len(MIGRATIONS) == 3
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
+    assert {"conversations", "messages", "handoffs", "embeddings", "kb_entries", "ratings"} <= set(
         db.table_names()
     )
 
@@ -58,8 +58,8 @@ def test_migrate_fresh_database() -> None:
 def test_migrate_twice_applies_nothing_new() -> None:
     db = fresh()
     migrate(db)
-    assert migrate(db) == 2
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+    assert migrate(db) == 3
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
 
 
 def test_migrate_applies_only_missing_steps() -> None:
@@ -68,7 +68,7 @@ def test_migrate_applies_only_missing_steps() -> None:
     MIGRATIONS[0](db)
     db.execute("INSERT INTO _migrations (version, name) VALUES (1, '_m1_core')")
     migrate(db)
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
     assert "kb_entries" in db.table_names()
 
 
@@ -85,8 +85,8 @@ def test_failed_step_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> N
     assert applied(db) == [(1, "_m1_core")]
     # Once the step is fixed, the same database migrates cleanly.
     monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
-    assert migrate(db) == 2
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+    assert migrate(db) == 3
+    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
 
 
 def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
     assert errors == []
     check = Store.open(db_path)
     try:
-        assert applied(check._db) == [(1, "_m1_core"), (2, "_m2_knowledge")]
+        assert applied(check._db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
     finally:
         check.close()
 
@@ -161,3 +161,29 @@ def test_check_constraints(sql: str, params: list[str]) -> None:
     add_conversation(db)
     with pytest.raises(sqlite3.IntegrityError):
         db.execute(sql, params)
+
+
+def test_version_2_database_upgrades_to_ratings_keeping_its_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = fresh()
+    monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS[:2])
+    migrate(db)
+    add_conversation(db)
+    inbound = add_message(db, platform_id="m1")
+    monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
+    assert migrate(db) == 3
+    assert applied(db)[-1] == (3, "_m3_ratings")
+    assert db.execute("SELECT id FROM messages").fetchall() == [(inbound,)]
+    reply = add_message(db, direction="out", role="bot", reply_to=inbound)
+    db.execute(
+        "INSERT INTO ratings (message_id, entry_id, rating, user, created_at) "
+        "VALUES (?, 'refund', -1, 'u1', 0)",
+        [reply],
+    )
+    with pytest.raises(sqlite3.IntegrityError):  # one rating per user and answer
+        db.execute(
+            "INSERT INTO ratings (message_id, entry_id, rating, user, created_at) "
+            "VALUES (?, 'refund', 1, 'u1', 0)",
+            [reply],
+        )

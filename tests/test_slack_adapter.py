@@ -295,3 +295,148 @@ async def test_socket_mode_round_trip_with_retry(slack: Slack) -> None:
         await handler.close_async()
     assert reply.params["channel"] == "D0DM" and "배송" in reply.params["text"]
     assert len(slack.posts()) == 1
+
+
+# --- 👍 / 👎 ratings and the ticket after Take over / Resolve -----------------------------------
+
+
+async def rate(slack: Slack, action_id: str, reply: Call, user: str = "U0CUSTOMER") -> None:
+    """Click 👍 / 👎 on a posted answer as ``user`` and wait until the click is handled."""
+    value = reply.params["blocks"][-1]["elements"][0]["value"]
+    await click_value(slack, action_id, value, user, reply.params["channel"], reply.response["ts"])
+
+
+async def click_value(
+    slack: Slack, action_id: str, value: str, user: str, channel: str, message_ts: str
+) -> None:
+    payload = slack.fake.block_actions_payload(
+        action_id, value, user=user, channel=channel, message_ts=message_ts
+    )
+    before = slack.adapter.completed
+    body = interactive_body(payload)
+    assert await slack._post(body, signed_request_headers(body, SECRET)) == 200
+    await slack.adapter.wait_completed(before + 1)
+
+
+def rating_buttons(call: Call) -> list[tuple[str, str]]:
+    actions = [b for b in call.params.get("blocks") or [] if b["type"] == "actions"]
+    return [(e["action_id"], e["value"]) for a in actions for e in a["elements"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect", "thanks"),
+    [
+        ("환불 요청하려면 어떻게 해야 하나요?", "환불", "감사합니다"),
+        ("How do I request a refund?", "refund", "Thanks"),
+    ],
+)
+async def test_answer_is_rated_down_then_up_against_its_entry(
+    slack: Slack, text: str, expect: str, thanks: str
+) -> None:
+    await slack.deliver(dm(slack.fake, text))
+    reply = await slack.post_no(1)
+    assert expect in reply.params["text"].lower()
+    assert expect in reply.params["blocks"][0]["text"]["text"].lower()
+    buttons = rating_buttons(reply)
+    assert [b[0] for b in buttons] == ["ondo_rate_up", "ondo_rate_down"]
+    reply_id = buttons[0][1]
+    assert reply_id.isdigit() and buttons[1][1] == reply_id
+    store = slack.runtime.store
+    [(entry_id,)] = store._db.execute(
+        "SELECT i.entry_id FROM messages r JOIN messages i ON i.id = r.in_reply_to WHERE r.id = ?",
+        [int(reply_id)],
+    ).fetchall()
+    assert entry_id
+
+    await rate(slack, "ondo_rate_down", reply)
+    assert await store.ratings_for(entry_id) == (0, 1)
+    [thank] = slack.fake.calls_to("chat.postEphemeral")
+    assert thank.params["user"] == "U0CUSTOMER" and thank.params["channel"] == "D0DM"
+    assert thanks in thank.params["text"]
+
+    await rate(slack, "ondo_rate_up", reply)  # the same user changes their mind
+    assert await store.ratings_for(entry_id) == (1, 0)
+    assert store._db.execute("SELECT COUNT(*) FROM ratings").fetchone() == (1,)
+    assert len(slack.fake.calls_to("chat.postEphemeral")) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "상담원 바꿔주세요",
+        "I want to talk to a human agent right now",
+        "화성 여행 패키지 있나요?",
+        "Do you sell trips to Mars?",
+    ],
+)
+async def test_handoff_notice_and_unsure_reply_carry_no_rating_buttons(
+    slack: Slack, text: str
+) -> None:
+    await slack.deliver(dm(slack.fake, text))
+    await slack.adapter.wait_completed(1)
+    [reply] = slack.posts("D0DM")
+    assert reply.params.get("blocks") is None and rating_buttons(reply) == []
+    outcome_text = reply.params["text"]
+    assert "상담원" in outcome_text or "person" in outcome_text or "agent" in outcome_text
+
+
+@pytest.mark.parametrize("value", ["99999", "not-a-number"])
+async def test_rating_an_unknown_reply_is_refused_gracefully(
+    slack: Slack, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="ondo.slack"):
+        await click_value(slack, "ondo_rate_down", value, "U0CUSTOMER", "D0DM", "1.000001")
+    assert any("refused" in r.getMessage() and value in r.getMessage() for r in caplog.records)
+    assert slack.runtime.store._db.execute("SELECT COUNT(*) FROM ratings").fetchone() == (0,)
+    assert slack.fake.calls_to("chat.postEphemeral") == []
+    # The app is still healthy afterwards.
+    await slack.deliver(dm(slack.fake, "How do I request a refund?"))
+    assert "refund" in (await slack.post_no(1)).params["text"].lower()
+
+
+@pytest.mark.parametrize("text", ["상담원 바꿔주세요", "I want to talk to a human agent right now"])
+async def test_take_over_and_resolve_update_the_ticket(slack: Slack, text: str) -> None:
+    await slack.deliver(dm(slack.fake, text))
+    await slack.adapter.wait_completed(1)
+    [ticket] = slack.posts(AGENTS)
+    ts = ticket.response["ts"]
+    key = ticket.params["blocks"][-1]["elements"][0]["value"]
+
+    await slack.click("ondo_take", key, AGENT, ts)
+    await slack.adapter.wait_completed(2)
+    [taken] = slack.fake.calls_to("chat.update")
+    assert (taken.params["channel"], taken.params["ts"]) == (AGENTS, ts)
+    assert f"Taken by <@{AGENT}>" in json.dumps(taken.params["blocks"])
+    assert rating_buttons(taken) == [("ondo_resolve", key)]
+    assert taken.params["blocks"][0]["text"] == ticket.params["blocks"][0]["text"]  # summary
+
+    await slack.click("ondo_resolve", key, AGENT, ts)
+    await slack.adapter.wait_completed(3)
+    [_, resolved] = slack.fake.calls_to("chat.update")
+    assert f"Resolved by <@{AGENT}>" in json.dumps(resolved.params["blocks"])
+    assert rating_buttons(resolved) == []
+    assert slack.fake.messages[(AGENTS, ts)]["text"] == f"Resolved by <@{AGENT}>"
+    assert await slack.state(key) == "bot"
+
+    # A second Resolve finds nothing to resolve and leaves the ticket alone.
+    await slack.click("ondo_resolve", key, AGENT, ts)
+    await slack.adapter.wait_completed(4)
+    assert len(slack.fake.calls_to("chat.update")) == 2
+
+
+async def test_ticket_update_keeps_the_clicked_messages_blocks(slack: Slack) -> None:
+    await slack.deliver(dm(slack.fake, "상담원 연결해 주세요"))
+    await slack.adapter.wait_completed(1)
+    [ticket] = slack.posts(AGENTS)
+    ts, key = ticket.response["ts"], ticket.params["blocks"][-1]["elements"][0]["value"]
+    payload = slack.fake.block_actions_payload(
+        "ondo_take", key, user=AGENT, channel=AGENTS, message_ts=ts
+    )
+    payload["message"]["blocks"] = ticket.params["blocks"]  # as real Slack sends it
+    body = interactive_body(payload)
+    assert await slack._post(body, signed_request_headers(body, SECRET)) == 200
+    await slack.adapter.wait_completed(2)
+    [taken] = slack.fake.calls_to("chat.update")
+    assert taken.params["blocks"][:2] == ticket.params["blocks"][:2]  # summary and context
+    assert taken.params["blocks"][2]["elements"][0]["text"] == f"Taken by <@{AGENT}>"
+    assert rating_buttons(taken) == [("ondo_resolve", key)]

@@ -3,6 +3,7 @@ state compare-and-set, history, handoffs, the embedding cache and imported entri
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -318,3 +319,76 @@ async def test_imported_policy_entry_round_trips(store: Store) -> None:
     )
     assert await store.import_entries([policy], "ops.md") == (1, 0)
     assert store.imported_entries_sync() == [policy]
+
+
+# --- ratings ---------------------------------------------------------------------------------
+
+
+async def answered_reply(store: Store, message_id: str, text: str, entry_id: str | None) -> int:
+    """An inbound message answered (or not) from ``entry_id``, and the bot's reply row id."""
+    inbound = await store.record_inbound(msg(message_id, text))
+    await store.annotate_inbound(
+        inbound.id,
+        language="ko" if any("가" <= c <= "힣" for c in text) else "en",
+        entry_id=entry_id,
+        answered=entry_id is not None,
+    )
+    reply_id = await store.record_reply(inbound.id, KEY, "discord", "answer")
+    assert reply_id is not None
+    return reply_id
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [("환불은 어떻게 하나요?", "ko"), ("How do I get a refund?", "en")]
+)
+async def test_rate_stores_against_entry_and_second_click_updates(
+    store: Store, text: str, language: str
+) -> None:
+    reply_id = await answered_reply(store, "m1", text, "refund-how")
+    assert await store.reply_language(reply_id) == language
+    assert await store.rate(reply_id, "u1", -1) == "refund-how"
+    assert await store.ratings_for("refund-how") == (0, 1)
+    assert await store.rate(reply_id, "u1", 1) == "refund-how"
+    assert await store.ratings_for("refund-how") == (1, 0)
+    assert await store.rate(reply_id, "u2", 1) == "refund-how"
+    assert await store.ratings_for("refund-how") == (2, 0)
+    rows = store._db.execute("SELECT message_id, user, rating FROM ratings ORDER BY id").fetchall()
+    assert rows == [(reply_id, "u1", 1), (reply_id, "u2", 1)]
+
+
+async def test_rate_refuses_unknown_or_unanswered_replies(store: Store) -> None:
+    unanswered = await answered_reply(store, "m1", "아무말", None)
+    inbound = (await store.record_inbound(msg("m2"))).id
+    assert await store.rate(unanswered, "u1", 1) is None
+    assert await store.rate(inbound, "u1", 1) is None  # a customer message, not a reply
+    assert await store.rate(99_999, "u1", -1) is None
+    assert store._db.execute("SELECT COUNT(*) FROM ratings").fetchone() == (0,)
+    assert await store.ratings_for("nothing") == (0, 0)
+    with pytest.raises(ValueError, match="rating"):
+        await store.rate(unanswered, "u1", 5)
+
+
+async def test_ratings_survive_reopen_and_schema_enforces_them(db_path: Path) -> None:
+    store = Store.open(db_path)
+    try:
+        reply_id = await answered_reply(store, "m1", "Refund please", "refund-how")
+        await store.rate(reply_id, "u1", 1)
+    finally:
+        store.close()
+    again = Store.open(db_path)
+    try:
+        assert await again.ratings_for("refund-how") == (1, 0)
+        with pytest.raises(sqlite3.IntegrityError):
+            again._db.execute(
+                "INSERT INTO ratings (message_id, entry_id, rating, user, created_at) "
+                "VALUES (?, 'refund-how', 1, 'u1', 0)",
+                [reply_id],
+            )
+        with pytest.raises(sqlite3.IntegrityError):
+            again._db.execute(
+                "INSERT INTO ratings (message_id, entry_id, rating, user, created_at) "
+                "VALUES (?, 'refund-how', 0, 'u9', 0)",
+                [reply_id],
+            )
+    finally:
+        again.close()

@@ -3,7 +3,8 @@
 Listeners only hand the raw body to the adapter; the adapter turns it into a
 :class:`bot.types.Message` (``events.parse_event``), calls the engine, and posts what the
 engine decided: the reply in the customer's thread, the handoff ticket into the agents'
-channel, relays both ways, and the Take over / Resolve buttons.
+channel, relays both ways, the Take over / Resolve buttons (which then update the ticket), and
+the customers' 👍 / 👎 ratings of answers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -29,10 +31,17 @@ from adapters.slack.events import (
     parse_event,
     thread_of,
 )
-from adapters.slack.sender import SlackSender, post
+from adapters.slack.sender import (
+    RATE_DOWN_ACTION,
+    RATE_UP_ACTION,
+    SlackSender,
+    post,
+    text_sections,
+)
 from bot.engine import Engine, HandoffTicket
 from bot.handoff import InvalidTransition
 from bot.settings import Settings
+from bot.store import Handoff
 from bot.types import Message
 
 log = logging.getLogger("ondo.slack")
@@ -41,6 +50,10 @@ TAKE_ACTION = "ondo_take"
 RESOLVE_ACTION = "ondo_resolve"
 SLACK_API_URL = "https://slack.com/api/"
 _SECTION_LIMIT = 2900  # Slack caps a section's text at 3000 characters
+RATING_THANKS = {
+    "ko": "평가해 주셔서 감사합니다! 더 나은 답변을 드리는 데 참고하겠습니다.",
+    "en": "Thanks for rating this answer! It helps us improve.",
+}
 
 
 def api_base_url(url: str | None) -> str:
@@ -204,6 +217,8 @@ class SlackAdapter:
         if action_id == TAKE_ACTION:
             moved = await self.engine.take_over(key, user)
             note = f"<@{user}> took this over." if moved else "Nothing is waiting for a person."
+            if moved:
+                await self._update_ticket(body, key, f"Taken by <@{user}>", resolvable=True)
         else:
             notice = await self.engine.resolve(key, user)
             target = thread_of(key)
@@ -214,7 +229,61 @@ class SlackAdapter:
                 if notice is not None
                 else "This conversation was already back with the bot."
             )
+            if notice is not None:
+                await self._update_ticket(body, key, f"Resolved by <@{user}>", resolvable=False)
         await post(self.client, channel, note, thread_ts=thread_ts or None)
+
+    async def _update_ticket(
+        self, body: Mapping[str, Any], key: str, status: str, *, resolvable: bool
+    ) -> None:
+        """``chat.update`` the clicked ticket: its status, and Resolve only while it is open."""
+        channel = str(body.get("channel", {}).get("id") or body["container"]["channel_id"])
+        ts = str(body.get("container", {}).get("message_ts") or "")
+        if not ts:
+            return
+        ticket = await self.engine.store.handoff_by_thread(f"{channel}:{ts}")
+        original = (body.get("message") or {}).get("blocks")
+        blocks = ticket_blocks(original, ticket, key, status, resolvable=resolvable)
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=status, blocks=blocks)
+        except SlackApiError as exc:
+            log.error(
+                "chat.update of ticket %s:%s failed: %s", channel, ts, exc.response.get("error")
+            )
+
+    async def on_rating(self, body: Mapping[str, Any]) -> None:
+        """Handle a customer's 👍 / 👎 click on an answer."""
+        try:
+            await self._rating(body)
+        finally:
+            await self._finished()
+
+    async def _rating(self, body: Mapping[str, Any]) -> None:
+        action = body["actions"][0]
+        rating = 1 if action["action_id"] == RATE_UP_ACTION else -1
+        user = str(body["user"]["id"])
+        value = str(action.get("value", ""))
+        entry_id = None
+        if value.isdigit():
+            entry_id = await self.engine.store.rate(int(value), user, rating)
+        if entry_id is None:
+            log.warning(
+                "rating %+d by %s refused: %r is not a rateable answer", rating, user, value
+            )
+            return
+        log.info("answer %s (entry %s) rated %+d by %s", value, entry_id, rating, user)
+        language = await self.engine.store.reply_language(int(value))
+        container = body.get("container") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id"))
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                text=RATING_THANKS["ko" if language == "ko" else "en"],
+                thread_ts=container.get("thread_ts") or None,
+            )
+        except SlackApiError as exc:
+            log.error("thanks for a rating in %s failed: %s", channel, exc.response.get("error"))
 
     async def _is_agent(self, user: str) -> bool:
         if self.handoff_channel is None:
@@ -283,6 +352,43 @@ def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
     ]
 
 
+def ticket_blocks(
+    original: Any, ticket: Handoff | None, key: str, status: str, *, resolvable: bool
+) -> list[dict[str, Any]]:
+    """The ticket after a click: its content without the old buttons, the status, and the
+    Resolve button while it is still open. Without the clicked message's blocks, the content
+    is rebuilt from the stored handoff."""
+    if isinstance(original, list) and original:
+        blocks = [b for b in original if isinstance(b, dict) and b.get("type") != "actions"]
+    elif ticket is not None:
+        blocks = [
+            *text_sections(ticket.summary),
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"#{ticket.id} · {ticket.reason}"}],
+            },
+        ]
+    else:
+        blocks = []
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status}]})
+    if resolvable:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "ondo_handoff",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": RESOLVE_ACTION,
+                        "text": {"type": "plain_text", "text": "Resolve"},
+                        "value": key,
+                    }
+                ],
+            }
+        )
+    return blocks
+
+
 def build_app(
     engine: Engine, settings: Settings, client: AsyncWebClient | None = None
 ) -> tuple[AsyncApp, SlackAdapter]:
@@ -304,8 +410,14 @@ def build_app(
         await ack()
         await adapter.on_action(body)
 
+    async def on_rating(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await adapter.on_rating(body)
+
     app.event("message")(on_event)
     app.event("app_mention")(on_event)
     app.action(TAKE_ACTION)(on_action)
     app.action(RESOLVE_ACTION)(on_action)
+    app.action(RATE_UP_ACTION)(on_rating)
+    app.action(RATE_DOWN_ACTION)(on_rating)
     return app, adapter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -11,9 +12,17 @@ from bot.types import Reply
 
 log = logging.getLogger("ondo.slack")
 
+RATE_UP_ACTION = "ondo_rate_up"
+RATE_DOWN_ACTION = "ondo_rate_down"
+SECTION_LIMIT = 2900  # Slack caps a section's text at 3000 characters
+
 
 class SlackSender:
-    """Posts replies into one Slack thread with ``chat.postMessage``; returns the posted ts."""
+    """Posts replies into one Slack thread with ``chat.postMessage``; returns the posted ts.
+
+    A reply the engine marks as rateable (an answer from the knowledge base) is posted with
+    👍 / 👎 buttons whose value is the stored reply's id.
+    """
 
     def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
         self.client = client
@@ -22,15 +31,55 @@ class SlackSender:
 
     async def send(self, reply: Reply) -> str | None:
         """Post ``reply`` in the thread; raises when Slack refuses it (after SDK retries)."""
-        return await post(self.client, self.channel, reply.text, thread_ts=self.thread_ts)
+        reply_id = reply.raw.get("reply_id")
+        blocks = None
+        if reply.raw.get("rateable") and isinstance(reply_id, int):
+            blocks = rating_blocks(reply.text, reply_id)
+        return await post(
+            self.client, self.channel, reply.text, thread_ts=self.thread_ts, blocks=blocks
+        )
+
+
+def text_sections(text: str) -> list[dict[str, Any]]:
+    """``text`` as mrkdwn section blocks, split to stay under Slack's per-section limit."""
+    chunks = [text[i : i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)] or [" "]
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks]
+
+
+def rating_blocks(text: str, reply_id: int) -> list[dict[str, Any]]:
+    """Block Kit for a rateable answer: its text and the 👍 / 👎 buttons."""
+    return [
+        *text_sections(text),
+        {
+            "type": "actions",
+            "block_id": "ondo_rating",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "text": {"type": "plain_text", "text": label, "emoji": True},
+                    "value": str(reply_id),
+                }
+                for action_id, label in ((RATE_UP_ACTION, "👍"), (RATE_DOWN_ACTION, "👎"))
+            ],
+        },
+    ]
 
 
 async def post(
-    client: AsyncWebClient, channel: str, text: str, *, thread_ts: str | None = None
+    client: AsyncWebClient,
+    channel: str,
+    text: str,
+    *,
+    thread_ts: str | None = None,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> str | None:
-    """``chat.postMessage`` with plain text; logs the channel on failure and re-raises."""
+    """``chat.postMessage`` (plain text, optionally with blocks); logs the channel on failure
+    and re-raises."""
     try:
-        response = await client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts)
+        response = await client.chat_postMessage(
+            channel=channel, text=text, thread_ts=thread_ts, blocks=blocks
+        )
     except SlackApiError as exc:
         log.error("chat.postMessage to %s failed: %s", channel, exc.response.get("error"))
         raise
