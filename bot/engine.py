@@ -92,8 +92,6 @@ class Outcome:
     handoff: HandoffTicket | None = None
     relay_text: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
-    reply_id: int | None = None
-    """The stored row id of the bot's reply (what a rating refers to)."""
 
 
 class Engine:
@@ -296,9 +294,7 @@ class Engine:
             if platform_id:
                 await self.store.set_platform_id(reply_id, platform_id)
         await self.store.mark_handled(inbound_id)
-        return Outcome(
-            "replied", inbound_id, reply, analysis, ticket, notes=notes, reply_id=reply_id
-        )
+        return Outcome("replied", inbound_id, reply, analysis, ticket, notes=notes)
 
     # --- the agents' side ----------------------------------------------------------------
 

@@ -29,6 +29,9 @@ from knowledge.entries import Entry
 
 T = TypeVar("T")
 
+_HANDOFF_COLUMNS = (
+    "id, conversation_key, reason, summary, agent, thread_ref, created_at, taken_at, resolved_at"
+)
 CLAIM_LEASE_SECONDS = 120.0
 """A claimed inbound message whose processing never finished may be retried after this."""
 
@@ -449,8 +452,8 @@ class Store:
 
         def run() -> Handoff | None:
             row = self._one(
-                "SELECT id, conversation_key, reason, summary, agent, thread_ref, created_at,"
-                " taken_at, resolved_at FROM handoffs WHERE conversation_key = ? AND "
+                f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE "
+                "conversation_key = ? AND "
                 "resolved_at IS NULL ORDER BY id DESC LIMIT 1",
                 [key],
             )
@@ -463,8 +466,8 @@ class Store:
 
         def run() -> Handoff | None:
             row = self._one(
-                "SELECT id, conversation_key, reason, summary, agent, thread_ref, created_at,"
-                " taken_at, resolved_at FROM handoffs WHERE thread_ref = ? "
+                f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE "
+                "thread_ref = ? "
                 "ORDER BY id DESC LIMIT 1",
                 [thread_ref],
             )
