@@ -21,6 +21,10 @@ from bot.store import Store
 from knowledge.embedders import Embedder, HashEmbedder
 
 DATA = Path(__file__).parent / "data"
+SAMPLE_CATEGORIES = frozenset(
+    {"refund", "shipping", "payment", "exchange", "cancel", "account", "promotion", "contact"}
+)
+"""The FAQ categories of the bundled sample shop (product.md's ``intent`` values)."""
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pytest
 import bot.app
 from bot import cli
 from knowledge.embedders import Embedder
-from tests.conftest import copy_db
+from tests.conftest import SAMPLE_CATEGORIES, copy_db
 
 FIELDS = {
     "reply",
@@ -27,18 +27,7 @@ FIELDS = {
     "escalation_reason",
     "answered",
 }
-CATEGORIES = {
-    "refund",
-    "shipping",
-    "payment",
-    "exchange",
-    "cancel",
-    "account",
-    "promotion",
-    "contact",
-    "policy",
-    "other",
-}
+CATEGORIES = SAMPLE_CATEGORIES | {"policy", "other"}
 
 
 @pytest.fixture
