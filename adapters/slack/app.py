@@ -49,7 +49,6 @@ log = logging.getLogger("ondo.slack")
 TAKE_ACTION = "ondo_take"
 RESOLVE_ACTION = "ondo_resolve"
 SLACK_API_URL = "https://slack.com/api/"
-_SECTION_LIMIT = 2900  # Slack caps a section's text at 3000 characters
 RATING_THANKS = {
     "ko": "평가해 주셔서 감사합니다! 더 나은 답변을 드리는 데 참고하겠습니다.",
     "en": "Thanks for rating this answer! It helps us improve.",
@@ -314,11 +313,8 @@ class SlackAdapter:
 
 def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
     """Block Kit for the agents' channel: the summary and the Take over / Resolve buttons."""
-    summary = ticket.summary
-    if len(summary) > _SECTION_LIMIT:
-        summary = summary[: _SECTION_LIMIT - 1] + "…"
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+        *text_sections(ticket.summary),
         {
             "type": "context",
             "elements": [
