@@ -289,7 +289,11 @@ class Engine:
                 platform_id = await sender.send(reply)
             except Exception:
                 # Unrecord so a redelivery of the same message can answer it: nothing lost.
+                # A handoff the customer was never told about is undone too; the retry hands
+                # over again, notice first.
                 await self.store.release(inbound_id, reply_id)
+                if ticket is not None:
+                    await self.store.cancel_handoff(ticket.id)
                 raise
             if platform_id:
                 await self.store.set_platform_id(reply_id, platform_id)

@@ -127,10 +127,45 @@ def _m3_ratings(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX ratings_by_entry ON ratings(entry_id)")
 
 
+def _m4_routing(db: sqlite_utils.Database) -> None:
+    # Platform events that are not customer messages (agents' replies in a handoff thread,
+    # slash commands) are deduplicated here, not as fake conversations.
+    db.execute(
+        """
+        CREATE TABLE seen_events (
+            platform TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            seen_at REAL NOT NULL,
+            PRIMARY KEY (platform, event_id)
+        )
+        """
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO seen_events (platform, event_id, kind, seen_at) "
+        "SELECT platform, platform_message_id, 'agent_message', created_at FROM messages "
+        "WHERE conversation_key LIKE 'slack-agents:%' AND platform_message_id IS NOT NULL"
+    )
+    db.execute("DELETE FROM messages WHERE conversation_key LIKE 'slack-agents:%'")
+    db.execute("DELETE FROM conversations WHERE key LIKE 'slack-agents:%'")
+    # Recovery re-handles unanswered customer messages; it counts its attempts per message.
+    db.execute("ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "CREATE INDEX messages_unfinished ON messages(created_at) "
+        "WHERE direction = 'in' AND handled_at IS NULL"
+    )
+    # An agents' thread is named with its platform, so a desk can live on either platform.
+    db.execute(
+        "UPDATE handoffs SET thread_ref = 'slack:' || thread_ref WHERE thread_ref IS NOT NULL "
+        "AND thread_ref NOT LIKE 'slack:%' AND thread_ref NOT LIKE 'discord:%'"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_core,
     _m2_knowledge,
     _m3_ratings,
+    _m4_routing,
 )
 
 

@@ -30,7 +30,8 @@ from knowledge.entries import Entry
 T = TypeVar("T")
 
 _HANDOFF_COLUMNS = (
-    "id, conversation_key, reason, summary, agent, thread_ref, created_at, taken_at, resolved_at"
+    "id, conversation_key, reason, summary, agent, thread_ref, created_at, taken_at, resolved_at,"
+    " intent, emotion, language"
 )
 CLAIM_LEASE_SECONDS = 120.0
 """A claimed inbound message whose processing never finished may be retried after this."""
@@ -63,6 +64,15 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """An inbound customer message that still waits for its answer."""
+
+    id: int
+    message: Message
+    attempts: int
+
+
+@dataclass(frozen=True)
 class StoredMessage:
     """One stored message, for history and summaries."""
 
@@ -87,6 +97,9 @@ class Handoff:
     created_at: float
     taken_at: float | None
     resolved_at: float | None
+    intent: str | None = None
+    emotion: str | None = None
+    language: str | None = None
 
 
 class Store:
@@ -249,7 +262,8 @@ class Store:
             assert row is not None
             inbound_id = int(row[0])
             claimed = self._db.execute(
-                "UPDATE messages SET claimed_at = ? WHERE id = ? AND claimed_at < ? "
+                "UPDATE messages SET claimed_at = ?, attempts = attempts + 1 "
+                "WHERE id = ? AND claimed_at < ? "
                 "AND handled_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages r "
                 "WHERE r.in_reply_to = ? AND r.direction = 'out')",
                 [now, inbound_id, now - CLAIM_LEASE_SECONDS, inbound_id],
@@ -300,6 +314,60 @@ class Store:
                 self._db.execute("UPDATE messages SET claimed_at = 0 WHERE id = ?", [inbound_id])
 
         await self._run(run)
+
+    async def unfinished_inbound(
+        self, *, since: float, max_attempts: int, platforms: Sequence[str]
+    ) -> list[Pending]:
+        """Customer messages from ``platforms`` received after ``since`` that were never
+        answered nor otherwise handled and are not being processed now (their claim is free or
+        expired), with fewer than ``max_attempts`` retries so far; oldest first."""
+
+        def run() -> list[Pending]:
+            marks = ", ".join("?" for _ in platforms)
+            rows = self._db.execute(
+                "SELECT i.id, i.platform, i.conversation_key, i.user, i.text, i.created_at, "
+                "i.platform_message_id, i.attempts FROM messages i "
+                f"WHERE i.direction = 'in' AND i.role = 'customer' AND i.platform IN ({marks}) "
+                "AND i.handled_at IS NULL AND i.created_at >= ? AND i.claimed_at < ? "
+                "AND i.attempts < ? AND i.platform_message_id IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM messages r WHERE r.in_reply_to = i.id AND r.direction = 'out') "
+                "ORDER BY i.id",
+                [*platforms, since, time.time() - CLAIM_LEASE_SECONDS, max_attempts],
+            ).fetchall()
+            return [
+                Pending(
+                    int(row[0]),
+                    Message(
+                        platform=row[1],
+                        conversation_key=row[2],
+                        user=row[3],
+                        text=row[4],
+                        timestamp=float(row[5]),
+                        message_id=row[6],
+                    ),
+                    int(row[7]),
+                )
+                for row in rows
+            ]
+
+        if not platforms:
+            return []
+        return await self._run(run)
+
+    async def first_sighting(self, platform: str, event_id: str, kind: str) -> bool:
+        """Record a platform event that is not a customer message (an agent's reply, a slash
+        command); ``False`` if it was seen before, so a retried delivery is not acted on twice."""
+
+        def run() -> bool:
+            with self._db.conn:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO seen_events (platform, event_id, kind, seen_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [platform, event_id, kind, time.time()],
+                )
+            return cursor.rowcount == 1
+
+        return await self._run(run)
 
     async def record_reply(
         self, inbound_id: int, conversation_key: str, platform: str, text: str
@@ -472,6 +540,42 @@ class Store:
                 [thread_ref],
             )
             return Handoff(*row) if row else None
+
+        return await self._run(run)
+
+    async def cancel_handoff(self, handoff_id: int) -> None:
+        """Undo a handoff whose notice never reached the customer: the row goes, and the
+        conversation is the bot's again if nobody has taken it meanwhile."""
+
+        def run() -> None:
+            with self._db.conn:
+                row = self._one("SELECT conversation_key FROM handoffs WHERE id = ?", [handoff_id])
+                if row is None:
+                    return
+                self._db.execute("DELETE FROM handoffs WHERE id = ?", [handoff_id])
+                self._db.execute(
+                    "UPDATE conversations SET state = 'bot', updated_at = ? "
+                    "WHERE key = ? AND state = 'waiting_human'",
+                    [time.time(), row[0]],
+                )
+
+        await self._run(run)
+
+    async def handoff_by_id(self, handoff_id: int) -> Handoff | None:
+        """The handoff numbered ``handoff_id`` (the ``#id`` on its ticket)."""
+        row = await self._run(
+            lambda: self._one(f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE id = ?", [handoff_id])
+        )
+        return Handoff(*row) if row else None
+
+    async def open_handoffs(self) -> list[Handoff]:
+        """Every handoff not yet resolved, oldest first."""
+
+        def run() -> list[Handoff]:
+            rows = self._db.execute(
+                f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE resolved_at IS NULL ORDER BY id"
+            ).fetchall()
+            return [Handoff(*row) for row in rows]
 
         return await self._run(run)
 

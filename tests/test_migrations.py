@@ -48,8 +48,13 @@ def add_message(
 
 def test_migrate_fresh_database() -> None:
     db = fresh()
-    assert migrate(db) == len(MIGRATIONS) == 3
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
+    assert migrate(db) == len(MIGRATIONS) == 4
+    assert applied(db) == [
+        (1, "_m1_core"),
+        (2, "_m2_knowledge"),
+        (3, "_m3_ratings"),
+        (4, "_m4_routing"),
+    ]
     assert {"conversations", "messages", "handoffs", "embeddings", "kb_entries", "ratings"} <= set(
         db.table_names()
     )
@@ -58,8 +63,13 @@ def test_migrate_fresh_database() -> None:
 def test_migrate_twice_applies_nothing_new() -> None:
     db = fresh()
     migrate(db)
-    assert migrate(db) == 3
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
+    assert migrate(db) == 4
+    assert applied(db) == [
+        (1, "_m1_core"),
+        (2, "_m2_knowledge"),
+        (3, "_m3_ratings"),
+        (4, "_m4_routing"),
+    ]
 
 
 def test_migrate_applies_only_missing_steps() -> None:
@@ -68,7 +78,12 @@ def test_migrate_applies_only_missing_steps() -> None:
     MIGRATIONS[0](db)
     db.execute("INSERT INTO _migrations (version, name) VALUES (1, '_m1_core')")
     migrate(db)
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
+    assert applied(db) == [
+        (1, "_m1_core"),
+        (2, "_m2_knowledge"),
+        (3, "_m3_ratings"),
+        (4, "_m4_routing"),
+    ]
     assert "kb_entries" in db.table_names()
 
 
@@ -85,8 +100,13 @@ def test_failed_step_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> N
     assert applied(db) == [(1, "_m1_core")]
     # Once the step is fixed, the same database migrates cleanly.
     monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
-    assert migrate(db) == 3
-    assert applied(db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
+    assert migrate(db) == 4
+    assert applied(db) == [
+        (1, "_m1_core"),
+        (2, "_m2_knowledge"),
+        (3, "_m3_ratings"),
+        (4, "_m4_routing"),
+    ]
 
 
 def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
@@ -111,7 +131,12 @@ def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
     assert errors == []
     check = Store.open(db_path)
     try:
-        assert applied(check._db) == [(1, "_m1_core"), (2, "_m2_knowledge"), (3, "_m3_ratings")]
+        assert applied(check._db) == [
+            (1, "_m1_core"),
+            (2, "_m2_knowledge"),
+            (3, "_m3_ratings"),
+            (4, "_m4_routing"),
+        ]
     finally:
         check.close()
 
@@ -172,8 +197,8 @@ def test_version_2_database_upgrades_to_ratings_keeping_its_data(
     add_conversation(db)
     inbound = add_message(db, platform_id="m1")
     monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
-    assert migrate(db) == 3
-    assert applied(db)[-1] == (3, "_m3_ratings")
+    assert migrate(db) == 4
+    assert applied(db)[2:] == [(3, "_m3_ratings"), (4, "_m4_routing")]
     assert db.execute("SELECT id FROM messages").fetchall() == [(inbound,)]
     reply = add_message(db, direction="out", role="bot", reply_to=inbound)
     db.execute(
@@ -187,3 +212,33 @@ def test_version_2_database_upgrades_to_ratings_keeping_its_data(
             "VALUES (?, 'refund', 1, 'u1', 0)",
             [reply],
         )
+
+
+def test_routing_migration_moves_agent_dedup_rows_and_names_thread_platforms() -> None:
+    db = fresh()
+    db.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    for version, step in enumerate(MIGRATIONS[:3], start=1):
+        step(db)
+        db.execute("INSERT INTO _migrations (version, name) VALUES (?, ?)", [version, "old"])
+    # What the Slack adapter stored before: agent messages as a fake conversation.
+    db.execute(
+        "INSERT INTO conversations (key, platform, created_at, updated_at) "
+        "VALUES ('slack-agents:C1:1.0', 'slack', 0, 0)"
+    )
+    db.execute(
+        "INSERT INTO messages (conversation_key, platform, platform_message_id, direction, role,"
+        " text, created_at) VALUES ('slack-agents:C1:1.0', 'slack', 'C1:2.0', 'in', 'agent',"
+        " '안녕하세요', 5)"
+    )
+    add_conversation(db, "slack:T:D:1.0")
+    db.execute(
+        "INSERT INTO handoffs (conversation_key, reason, summary, thread_ref, created_at) "
+        "VALUES ('slack:T:D:1.0', 'angry', 's', 'C1:1.0', 0)"
+    )
+    migrate(db)
+    assert db.execute("SELECT platform, event_id, kind FROM seen_events").fetchall() == [
+        ("slack", "C1:2.0", "agent_message")
+    ]
+    assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
+    assert db.execute("SELECT key FROM conversations").fetchall() == [("slack:T:D:1.0",)]
+    assert db.execute("SELECT thread_ref FROM handoffs").fetchall() == [("slack:C1:1.0",)]

@@ -392,3 +392,75 @@ async def test_ratings_survive_reopen_and_schema_enforces_them(db_path: Path) ->
             )
     finally:
         again.close()
+
+
+# --- what recovery and the router need ----------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["환불은 어떻게 하나요?", "How do I get a refund?"])
+async def test_unfinished_inbound_lists_only_unanswered_free_messages(
+    store: Store, text: str
+) -> None:
+    released = await store.record_inbound(msg("m1", text))
+    reply = await store.record_reply(released.id, KEY, "discord", "답변")
+    assert reply is not None
+    await store.release(released.id, reply)  # a failed post: waits for recovery
+    busy = await store.record_inbound(msg("m2", text))  # being processed right now
+    answered = await store.record_inbound(msg("m3", text))
+    await store.record_reply(answered.id, KEY, "discord", "답변")
+    handled = await store.record_inbound(msg("m4", text))
+    await store.mark_handled(handled.id)
+    since = time.time() - 60
+    [pending] = await store.unfinished_inbound(since=since, max_attempts=5, platforms=["discord"])
+    assert (pending.id, pending.message.text, pending.message.message_id) == (
+        released.id,
+        text,
+        "m1",
+    )
+    assert pending.message.conversation_key == KEY and pending.attempts == 0
+    assert busy.id not in {p.id for p in [pending]}
+    assert await store.unfinished_inbound(since=since, max_attempts=5, platforms=["slack"]) == []
+    assert (
+        await store.unfinished_inbound(since=time.time() + 1, max_attempts=5, platforms=["discord"])
+        == []
+    )
+    # Each re-claim counts as an attempt; at the limit the message is no longer offered.
+    assert (await store.record_inbound(msg("m1", text))).process
+    await store.release(released.id, -1)
+    [again] = await store.unfinished_inbound(since=since, max_attempts=5, platforms=["discord"])
+    assert again.attempts == 1
+    assert await store.unfinished_inbound(since=since, max_attempts=1, platforms=["discord"]) == []
+
+
+async def test_first_sighting_is_once_per_platform_event(db_path: Path) -> None:
+    store = Store.open(db_path)
+    assert await store.first_sighting("slack", "C1:1.0", "agent_message")
+    assert not await store.first_sighting("slack", "C1:1.0", "agent_message")
+    assert await store.first_sighting("discord", "C1:1.0", "agent_message")
+    store.close()
+    reopened = Store.open(db_path)  # also across a restart
+    try:
+        assert not await reopened.first_sighting("slack", "C1:1.0", "agent_message")
+    finally:
+        reopened.close()
+
+
+async def test_cancel_handoff_gives_the_conversation_back_unless_taken(store: Store) -> None:
+    await store.conversation(KEY, "discord")
+    await store.set_state(KEY, "waiting_human")
+    first = await store.open_handoff(
+        KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"
+    )
+    assert [h.id for h in await store.open_handoffs()] == [first]
+    assert (await store.handoff_by_id(first)).intent == "refund"  # type: ignore[union-attr]
+    await store.cancel_handoff(first)
+    assert await store.open_handoffs() == [] and await store.handoff_by_id(first) is None
+    assert (await store.conversation(KEY, "discord")).state == "bot"
+
+    await store.set_state(KEY, "human")
+    second = await store.open_handoff(
+        KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"
+    )
+    await store.cancel_handoff(second)
+    assert (await store.conversation(KEY, "discord")).state == "human"
+    await store.cancel_handoff(12345)  # unknown: nothing happens

@@ -1,0 +1,337 @@
+"""Routing between platforms: customers on one, the agents' desk on the same or another.
+
+Each running adapter registers a :class:`CustomerSide` (how to post into one of its
+customers' conversations, found by conversation key), and the adapter of the platform that
+``ONDO_HANDOFF_CHANNEL`` names registers the :class:`AgentDesk` (the agents' channel). The
+:class:`Router` then carries a Discord customer's handoff to agents in Slack as readily as a
+Slack customer's, relays both ways, and gives the conversation back on Resolve.
+
+It also keeps the promise that nothing is lost: :meth:`Router.recover` re-handles customer
+messages that were recorded but never answered (a reply whose post failed after the platform
+had been acknowledged, a crash mid-way) and re-posts tickets the desk could not post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from bot.engine import Engine, HandoffTicket, Outcome, Sender
+from bot.handoff import InvalidTransition
+from bot.store import Handoff
+from bot.types import Emotion, EmotionLabel, Language, Message, Reply
+
+log = logging.getLogger("ondo.routing")
+
+RECOVERY_WINDOW_SECONDS = 24 * 3600.0
+"""Unanswered customer messages older than this are not answered any more."""
+RECOVERY_MAX_ATTEMPTS = 5
+"""A message whose handling failed this many times is given up (and logged as an error)."""
+RECOVERY_INTERVAL_SECONDS = 30.0
+
+AgentResult = Literal["relayed", "duplicate", "not_a_ticket", "refused", "undelivered"]
+
+AGENT_NOTES = {
+    "refused": "This conversation is not handed over any more; nothing was sent.",
+    "undelivered": "Could not deliver this to the customer ({reason}); please try again.",
+}
+
+
+def platform_of(key_or_ref: str) -> str:
+    """The platform prefix of a conversation key or thread reference (``slack:...``)."""
+    return key_or_ref.partition(":")[0]
+
+
+class CustomerSide(Protocol):
+    """One platform's customers: where replies and agents' relayed messages are posted."""
+
+    platform: str
+
+    def sender_for(self, conversation_key: str) -> Sender | None:
+        """A sender posting into the conversation ``conversation_key``; ``None`` if the key
+        is not one of this platform's conversations."""
+        ...
+
+
+class AgentDesk(Protocol):
+    """The agents' channel on one platform: one thread per handoff."""
+
+    platform: str
+
+    async def open_ticket(self, ticket: HandoffTicket) -> str | None:
+        """Post the ticket; return its thread reference (``<platform>:...``), or ``None``
+        when it could not be posted (the router retries later)."""
+        ...
+
+    async def post_in_thread(self, thread_ref: str, text: str) -> None:
+        """Post ``text`` in the ticket thread ``thread_ref``; raise if it could not."""
+        ...
+
+
+class Router:
+    """Connects customers' conversations, the engine and the agents' desk across platforms."""
+
+    def __init__(self, engine: Engine, *, handoff_channel: str | None = None) -> None:
+        self.engine = engine
+        self.handoff_channel = handoff_channel
+        self.customers: dict[str, CustomerSide] = {}
+        self.desk: AgentDesk | None = None
+
+    @property
+    def desk_platform(self) -> str | None:
+        """The platform of the agents' channel (``slack`` / ``discord``), if one is set."""
+        return platform_of(self.handoff_channel) if self.handoff_channel else None
+
+    def add_customer_side(self, side: CustomerSide) -> None:
+        """Register a platform whose customers this process serves."""
+        self.customers[side.platform] = side
+
+    def set_desk(self, desk: AgentDesk) -> None:
+        """Register the agents' desk; it must live on the platform ``ONDO_HANDOFF_CHANNEL``
+        names."""
+        if desk.platform != self.desk_platform:
+            raise ValueError(
+                f"the handoff channel is on {self.desk_platform}, not on {desk.platform}"
+            )
+        self.desk = desk
+
+    def sender_for(self, key: str) -> Sender | None:
+        """The sender that reaches the customer of conversation ``key``, if its platform runs."""
+        side = self.customers.get(platform_of(key))
+        return side.sender_for(key) if side is not None else None
+
+    # --- the customer's side -------------------------------------------------------------
+
+    async def customer_message(self, message: Message, sender: Sender | None = None) -> Outcome:
+        """Handle a customer's message: the engine answers; a handoff opens a ticket at the
+        desk; while a person has the conversation the message is relayed to the ticket."""
+        sender = sender or self.sender_for(message.conversation_key)
+        outcome = await self.engine.handle(message, sender)
+        if outcome.handoff is not None:
+            await self.open_ticket(outcome.handoff)
+        elif outcome.action == "relayed" and outcome.relay_text is not None:
+            await self._relay_to_desk(message, outcome.relay_text)
+        return outcome
+
+    async def open_ticket(self, ticket: HandoffTicket) -> str | None:
+        """Post ``ticket`` at the desk and remember its thread; ``None`` if that failed."""
+        if self.desk is None:
+            log.warning(
+                "conversation %s handed over, but no agents' desk is running (%s)",
+                ticket.conversation_key,
+                self.handoff_channel or "ONDO_HANDOFF_CHANNEL is not set",
+            )
+            return None
+        try:
+            ref = await self.desk.open_ticket(ticket)
+        except Exception as exc:  # a platform failure must not lose the handoff
+            log.error("handoff ticket #%d could not be posted: %s", ticket.id, _reason(exc))
+            ref = None
+        if ref is not None:
+            await self.engine.store.update_handoff(ticket.id, thread_ref=ref)
+        return ref
+
+    async def _relay_to_desk(self, message: Message, text: str) -> None:
+        key = message.conversation_key
+        ticket = await self.engine.store.current_handoff(key)
+        if self.desk is None or ticket is None or not ticket.thread_ref:
+            log.warning("message in %s not relayed: its handoff has no agents' thread yet", key)
+            return
+        same_platform = platform_of(key) == platform_of(ticket.thread_ref) == "slack"
+        who = f"<@{message.user}>" if same_platform else "Customer"
+        try:
+            await self.desk.post_in_thread(ticket.thread_ref, f"{who}: {text or '(empty)'}")
+        except Exception as exc:
+            log.error("relay of a message in %s to the agents failed: %s", key, _reason(exc))
+
+    # --- the agents' side ----------------------------------------------------------------
+
+    async def agent_message(
+        self, *, platform: str, event_id: str, thread_ref: str, agent: str, text: str
+    ) -> AgentResult:
+        """An agent wrote in a ticket thread: relay it to the customer (once per event)."""
+        ticket = await self.engine.store.handoff_by_thread(thread_ref)
+        if ticket is None:
+            return "not_a_ticket"
+        if not await self.engine.store.first_sighting(platform, event_id, "agent_message"):
+            return "duplicate"
+        key = ticket.conversation_key
+        try:
+            reply = await self.engine.agent_message(key, agent, text)
+        except InvalidTransition:
+            log.info("agent %s wrote in the closed ticket #%d; nothing relayed", agent, ticket.id)
+            await self._note(thread_ref, AGENT_NOTES["refused"])
+            return "refused"
+        sender = self.sender_for(key)
+        reason = f"{platform_of(key)} is not running in this process" if sender is None else ""
+        if sender is not None:
+            try:
+                await sender.send(reply)
+                return "relayed"
+            except Exception as exc:
+                reason = _reason(exc)
+        log.error("agent message for %s not delivered: %s", key, reason)
+        await self._note(thread_ref, AGENT_NOTES["undelivered"].format(reason=reason))
+        return "undelivered"
+
+    async def take_over(self, key: str, agent: str) -> bool:
+        """An agent takes the conversation; ``False`` if nothing was waiting for a person."""
+        return await self.engine.take_over(key, agent)
+
+    async def resolve(self, key: str, agent: str) -> bool:
+        """Give the conversation back to the bot and tell the customer; ``False`` if it was
+        already with the bot."""
+        notice = await self.engine.resolve(key, agent)
+        if notice is None:
+            return False
+        sender = self.sender_for(key)
+        try:
+            if sender is None:
+                raise ConnectionError(f"{platform_of(key)} is not running in this process")
+            await sender.send(notice)
+        except Exception as exc:
+            log.error("resolve notice for %s not delivered: %s", key, _reason(exc))
+        return True
+
+    async def _note(self, thread_ref: str, text: str) -> None:
+        if self.desk is None:
+            return
+        try:
+            await self.desk.post_in_thread(thread_ref, text)
+        except Exception as exc:
+            log.error("note in agents' thread %s failed: %s", thread_ref, _reason(exc))
+
+    # --- nothing lost --------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Re-handle unanswered customer messages and re-post tickets that never reached the
+        desk; returns how many messages were answered now."""
+        store = self.engine.store
+        answered = 0
+        pending = await store.unfinished_inbound(
+            since=time.time() - RECOVERY_WINDOW_SECONDS,
+            max_attempts=RECOVERY_MAX_ATTEMPTS,
+            platforms=sorted(self.customers),
+        )
+        for item in pending:
+            key = item.message.conversation_key
+            try:
+                outcome = await self.customer_message(item.message)
+            except Exception as exc:
+                attempt = item.attempts + 1
+                level = logging.ERROR if attempt >= RECOVERY_MAX_ATTEMPTS else logging.WARNING
+                log.log(
+                    level,
+                    "retry %d/%d of message %d in %s failed: %s%s",
+                    attempt,
+                    RECOVERY_MAX_ATTEMPTS,
+                    item.id,
+                    key,
+                    _reason(exc),
+                    "; giving up" if attempt >= RECOVERY_MAX_ATTEMPTS else "",
+                )
+                continue
+            if outcome.action == "replied":
+                answered += 1
+                log.info("message %d in %s answered on retry", item.id, key)
+        if self.desk is not None:
+            since = time.time() - RECOVERY_WINDOW_SECONDS
+            for ticket in await store.open_handoffs():
+                if (
+                    ticket.thread_ref is None
+                    and ticket.created_at >= since
+                    and platform_of(ticket.conversation_key) in self.customers
+                ):
+                    await self.open_ticket(ticket_of(ticket))
+        return answered
+
+    async def run_recovery(
+        self, stop: asyncio.Event, interval: float = RECOVERY_INTERVAL_SECONDS
+    ) -> None:
+        """Call :meth:`recover` now and every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.recover()
+            except Exception:
+                log.exception("recovery sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+
+def ticket_of(handoff: Handoff) -> HandoffTicket:
+    """The ticket for a stored handoff (to post it again)."""
+    language: Language = "ko" if handoff.language == "ko" else "en"
+    labels: tuple[EmotionLabel, ...] = ("positive", "neutral", "disappointed", "angry")
+    label: EmotionLabel = next((x for x in labels if x == handoff.emotion), "neutral")
+    return HandoffTicket(
+        handoff.id,
+        handoff.conversation_key,
+        handoff.reason,
+        handoff.summary,
+        language,
+        handoff.intent or "other",
+        Emotion(label, 0.0),
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+# --- deterministic fakes for tests -------------------------------------------------------
+
+
+@dataclass
+class MemorySender:
+    """A sender that records what it would post; ``fail_next`` makes the next posts raise."""
+
+    sent: list[Reply] = field(default_factory=list)
+    fail_next: int = 0
+
+    async def send(self, reply: Reply) -> str | None:
+        """Record ``reply`` (or raise ``ConnectionError`` while ``fail_next`` is positive)."""
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("platform unavailable")
+        self.sent.append(reply)
+        return f"posted-{len(self.sent)}"
+
+
+@dataclass
+class MemoryCustomers:
+    """A :class:`CustomerSide` whose conversations each get a :class:`MemorySender`."""
+
+    platform: str
+    senders: dict[str, MemorySender] = field(default_factory=dict)
+
+    def sender_for(self, conversation_key: str) -> Sender | None:
+        """The recording sender of ``conversation_key`` (created on first use)."""
+        if platform_of(conversation_key) != self.platform:
+            return None
+        return self.senders.setdefault(conversation_key, MemorySender())
+
+
+@dataclass
+class MemoryDesk:
+    """An :class:`AgentDesk` that records tickets and thread posts."""
+
+    platform: str
+    tickets: list[HandoffTicket] = field(default_factory=list)
+    posts: list[tuple[str, str]] = field(default_factory=list)
+    fail_next: int = 0
+
+    async def open_ticket(self, ticket: HandoffTicket) -> str | None:
+        """Record the ticket; its thread is ``<platform>:ticket-<id>``."""
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("desk unavailable")
+        self.tickets.append(ticket)
+        return f"{self.platform}:ticket-{ticket.id}"
+
+    async def post_in_thread(self, thread_ref: str, text: str) -> None:
+        """Record a post in a ticket thread."""
+        self.posts.append((thread_ref, text))

@@ -1,0 +1,180 @@
+"""The router across platforms, with the deterministic memory desk and customers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.app import Runtime
+from bot.routing import (
+    RECOVERY_MAX_ATTEMPTS,
+    MemoryCustomers,
+    MemoryDesk,
+    MemorySender,
+    Router,
+)
+from bot.types import Message
+
+SLACK_KEY = "slack:T1:D1:1.000001"
+DISCORD_KEY = "discord:100:555"
+
+
+def message(key: str, text: str, message_id: str) -> Message:
+    return Message(key.partition(":")[0], key, "customer-1", text, time.time(), message_id)
+
+
+Sides = dict[str, MemoryCustomers]
+
+
+def build(runtime: Runtime, desk_platform: str) -> tuple[Router, MemoryDesk, Sides]:
+    router = Router(runtime.engine, handoff_channel=f"{desk_platform}:AGENTS")
+    customers = {p: MemoryCustomers(p) for p in ("slack", "discord")}
+    for side in customers.values():
+        router.add_customer_side(side)
+    desk = MemoryDesk(desk_platform)
+    router.set_desk(desk)
+    return router, desk, customers
+
+
+def sent(customers: Sides, key: str) -> list[str]:
+    sender = customers[key.partition(":")[0]].senders.get(key)
+    return [r.text for r in sender.sent] if sender else []
+
+
+@pytest.mark.parametrize(
+    ("key", "desk_platform", "ask", "agent_text", "notice"),
+    [
+        (DISCORD_KEY, "slack", "상담원 연결해 주세요", "안녕하세요, 상담원입니다.", "상담원"),
+        (SLACK_KEY, "discord", "I want to talk to a human agent", "Hi, Jordan here.", "agent"),
+    ],
+)
+async def test_a_customer_on_one_platform_is_served_by_agents_on_the_other(
+    runtime: Runtime, key: str, desk_platform: str, ask: str, agent_text: str, notice: str
+) -> None:
+    router, desk, customers = build(runtime, desk_platform)
+    outcome = await router.customer_message(message(key, ask, "m1"))
+    assert outcome.handoff is not None
+    assert notice in sent(customers, key)[0]
+    [ticket] = desk.tickets
+    ref = f"{desk_platform}:ticket-{ticket.id}"
+    assert (await runtime.store.current_handoff(key)).thread_ref == ref  # type: ignore[union-attr]
+
+    result = await router.agent_message(
+        platform=desk_platform, event_id="a1", thread_ref=ref, agent="agent-1", text=agent_text
+    )
+    assert result == "relayed" and sent(customers, key)[-1] == agent_text
+    # A redelivered agent event is not relayed twice.
+    again = await router.agent_message(
+        platform=desk_platform, event_id="a1", thread_ref=ref, agent="agent-1", text=agent_text
+    )
+    assert again == "duplicate" and len(sent(customers, key)) == 2
+
+    # The customer's next message goes to the agents, redacted, and the bot stays quiet.
+    relayed = await router.customer_message(message(key, "제 번호 010-1234-5678", "m2"))
+    assert relayed.action == "relayed" and len(sent(customers, key)) == 2
+    assert desk.posts[-1][0] == ref and "010-1234-5678" not in desk.posts[-1][1]
+    assert desk.posts[-1][1].startswith("Customer:")  # no cross-platform mention markup
+
+    assert await router.resolve(key, "agent-1") is True
+    assert len(sent(customers, key)) == 3  # told it is back with the bot
+    assert await router.resolve(key, "agent-1") is False
+    answer = await router.customer_message(message(key, "How do I request a refund?", "m3"))
+    assert answer.action == "replied" and "refund" in sent(customers, key)[-1].lower()
+
+
+async def test_agents_are_told_when_a_reply_cannot_reach_the_customer(runtime: Runtime) -> None:
+    router, desk, customers = build(runtime, "slack")
+    await router.customer_message(message(DISCORD_KEY, "I want a human agent", "m1"))
+    ref = f"slack:ticket-{desk.tickets[0].id}"
+    sender = customers["discord"].senders[DISCORD_KEY]
+    sender.fail_next = 1
+    result = await router.agent_message(
+        platform="slack", event_id="a1", thread_ref=ref, agent="agent-1", text="Hello"
+    )
+    assert result == "undelivered"
+    assert desk.posts[-1] == (ref, desk.posts[-1][1]) and "Could not deliver" in desk.posts[-1][1]
+
+    # Without the customer's platform in this process, the agent hears why.
+    del router.customers["discord"]
+    result = await router.agent_message(
+        platform="slack", event_id="a2", thread_ref=ref, agent="agent-1", text="Hello?"
+    )
+    assert result == "undelivered" and "not running" in desk.posts[-1][1]
+
+
+async def test_agent_messages_outside_tickets_or_after_resolve(runtime: Runtime) -> None:
+    router, desk, _ = build(runtime, "slack")
+    assert (
+        await router.agent_message(
+            platform="slack", event_id="x", thread_ref="slack:nowhere", agent="a", text="hi"
+        )
+        == "not_a_ticket"
+    )
+    await router.customer_message(message(SLACK_KEY, "상담원 바꿔주세요", "m1"))
+    ref = f"slack:ticket-{desk.tickets[0].id}"
+    await router.resolve(SLACK_KEY, "agent-1")
+    result = await router.agent_message(
+        platform="slack", event_id="late", thread_ref=ref, agent="agent-1", text="one more thing"
+    )
+    assert result == "refused" and "nothing was sent" in desk.posts[-1][1]
+
+
+async def test_recovery_answers_a_failed_post_once(runtime: Runtime) -> None:
+    router, _, customers = build(runtime, "slack")
+    sender = MemorySender(fail_next=1)
+    with pytest.raises(ConnectionError):
+        await router.customer_message(message(SLACK_KEY, "환불은 어떻게 하나요?", "m1"), sender)
+    assert await router.recover() == 1
+    assert len(sent(customers, SLACK_KEY)) == 1 and "환불" in sent(customers, SLACK_KEY)[0]
+    assert await router.recover() == 0
+    assert (await router.customer_message(message(SLACK_KEY, "x", "m1"))).action == "duplicate"
+
+
+async def test_recovery_gives_up_on_a_message_that_always_fails(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    router, _, customers = build(runtime, "slack")
+    with pytest.raises(ConnectionError):
+        await router.customer_message(
+            message(SLACK_KEY, "Where is my order?", "m1"), MemorySender(fail_next=1)
+        )
+    always_down = customers["slack"].senders.setdefault(SLACK_KEY, MemorySender())
+    always_down.fail_next = 100
+    with caplog.at_level("WARNING", logger="ondo.routing"):
+        for _ in range(RECOVERY_MAX_ATTEMPTS + 2):
+            assert await router.recover() == 0
+    failures = [r for r in caplog.records if "retry" in r.getMessage()]
+    assert len(failures) == RECOVERY_MAX_ATTEMPTS
+    assert "giving up" in failures[-1].getMessage() and failures[-1].levelname == "ERROR"
+    assert "Where is my order" not in caplog.text  # no customer text in logs
+
+
+async def test_recovery_reposts_a_ticket_the_desk_refused_but_not_old_cli_handoffs(
+    runtime: Runtime,
+) -> None:
+    router, desk, customers = build(runtime, "discord")
+    # A handoff from `ondo ask` (no desk there) is not the desk's business later.
+    await runtime.engine.handle(message("cli:local:1", "상담원 연결해 주세요", "c1"))
+    desk.fail_next = 1
+    await router.customer_message(message(SLACK_KEY, "I want a human agent", "m1"))
+    assert desk.tickets == [] and len(sent(customers, SLACK_KEY)) == 1
+    await router.recover()
+    [ticket] = desk.tickets
+    assert ticket.conversation_key == SLACK_KEY
+    await router.recover()
+    assert len(desk.tickets) == 1
+
+
+async def test_no_desk_running_is_logged_not_fatal(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = Router(runtime.engine, handoff_channel="discord:123")
+    customers = MemoryCustomers("slack")
+    router.add_customer_side(customers)
+    with caplog.at_level("WARNING", logger="ondo.routing"):
+        outcome = await router.customer_message(message(SLACK_KEY, "사람이랑 얘기할래요", "m1"))
+    assert outcome.handoff is not None and len(customers.senders[SLACK_KEY].sent) == 1
+    assert any("no agents' desk" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="discord"):
+        router.set_desk(MemoryDesk("slack"))
