@@ -37,14 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    logging.basicConfig(
+        # A server logs what it does; one-shot commands only their warnings.
+        level=logging.INFO if args.verbose or args.handler is _cmd_serve else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     from knowledge.entries import KnowledgeError
 
     try:
@@ -87,8 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     kb_search.set_defaults(handler=_cmd_kb_search)
     kb.set_defaults(handler=lambda _args: _usage(kb))
 
-    serve = sub.add_parser("serve", help="run a platform adapter (only slack for now)")
-    serve.add_argument("platform", choices=["slack"], help="which platform to serve")
+    serve = sub.add_parser("serve", help="run the Slack and/or Discord adapters")
+    serve.add_argument(
+        "platform",
+        choices=["slack", "discord", "all"],
+        help="which platform to serve; all = every configured one",
+    )
     serve.set_defaults(handler=_cmd_serve)
     return parser
 
@@ -251,14 +256,14 @@ def _handoff_box(
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from bot.serve import check_slack_settings, serve_slack
+    from bot.serve import plan_platforms, serve
 
     settings = Settings.from_env()
-    check_slack_settings(settings)  # before the models load
+    platforms = plan_platforms(settings, args.platform)  # before the models load
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = _runtime(settings)
     try:
-        asyncio.run(serve_slack(runtime))
+        asyncio.run(serve(runtime, platforms))
     finally:
         runtime.close()
     return 0

@@ -1,4 +1,10 @@
-"""``ondo serve slack``: run the Slack adapter until interrupted."""
+"""``ondo serve slack|discord|all``: run the platform adapters until interrupted.
+
+One process, one :class:`bot.routing.Router`: every adapter registers its customers and the
+one whose platform holds ``ONDO_HANDOFF_CHANNEL`` registers the agents' desk, so a customer
+on one platform can be served by agents on the other. ``/healthz`` is always served on
+``PORT``; the Slack Events API shares that HTTP server at ``/slack/events``.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import Runtime
+from bot.routing import Router, platform_of
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger("ondo.serve")
 
 EVENTS_PATH = "/slack/events"
+PLATFORMS = ("slack", "discord")
 
 
 class ServeError(SettingsError):
@@ -39,8 +48,51 @@ def check_slack_settings(settings: Settings) -> None:
         )
 
 
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+def check_discord_settings(settings: Settings) -> None:
+    """Fail fast, before models load, when Discord is not configured."""
+    if not settings.discord_token:
+        raise ServeError(
+            "DISCORD_TOKEN must be set to serve Discord (see the README's Discord section)"
+        )
+
+
+_CHECKS = {"slack": check_slack_settings, "discord": check_discord_settings}
+
+
+def plan_platforms(settings: Settings, requested: str) -> list[str]:
+    """The platforms ``ondo serve <requested>`` runs, settings checked.
+
+    ``all`` means every configured platform. A single platform also brings up the platform
+    of the agents' channel, since handoffs must reach it.
+    """
+    if requested == "all":
+        platforms = [
+            p
+            for p, token in (
+                ("slack", settings.slack_bot_token),
+                ("discord", settings.discord_token),
+            )
+            if token
+        ]
+        if not platforms:
+            raise ServeError(
+                "nothing to serve: set SLACK_BOT_TOKEN and/or DISCORD_TOKEN (see the README)"
+            )
+    elif requested in PLATFORMS:
+        platforms = [requested]
+    else:
+        raise ServeError(f"unknown platform {requested!r}; use one of slack, discord, all")
+    desk = platform_of(settings.handoff_channel) if settings.handoff_channel else None
+    if desk is not None and desk not in platforms:
+        log.info("also serving %s: ONDO_HANDOFF_CHANNEL is there", desk)
+        platforms.append(desk)
+    for platform in platforms:
+        _CHECKS[platform](settings)
+    return platforms
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "platforms": request.app.get("platforms", [])})
 
 
 def slack_web_app(bolt_app: AsyncApp | None) -> web.Application:
@@ -50,34 +102,60 @@ def slack_web_app(bolt_app: AsyncApp | None) -> web.Application:
     return web_app
 
 
-async def serve_slack(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
-    """Serve Slack until ``stop`` is set (or SIGINT/SIGTERM): HTTP events, or Socket Mode."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    from adapters.slack import build_app
-
+async def serve(
+    runtime: Runtime, platforms: Sequence[str], stop: asyncio.Event | None = None
+) -> None:
+    """Serve ``platforms`` until ``stop`` is set (or SIGINT/SIGTERM), retrying unanswered
+    messages in the background. Raises :class:`ServeError` if an adapter dies."""
     settings = runtime.settings
-    check_slack_settings(settings)
-    bolt_app, _adapter = build_app(runtime.engine, settings)
+    router = Router(runtime.engine, handoff_channel=settings.handoff_channel)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    socket_mode = settings.slack_app_token is not None
-    runner = web.AppRunner(slack_web_app(None if socket_mode else bolt_app))
+
+    bolt_app: AsyncApp | None = None
+    socket_mode = False
+    if "slack" in platforms:
+        from adapters.slack import build_app
+
+        bolt_app, _adapter = build_app(router, settings)
+        socket_mode = settings.slack_app_token is not None
+    web_app = slack_web_app(None if socket_mode else bolt_app)
+    web_app["platforms"] = list(platforms)
+    runner = web.AppRunner(web_app)
     await runner.setup()
-    handler: AsyncSocketModeHandler | None = None
+    tasks: dict[str, asyncio.Task[None]] = {}
+    handler = None
     try:
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()
-        if socket_mode:
+        if bolt_app is not None and socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
             handler = AsyncSocketModeHandler(bolt_app, app_token=settings.slack_app_token)
             await handler.connect_async()  # type: ignore[no-untyped-call]
-            log.info("Slack Socket Mode connected; health on :%d/healthz", settings.port)
-        else:
+            log.info("Slack Socket Mode connected")
+        elif bolt_app is not None:
             log.info("Slack events on :%d%s", settings.port, EVENTS_PATH)
-        await stop.wait()
+        if "discord" in platforms:
+            from adapters.discord import run_discord
+
+            tasks["discord"] = asyncio.create_task(run_discord(router, settings, stop))
+        tasks["recovery"] = asyncio.create_task(router.run_recovery(stop))
+        log.info("serving %s; health on :%d/healthz", ", ".join(platforms), settings.port)
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks.values()], return_when="FIRST_COMPLETED")
+        stop.set()
+        for name, task in tasks.items():
+            if task in done and (task.cancelled() or task.exception() is not None):
+                error = "cancelled" if task.cancelled() else task.exception()
+                raise ServeError(f"the {name} adapter stopped: {error}")
     finally:
+        stop.set()
+        for task in tasks.values():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
         if handler is not None:
             await handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()

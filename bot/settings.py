@@ -33,6 +33,8 @@ class Settings:
     discord_token: str | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    discord_channels: tuple[int, ...] = ()
+    discord_staff_role: int | None = None
     encryption_key: str | None = None
     port: int = 3000
 
@@ -65,6 +67,16 @@ class Settings:
                 f"ONDO_HANDOFF_CHANNEL must look like slack:<channel id> or discord:<channel id>,"
                 f" not {handoff!r}"
             )
+        channels = get("ONDO_DISCORD_CHANNELS") or ""
+        channel_ids = [c.strip() for c in channels.replace(";", ",").split(",") if c.strip()]
+        staff_role = get("ONDO_DISCORD_STAFF_ROLE")
+        for name, ids in (
+            ("ONDO_DISCORD_CHANNELS", channel_ids),
+            ("ONDO_DISCORD_STAFF_ROLE", [staff_role or "0"]),
+        ):
+            bad = [i for i in ids if not i.isdecimal()]
+            if bad:
+                raise SettingsError(f"{name} takes Discord ids (numbers), not {bad[0]!r}")
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -79,6 +91,8 @@ class Settings:
             discord_token=get("DISCORD_TOKEN"),
             discord_api_base=get("DISCORD_API_BASE"),
             discord_gateway_url=get("DISCORD_GATEWAY_URL"),
+            discord_channels=tuple(int(c) for c in channel_ids),
+            discord_staff_role=int(staff_role) if staff_role else None,
             encryption_key=get("ONDO_ENCRYPTION_KEY"),
             port=int(port),
         )

@@ -5,120 +5,51 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry import builtin_async_handlers
 
-from adapters.slack import SlackAdapter, build_app
 from bot.app import Runtime
-from bot.serve import slack_web_app
 from tests.fakes.slack_api import (
     APP_TOKEN,
-    BOT_TOKEN,
     Call,
     FakeSlack,
     interactive_body,
     signed_request_headers,
 )
-
-SECRET = "fake-signing-secret"
-AGENTS = "C0AGENTS"
-AGENT = "U0AGENT"
-
-
-@dataclass
-class Slack:
-    """The running app, the fake platform and a few helpers that read like a chat."""
-
-    fake: FakeSlack
-    runtime: Runtime
-    app: AsyncApp
-    adapter: SlackAdapter
-    url: str
-    session: aiohttp.ClientSession
-    delivered: int = 0
-
-    async def deliver(
-        self, event: dict[str, Any], *, event_id: str | None = None, retry: int = 0
-    ) -> int:
-        body = json.dumps(self.fake.event_callback(event, event_id=event_id)).encode()
-        headers = signed_request_headers(body, SECRET)
-        if retry:
-            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-        return await self._post(body, headers)
-
-    async def click(self, action_id: str, value: str, user: str, message_ts: str) -> int:
-        payload = self.fake.block_actions_payload(
-            action_id, value, user=user, channel=AGENTS, message_ts=message_ts
-        )
-        body = interactive_body(payload)
-        return await self._post(body, signed_request_headers(body, SECRET))
-
-    async def _post(self, body: bytes, headers: dict[str, str]) -> int:
-        async with self.session.post(f"{self.url}/slack/events", data=body, headers=headers) as r:
-            return r.status
-
-    def posts(self, channel: str | None = None) -> list[Call]:
-        return [
-            c
-            for c in self.fake.calls_to("chat.postMessage")
-            if channel is None or c.params["channel"] == channel
-        ]
-
-    async def post_no(self, n: int, channel: str | None = None) -> Call:
-        """Wait for the ``n``-th post (to ``channel``, if given) and return it."""
-        while len(self.posts(channel)) < n:
-            await self.fake.wait_for("chat.postMessage", len(self.posts()) + 1, timeout=10)
-        return self.posts(channel)[n - 1]
-
-    async def state(self, key: str) -> str:
-        return (await self.runtime.store.conversation(key, "slack")).state
+from tests.slack_harness import (
+    AGENT,
+    AGENTS,
+    SECRET,
+    Slack,
+    dm,
+    fake_slack,
+    running_slack,
+    slack_settings,
+)
 
 
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    server.set_members(AGENTS, [AGENT, server.bot_user_id])
-    yield server
-    await server.stop()
+    async with fake_slack() as server:
+        yield server
 
 
 @pytest_asyncio.fixture
 async def slack(
     fake: FakeSlack, sample_runtime_factory: Callable[..., Runtime]
 ) -> AsyncIterator[Slack]:
-    runtime = sample_runtime_factory(
-        handoff_channel=f"slack:{AGENTS}",
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SECRET,
-        slack_api_url=fake.api_url,
-    )
-    app, adapter = build_app(runtime.engine, runtime.settings)
-    runner = web.AppRunner(slack_web_app(app), shutdown_timeout=0.5)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    async with aiohttp.ClientSession() as session:
-        yield Slack(fake, runtime, app, adapter, f"http://{host}:{port}", session)
-    await runner.cleanup()
-
-
-def dm(fake: FakeSlack, text: str, **extra: Any) -> dict[str, Any]:
-    return fake.message_event(text, channel="D0DM", channel_type="im", **extra)
+    runtime = sample_runtime_factory(**slack_settings(fake))
+    async with running_slack(fake, runtime) as running:
+        yield running
 
 
 async def test_healthz(slack: Slack) -> None:
     async with slack.session.get(f"{slack.url}/healthz") as resp:
-        assert resp.status == 200 and (await resp.json()) == {"ok": True}
+        assert resp.status == 200 and (await resp.json())["ok"] is True
 
 
 @pytest.mark.parametrize(
@@ -314,7 +245,7 @@ async def click_value(
     )
     before = slack.adapter.completed
     body = interactive_body(payload)
-    assert await slack._post(body, signed_request_headers(body, SECRET)) == 200
+    assert await slack.post_signed(body, signed_request_headers(body, SECRET)) == 200
     await slack.adapter.wait_completed(before + 1)
 
 
@@ -434,9 +365,157 @@ async def test_ticket_update_keeps_the_clicked_messages_blocks(slack: Slack) -> 
     )
     payload["message"]["blocks"] = ticket.params["blocks"]  # as real Slack sends it
     body = interactive_body(payload)
-    assert await slack._post(body, signed_request_headers(body, SECRET)) == 200
+    assert await slack.post_signed(body, signed_request_headers(body, SECRET)) == 200
     await slack.adapter.wait_completed(2)
     [taken] = slack.fake.calls_to("chat.update")
     assert taken.params["blocks"][:2] == ticket.params["blocks"][:2]  # summary and context
     assert taken.params["blocks"][2]["elements"][0]["text"] == f"Taken by <@{AGENT}>"
     assert rating_buttons(taken) == [("ondo_resolve", key)]
+
+
+# --- /ondo, agents' membership, and answers that could not be posted -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "told"), [("상담원 바꿔주세요", "상담원"), ("Get me a human agent please", "agent")]
+)
+async def test_ondo_command_lists_takes_and_resolves_a_handoff(
+    slack: Slack, text: str, told: str
+) -> None:
+    ask = dm(slack.fake, text)
+    await slack.deliver(ask)
+    await slack.adapter.wait_completed(1)
+    [ticket] = slack.posts(AGENTS)
+    key = ticket.params["blocks"][-1]["elements"][0]["value"]
+    number = next(iter(await slack.runtime.store.open_handoffs())).id
+
+    assert await slack.command("list") == 200
+    [listing] = slack.fake.calls_to("chat.postEphemeral")
+    assert f"#{number}" in listing.params["text"] and "waiting" in listing.params["text"]
+    assert listing.params["user"] == AGENT
+
+    await slack.command(f"take #{number}")
+    assert await slack.state(key) == "human"
+    assert f"Taken by <@{AGENT}>" in json.dumps(slack.fake.calls_to("chat.update")[-1].params)
+    await slack.command("list")
+    assert f"taken by <@{AGENT}>" in slack.fake.calls_to("chat.postEphemeral")[-1].params["text"]
+
+    await slack.command(f"resolve {number}")
+    assert await slack.state(key) == "bot"
+    back = slack.posts("D0DM")[-1]
+    assert back.params["thread_ts"] == ask["ts"] and told in back.params["text"]
+    # The ticket's thread tells the other agents, and the ticket loses its buttons.
+    assert slack.posts(AGENTS)[-1].params["thread_ts"] == ticket.response["ts"]
+    assert rating_buttons(slack.fake.calls_to("chat.update")[-1]) == []
+    await slack.command("list")
+    assert slack.fake.calls_to("chat.postEphemeral")[-1].params["text"] == "No open handoffs."
+
+
+async def test_ondo_command_refuses_strangers_and_explains_itself(
+    slack: Slack, caplog: pytest.LogCaptureFixture
+) -> None:
+    await slack.deliver(dm(slack.fake, "I want to talk to a human agent right now"))
+    await slack.adapter.wait_completed(1)
+    [ticket] = await slack.runtime.store.open_handoffs()
+    with caplog.at_level("WARNING", logger="ondo.slack"):
+        await slack.command(f"resolve {ticket.id}", user="U0STRANGER", channel="C0RANDOM")
+    [refusal] = slack.fake.calls_to("chat.postEphemeral")
+    assert refusal.params["user"] == "U0STRANGER" and "Only members" in refusal.params["text"]
+    assert any("U0STRANGER" in r.getMessage() for r in caplog.records)
+    assert await slack.state(ticket.conversation_key) == "waiting_human"
+
+    for text, expect in [("", "Usage"), ("dance", "Usage"), ("resolve 999", "No handoff #999")]:
+        await slack.command(text)
+        assert expect in slack.fake.calls_to("chat.postEphemeral")[-1].params["text"]
+    assert await slack.state(ticket.conversation_key) == "waiting_human"
+
+
+async def test_a_non_member_writing_in_a_ticket_thread_is_not_relayed(
+    slack: Slack, caplog: pytest.LogCaptureFixture
+) -> None:
+    await slack.deliver(dm(slack.fake, "상담원 연결해 주세요"))
+    await slack.adapter.wait_completed(1)
+    [ticket] = slack.posts(AGENTS)
+    intruder = slack.fake.message_event(
+        "I am not an agent", user="U0STRANGER", channel=AGENTS, thread_ts=ticket.response["ts"]
+    )
+    with caplog.at_level("WARNING", logger="ondo.slack"):
+        await slack.deliver(intruder)
+        await slack.adapter.wait_completed(2)
+    assert len(slack.posts("D0DM")) == 1  # only the handoff notice
+    assert any("not relayed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [("환불 요청하려면 어떻게 해야 하나요?", "환불"), ("How do I request a refund?", "refund")],
+)
+async def test_an_answer_slack_refused_is_posted_by_recovery_once(
+    slack: Slack, text: str, expect: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Slack has the event acknowledged, then refuses the post even after the SDK's retries.
+    slack.fake.fail_next("chat.postMessage", status=500, times=3)
+    event = dm(slack.fake, text)
+    with caplog.at_level("ERROR", logger="ondo.slack"):
+        await slack.deliver(event)
+        await slack.adapter.wait_completed(1)
+    assert any("recovery will retry" in r.getMessage() for r in caplog.records)
+    assert all(c.status == 500 for c in slack.posts())
+
+    assert await slack.router.recover() == 1
+    answered = [c for c in slack.posts() if c.status == 200]
+    assert len(answered) == 1 and expect in answered[0].params["text"].lower()
+    assert answered[0].params["thread_ts"] == event["ts"]
+    # Neither another sweep nor Slack's own retry of the event posts it again.
+    assert await slack.router.recover() == 0
+    await slack.deliver(event, retry=1)
+    await slack.adapter.wait_completed(2)
+    assert len([c for c in slack.posts() if c.status == 200]) == 1
+
+
+async def test_recovery_after_a_restart_answers_what_the_dead_process_left(
+    fake: FakeSlack, sample_runtime_factory: Callable[..., Runtime]
+) -> None:
+    runtime = sample_runtime_factory(**slack_settings(fake))
+    async with running_slack(fake, runtime) as first:
+        fake.fail_next("chat.postMessage", status=500, times=3)
+        await first.deliver(dm(fake, "배송 조회는 어디서 하나요?"))
+        await first.adapter.wait_completed(1)
+    # A new process on the same database (its router starts with a sweep).
+    async with running_slack(fake, runtime) as second:
+        assert await second.router.recover() == 1
+    [answer] = [c for c in fake.calls_to("chat.postMessage") if c.status == 200]
+    assert "배송" in answer.params["text"]
+
+
+async def test_a_ticket_slack_refused_is_posted_by_recovery(slack: Slack) -> None:
+    slack.fake.fail_next("chat.postMessage", error="not_in_channel", channel=AGENTS)
+    await slack.deliver(dm(slack.fake, "I want to talk to a human agent right now"))
+    await slack.adapter.wait_completed(1)
+    await slack.router.recover()
+    tickets = [c for c in slack.posts(AGENTS) if c.status == 200 and c.response.get("ok")]
+    assert len(tickets) == 1
+    [handoff] = await slack.runtime.store.open_handoffs()
+    assert handoff.thread_ref == f"slack:{AGENTS}:{tickets[0].response['ts']}"
+    await slack.router.recover()
+    assert len([c for c in slack.posts(AGENTS) if c.response.get("ok")]) == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["상담원 연결해 주세요", "I want to talk to a human agent right now"]
+)
+async def test_a_handoff_notice_slack_refused_is_sent_by_recovery(slack: Slack, text: str) -> None:
+    # The customer must always be told a person is coming: a failed notice undoes the handoff,
+    # and recovery hands over again, with one notice and one ticket.
+    slack.fake.fail_next("chat.postMessage", error="fatal_error", channel="D0DM")
+    await slack.deliver(dm(slack.fake, text))
+    await slack.adapter.wait_completed(1)
+    assert [c for c in slack.posts() if c.response.get("ok")] == []
+    assert await slack.runtime.store.open_handoffs() == []
+
+    assert await slack.router.recover() == 1
+    [notice] = [c for c in slack.posts("D0DM") if c.response.get("ok")]
+    assert "상담원" in notice.params["text"] or "agent" in notice.params["text"]
+    assert len([c for c in slack.posts(AGENTS) if c.response.get("ok")]) == 1
+    [handoff] = await slack.runtime.store.open_handoffs()
+    assert await slack.state(handoff.conversation_key) == "waiting_human"

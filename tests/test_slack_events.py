@@ -131,4 +131,9 @@ def test_manifest_subscribes_to_what_the_adapter_handles() -> None:
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert {"app_mention", "message.im", "message.channels"} <= events
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
-    assert {"chat:write", "channels:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"chat:write", "channels:read", "commands"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )
+    from adapters.slack.app import COMMAND
+
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == [COMMAND]

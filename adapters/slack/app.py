@@ -24,31 +24,40 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.desk import (
+    RESOLVE_ACTION,
+    TAKE_ACTION,
+    SlackDesk,
+    parse_thread_ref,
+    thread_ref,
+    ticket_blocks,
+)
 from adapters.slack.events import (
     PLATFORM,
     AgentMessage,
     CustomerMessage,
     parse_event,
-    thread_of,
 )
 from adapters.slack.sender import (
     RATE_DOWN_ACTION,
     RATE_UP_ACTION,
+    SlackCustomers,
     SlackSender,
     post,
-    text_sections,
 )
-from bot.engine import Engine, HandoffTicket
-from bot.handoff import InvalidTransition
+from bot.routing import Router
 from bot.settings import Settings
-from bot.store import Handoff
-from bot.types import Message
 
 log = logging.getLogger("ondo.slack")
 
-TAKE_ACTION = "ondo_take"
-RESOLVE_ACTION = "ondo_resolve"
 SLACK_API_URL = "https://slack.com/api/"
+AGENT_CACHE_SECONDS = 60.0
+AGENTS_ONLY = "Only members of the agents' channel can do this."
+COMMAND = "/ondo"
+COMMAND_HELP = (
+    "Usage: `/ondo list` (open handoffs), `/ondo take <#>`, `/ondo resolve <#>` — "
+    "the number is the #id on the ticket."
+)
 RATING_THANKS = {
     "ko": "평가해 주셔서 감사합니다! 더 나은 답변을 드리는 데 참고하겠습니다.",
     "en": "Thanks for rating this answer! It helps us improve.",
@@ -86,17 +95,19 @@ def build_client(settings: Settings) -> AsyncWebClient:
 
 
 class SlackAdapter:
-    """Translates Slack events and button clicks into engine calls, and outcomes into posts."""
+    """Translates Slack events, button clicks and ``/ondo`` commands into router calls."""
 
     def __init__(
-        self, engine: Engine, client: AsyncWebClient, *, handoff_channel: str | None
+        self, router: Router, client: AsyncWebClient, *, handoff_channel: str | None
     ) -> None:
-        self.engine = engine
+        self.router = router
+        self.engine = router.engine
         self.client = client
         self.handoff_channel = handoff_channel
         self.completed = 0
         """How many events and clicks reached a listener and finished (tests wait on it)."""
         self._done = asyncio.Condition()
+        self._agents: dict[str, float] = {}
 
     # --- events --------------------------------------------------------------------------
 
@@ -118,77 +129,34 @@ class SlackAdapter:
         if not item.addressed and not await self.engine.store.has_conversation(key):
             return  # a channel message in a thread Ondo is not part of
         sender = SlackSender(self.client, item.channel, item.thread_ts)
-        outcome = await self.engine.handle(item.message, sender)
-        if outcome.handoff is not None:
-            await self._open_handoff(outcome.handoff)
-        elif outcome.action == "relayed" and outcome.relay_text is not None:
-            await self._relay_to_agents(key, item.message.user, outcome.relay_text)
-
-    async def _open_handoff(self, ticket: HandoffTicket) -> None:
-        if self.handoff_channel is None:
-            log.warning(
-                "conversation %s handed over, but no Slack handoff channel is set",
-                ticket.conversation_key,
+        try:
+            await self.router.customer_message(item.message, sender)
+        except Exception as exc:
+            # Slack has its ack already and will not redeliver: the message stays recorded
+            # unanswered, and the router's recovery sweep answers it once Slack takes posts.
+            log.error(
+                "answer in %s not posted yet (%s: %s); recovery will retry",
+                item.channel,
+                type(exc).__name__,
+                exc,
             )
-            return
-        ts = await self._post_blocks(self.handoff_channel, ticket)
-        if ts:
-            await self.engine.store.update_handoff(
-                ticket.id, thread_ref=f"{self.handoff_channel}:{ts}"
-            )
-
-    async def _post_blocks(self, channel: str, ticket: HandoffTicket) -> str | None:
-        response = await self.client.chat_postMessage(
-            channel=channel,
-            text=ticket.summary.splitlines()[0] if ticket.summary else "Handoff",
-            blocks=handoff_blocks(ticket),
-        )
-        ts = response.get("ts")
-        return str(ts) if ts else None
-
-    async def _relay_to_agents(self, key: str, user: str, text: str) -> None:
-        ticket = await self.engine.store.current_handoff(key)
-        if ticket is None or not ticket.thread_ref:
-            log.warning("message in %s relayed, but its handoff has no Slack thread", key)
-            return
-        channel, _, thread_ts = ticket.thread_ref.partition(":")
-        await post(
-            self.client, channel, f"<@{user}>: {text or '(empty message)'}", thread_ts=thread_ts
-        )
 
     async def _agent(self, item: AgentMessage) -> None:
-        ticket = await self.engine.store.handoff_by_thread(f"{item.channel}:{item.thread_ts}")
-        if ticket is None:
-            return
-        # Record the agent's Slack message once, so a retried delivery is not relayed twice.
-        seen = await self.engine.store.record_inbound(
-            Message(
-                platform=PLATFORM,
-                conversation_key=f"slack-agents:{item.channel}:{item.thread_ts}",
-                user=item.user,
-                text=item.text,
-                timestamp=float(item.ts),
-                message_id=item.message_id,
-            ),
-            role="agent",
-        )
-        if not seen.process:
-            return
-        key = ticket.conversation_key
-        target = thread_of(key)
-        try:
-            if target is None:
-                raise InvalidTransition(f"{key} is not a Slack conversation")
-            reply = await self.engine.agent_message(key, item.user, item.text)
-            await post(self.client, target[0], reply.text, thread_ts=target[1])
-        except InvalidTransition:
-            await post(
-                self.client,
-                item.channel,
-                "This conversation is not handed over any more; nothing was sent.",
-                thread_ts=item.thread_ts,
+        if not await self._is_agent(item.user):
+            log.warning(
+                "message by %s in the agents' thread %s not relayed: not a member of the "
+                "handoff channel",
+                item.user,
+                item.thread_ts,
             )
-        await self.engine.store.mark_handled(seen.id)
+            return
+        await self.router.agent_message(
+            platform=PLATFORM,
+            event_id=item.message_id,
+            thread_ref=thread_ref(item.channel, item.thread_ts),
+            agent=item.user,
+            text=item.text,
+        )
 
     # --- buttons -------------------------------------------------------------------------
 
@@ -205,32 +173,38 @@ class SlackAdapter:
         user = str(body["user"]["id"])
         channel = str(body.get("channel", {}).get("id") or body["container"]["channel_id"])
         thread_ts = str(body.get("container", {}).get("message_ts") or "")
-        if not await self._is_agent(user):
-            log.warning("%s by %s refused: not a member of the handoff channel", action_id, user)
-            await self.client.chat_postEphemeral(
-                channel=channel,
-                user=user,
-                text="Only members of the agents' channel can use these buttons.",
-            )
+        if not await self._refuse_non_agent(user, channel, action_id):
             return
-        if action_id == TAKE_ACTION:
-            moved = await self.engine.take_over(key, user)
-            note = f"<@{user}> took this over." if moved else "Nothing is waiting for a person."
-            if moved:
-                await self._update_ticket(body, key, f"Taken by <@{user}>", resolvable=True)
-        else:
-            notice = await self.engine.resolve(key, user)
-            target = thread_of(key)
-            if notice is not None and target is not None:
-                await post(self.client, target[0], notice.text, thread_ts=target[1])
-            note = (
-                f"<@{user}> resolved this; the bot has the conversation again."
-                if notice is not None
-                else "This conversation was already back with the bot."
-            )
-            if notice is not None:
-                await self._update_ticket(body, key, f"Resolved by <@{user}>", resolvable=False)
+        taking = action_id == TAKE_ACTION
+        moved, note = await (self._take(key, user) if taking else self._resolve(key, user))
+        if moved:
+            await self._update_ticket(body, key, ticket_status(taking, user), resolvable=taking)
         await post(self.client, channel, note, thread_ts=thread_ts or None)
+
+    async def _take(self, key: str, user: str) -> tuple[bool, str]:
+        """Take the conversation; ``(moved, note for the agents)``."""
+        moved = await self.router.take_over(key, user)
+        return moved, f"<@{user}> took this over." if moved else "Nothing is waiting for a person."
+
+    async def _resolve(self, key: str, user: str) -> tuple[bool, str]:
+        """Give it back to the bot (the customer is told); ``(moved, note for the agents)``."""
+        moved = await self.router.resolve(key, user)
+        return moved, (
+            f"<@{user}> resolved this; the bot has the conversation again."
+            if moved
+            else "This conversation was already back with the bot."
+        )
+
+    async def _refuse_non_agent(self, user: str, channel: str, what: str) -> bool:
+        """``True`` for a member of the handoff channel; anybody else gets an ephemeral no."""
+        if await self._is_agent(user):
+            return True
+        log.warning("%s by %s refused: not a member of the handoff channel", what, user)
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=AGENTS_ONLY)
+        except SlackApiError as exc:
+            log.error("refusal to %s in %s failed: %s", user, channel, exc.response.get("error"))
+        return False
 
     async def _update_ticket(
         self, body: Mapping[str, Any], key: str, status: str, *, resolvable: bool
@@ -240,15 +214,80 @@ class SlackAdapter:
         ts = str(body.get("container", {}).get("message_ts") or "")
         if not ts:
             return
-        ticket = await self.engine.store.handoff_by_thread(f"{channel}:{ts}")
+        ticket = await self.engine.store.handoff_by_thread(thread_ref(channel, ts))
         original = (body.get("message") or {}).get("blocks")
-        blocks = ticket_blocks(original, ticket, key, status, resolvable=resolvable)
+        await self._edit_ticket(
+            channel, ts, ticket_blocks(original, ticket, key, status, resolvable=resolvable), status
+        )
+
+    async def _edit_ticket(
+        self, channel: str, ts: str, blocks: list[dict[str, Any]], status: str
+    ) -> None:
         try:
             await self.client.chat_update(channel=channel, ts=ts, text=status, blocks=blocks)
         except SlackApiError as exc:
             log.error(
                 "chat.update of ticket %s:%s failed: %s", channel, ts, exc.response.get("error")
             )
+
+    # --- /ondo ---------------------------------------------------------------------------
+
+    async def on_command(self, body: Mapping[str, Any]) -> None:
+        """Handle ``/ondo list | take <#> | resolve <#> | help`` from an agent."""
+        try:
+            await self._command(body)
+        finally:
+            await self._finished()
+
+    async def _command(self, body: Mapping[str, Any]) -> None:
+        user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
+        words = str(body.get("text") or "").split()
+        verb = words[0].lower() if words else "help"
+        if verb not in ("list", "take", "resolve") or not await self._refuse_non_agent(
+            user, channel, f"/ondo {verb}"
+        ):
+            if verb not in ("list", "take", "resolve"):
+                await self._tell(channel, user, COMMAND_HELP)
+            return
+        if verb == "list":
+            await self._tell(channel, user, await self._open_tickets())
+            return
+        number = words[1].lstrip("#") if len(words) > 1 else ""
+        ticket = await self.engine.store.handoff_by_id(int(number)) if number.isdigit() else None
+        if ticket is None:
+            await self._tell(channel, user, f"No handoff #{number or '?'}. {COMMAND_HELP}")
+            return
+        key, taking = ticket.conversation_key, verb == "take"
+        moved, note = await (self._take(key, user) if taking else self._resolve(key, user))
+        await self._tell(channel, user, f"#{ticket.id}: {note}")
+        target = parse_thread_ref(ticket.thread_ref or "")
+        if moved and target is not None:
+            await post(self.client, target[0], note, thread_ts=target[1])
+            fresh = await self.engine.store.handoff_by_id(ticket.id)
+            status = ticket_status(taking, user)
+            blocks = ticket_blocks(None, fresh, key, status, resolvable=taking)
+            await self._edit_ticket(target[0], target[1], blocks, status)
+
+    async def _open_tickets(self) -> str:
+        tickets = await self.engine.store.open_handoffs()
+        if not tickets:
+            return "No open handoffs."
+        lines = [
+            f"#{t.id} · {t.reason} · {t.intent or 'other'} · "
+            + (f"taken by <@{t.agent}>" if t.agent else "waiting")
+            for t in tickets
+        ]
+        return "Open handoffs:\n" + "\n".join(lines)
+
+    async def _tell(self, channel: str, user: str, text: str) -> None:
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as exc:
+            log.error(
+                "/ondo answer to %s in %s failed: %s", user, channel, exc.response.get("error")
+            )
+
+    # --- ratings ----------------------------------------------------------------------
 
     async def on_rating(self, body: Mapping[str, Any]) -> None:
         """Handle a customer's 👍 / 👎 click on an answer."""
@@ -285,8 +324,20 @@ class SlackAdapter:
             log.error("thanks for a rating in %s failed: %s", channel, exc.response.get("error"))
 
     async def _is_agent(self, user: str) -> bool:
+        """Whether ``user`` is a member of the handoff channel (a yes is trusted for a minute,
+        so a busy thread does not cost a ``conversations.members`` call per message)."""
         if self.handoff_channel is None:
             return False
+        if time.monotonic() - self._agents.get(user, -AGENT_CACHE_SECONDS) < AGENT_CACHE_SECONDS:
+            return True
+        if await self._is_member(user):
+            self._agents[user] = time.monotonic()
+            return True
+        self._agents.pop(user, None)
+        return False
+
+    async def _is_member(self, user: str) -> bool:
+        assert self.handoff_channel is not None
         cursor: str | None = None
         while True:
             page = await self.client.conversations_members(
@@ -311,88 +362,22 @@ class SlackAdapter:
             await self._done.wait_for(lambda: self.completed >= count)
 
 
-def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
-    """Block Kit for the agents' channel: the summary and the Take over / Resolve buttons."""
-    return [
-        *text_sections(ticket.summary),
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"#{ticket.id} · {ticket.reason} · {ticket.intent} · "
-                    f"{ticket.emotion.label} · {ticket.language} · <!date^{int(time.time())}"
-                    "^{time}|now>",
-                }
-            ],
-        },
-        {
-            "type": "actions",
-            "block_id": "ondo_handoff",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": TAKE_ACTION,
-                    "text": {"type": "plain_text", "text": "Take over"},
-                    "style": "primary",
-                    "value": ticket.conversation_key,
-                },
-                {
-                    "type": "button",
-                    "action_id": RESOLVE_ACTION,
-                    "text": {"type": "plain_text", "text": "Resolve"},
-                    "value": ticket.conversation_key,
-                },
-            ],
-        },
-    ]
-
-
-def ticket_blocks(
-    original: Any, ticket: Handoff | None, key: str, status: str, *, resolvable: bool
-) -> list[dict[str, Any]]:
-    """The ticket after a click: its content without the old buttons, the status, and the
-    Resolve button while it is still open. Without the clicked message's blocks, the content
-    is rebuilt from the stored handoff."""
-    if isinstance(original, list) and original:
-        blocks = [b for b in original if isinstance(b, dict) and b.get("type") != "actions"]
-    elif ticket is not None:
-        blocks = [
-            *text_sections(ticket.summary),
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"#{ticket.id} · {ticket.reason}"}],
-            },
-        ]
-    else:
-        blocks = []
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status}]})
-    if resolvable:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "ondo_handoff",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": RESOLVE_ACTION,
-                        "text": {"type": "plain_text", "text": "Resolve"},
-                        "value": key,
-                    }
-                ],
-            }
-        )
-    return blocks
+def ticket_status(taken: bool, user: str) -> str:
+    """The status line a ticket shows after Take over / Resolve."""
+    return f"{'Taken' if taken else 'Resolved'} by <@{user}>"
 
 
 def build_app(
-    engine: Engine, settings: Settings, client: AsyncWebClient | None = None
+    router: Router, settings: Settings, client: AsyncWebClient | None = None
 ) -> tuple[AsyncApp, SlackAdapter]:
-    """The Bolt app with Ondo's listeners, and the adapter behind them."""
+    """The Bolt app with Ondo's listeners, and the adapter behind them. Registers Slack's
+    customers with ``router``, and the agents' desk when the handoff channel is in Slack."""
     client = client or build_client(settings)
-    adapter = SlackAdapter(
-        engine, client, handoff_channel=handoff_channel_id(settings.handoff_channel)
-    )
+    channel = handoff_channel_id(settings.handoff_channel)
+    router.add_customer_side(SlackCustomers(client))
+    if channel is not None:
+        router.set_desk(SlackDesk(client, channel))
+    adapter = SlackAdapter(router, client, handoff_channel=channel)
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
@@ -410,10 +395,15 @@ def build_app(
         await ack()
         await adapter.on_rating(body)
 
+    async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await adapter.on_command(body)
+
     app.event("message")(on_event)
     app.event("app_mention")(on_event)
     app.action(TAKE_ACTION)(on_action)
     app.action(RESOLVE_ACTION)(on_action)
     app.action(RATE_UP_ACTION)(on_rating)
     app.action(RATE_DOWN_ACTION)(on_rating)
+    app.command(COMMAND)(on_command)
     return app, adapter

@@ -8,6 +8,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.events import thread_of
+from bot.engine import Sender
 from bot.types import Reply
 
 log = logging.getLogger("ondo.slack")
@@ -38,6 +40,20 @@ class SlackSender:
         return await post(
             self.client, self.channel, reply.text, thread_ts=self.thread_ts, blocks=blocks
         )
+
+
+class SlackCustomers:
+    """Slack's :class:`bot.routing.CustomerSide`: a conversation key names its thread."""
+
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    def sender_for(self, conversation_key: str) -> Sender | None:
+        """The sender posting into the conversation's thread; ``None`` for other platforms."""
+        target = thread_of(conversation_key)
+        return SlackSender(self.client, *target) if target is not None else None
 
 
 def text_sections(text: str) -> list[dict[str, Any]]:

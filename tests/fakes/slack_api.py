@@ -55,6 +55,7 @@ class _Failure:
     status: int
     error: str
     retry_after: int | None
+    channel: str | None = None
 
 
 def signed_request_headers(
@@ -212,8 +213,9 @@ class FakeSlack:
         error: str | None = None,
         retry_after: int | None = 1,
         times: int = 1,
+        channel: str | None = None,
     ) -> None:
-        """Make the next ``times`` calls to ``method`` fail.
+        """Make the next ``times`` calls to ``method`` (to ``channel``, if given) fail.
 
         With ``error`` the answer is HTTP 200 ``{"ok": false, "error": error}`` (how Slack
         reports API errors); otherwise HTTP ``status`` (default 429 with ``Retry-After``).
@@ -223,7 +225,7 @@ class FakeSlack:
         if error is None:
             error = "ratelimited" if status == 429 else "fatal_error"
         queue = self._failures.setdefault(method, deque())
-        queue.extend(_Failure(status, error, retry_after) for _ in range(times))
+        queue.extend(_Failure(status, error, retry_after, channel) for _ in range(times))
 
     def next_ts(self) -> str:
         """A fresh message ``ts``, strictly increasing across the fake's lifetime."""
@@ -334,6 +336,28 @@ class FakeSlack:
             "is_ext_shared_channel": False,
             "event_context": f"4-fake-{uuid.uuid4().hex}",
         }
+
+    def slash_command_body(
+        self, command: str, text: str = "", *, user: str = "U0AGENT", channel: str = "C0AGENTS"
+    ) -> bytes:
+        """The form-encoded body Slack posts for a slash command, as the Events URL gets it."""
+        return urlencode(
+            {
+                "token": self.verification_token,
+                "team_id": self.team_id,
+                "team_domain": "ondo-test",
+                "channel_id": channel,
+                "channel_name": "agents",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": command,
+                "text": text,
+                "api_app_id": self.app_id,
+                "is_enterprise_install": "false",
+                "response_url": f"{self.base_url}/commands/{next(self._ids)}",
+                "trigger_id": f"{next(self._ids)}.{self._epoch}.fakeTrigger",
+            }
+        ).encode()
 
     def block_actions_payload(
         self,
@@ -500,9 +524,11 @@ class FakeSlack:
         return web.json_response(answer, status=status, headers=headers)
 
     def _answer(self, call: Call) -> tuple[int, Answer, dict[str, str]]:
-        queue = self._failures.get(call.method)
-        if queue:
-            failure = queue.popleft()
+        queue = self._failures.get(call.method) or deque()
+        channel = call.params.get("channel")
+        failure = next((f for f in queue if f.channel in (None, channel)), None)
+        if failure is not None:
+            queue.remove(failure)
             headers: dict[str, str] = {}
             if failure.status == 429 and failure.retry_after is not None:
                 headers["Retry-After"] = str(failure.retry_after)

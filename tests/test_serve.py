@@ -1,0 +1,144 @@
+"""``ondo serve``: which platforms run, and the installed script served as a black box."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.serve import ServeError, plan_platforms
+from bot.settings import Settings
+from tests.conftest import copy_db
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, signed_request_headers
+from tests.slack_harness import AGENT, AGENTS, SECRET
+
+
+def settings(**values: str) -> Settings:
+    return Settings.from_env(values, dotenv=None)
+
+
+def test_plan_all_serves_every_configured_platform() -> None:
+    assert plan_platforms(settings(SLACK_BOT_TOKEN="x", SLACK_SIGNING_SECRET="s"), "all") == [
+        "slack"
+    ]
+    both = settings(SLACK_BOT_TOKEN="x", SLACK_APP_TOKEN="xapp", DISCORD_TOKEN="d")
+    assert plan_platforms(both, "all") == ["slack", "discord"]
+    with pytest.raises(ServeError, match="nothing to serve"):
+        plan_platforms(settings(), "all")
+
+
+def test_plan_brings_up_the_platform_of_the_agents_channel() -> None:
+    discord_with_slack_agents = settings(
+        DISCORD_TOKEN="d",
+        SLACK_BOT_TOKEN="x",
+        SLACK_SIGNING_SECRET="s",
+        ONDO_HANDOFF_CHANNEL="slack:C1",
+    )
+    assert plan_platforms(discord_with_slack_agents, "discord") == ["discord", "slack"]
+    with pytest.raises(ServeError, match="SLACK_BOT_TOKEN"):
+        plan_platforms(settings(DISCORD_TOKEN="d", ONDO_HANDOFF_CHANNEL="slack:C1"), "discord")
+    with pytest.raises(ServeError, match="DISCORD_TOKEN"):
+        plan_platforms(settings(ONDO_HANDOFF_CHANNEL="discord:1"), "discord")
+    with pytest.raises(ServeError, match="unknown platform"):
+        plan_platforms(settings(), "teams")
+
+
+# --- the black box -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    await server.start()
+    server.set_members(AGENTS, [AGENT, server.bot_user_id])
+    yield server
+    await server.stop()
+
+
+async def wait_healthy(url: str, process: asyncio.subprocess.Process) -> dict[str, object]:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            if process.returncode is not None:
+                raise AssertionError(f"ondo serve exited with {process.returncode}")
+            try:
+                async with session.get(url) as resp:
+                    return dict(await resp.json())
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.25)
+    raise AssertionError("ondo serve never became healthy")
+
+
+async def test_ondo_serve_slack_black_box(fake: FakeSlack, tmp_path: Path, warm_db: Path) -> None:
+    """The installed script, started as a user starts it, answering signed events."""
+    copy_db(warm_db, tmp_path / "serve.db")
+    port = free_port()
+    environment = {
+        **os.environ,
+        "ONDO_DB": str(tmp_path / "serve.db"),
+        "HF_HUB_OFFLINE": "1",
+        "PORT": str(port),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "ONDO_HANDOFF_CHANNEL": f"slack:{AGENTS}",
+    }
+    for name in ("ONDO_KB", "SLACK_APP_TOKEN", "DISCORD_TOKEN", "OPENAI_API_KEY"):
+        environment.pop(name, None)
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("ondo")),
+        "serve",
+        "slack",
+        env=environment,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        assert health == {"ok": True, "platforms": ["slack"]}
+        async with aiohttp.ClientSession() as session:
+
+            async def deliver(text: str) -> int:
+                event = fake.message_event(text, channel="D0DM", channel_type="im")
+                body = json.dumps(fake.event_callback(event)).encode()
+                async with session.post(
+                    f"http://127.0.0.1:{port}/slack/events",
+                    data=body,
+                    headers=signed_request_headers(body, SECRET),
+                ) as resp:
+                    return resp.status
+
+            assert await deliver("환불 요청하려면 어떻게 해야 하나요?") == 200
+            [answer] = await fake.wait_for("chat.postMessage", 1, timeout=30)
+            assert "환불" in answer.params["text"]
+            assert await deliver("I want to talk to a human agent") == 200
+            calls = await fake.wait_for("chat.postMessage", 3, timeout=30)
+            assert {c.params["channel"] for c in calls[1:]} == {"D0DM", AGENTS}
+            bad = b'{"type": "event_callback"}'
+            async with session.post(
+                f"http://127.0.0.1:{port}/slack/events",
+                data=bad,
+                headers=signed_request_headers(bad, "not-the-secret"),
+            ) as resp:
+                assert resp.status == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert "serving slack" in stderr.decode()
