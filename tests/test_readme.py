@@ -47,3 +47,19 @@ def test_every_setting_is_documented() -> None:
 
 def test_pyproject_pins_cpu_torch() -> None:
     assert '"torch==2.13.0"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_procfile_names_commands_that_parse() -> None:
+    from bot.cli import _parser
+
+    lines = [
+        line
+        for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines, "the Procfile names no process"
+    for line in lines:
+        name, _, command = line.partition(":")
+        words = command.split()
+        assert name.strip() and words[0] == "ondo", line
+        _parser().parse_args(words[1:])  # exits (fails the test) on an unknown command
