@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -519,3 +521,32 @@ async def test_a_handoff_notice_slack_refused_is_sent_by_recovery(slack: Slack, 
     assert len([c for c in slack.posts(AGENTS) if c.response.get("ok")]) == 1
     [handoff] = await slack.runtime.store.open_handoffs()
     assert await slack.state(handoff.conversation_key) == "waiting_human"
+
+
+async def test_a_stale_signature_is_rejected(slack: Slack) -> None:
+    body = json.dumps(slack.fake.event_callback(dm(slack.fake, "환불 되나요?"))).encode()
+    stale = signed_request_headers(body, SECRET, timestamp=int(time.time()) - 60 * 10)
+    assert await slack.post_signed(body, stale) == 401
+    assert slack.fake.calls == [] and slack.adapter.completed == 0
+
+
+@pytest.mark.parametrize("text", ["배송 조회는 어디서 하나요?", "Where can I track my order?"])
+async def test_two_processes_sharing_the_database_answer_a_retry_once(
+    fake: FakeSlack, sample_runtime_factory: Callable[..., Runtime], tmp_path: Path, text: str
+) -> None:
+    # Two app instances (each with its own connection to one SQLite file) behind a balancer:
+    # Slack's retry lands on the other one.
+    shared = tmp_path / "shared.db"
+    first_runtime = sample_runtime_factory(db=shared, **slack_settings(fake))
+    second_runtime = sample_runtime_factory(db=shared, **slack_settings(fake))
+    event = dm(fake, text)
+    async with (
+        running_slack(fake, first_runtime) as first,
+        running_slack(fake, second_runtime) as second,
+    ):
+        await asyncio.gather(first.deliver(event), second.deliver(event, retry=1))
+        await first.adapter.wait_completed(1)
+        await second.adapter.wait_completed(1)
+        await second.deliver(event, retry=2)
+        await second.adapter.wait_completed(2)
+    assert len(fake.calls_to("chat.postMessage")) == 1
