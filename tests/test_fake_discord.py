@@ -268,3 +268,67 @@ async def test_rest_answers_plain_json_and_checks_the_token(fake: FakeDiscord) -
         async with session.post(url, headers=headers, json={"content": "x"}) as response:
             assert response.status == 404
             assert (await response.json())["code"] == 10003
+
+
+async def test_scripted_failure_reaches_discord_py(fake: FakeDiscord, run: Runner) -> None:
+    client = await run(discord.Client(intents=_intents(), guild_ready_timeout=0.05))
+    path = f"/channels/{fake.support_channel_id}/messages"
+    fake.fail("POST", path, status=403, code=50013)
+    channel = client.get_channel(fake.support_channel_id)
+    assert isinstance(channel, discord.TextChannel)
+
+    with pytest.raises(discord.Forbidden) as refused:
+        await channel.send("not allowed")
+    assert (refused.value.status, refused.value.code) == (403, 50013)
+    assert (await channel.send("allowed again")).content == "allowed again"
+    assert [c.status for c in fake.calls if c.path == path] == [403, 200]
+
+
+async def test_button_click_arrives_as_an_interaction_with_resolved_permissions(
+    fake: FakeDiscord, run: Runner
+) -> None:
+    client = discord.Client(intents=_intents(), guild_ready_timeout=0.05)
+    clicks: asyncio.Queue[discord.Interaction] = asyncio.Queue()
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        clicks.put_nowait(interaction)
+        await interaction.response.send_message("only you can see this", ephemeral=True)
+
+    client.event(on_interaction)
+    await run(client)
+    ticket = fake.message_create(fake.staff_channel_id, "ticket", author=fake.bot_user)
+
+    for user, manages in ((fake.staff_id, True), (fake.customer_id, False)):
+        data = fake.interaction_create(int(ticket["id"]), "ondo:take:1", user_id=user)
+        await fake.dispatch("INTERACTION_CREATE", data)
+        interaction = await asyncio.wait_for(clicks.get(), TIMEOUT)
+        assert interaction.custom_id == "ondo:take:1"
+        assert interaction.user.id == user and isinstance(interaction.user, discord.Member)
+        assert interaction.channel_id == fake.staff_channel_id
+        assert interaction.message is not None and interaction.message.id == int(ticket["id"])
+        assert interaction.permissions.manage_threads is manages
+        assert interaction.permissions.view_channel is manages  # #staff is staff-only
+        [callback] = await fake.wait_for("POST", f"/interactions/{data['id']}/")
+        assert callback.body["type"] == 4
+        assert callback.body["data"]["content"] == "only you can see this"
+        assert callback.body["data"]["flags"] == 64
+
+    owner = fake.permissions_in(fake.owner_id, fake.staff_channel_id)
+    assert owner == discord.Permissions.all().value
+
+
+async def test_user_thread_is_announced_to_the_client(fake: FakeDiscord, run: Runner) -> None:
+    client = discord.Client(intents=_intents(), guild_ready_timeout=0.05)
+    created: asyncio.Queue[discord.Thread] = asyncio.Queue()
+
+    async def on_thread_create(thread: discord.Thread) -> None:
+        created.put_nowait(thread)
+
+    client.event(on_thread_create)
+    await run(client)
+    data = await fake.user_thread(fake.support_channel_id, "my question")
+
+    thread = await asyncio.wait_for(created.get(), TIMEOUT)
+    assert thread.id == int(data["id"]) and client.get_channel(thread.id) is thread
+    assert thread.parent_id == fake.support_channel_id
+    assert thread.owner_id == fake.customer_id

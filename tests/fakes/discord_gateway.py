@@ -51,6 +51,7 @@ DIRECT_MESSAGES = 1 << 12
 MESSAGE_CONTENT = 1 << 15
 
 # Permission bits used by the fixture world.
+ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
 EVERYONE_PERMISSIONS = 1_071_698_660_929
 STAFF_PERMISSIONS = EVERYONE_PERMISSIONS | (1 << 13) | (1 << 34)  # + manage messages/threads
@@ -123,6 +124,16 @@ class _RateLimit:
     retry_after: float
     times: int
     is_global: bool
+
+
+@dataclass
+class _Failure:
+    method: str
+    path_prefix: str
+    status: int
+    code: int
+    message: str
+    times: int
 
 
 @dataclass
@@ -208,6 +219,7 @@ class FakeDiscord:
         self.connections: list[dict[str, str]] = []
         self.sessions: dict[str, GatewaySession] = {}
         self._rate_limits: list[_RateLimit] = []
+        self._failures: list[_Failure] = []
         self._changed = asyncio.Condition()
         self._snowflake = _Snowflakes()
         self._runner: web.AppRunner | None = None
@@ -330,6 +342,23 @@ class FakeDiscord:
             _RateLimit(method.upper(), path_prefix, retry_after, times, is_global)
         )
 
+    def fail(
+        self,
+        method: str,
+        path_prefix: str,
+        *,
+        status: int = 500,
+        times: int = 1,
+        code: int = 0,
+        message: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``status`` and a Discord error body
+        (``{"message", "code"}``), e.g. 500, or 403 ``Missing Permissions`` (code 50013)."""
+        text = message or {403: "Missing Permissions", 404: "Not Found"}.get(
+            status, f"{status}: Internal Server Error"
+        )
+        self._failures.append(_Failure(method.upper(), path_prefix, status, code, text, times))
+
     async def wait_for(
         self, method: str, path_prefix: str, count: int = 1, timeout: float = 5.0
     ) -> list[RestCall]:
@@ -441,6 +470,90 @@ class FakeDiscord:
         )
         self.messages[int(message["id"])] = message
         return copy.deepcopy(message)
+
+    async def user_thread(
+        self, parent_id: int, name: str, *, owner: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A public thread that ``owner`` (default :attr:`customer`) started in ``parent_id``
+        without a starter message, announced with THREAD_CREATE as Discord does."""
+        thread = self._thread(self.channels[parent_id], self._snowflake(), {"name": name}, 11)
+        thread["owner_id"] = str((owner or self.customer)["id"])
+        await self.dispatch("THREAD_CREATE", thread | {"newly_created": True})
+        return copy.deepcopy(thread)
+
+    def interaction_create(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user_id: int | None = None,
+        component_type: int = 2,
+    ) -> dict[str, Any]:
+        """Build INTERACTION_CREATE data for a click on a component (a button by default) of
+        the stored message ``message_id``, by ``user_id`` (default :attr:`staff`).
+
+        Like Discord it carries the message, the channel, and in a guild the clicking member
+        with ``permissions`` resolved in that channel (role permissions and overwrites). The
+        client answers with ``POST /interactions/{id}/{token}/callback``.
+        """
+        message = self.messages[message_id]
+        channel_id = int(message["channel_id"])
+        channel = self.channels[channel_id]
+        uid = user_id or self.staff_id
+        data: dict[str, Any] = {
+            "id": str(self._snowflake()),
+            "application_id": str(self.application_id),
+            "type": 3,
+            "token": "fake-interaction-" + secrets.token_hex(16),
+            "version": 1,
+            "data": {"custom_id": custom_id, "component_type": component_type},
+            "channel_id": str(channel_id),
+            "channel": copy.deepcopy(channel),
+            "message": self._rest_view(copy.deepcopy(message)),
+            "app_permissions": str(self.permissions_in(self.bot_id, channel_id)),
+            "locale": "ko",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if "guild_id" in channel:
+            data["guild_id"] = channel["guild_id"]
+            data["guild_locale"] = "ko"
+            permissions = str(self.permissions_in(uid, channel_id))
+            data["member"] = self._member(uid) | {"permissions": permissions}
+        else:
+            data["user"] = self.users[uid]
+        return data
+
+    def permissions_in(self, uid: int, channel_id: int) -> int:
+        """The permission bits of member ``uid`` in a guild channel (a thread uses its parent's
+        overwrites), computed the way Discord documents it."""
+        channel = self.channels[channel_id]
+        if channel["type"] in (10, 11, 12):
+            channel = self.channels[int(channel["parent_id"])]
+        everything = discord.Permissions.all().value
+        if uid == self.owner_id:
+            return everything
+        role_bits = {int(r["id"]): int(r["permissions"]) for r in self.roles}
+        member_roles = self.member_roles.get(uid, [])
+        bits = role_bits[self.guild_id]
+        for role in member_roles:
+            bits |= role_bits.get(role, 0)
+        if bits & ADMINISTRATOR:
+            return everything
+        overwrites = {int(o["id"]): o for o in channel.get("permission_overwrites") or []}
+        if (everyone := overwrites.get(self.guild_id)) is not None:
+            bits = (bits & ~int(everyone["deny"])) | int(everyone["allow"])
+        allow = deny = 0
+        for role in member_roles:
+            if (overwrite := overwrites.get(role)) is not None:
+                allow |= int(overwrite["allow"])
+                deny |= int(overwrite["deny"])
+        bits = (bits & ~deny) | allow
+        if (own := overwrites.get(uid)) is not None:
+            bits = (bits & ~int(own["deny"])) | int(own["allow"])
+        return bits
 
     # -- building blocks ----------------------------------------------------------------------
 
@@ -827,9 +940,12 @@ class FakeDiscord:
         )
         self._pending[id(request)] = call
         limited = self._take_rate_limit(call)
+        failure = self._take_failure(call) if limited is None else None
         needs_auth = not path.startswith("/interactions/")
         if limited is not None:
             response = self._rate_limited(limited)
+        elif failure is not None:
+            response = self._error(failure.status, failure.message, failure.code)
         elif needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
             response = self._json({"message": "401: Unauthorized", "code": 0}, status=401)
         else:
@@ -878,6 +994,15 @@ class FakeDiscord:
                 if limit.times <= 0:
                     self._rate_limits.remove(limit)
                 return limit
+        return None
+
+    def _take_failure(self, call: RestCall) -> _Failure | None:
+        for failure in self._failures:
+            if failure.method == call.method and call.path.startswith(failure.path_prefix):
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+                return failure
         return None
 
     def _rate_limited(self, limit: _RateLimit) -> web.Response:

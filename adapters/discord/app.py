@@ -1,0 +1,390 @@
+"""The Discord client for Ondo: gateway events in, router calls out (discord.py).
+
+:class:`DiscordAdapter` turns each message into a :class:`bot.types.Message`
+(``events.classify``) for :meth:`bot.routing.Router.customer_message`, staff messages in
+ticket threads into :meth:`~bot.routing.Router.agent_message`, and Take over / Resolve clicks
+into :meth:`~bot.routing.Router.take_over` / :meth:`~bot.routing.Router.resolve`.
+:func:`run_discord` runs it until asked to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+
+from adapters.discord.config import DiscordConfig, DiscordConfigError
+from adapters.discord.desk import (
+    TAKE,
+    DiscordDesk,
+    parse_custom_id,
+    resolved_status,
+    taken_status,
+)
+from adapters.discord.endpoints import discord_endpoints
+from adapters.discord.events import (
+    PLATFORM,
+    AgentMessage,
+    CustomerMessage,
+    classify,
+    from_a_person,
+    looks_unreadable,
+    thread_ref,
+)
+from adapters.discord.sender import DiscordCustomers, DiscordSender, describe
+from adapters.discord.staff import StaffPolicy
+from bot.routing import Router
+from bot.settings import Settings
+from bot.store import Handoff
+
+log = logging.getLogger("ondo.discord")
+
+CLOSE_TIMEOUT = 10.0
+STAFF_ONLY = "Only Ondo's support staff can do this."
+NOTES = {
+    "taken": "<@{agent}> took this over.",
+    "nothing_waiting": "Nothing is waiting for a person.",
+    "resolved": "<@{agent}> resolved this; the bot has the conversation again.",
+    "already_back": "This conversation was already back with the bot.",
+}
+MISSING_INTENT = (
+    "Discord sends Ondo empty messages: the Message Content intent is missing. Enable it in "
+    "the Discord Developer Portal (your application > Bot > Privileged Gateway Intents > "
+    "Message Content Intent); until then Ondo only reads DMs and messages that @mention it."
+)
+
+
+def build_client(
+    *, message_content: bool = True, guild_ready_timeout: float = 2.0
+) -> discord.AutoShardedClient:
+    """The discord.py client Ondo runs: auto-sharded (big servers shard on the same code),
+    with the guilds, guild messages, DMs and Message Content intents, and no mentions allowed
+    by default."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = message_content
+    return discord.AutoShardedClient(
+        intents=intents,
+        allowed_mentions=discord.AllowedMentions.none(),
+        guild_ready_timeout=guild_ready_timeout,
+    )
+
+
+class DiscordAdapter:
+    """Translates one client's Discord events into router calls.
+
+    Registers Discord's customers with the router (and the agents' desk, when
+    ``ONDO_HANDOFF_CHANNEL`` is ``discord:<channel id>``) once connected.
+    """
+
+    def __init__(self, router: Router, client: discord.Client, config: DiscordConfig) -> None:
+        self.router = router
+        self.engine = router.engine
+        self.client = client
+        self.config = config
+        self.staff = StaffPolicy(config.staff_role)
+        self.customers = DiscordCustomers(client)
+        self.desk = DiscordDesk(client, config.staff_channel) if config.staff_channel else None
+        self.completed = 0
+        """Messages from others and button clicks fully handled (tests wait on it)."""
+        self.unhandled = 0
+        """Exceptions that escaped an event handler (logged; tests expect none)."""
+        self._done = asyncio.Condition()
+        self._ready: asyncio.Event | None = None
+        self._registered = False
+        self._warned_unreadable = False  # one adapter per process: warned once per process
+        for handler in (self.on_ready, self.on_message, self.on_interaction, self.on_error):
+            client.event(handler)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, ready: asyncio.Event | None = None) -> None:
+        """Connect and serve until ``stop`` is set, then close the connection.
+
+        Raises :class:`DiscordConfigError` when Discord rejects the token or the Message
+        Content intent, and ``RuntimeError`` when the connection ends on its own.
+        """
+        if self.desk is not None and self.router.desk_platform != PLATFORM:
+            raise DiscordConfigError(
+                f"the router's handoff channel is {self.router.handoff_channel!r}, not "
+                f"discord:{self.config.staff_channel}"
+            )
+        self._ready = ready
+        async with self.client:
+            connection = asyncio.create_task(self.client.start(self.config.token))
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                await self.client.close()
+                await asyncio.wait({connection}, timeout=CLOSE_TIMEOUT)
+            _raise_for(connection, stopped=stop.is_set())
+
+    async def on_ready(self) -> None:
+        """Connected (again): register with the router once, then tell ``ready``."""
+        if not self._registered:
+            self.router.add_customer_side(self.customers)
+            if self.desk is not None:
+                self.router.set_desk(self.desk)
+                await self._check_desk()
+            self._registered = True
+        user = self.client.user
+        log.info(
+            "Discord connected as %s (%s), %d server(s)",
+            user,
+            user.id if user else "?",
+            len(self.client.guilds),
+        )
+        if self._ready is not None:
+            self._ready.set()
+
+    async def _check_desk(self) -> None:
+        assert self.desk is not None
+        try:
+            await self.desk.channel()
+        except Exception as exc:
+            log.error("the agents' Discord channel cannot be used: %s", describe(exc))
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """Log an exception that escaped a handler (discord.py would only print it)."""
+        self.unhandled += 1
+        log.exception("unhandled error in Discord event %s", event_method)
+
+    # --- messages ------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Handle one new message (edits arrive as ``on_message_edit`` and are ignored)."""
+        me = self.client.user
+        if me is None or message.author.id == me.id:
+            return  # Ondo's own posts come back through the gateway
+        try:
+            await self._message(message, me.id)
+        finally:
+            await self._finished()
+
+    async def _message(self, message: discord.Message, me: int) -> None:
+        if not from_a_person(message, me):
+            return
+        guild = message.guild
+        my_role = guild.self_role.id if guild is not None and guild.self_role else None
+        if looks_unreadable(message, me, my_role):
+            self._warn_unreadable(message)
+            return
+        channel = await self._channel_of(message)
+        if channel is None:
+            return
+        item = classify(
+            message,
+            channel,
+            me=me,
+            my_role=my_role,
+            support_channels=self.config.support_channels,
+            staff_channel=self.config.staff_channel,
+        )
+        if isinstance(item, CustomerMessage):
+            await self._customer(item)
+        elif isinstance(item, AgentMessage) and isinstance(channel, discord.Thread):
+            await self._agent(item, message.author, channel)
+
+    async def _channel_of(self, message: discord.Message) -> discord.abc.MessageableChannel | None:
+        channel = message.channel
+        if not isinstance(channel, discord.PartialMessageable) or message.guild is None:
+            return channel
+        # A thread discord.py has not cached (archived until this message): ask for it.
+        try:
+            fetched = await self.client.fetch_channel(channel.id)
+        except discord.HTTPException as exc:
+            log.warning("message %s in unknown channel %s: %s", message.id, channel.id, exc)
+            return None
+        if isinstance(fetched, discord.TextChannel | discord.Thread):
+            return fetched
+        return None
+
+    def _warn_unreadable(self, message: discord.Message) -> None:
+        if self._warned_unreadable:
+            log.debug("message %s in channel %s unreadable", message.id, message.channel.id)
+            return
+        self._warned_unreadable = True
+        log.warning(
+            "%s (first seen: message %s in channel %s)",
+            MISSING_INTENT,
+            message.id,
+            message.channel.id,
+        )
+
+    async def _customer(self, item: CustomerMessage) -> None:
+        key = item.message.conversation_key
+        if not item.addressed and not await self.engine.store.has_conversation(key):
+            return  # a thread Ondo takes no part in
+        sender = DiscordSender(self.client, item.target, thread_name=item.thread_name)
+        try:
+            await self.router.customer_message(item.message, sender)
+        except Exception as exc:
+            # The gateway does not redeliver: the message stays recorded unanswered, and the
+            # router's recovery sweep answers it once Discord takes posts again.
+            log.error(
+                "answer in %s (Discord channel %s) not posted yet (%s); recovery will retry",
+                key,
+                item.target.channel_id,
+                describe(exc),
+            )
+
+    async def _agent(
+        self, item: AgentMessage, author: discord.User | discord.Member, thread: discord.Thread
+    ) -> None:
+        ref = thread_ref(item.thread_id)
+        ticket = await self.engine.store.handoff_by_thread(ref)
+        if ticket is None:
+            return  # staff talking in a thread that is no ticket
+        if not self.staff.allows(author, _permissions(thread, author)):
+            log.warning(
+                "message by %s in ticket thread %s (#%d) not relayed: %s",
+                author.id,
+                item.thread_id,
+                ticket.id,
+                self.staff.rule,
+            )
+            return
+        if not item.text:
+            return
+        result = await self.router.agent_message(
+            platform=PLATFORM,
+            event_id=str(item.message_id),
+            thread_ref=ref,
+            agent=str(author.id),
+            text=item.text,
+        )
+        if result == "relayed" and ticket.agent is None and self.desk is not None:
+            # Answering takes the ticket over: the ticket shows it, as after the button.
+            await self.desk.update_ticket(ticket, taken_status(str(author.id)), resolvable=True)
+
+    # --- buttons -------------------------------------------------------------------------
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Handle a click on a ticket's Take over / Resolve button (others are ignored)."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        parsed = parse_custom_id(interaction.custom_id)
+        if parsed is None:
+            return
+        try:
+            await self._button(interaction, *parsed)
+        finally:
+            await self._finished()
+
+    async def _button(self, interaction: discord.Interaction, action: str, handoff_id: int) -> None:
+        user = interaction.user
+        if not self._may_act(interaction):
+            log.warning(
+                "%s on ticket #%d by %s in channel %s refused: %s",
+                action,
+                handoff_id,
+                user.id,
+                interaction.channel_id,
+                self.staff.rule,
+            )
+            await interaction.response.send_message(STAFF_ONLY, ephemeral=True)
+            return
+        try:
+            await interaction.response.defer()  # the ticket is edited below, by message id
+        except discord.HTTPException as exc:
+            log.warning("click on ticket #%d not acknowledged: %s", handoff_id, describe(exc))
+        ticket = await self.engine.store.handoff_by_id(handoff_id)
+        if ticket is None:
+            log.warning("%s by %s: no handoff #%d", action, user.id, handoff_id)
+            return
+        agent = str(user.id)
+        if action == TAKE:
+            moved = ticket.resolved_at is None and await self.router.take_over(
+                ticket.conversation_key, agent
+            )
+            note = NOTES["taken" if moved else "nothing_waiting"]
+            status = taken_status(agent)
+        else:
+            moved = await self.router.resolve(ticket.conversation_key, agent)
+            note = NOTES["resolved" if moved else "already_back"]
+            status = resolved_status(agent)
+        if moved and self.desk is not None:
+            await self.desk.update_ticket(ticket, status, resolvable=action == TAKE)
+        await self._note(ticket, note.format(agent=agent))
+
+    def _may_act(self, interaction: discord.Interaction) -> bool:
+        staff_channel = self.config.staff_channel
+        channel = interaction.channel
+        in_desk = staff_channel is not None and (
+            interaction.channel_id == staff_channel
+            or (isinstance(channel, discord.Thread) and channel.parent_id == staff_channel)
+        )
+        return in_desk and self.staff.allows(interaction.user, interaction.permissions)
+
+    async def _note(self, ticket: Handoff, text: str) -> None:
+        if self.desk is None or not ticket.thread_ref:
+            return
+        try:
+            await self.desk.post_in_thread(ticket.thread_ref, text)
+        except Exception as exc:
+            log.error("note on ticket #%d failed: %s", ticket.id, describe(exc))
+
+    # --- for tests and health checks -----------------------------------------------------
+
+    async def _finished(self) -> None:
+        async with self._done:
+            self.completed += 1
+            self._done.notify_all()
+
+    async def wait_completed(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``count`` messages/clicks (not Ondo's own posts) have been handled."""
+        async with asyncio.timeout(timeout), self._done:
+            await self._done.wait_for(lambda: self.completed >= count)
+
+
+def _permissions(
+    thread: discord.Thread, user: discord.User | discord.Member
+) -> discord.Permissions:
+    if not isinstance(user, discord.Member):
+        return discord.Permissions.none()
+    try:
+        return thread.permissions_for(user)
+    except discord.ClientException:  # the parent channel is not cached
+        return discord.Permissions.none()
+
+
+def _raise_for(connection: asyncio.Task[None], *, stopped: bool) -> None:
+    """Turn how the connection ended into the error :func:`run_discord` raises, if any."""
+    if not connection.done():
+        connection.cancel()
+        return
+    error = None if connection.cancelled() else connection.exception()
+    if isinstance(error, discord.LoginFailure):
+        raise DiscordConfigError(f"Discord rejected DISCORD_TOKEN: {error}") from error
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        raise DiscordConfigError(MISSING_INTENT) from error
+    if error is not None:
+        raise error
+    if not stopped:
+        raise RuntimeError("the Discord connection closed on its own")
+
+
+async def run_discord(
+    router: Router,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve Discord for ``router`` until ``stop`` is set; ``ready`` is set once connected.
+
+    Validates the settings first (:class:`DiscordConfigError` names what is missing), points
+    discord.py at ``DISCORD_API_BASE`` / ``DISCORD_GATEWAY_URL`` when set
+    (:class:`adapters.discord.endpoints.DiscordEndpointsMoved` if discord.py moved them),
+    then registers Discord's customers (and the agents' desk) with ``router`` and runs.
+    """
+    config = DiscordConfig.from_settings(settings)
+    with discord_endpoints(config.api_base, config.gateway_url):
+        adapter = DiscordAdapter(router, build_client(), config)
+        await adapter.run(stop, ready=ready)
