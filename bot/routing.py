@@ -141,7 +141,9 @@ class Router:
         if self.desk is None or ticket is None or not ticket.thread_ref:
             log.warning("message in %s not relayed: its handoff has no agents' thread yet", key)
             return
-        same_platform = platform_of(key) == platform_of(ticket.thread_ref) == "slack"
+        # A mention names the customer on their own platform (desks post with mentions
+        # disabled, so nobody is pinged); across platforms it would be noise.
+        same_platform = platform_of(key) == platform_of(ticket.thread_ref)
         who = f"<@{message.user}>" if same_platform else "Customer"
         try:
             await self.desk.post_in_thread(ticket.thread_ref, f"{who}: {text or '(empty)'}")

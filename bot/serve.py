@@ -92,7 +92,14 @@ def plan_platforms(settings: Settings, requested: str) -> list[str]:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "platforms": request.app.get("platforms", [])})
+    connected: dict[str, asyncio.Event] = request.app.get("connected", {})
+    return web.json_response(
+        {
+            "ok": True,
+            "platforms": request.app.get("platforms", []),
+            "connected": {name: event.is_set() for name, event in connected.items()},
+        }
+    )
 
 
 def slack_web_app(bolt_app: AsyncApp | None) -> web.Application:
@@ -124,6 +131,8 @@ async def serve(
         socket_mode = settings.slack_app_token is not None
     web_app = slack_web_app(None if socket_mode else bolt_app)
     web_app["platforms"] = list(platforms)
+    connected: dict[str, asyncio.Event] = {}
+    web_app["connected"] = connected
     runner = web.AppRunner(web_app)
     await runner.setup()
     tasks: dict[str, asyncio.Task[None]] = {}
@@ -141,7 +150,10 @@ async def serve(
         if "discord" in platforms:
             from adapters.discord import run_discord
 
-            tasks["discord"] = asyncio.create_task(run_discord(router, settings, stop))
+            connected["discord"] = asyncio.Event()
+            tasks["discord"] = asyncio.create_task(
+                run_discord(router, settings, stop, ready=connected["discord"])
+            )
         tasks["recovery"] = asyncio.create_task(router.run_recovery(stop))
         log.info("serving %s; health on :%d/healthz", ", ".join(platforms), settings.port)
         waiter = asyncio.create_task(stop.wait())

@@ -62,7 +62,12 @@ class Settings:
         if not port.isdecimal() or not 0 < int(port) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, not {port!r}")
         handoff = get("ONDO_HANDOFF_CHANNEL")
-        if handoff and not handoff.startswith(("slack:", "discord:")):
+        platform, _, channel = (handoff or "").partition(":")
+        if handoff and (
+            platform not in ("slack", "discord")
+            or not channel
+            or (platform == "discord" and not channel.isdecimal())
+        ):
             raise SettingsError(
                 f"ONDO_HANDOFF_CHANNEL must look like slack:<channel id> or discord:<channel id>,"
                 f" not {handoff!r}"

@@ -145,7 +145,7 @@ async def test_handoff_round_trip_with_the_staff_channel(
     before = len(discord.posts(thread))
     await discord.say(follow_up, channel=thread)
     relayed = discord.texts(ticket)[-1]
-    assert relayed.startswith("Customer: ") and "010-1234-5678" not in relayed
+    assert relayed.startswith(f"<@{fake.customer_id}>: ") and "010-1234-5678" not in relayed
     assert len(discord.posts(thread)) == before
 
     # Resolve: the customer is told, the ticket loses its buttons, the bot answers again.
@@ -183,7 +183,7 @@ async def test_dm_handoff_taken_over_by_writing_in_the_ticket_thread(discord: Di
     ]
 
     await discord.dm("Thanks, I'll wait")
-    assert discord.texts(ticket)[-1] == "Customer: Thanks, I'll wait"
+    assert discord.texts(ticket)[-1] == f"<@{fake.customer_id}>: Thanks, I'll wait"
     # Staff chatting in the channel itself, outside any ticket thread, is not for Ondo.
     await discord.staff_says("who's on lunch?", fake.staff_channel_id)
     assert len(discord.posts(fake.staff_channel_id)) == 1  # the ticket only

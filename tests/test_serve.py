@@ -18,6 +18,7 @@ import pytest_asyncio
 from bot.serve import ServeError, plan_platforms
 from bot.settings import Settings
 from tests.conftest import copy_db
+from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, signed_request_headers
 from tests.slack_harness import AGENT, AGENTS, SECRET
 
@@ -110,7 +111,7 @@ async def test_ondo_serve_slack_black_box(fake: FakeSlack, tmp_path: Path, warm_
     )
     try:
         health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        assert health == {"ok": True, "platforms": ["slack"]}
+        assert health == {"ok": True, "platforms": ["slack"], "connected": {}}
         async with aiohttp.ClientSession() as session:
 
             async def deliver(text: str) -> int:
@@ -142,3 +143,71 @@ async def test_ondo_serve_slack_black_box(fake: FakeSlack, tmp_path: Path, warm_
     assert process.returncode == 0, stderr.decode()
     assert "Traceback" not in stderr.decode()
     assert "serving slack" in stderr.decode()
+
+
+async def test_ondo_serve_discord_black_box(tmp_path: Path, warm_db: Path) -> None:
+    """``ondo serve discord`` pointed at a fake Discord by DISCORD_API_BASE/GATEWAY_URL."""
+    fake = FakeDiscord()
+    await fake.start()
+    copy_db(warm_db, tmp_path / "serve.db")
+    port = free_port()
+    environment = {
+        **os.environ,
+        "ONDO_DB": str(tmp_path / "serve.db"),
+        "HF_HUB_OFFLINE": "1",
+        "PORT": str(port),
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "ONDO_DISCORD_CHANNELS": str(fake.support_channel_id),
+        "ONDO_HANDOFF_CHANNEL": f"discord:{fake.staff_channel_id}",
+    }
+    for name in ("ONDO_KB", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "OPENAI_API_KEY"):
+        environment.pop(name, None)
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("ondo")),
+        "serve",
+        "discord",
+        env=environment,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/healthz"
+        health = await wait_healthy(url, process)
+        assert health["platforms"] == ["discord"]
+        async with aiohttp.ClientSession() as session:
+            for _ in range(400):
+                async with session.get(url) as resp:
+                    if (await resp.json())["connected"] == {"discord": True}:
+                        break
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError("Discord never connected")
+        answered = []
+        for text, expect in (
+            ("환불 요청하려면 어떻게 해야 하나요?", "환불"),
+            ("How do I request a refund?", "refund"),
+        ):
+            message = fake.message_create(fake.support_channel_id, text)
+            assert await fake.dispatch("MESSAGE_CREATE", message) == 1
+            [answer] = await fake.wait_for(
+                "POST", f"/channels/{message['id']}/messages", timeout=30
+            )
+            assert expect in answer.body["content"].lower()
+            answered.append(message["id"])
+            assert await fake.dispatch("MESSAGE_CREATE", message) == 1  # a replay
+        asked = fake.message_create(fake.support_channel_id, "상담원 연결해 주세요")
+        await fake.dispatch("MESSAGE_CREATE", asked)
+        await fake.wait_for("POST", f"/channels/{fake.staff_channel_id}/messages", timeout=30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+        await fake.stop()
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log and "serving discord" in log
+    for thread in answered:  # a replayed MESSAGE_CREATE was not answered again
+        path = f"/channels/{thread}/messages"
+        assert len([c for c in fake.calls if c.method == "POST" and c.path == path]) == 1

@@ -111,7 +111,9 @@ def test_bad_port_in_dotenv_names_the_variable(tmp_path: Path) -> None:
         from_env({}, write_dotenv(tmp_path, "PORT=http\n"))
 
 
-@pytest.mark.parametrize("channel", ["C0123", "general", "#고객지원", "teams:abc", "Slack:C1"])
+@pytest.mark.parametrize(
+    "channel", ["C0123", "general", "#고객지원", "teams:abc", "Slack:C1", "slack:", "discord:staff"]
+)
 def test_bad_handoff_channel_names_the_variable(channel: str) -> None:
     with pytest.raises(SettingsError, match="ONDO_HANDOFF_CHANNEL") as caught:
         from_env({"ONDO_HANDOFF_CHANNEL": channel})
@@ -121,3 +123,18 @@ def test_bad_handoff_channel_names_the_variable(channel: str) -> None:
 @pytest.mark.parametrize("channel", ["slack:C0123", "discord:998877"])
 def test_good_handoff_channels(channel: str) -> None:
     assert from_env({"ONDO_HANDOFF_CHANNEL": channel}).handoff_channel == channel
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ONDO_DISCORD_CHANNELS", "123,support"), ("ONDO_DISCORD_STAFF_ROLE", "Staff")],
+)
+def test_discord_ids_must_be_numbers(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        from_env({name: value})
+
+
+def test_discord_ids_are_read() -> None:
+    settings = from_env({"ONDO_DISCORD_CHANNELS": "111, 222;333", "ONDO_DISCORD_STAFF_ROLE": "9"})
+    assert settings.discord_channels == (111, 222, 333)
+    assert settings.discord_staff_role == 9
