@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.crypto import cipher_for
 from bot.emotion import CueEmotionDetector
 from bot.engine import Engine
 from bot.responder.base import Responder
@@ -65,7 +66,14 @@ def build_runtime(
     responder: Responder | None = None,
 ) -> Runtime:
     """Open the store, load the knowledge base (files + imported entries) and the engine."""
-    store = Store.open(settings.db_path)
+    cipher = cipher_for(settings.encryption_key)
+    if not cipher.encrypts:
+        log.warning(
+            "ONDO_ENCRYPTION_KEY is not set: customer messages are stored unencrypted in %s "
+            "(`ondo keys generate` makes a key)",
+            settings.db_path,
+        )
+    store = Store.open(settings.db_path, cipher)
     try:
         imported = store.imported_entries_sync()
         knowledge = KnowledgeBase.from_paths(

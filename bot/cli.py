@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         help="which platform to serve; all = every configured one",
     )
     serve.set_defaults(handler=_cmd_serve)
+
+    from bot.cli_admin import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 import numpy as np
 import sqlite_utils
 
+from bot.crypto import PREFIX, Cipher, CipherError, PlainCipher
 from bot.migrations import migrate
+from bot.retention import SEALED_COLUMNS, RetentionMixin
 from bot.types import Emotion, Message, State
 from knowledge.embedders import Vectors
 from knowledge.entries import Entry
@@ -102,18 +104,20 @@ class Handoff:
     language: str | None = None
 
 
-class Store:
+class Store(RetentionMixin):
     """The SQLite store. Open with :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: str, cipher: Cipher | None = None) -> None:
         self._db = db
         self.path = path
+        self.cipher: Cipher = cipher or PlainCipher()
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ondo-db")
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) and migrate the database at ``path`` (``:memory:`` works)."""
+    def open(cls, path: str | Path, cipher: Cipher | None = None) -> Store:
+        """Open (creating if needed) and migrate the database at ``path`` (``:memory:`` works);
+        with a ``cipher`` that encrypts, customer text is stored sealed."""
         name = str(path)
         conn: sqlite3.Connection | None = None
         try:
@@ -126,13 +130,16 @@ class Store:
                 # Safe in WAL mode: a crash loses nothing committed; only power loss could.
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA busy_timeout = 10000")
+            # Deleted rows (purge, forget, re-encryption) are overwritten, not left in free pages.
+            conn.execute("PRAGMA secure_delete = ON")
             db = sqlite_utils.Database(conn)
             migrate(db)
-        except (sqlite3.DatabaseError, OSError) as exc:
+            _check_cipher(db, cipher or PlainCipher())
+        except (sqlite3.DatabaseError, OSError, CipherError) as exc:
             if conn is not None:
                 conn.close()
             raise StoreError(f"cannot open database {name}: {exc}") from None
-        return cls(db, name)
+        return cls(db, name, cipher)
 
     def close(self) -> None:
         """Finish pending work and close the connection."""
@@ -247,7 +254,7 @@ class Store:
                     message.message_id,
                     role,
                     message.user,
-                    message.text,
+                    self.cipher.seal(message.text),
                     now,
                     now,
                 ],
@@ -286,9 +293,13 @@ class Store:
         if unknown:
             raise ValueError(f"unknown message fields: {sorted(unknown)}")
 
+        values = dict(fields)
+        if isinstance(values.get("text"), str):
+            values["text"] = self.cipher.seal(str(values["text"]))
+
         def run() -> None:
             with self._db.conn:
-                self._db.table("messages").update(inbound_id, dict(fields))
+                self._db.table("messages").update(inbound_id, values)
 
         await self._run(run)
 
@@ -341,7 +352,7 @@ class Store:
                         platform=row[1],
                         conversation_key=row[2],
                         user=row[3],
-                        text=row[4],
+                        text=self.cipher.open(row[4]),
                         timestamp=float(row[5]),
                         message_id=row[6],
                     ),
@@ -379,7 +390,7 @@ class Store:
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO messages (conversation_key, platform, direction, role,"
                     " text, in_reply_to, created_at) VALUES (?, ?, 'out', 'bot', ?, ?, ?)",
-                    [conversation_key, platform, text, inbound_id, time.time()],
+                    [conversation_key, platform, self.cipher.seal(text), inbound_id, time.time()],
                 )
             return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
 
@@ -395,7 +406,7 @@ class Store:
                 cursor = self._db.execute(
                     "INSERT INTO messages (conversation_key, platform, direction, role, text,"
                     " created_at) VALUES (?, ?, 'out', ?, ?, ?)",
-                    [conversation_key, platform, role, text, time.time()],
+                    [conversation_key, platform, role, self.cipher.seal(text), time.time()],
                 )
             return int(cursor.lastrowid or 0)
 
@@ -424,7 +435,10 @@ class Store:
                 "ORDER BY m.id DESC LIMIT ?",
                 [key, limit],
             ).fetchall()
-            return [StoredMessage(*row) for row in reversed(rows)]
+            return [
+                StoredMessage(row[0], row[1], self.cipher.open(row[2]), *row[3:])
+                for row in reversed(rows)
+            ]
 
         return await self._run(run)
 
@@ -509,7 +523,15 @@ class Store:
                 cursor = self._db.execute(
                     "INSERT INTO handoffs (conversation_key, reason, summary, intent, emotion,"
                     " language, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [key, reason, summary, intent, emotion, language, time.time()],
+                    [
+                        key,
+                        reason,
+                        self.cipher.seal(summary),
+                        intent,
+                        emotion,
+                        language,
+                        time.time(),
+                    ],
                 )
             return int(cursor.lastrowid or 0)
 
@@ -525,7 +547,7 @@ class Store:
                 "resolved_at IS NULL ORDER BY id DESC LIMIT 1",
                 [key],
             )
-            return Handoff(*row) if row else None
+            return self._handoff(row) if row else None
 
         return await self._run(run)
 
@@ -539,7 +561,7 @@ class Store:
                 "ORDER BY id DESC LIMIT 1",
                 [thread_ref],
             )
-            return Handoff(*row) if row else None
+            return self._handoff(row) if row else None
 
         return await self._run(run)
 
@@ -566,7 +588,7 @@ class Store:
         row = await self._run(
             lambda: self._one(f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE id = ?", [handoff_id])
         )
-        return Handoff(*row) if row else None
+        return self._handoff(row) if row else None
 
     async def open_handoffs(self) -> list[Handoff]:
         """Every handoff not yet resolved, oldest first."""
@@ -575,9 +597,12 @@ class Store:
             rows = self._db.execute(
                 f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE resolved_at IS NULL ORDER BY id"
             ).fetchall()
-            return [Handoff(*row) for row in rows]
+            return [self._handoff(row) for row in rows]
 
         return await self._run(run)
+
+    def _handoff(self, row: Sequence[Any]) -> Handoff:
+        return Handoff(row[0], row[1], row[2], self.cipher.open(row[3]), *row[4:])
 
     async def update_handoff(self, handoff_id: int, **fields: str | float | None) -> None:
         """Set ``agent``, ``thread_ref``, ``taken_at`` or ``resolved_at`` of a handoff."""
@@ -657,6 +682,16 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT data FROM kb_entries ORDER BY id").fetchall()
         return [_entry_from_json(json.loads(r[0])) for r in rows]
+
+
+def _check_cipher(db: sqlite_utils.Database, cipher: Cipher) -> None:
+    """Fail at start, not mid-conversation, when stored text cannot be opened with the key."""
+    for table, column in SEALED_COLUMNS:
+        row = db.execute(
+            f"SELECT {column} FROM {table} WHERE {column} LIKE '{PREFIX}%' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            cipher.open(row[0])
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:

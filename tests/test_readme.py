@@ -34,7 +34,19 @@ def test_every_cli_command_is_documented() -> None:
                 commands.update(f"{name} {child}" for child in nested[0].choices)
             else:
                 commands.add(name)
-    assert commands == {"chat", "ask", "kb import", "kb list", "kb search", "serve"}
+    assert commands == {
+        "chat",
+        "ask",
+        "kb import",
+        "kb list",
+        "kb search",
+        "serve",
+        "keys generate",
+        "keys rotate",
+        "privacy purge",
+        "privacy export",
+        "privacy forget",
+    }
     for command in commands:
         assert f"`ondo {command}" in README, command
 

@@ -1,0 +1,190 @@
+"""What the store does for privacy: re-encryption, retention, and a customer's rights.
+
+:class:`RetentionMixin` is part of :class:`bot.store.Store`; it lives here to keep the
+store's day-to-day code apart from these rarely run, whole-database operations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+import sqlite_utils
+
+from bot.crypto import Cipher
+
+T = TypeVar("T")
+
+# Tables and columns holding customer text that is sealed at rest.
+SEALED_COLUMNS = (("messages", "text"), ("handoffs", "summary"))
+
+
+class _StoreLike(Protocol):
+    _db: sqlite_utils.Database
+    cipher: Cipher
+
+    async def _run(self, fn: Callable[[], T]) -> T: ...
+
+
+class RetentionMixin:
+    """Re-encryption, purging by age, and export / deletion of one customer's data."""
+
+    async def reseal(self: _StoreLike, new: Cipher) -> int:
+        """Re-encrypt every stored text with ``new`` (opening it with the current cipher) in
+        one transaction; then compact the file so no old form of the text stays on disk.
+        Returns how many values were rewritten. The store uses ``new`` afterwards."""
+
+        def run() -> int:
+            count = 0
+            with self._db.conn:
+                for table, column in SEALED_COLUMNS:
+                    rows = self._db.execute(f"SELECT id, {column} FROM {table}").fetchall()
+                    for row_id, value in rows:
+                        self._db.execute(
+                            f"UPDATE {table} SET {column} = ? WHERE id = ?",
+                            [new.seal(self.cipher.open(value)), row_id],
+                        )
+                        count += 1
+            _compact(self._db)
+            self.cipher = new
+            return count
+
+        return await self._run(run)
+
+    async def purge(self: _StoreLike, older_than: float) -> dict[str, int]:
+        """Delete conversations whose last activity is older than ``older_than`` seconds ago,
+        with their messages, handoffs and ratings; returns what was deleted, by table."""
+        cutoff = time.time() - older_than
+
+        def run() -> dict[str, int]:
+            with self._db.conn:
+                keys = [
+                    r[0]
+                    for r in self._db.execute(
+                        "SELECT key FROM conversations WHERE updated_at < ? AND NOT EXISTS "
+                        "(SELECT 1 FROM messages m WHERE m.conversation_key = key "
+                        "AND m.created_at >= ?)",
+                        [cutoff, cutoff],
+                    ).fetchall()
+                ]
+                counts = _delete_conversations(self._db, keys)
+                counts["seen_events"] = self._db.execute(
+                    "DELETE FROM seen_events WHERE seen_at < ?", [cutoff]
+                ).rowcount
+            _compact(self._db)
+            return counts
+
+        return await self._run(run)
+
+    async def export_user(self: _StoreLike, user: str) -> dict[str, Any]:
+        """Everything stored about the customer ``user`` (a platform user id), as plain data:
+        their conversations with every message in them, handoffs and ratings."""
+
+        def run() -> dict[str, Any]:
+            keys = _customer_conversations(self._db, user)
+            out: dict[str, Any] = {"user": user, "conversations": [], "ratings": []}
+            for key in keys:
+                conversation = _row_dict(
+                    self._db, "SELECT * FROM conversations WHERE key = ?", [key]
+                )
+                messages = [
+                    m | {"text": self.cipher.open(m["text"])}
+                    for m in _rows(
+                        self._db,
+                        "SELECT id, platform, direction, role, user, text, language, emotion, "
+                        "intent, created_at FROM messages WHERE conversation_key = ? ORDER BY id",
+                        [key],
+                    )
+                ]
+                handoffs = [
+                    h | {"summary": self.cipher.open(h["summary"])}
+                    for h in _rows(
+                        self._db,
+                        "SELECT id, reason, summary, intent, emotion, language, agent, "
+                        "created_at, taken_at, resolved_at FROM handoffs "
+                        "WHERE conversation_key = ? ORDER BY id",
+                        [key],
+                    )
+                ]
+                out["conversations"].append(
+                    (conversation or {"key": key}) | {"messages": messages, "handoffs": handoffs}
+                )
+            out["ratings"] = _rows(
+                self._db,
+                "SELECT message_id, entry_id, rating, created_at FROM ratings WHERE user = ?",
+                [user],
+            )
+            return out
+
+        return await self._run(run)
+
+    async def forget_user(self: _StoreLike, user: str) -> dict[str, int]:
+        """Delete everything stored about the customer ``user``; returns what was deleted."""
+
+        def run() -> dict[str, int]:
+            with self._db.conn:
+                keys = _customer_conversations(self._db, user)
+                counts = _delete_conversations(self._db, keys)
+                counts["ratings"] += self._db.execute(
+                    "DELETE FROM ratings WHERE user = ?", [user]
+                ).rowcount
+            _compact(self._db)
+            return counts
+
+        return await self._run(run)
+
+
+def _customer_conversations(db: sqlite_utils.Database, user: str) -> list[str]:
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT conversation_key FROM messages WHERE user = ? AND role = 'customer' "
+            "ORDER BY conversation_key",
+            [user],
+        ).fetchall()
+    ]
+
+
+def _delete_conversations(db: sqlite_utils.Database, keys: list[str]) -> dict[str, int]:
+    counts = {"conversations": 0, "messages": 0, "handoffs": 0, "ratings": 0}
+    for key in keys:
+        counts["ratings"] += db.execute(
+            "DELETE FROM ratings WHERE message_id IN "
+            "(SELECT id FROM messages WHERE conversation_key = ?)",
+            [key],
+        ).rowcount
+        # Replies point at their inbound message: delete them first.
+        counts["messages"] += db.execute(
+            "DELETE FROM messages WHERE conversation_key = ? AND in_reply_to IS NOT NULL", [key]
+        ).rowcount
+        counts["messages"] += db.execute(
+            "DELETE FROM messages WHERE conversation_key = ?", [key]
+        ).rowcount
+        counts["handoffs"] += db.execute(
+            "DELETE FROM handoffs WHERE conversation_key = ?", [key]
+        ).rowcount
+        counts["conversations"] += db.execute(
+            "DELETE FROM conversations WHERE key = ?", [key]
+        ).rowcount
+    return counts
+
+
+def _compact(db: sqlite_utils.Database) -> None:
+    """Leave no old page behind: fold the WAL into the file, then rebuild the file."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("VACUUM")
+    if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _row_dict(db: sqlite_utils.Database, sql: str, params: list[Any]) -> dict[str, Any] | None:
+    rows = _rows(db, sql, params)
+    return rows[0] if rows else None

@@ -1,0 +1,170 @@
+"""Customer text at rest: sealed with ONDO_ENCRYPTION_KEY, key rotation, and the raw file."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+import bot.app
+from bot import cli
+from bot.crypto import CipherError, FernetCipher, PlainCipher, cipher_for, generate_key
+from bot.store import Store, StoreError
+from bot.types import Message
+from knowledge.embedders import Embedder
+from tests.conftest import copy_db
+
+TEXTS = [
+    "제 전화번호는 010-1234-5678 이고 환불 부탁드려요",
+    "My card ending 4242 was charged twice",
+]
+
+
+def raw_bytes(db: Path) -> bytes:
+    """The database file and its WAL, as an attacker with the disk would read them."""
+    return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+
+
+def message(text: str, message_id: str, user: str = "U1") -> Message:
+    return Message("slack", f"slack:T:D:{user}", user, text, time.time(), message_id)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_fernet_round_trip_and_wrong_key(text: str) -> None:
+    key = generate_key()
+    cipher = FernetCipher([key])
+    sealed = cipher.seal(text)
+    assert sealed.startswith("enc1:") and text not in sealed
+    assert cipher.open(sealed) == text
+    assert cipher.open("written before the key") == "written before the key"
+    with pytest.raises(CipherError, match="cannot be decrypted"):
+        FernetCipher([generate_key()]).open(sealed)
+    with pytest.raises(CipherError, match="ONDO_ENCRYPTION_KEY"):
+        PlainCipher().open(sealed)
+    # While rotating, the old key can stand second and still opens what it sealed.
+    assert cipher_for(f"{generate_key()},{key}").open(sealed) == text
+
+
+@pytest.mark.parametrize("key", ["not-a-key", "a" * 44, "키"])
+def test_malformed_key_is_a_clear_error(key: str) -> None:
+    with pytest.raises(CipherError, match="Fernet key"):
+        cipher_for(key)
+
+
+async def test_store_seals_messages_and_summaries(tmp_path: Path) -> None:
+    key = generate_key()
+    db = tmp_path / "sealed.db"
+    store = Store.open(db, cipher_for(key))
+    for n, text in enumerate(TEXTS):
+        inbound = await store.record_inbound(message(text, f"m{n}"))
+        await store.record_reply(inbound.id, "slack:T:D:U1", "slack", f"답변 {text}")
+    await store.record_outbound("slack:T:D:U1", "slack", "상담원 메모: 고객 김민지", "agent")
+    await store.open_handoff(
+        "slack:T:D:U1",
+        reason="angry",
+        summary="고객 요청: 환불 — Customer wants a refund",
+        intent="refund",
+        emotion="angry",
+        language="ko",
+    )
+    history = await store.history("slack:T:D:U1", 10)
+    assert [m.text for m in history][:2] == [TEXTS[0], f"답변 {TEXTS[0]}"]
+    [handoff] = await store.open_handoffs()
+    assert handoff.summary.startswith("고객 요청")
+    raw = raw_bytes(db)
+    for secret in [*TEXTS, "김민지", "고객 요청", "Customer wants"]:
+        assert secret.encode() not in raw, secret
+    store.close()
+
+    with pytest.raises(StoreError, match="cannot be decrypted"):
+        Store.open(db, cipher_for(generate_key()))
+    with pytest.raises(StoreError, match="set ONDO_ENCRYPTION_KEY"):
+        Store.open(db)
+    reopened = Store.open(db, cipher_for(key))
+    assert (await reopened.history("slack:T:D:U1", 1))[0].text == "상담원 메모: 고객 김민지"
+    reopened.close()
+
+
+async def test_rotation_re_encrypts_every_row_and_plain_databases_get_sealed(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "plain.db"
+    store = Store.open(db)  # written before anyone set a key
+    for n, text in enumerate(TEXTS):
+        await store.record_inbound(message(text, f"m{n}"))
+    assert TEXTS[0].encode() in raw_bytes(db)
+    first = generate_key()
+    assert await store.reseal(cipher_for(first)) == 2
+    assert not any(t.encode() in raw_bytes(db) for t in TEXTS)
+    second = generate_key()
+    assert await store.reseal(cipher_for(second)) == 2
+    store.close()
+    with pytest.raises(StoreError):
+        Store.open(db, cipher_for(first))
+    rotated = Store.open(db, cipher_for(second))
+    assert [m.text for m in await rotated.history("slack:T:D:U1", 10)] == TEXTS
+    rotated.close()
+
+
+@pytest.fixture
+def cli_env(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    real_embedders: Sequence[Embedder],
+    warm_db: Path,
+) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    copy_db(warm_db, tmp_path / "cli.db")
+    for name in ("ONDO_KB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ONDO_HANDOFF_CHANNEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ONDO_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setattr(bot.app, "load_embedders", lambda: list(real_embedders))
+    yield tmp_path / "cli.db"
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_ondo_ask_stores_nothing_readable_and_keys_rotate(
+    cli_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+) -> None:
+    key = generate_key()
+    monkeypatch.setenv("ONDO_ENCRYPTION_KEY", key)
+    assert cli.main(["ask", text]) == 0
+    assert cli.main(["ask", "상담원 연결해 주세요 제 이메일은 minji@example.com"]) == 0
+    raw = raw_bytes(cli_env)
+    for secret in (text, "010-1234-5678", "minji@example.com", "상담원 연결해"):
+        assert secret.encode() not in raw, secret
+    capsys.readouterr()
+
+    assert cli.main(["keys", "rotate"]) == 0
+    out = capsys.readouterr()
+    new_key = out.out.strip()
+    assert new_key != key and "re-encrypted" in out.err
+    assert cli.main(["ask", "hello"]) == 1  # the old key opens nothing now
+    assert "cannot be decrypted" in capsys.readouterr().err
+    monkeypatch.setenv("ONDO_ENCRYPTION_KEY", new_key)
+    assert cli.main(["privacy", "export", "--user", "cli-user"]) == 0
+    exported = capsys.readouterr().out
+    assert text in exported and "minji@example.com" in exported
+
+
+def test_keys_generate_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["keys", "generate"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert cipher_for(key).open(cipher_for(key).seal("안녕")) == "안녕"
+
+
+def test_no_key_warns_once_at_start(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("ONDO_ENCRYPTION_KEY", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("환불 되나요?\nWhere is my order?\n"))
+    with caplog.at_level("WARNING", logger="ondo"):
+        assert cli.main(["ask", "-"]) == 0
+    warnings = [r for r in caplog.records if "ONDO_ENCRYPTION_KEY is not set" in r.getMessage()]
+    assert len(warnings) == 1

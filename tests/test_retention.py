@@ -1,0 +1,110 @@
+"""Retention and a customer's rights: purge by age, export, forget — also when encrypted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.crypto import cipher_for, generate_key
+from bot.store import Store
+from bot.types import Message
+
+
+def message(user: str, text: str, message_id: str, key: str | None = None) -> Message:
+    return Message("discord", key or f"discord:dm:{user}", user, text, time.time(), message_id)
+
+
+async def fill(store: Store) -> None:
+    """Two customers: 민지 (Korean, handed over and rated) and Sam (English)."""
+    first = await store.record_inbound(message("minji", "환불 부탁드려요 010-1234-5678", "m1"))
+    reply = await store.record_reply(first.id, "discord:dm:minji", "discord", "환불 안내입니다")
+    assert reply is not None
+    await store.annotate_inbound(first.id, entry_id="refund-how-to")
+    await store.rate(reply, "minji", -1)
+    await store.open_handoff(
+        "discord:dm:minji",
+        reason="asked_for_human",
+        summary="고객 요청: 환불",
+        intent="refund",
+        emotion="neutral",
+        language="ko",
+    )
+    await store.record_inbound(message("sam", "Where is my parcel? sam@example.com", "m2"))
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+async def test_export_then_forget_one_customer(tmp_path: Path, encrypted: bool) -> None:
+    db = tmp_path / "rights.db"
+    store = Store.open(db, cipher_for(generate_key() if encrypted else None))
+    await fill(store)
+    exported = await store.export_user("minji")
+    [conversation] = exported["conversations"]
+    assert [m["text"] for m in conversation["messages"]] == [
+        "환불 부탁드려요 010-1234-5678",
+        "환불 안내입니다",
+    ]
+    assert conversation["handoffs"][0]["summary"] == "고객 요청: 환불"
+    assert exported["ratings"][0]["rating"] == -1
+
+    deleted = await store.forget_user("minji")
+    assert deleted == {"conversations": 1, "messages": 2, "handoffs": 1, "ratings": 1}
+    assert (await store.export_user("minji"))["conversations"] == []
+    # Sam is untouched, and nothing of 민지 is left in the file.
+    assert len((await store.export_user("sam"))["conversations"]) == 1
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("rights.db*"))
+    assert b"010-1234-5678" not in raw and "환불 부탁".encode() not in raw
+    store.close()
+
+
+async def test_purge_deletes_only_idle_conversations(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "purge.db")
+    await fill(store)
+    # 민지's conversation went quiet 100 days ago; Sam wrote just now.
+    old = time.time() - 100 * 86400
+    store._db.execute("UPDATE messages SET created_at = ? WHERE user != 'sam'", [old])
+    store._db.execute(
+        "UPDATE messages SET created_at = ? WHERE conversation_key = 'discord:dm:minji'", [old]
+    )
+    store._db.execute(
+        "UPDATE conversations SET updated_at = ? WHERE key = 'discord:dm:minji'", [old]
+    )
+    store._db.conn.commit()
+    deleted = await store.purge(90 * 86400)
+    assert deleted["conversations"] == 1 and deleted["messages"] == 2
+    assert deleted["handoffs"] == 1 and deleted["ratings"] == 1
+    assert await store.purge(90 * 86400) == {
+        "conversations": 0,
+        "messages": 0,
+        "handoffs": 0,
+        "ratings": 0,
+        "seen_events": 0,
+    }
+    assert len((await store.export_user("sam"))["conversations"]) == 1
+    store.close()
+
+
+def test_privacy_commands_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("ONDO_DB", str(db))
+    monkeypatch.delenv("ONDO_ENCRYPTION_KEY", raising=False)
+    store = Store.open(db)
+    asyncio.run(fill(store))
+    store.close()
+    assert cli.main(["privacy", "export", "--user", "minji"]) == 0
+    assert "환불 부탁드려요" in capsys.readouterr().out
+    assert cli.main(["privacy", "forget", "--user", "minji"]) == 0
+    assert "deleted for minji: 1 conversations, 2 messages" in capsys.readouterr().out
+    assert cli.main(["privacy", "export", "--user", "minji"]) == 0
+    assert "nothing is stored about minji" in capsys.readouterr().err
+    assert cli.main(["privacy", "purge", "--older-than", "90d"]) == 0
+    assert capsys.readouterr().out.startswith("deleted 0 conversations")
+    with pytest.raises(SystemExit):
+        cli.main(["privacy", "purge", "--older-than", "ninety days"])
+    assert "not a duration" in capsys.readouterr().err
