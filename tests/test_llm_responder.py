@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from bot.responder.base import ReplyRequest, Turn
+from bot.responder.breaker import CircuitBreaker
 from bot.responder.llm import LLMResponder
 from bot.responder.prompts import (
     HANDOFF_EXAMPLE,
@@ -490,3 +491,72 @@ async def test_from_settings_talks_to_base_url(fake: FakeOpenAI) -> None:
         assert fake.headers[0]["Authorization"] == "Bearer test-key"
     finally:
         await responder.aclose()
+
+
+# (e) the circuit breaker and the overall deadline
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("language", LANGS)
+async def test_circuit_opens_after_repeated_failures_then_recovers(
+    fake: FakeOpenAI,
+    make_responder: MakeResponder,
+    warnings: pytest.LogCaptureFixture,
+    language: Language,
+) -> None:
+    clock = Clock()
+    responder = make_responder(max_retries=0)
+    responder.breaker = CircuitBreaker(name="the LLM", threshold=3, cooldown=60, clock=clock)
+    request = make_request(language)
+    for _ in range(3):
+        fake.queue_status(500)
+        assert await responder.reply(request) == f"FALLBACK:{language}"
+    assert responder.breaker.is_open
+    assert any("circuit open for 60s" in line for line in llm_warnings(warnings))
+    asked = len(fake.requests)
+    # While open, customers get the offline answer at once: the model is not even asked.
+    for _ in range(5):
+        assert await responder.reply(request) == f"FALLBACK:{language}"
+    assert len(fake.requests) == asked
+
+    clock.now += 61  # cooled down: one trial goes through; it fails, so it opens again
+    fake.queue_status(500)
+    assert await responder.reply(request) == f"FALLBACK:{language}"
+    assert len(fake.requests) == asked + 1 and responder.breaker.is_open
+
+    clock.now += 61  # the next trial succeeds: closed, and the model answers again
+    fake.queue("주문 내역에서 환불을 신청하세요." if language == "ko" else "Use Request refund.")
+    assert not (await responder.reply(request)).startswith("FALLBACK")
+    assert not responder.breaker.is_open
+    assert any("circuit closed" in line for line in llm_warnings(warnings))
+
+
+async def test_content_rule_rejections_do_not_open_the_circuit(
+    fake: FakeOpenAI, make_responder: MakeResponder
+) -> None:
+    responder = make_responder(max_retries=0)
+    request = make_request("en")
+    for _ in range(5):
+        fake.queue("Visit https://evil.example.com for your refund.")
+        assert await responder.reply(request) == "FALLBACK:en"
+    assert not responder.breaker.is_open
+
+
+async def test_overall_deadline_bounds_the_wait_whatever_the_retries(
+    fake: FakeOpenAI, make_responder: MakeResponder, warnings: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(3):
+        fake.queue_delay(3.0, "too late")
+    responder = make_responder(timeout=1.0, max_retries=2)
+    responder._deadline = 0.5
+    started = time.monotonic()
+    assert await responder.reply(make_request("ko")) == "FALLBACK:ko"
+    assert time.monotonic() - started < 2.0
+    assert any("no answer within 0.5s" in line for line in llm_warnings(warnings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -10,12 +11,15 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from bot.responder.base import ReplyRequest, Responder
+from bot.responder.breaker import CircuitBreaker
 from bot.responder.prompts import build_messages, echoes_instructions, passage_text, passages
 
 log = logging.getLogger("ondo.llm")
 
 TEMPERATURE = 0.2
 MAX_TOKENS = 400
+DEADLINE_SECONDS = 15.0
+"""However the client retries, a customer never waits longer than this for the model."""
 
 # ASCII-only URL characters, so Korean particles glued to a link ("...com에서") stay outside it.
 _URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+", re.IGNORECASE)
@@ -30,11 +34,15 @@ _PHONE = re.compile(
 
 
 class _Rejected(Exception):
-    """The model answered, but the answer must not reach the customer."""
+    """The model answered, but the answer must not reach the customer.
 
-    def __init__(self, reason: str) -> None:
+    ``service_failed`` says whether this counts against the model's health (a malformed
+    response does; a well-formed answer that breaks a content rule does not)."""
+
+    def __init__(self, reason: str, *, service_failed: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.service_failed = service_failed
 
 
 class LLMResponder:
@@ -52,12 +60,16 @@ class LLMResponder:
         fallback: Responder,
         timeout: float = 10.0,
         max_retries: int = 2,
+        deadline: float = DEADLINE_SECONDS,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         # The client retries 408/409/429/5xx and connection errors itself, honouring Retry-After.
         self._client = client.with_options(timeout=timeout, max_retries=max_retries)
         self._model = model
         self._fallback = fallback
         self._timeout = timeout
+        self._deadline = deadline
+        self.breaker = breaker or CircuitBreaker(name="the LLM")
         self._owns_client = False
 
     @classmethod
@@ -76,11 +88,24 @@ class LLMResponder:
             await self._client.close()
 
     async def reply(self, request: ReplyRequest) -> str:
-        """The model's checked reply to ``request``, else the fallback responder's reply."""
+        """The model's checked reply to ``request``, else the fallback responder's reply.
+
+        While the circuit breaker is open (the model failed repeatedly), the fallback answers
+        at once instead of every customer waiting for another timeout.
+        """
+        if not self.breaker.allow():
+            return await self._fallback.reply(request)
+        service_failed = True
         try:
-            return await self._complete(request)
+            async with asyncio.timeout(self._deadline):
+                text = await self._complete(request)
+            self.breaker.succeeded()
+            return text
         except _Rejected as exc:
-            reason = exc.reason
+            # The service works; this answer just must not be sent.
+            reason, service_failed = exc.reason, exc.service_failed
+        except TimeoutError:
+            reason = f"no answer within {self._deadline:g}s"
         except openai.APITimeoutError:
             reason = f"timeout after {self._timeout:g}s"
         except openai.APIConnectionError:
@@ -93,6 +118,10 @@ class LLMResponder:
             reason = "response body is not valid JSON"
         except Exception as exc:
             reason = f"unexpected {type(exc).__name__}"
+        if service_failed:
+            self.breaker.failed()
+        else:
+            self.breaker.succeeded()
         # Only the reason: exception messages may carry response bodies echoing customer text.
         log.warning("LLM reply unusable (%s), model=%s; using fallback", reason, self._model)
         return await self._fallback.reply(request)
@@ -135,18 +164,18 @@ def _checked_text(completion: object, allowed: str) -> str:
         raise _Rejected("response has no choices")
     choice = completion.choices[0]
     if choice.finish_reason == "content_filter":
-        raise _Rejected("content filter")
+        raise _Rejected("content filter", service_failed=False)
     if choice.finish_reason == "length":
         raise _Rejected("reply truncated at max_tokens")
     message = choice.message
     if message is None or message.refusal:
-        raise _Rejected("model refused")
+        raise _Rejected("model refused", service_failed=False)
     content = message.content
     if not isinstance(content, str) or not content.strip():
         raise _Rejected("empty content")
     text = content.strip()
     if echoes_instructions(text):
-        raise _Rejected("reply echoes the system prompt")
+        raise _Rejected("reply echoes the system prompt", service_failed=False)
     checks = (
         (_mentions, "a mention"),
         (_urls, "a URL"),
@@ -155,7 +184,7 @@ def _checked_text(completion: object, allowed: str) -> str:
     )
     for extract, what in checks:
         if not extract(text) <= extract(allowed):
-            raise _Rejected(f"reply contains {what} not in the passages")
+            raise _Rejected(f"reply contains {what} not in the passages", service_failed=False)
     return text
 
 
