@@ -40,11 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
-    logging.basicConfig(
-        # A server logs what it does; one-shot commands only their warnings.
-        level=logging.INFO if args.verbose or args.handler is _cmd_serve else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    from bot.logs import configure
+
+    try:
+        log_format = Settings.from_env().log_format
+    except SettingsError:
+        log_format = "text"  # the command itself reports the bad setting
+    # A server logs what it does; one-shot commands only their warnings.
+    configure(
+        logging.INFO if args.verbose or args.handler is _cmd_serve else logging.WARNING,
+        log_format,
     )
     from knowledge.entries import KnowledgeError
 

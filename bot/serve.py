@@ -25,6 +25,9 @@ log = logging.getLogger("ondo.serve")
 
 EVENTS_PATH = "/slack/events"
 PLATFORMS = ("slack", "discord")
+RUNTIME = web.AppKey("runtime", Runtime)
+SERVED = web.AppKey("platforms", list[str])
+CONNECTED = web.AppKey("connected", dict[str, asyncio.Event])
 
 
 class ServeError(SettingsError):
@@ -92,13 +95,23 @@ def plan_platforms(settings: Settings, requested: str) -> list[str]:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    connected: dict[str, asyncio.Event] = request.app.get("connected", {})
+    """200 when ready to answer (knowledge loaded, database writable), else 503 and why."""
+    connected = request.app.get(CONNECTED, {})
+    runtime = request.app.get(RUNTIME)
+    problems: list[str] = []
+    if runtime is not None:
+        if not runtime.knowledge.entries:
+            problems.append("the knowledge base is empty")
+        if not await runtime.store.writable():
+            problems.append("the database is not writable")
     return web.json_response(
         {
-            "ok": True,
-            "platforms": request.app.get("platforms", []),
+            "ok": not problems,
+            "problems": problems,
+            "platforms": request.app.get(SERVED, []),
             "connected": {name: event.is_set() for name, event in connected.items()},
-        }
+        },
+        status=503 if problems else 200,
     )
 
 
@@ -130,9 +143,10 @@ async def serve(
         bolt_app, _adapter = build_app(router, settings)
         socket_mode = settings.slack_app_token is not None
     web_app = slack_web_app(None if socket_mode else bolt_app)
-    web_app["platforms"] = list(platforms)
+    web_app[SERVED] = list(platforms)
+    web_app[RUNTIME] = runtime
     connected: dict[str, asyncio.Event] = {}
-    web_app["connected"] = connected
+    web_app[CONNECTED] = connected
     runner = web.AppRunner(web_app)
     await runner.setup()
     tasks: dict[str, asyncio.Task[None]] = {}

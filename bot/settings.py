@@ -37,6 +37,7 @@ class Settings:
     discord_staff_role: int | None = None
     encryption_key: str | None = None
     port: int = 3000
+    log_format: str = "text"
 
     @property
     def llm_enabled(self) -> bool:
@@ -82,6 +83,9 @@ class Settings:
             bad = [i for i in ids if not i.isdecimal()]
             if bad:
                 raise SettingsError(f"{name} takes Discord ids (numbers), not {bad[0]!r}")
+        log_format = (get("ONDO_LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"ONDO_LOG_FORMAT must be text or json, not {log_format!r}")
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -100,4 +104,5 @@ class Settings:
             discord_staff_role=int(staff_role) if staff_role else None,
             encryption_key=get("ONDO_ENCRYPTION_KEY"),
             port=int(port),
+            log_format=log_format,
         )

@@ -159,6 +159,22 @@ class Store(RetentionMixin):
         row = self._db.execute(sql, list(params)).fetchone()
         return tuple(row) if row is not None else None
 
+    async def writable(self) -> bool:
+        """Whether the database takes writes right now (for health checks)."""
+
+        def run() -> bool:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ROLLBACK")
+                return True
+            except sqlite3.Error:
+                return False
+
+        try:
+            return await asyncio.wait_for(self._run(run), 5.0)
+        except TimeoutError:
+            return False
+
     # --- conversations -------------------------------------------------------------------
 
     async def conversation(self, key: str, platform: str) -> Conversation:

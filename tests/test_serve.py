@@ -53,6 +53,63 @@ def test_plan_brings_up_the_platform_of_the_agents_channel() -> None:
         plan_platforms(settings(), "teams")
 
 
+# --- /healthz ------------------------------------------------------------------------------
+
+
+class _Store:
+    def __init__(self, writable: bool) -> None:
+        self._writable = writable
+
+    async def writable(self) -> bool:
+        return self._writable
+
+
+@pytest.mark.parametrize(
+    ("entries", "writable", "status", "problems"),
+    [
+        (("an entry",), True, 200, []),
+        ((), True, 503, ["the knowledge base is empty"]),
+        (("an entry",), False, 503, ["the database is not writable"]),
+    ],
+)
+async def test_healthz_is_ready_only_with_knowledge_and_a_writable_database(
+    entries: tuple[str, ...], writable: bool, status: int, problems: list[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from aiohttp import web
+
+    from bot.serve import RUNTIME, slack_web_app
+
+    app = slack_web_app(None)
+    app[RUNTIME] = SimpleNamespace(  # type: ignore[assignment]
+        knowledge=SimpleNamespace(entries=entries), store=_Store(writable)
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as resp,
+        ):
+            body = await resp.json()
+    finally:
+        await runner.cleanup()
+    assert resp.status == status and body["problems"] == problems and body["ok"] is (status == 200)
+
+
+async def test_store_writable_is_true_on_a_fresh_file(tmp_path: Path) -> None:
+    from bot.store import Store
+
+    store = Store.open(tmp_path / "h.db")
+    try:
+        assert await store.writable()
+    finally:
+        store.close()
+
+
 # --- the black box -----------------------------------------------------------------------
 
 
@@ -111,7 +168,7 @@ async def test_ondo_serve_slack_black_box(fake: FakeSlack, tmp_path: Path, warm_
     )
     try:
         health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        assert health == {"ok": True, "platforms": ["slack"], "connected": {}}
+        assert health == {"ok": True, "problems": [], "platforms": ["slack"], "connected": {}}
         async with aiohttp.ClientSession() as session:
 
             async def deliver(text: str) -> int:
