@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from bot import handoff
@@ -145,6 +145,7 @@ class Engine:
 
     async def handle(self, message: Message, sender: Sender | None = None) -> Outcome:
         """Process one inbound customer message end to end (see the module docstring)."""
+        message = storable(message)
         inbound = await self.store.record_inbound(message)
         if not inbound.process:
             log.info("duplicate delivery of %s:%s ignored", message.platform, message.message_id)
@@ -318,6 +319,7 @@ class Engine:
         if not await self.take_over(key, agent):
             raise handoff.InvalidTransition(f"conversation {key} has no open handoff")
         conversation = await self.store.conversation(key, "")
+        text = utf8(text)
         message_id = await self.store.record_outbound(key, conversation.platform, text, "agent")
         language: Language = "ko" if conversation.language == "ko" else "en"
         return Reply(key, text, f"agent:{message_id}", language)
@@ -339,6 +341,23 @@ class Engine:
         await self.store.clear_context(key)
         log.info("conversation %s resolved by %s, back to the bot", key, agent)
         return Reply(key, notice, f"resolve:{message_id}", language)
+
+
+def utf8(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode (lone surrogates) replaced by ``?``."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def storable(message: Message) -> Message:
+    """``message`` with text that UTF-8 can encode: a lone surrogate (possible in JSON
+    escapes from a platform) becomes ``?`` instead of failing the database write."""
+    fields = (message.conversation_key, message.user, message.text, message.message_id)
+    clean = [utf8(f) for f in fields]
+    if clean == list(fields):
+        return message
+    return replace(
+        message, conversation_key=clean[0], user=clean[1], text=clean[2], message_id=clean[3]
+    )
 
 
 def _turn(line: Line) -> Turn:

@@ -16,6 +16,8 @@ from bot.types import Message
 PLATFORM = "slack"
 KEY_PREFIX = "slack:"
 
+_TS_RE = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+
 # A message subtype that is still a person writing; everything else is ignored.
 _PERSON_SUBTYPES = frozenset({"", "file_share", "thread_broadcast"})
 
@@ -95,8 +97,22 @@ def _from_a_person(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
         return False
     if str(event.get("subtype") or "") not in _PERSON_SUBTYPES:
         return False
-    user = event.get("user")
-    return bool(user) and user != bot_user_id and bool(event.get("channel") and event.get("ts"))
+    user, channel = event.get("user"), event.get("channel")
+    if not (isinstance(user, str) and user and isinstance(channel, str) and channel):
+        return False
+    thread_ts = event.get("thread_ts")
+    text = event.get("text")
+    return (
+        user != bot_user_id
+        and _is_ts(event.get("ts"))
+        and (thread_ts is None or _is_ts(thread_ts))
+        and (text is None or isinstance(text, str))
+    )
+
+
+def _is_ts(value: object) -> bool:
+    """A Slack message timestamp: ``"1700000000.123456"``."""
+    return isinstance(value, str) and _TS_RE.fullmatch(value) is not None
 
 
 def _message(
@@ -132,7 +148,7 @@ def _customer(
 ) -> CustomerMessage:
     channel, ts = str(event["channel"]), str(event["ts"])
     thread_ts = str(event.get("thread_ts") or ts)
-    team = str(body.get("team_id") or event.get("team") or "")
+    team = next((t for t in (body.get("team_id"), event.get("team")) if isinstance(t, str)), "")
     message = Message(
         platform=PLATFORM,
         conversation_key=conversation_key(team, channel, thread_ts),
