@@ -5,23 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 
 from bot.crypto import FernetCipher, cipher_for, generate_key
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, parse_duration
 from bot.store import Store
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``90d``, ``12h``, ``30m``, ``2w`` or ``45s``."""
-    match = _DURATION_RE.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90d, 12h or 2w")
-    return float(int(match[1]) * _UNIT_SECONDS[match[2]])
+def duration(text: str) -> float:
+    """``parse_duration`` for argparse."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,9 +36,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     privacy = sub.add_parser("privacy", help="retention, export and deletion of customer data")
     privacy_sub = privacy.add_subparsers(title="privacy commands")
     purge = privacy_sub.add_parser("purge", help="delete conversations idle for longer than AGE")
-    purge.add_argument(
-        "--older-than", required=True, type=parse_duration, metavar="AGE", help="e.g. 90d"
-    )
+    purge.add_argument("--older-than", required=True, type=duration, metavar="AGE", help="e.g. 90d")
     purge.set_defaults(handler=_cmd_purge)
     export = privacy_sub.add_parser("export", help="print everything stored about a customer")
     export.add_argument("--user", required=True, help="the customer's platform user id")

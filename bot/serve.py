@@ -122,6 +122,26 @@ def slack_web_app(bolt_app: AsyncApp | None) -> web.Application:
     return web_app
 
 
+RETENTION_INTERVAL_SECONDS = 24 * 3600.0
+
+
+async def run_retention(
+    runtime: Runtime,
+    older_than: float,
+    stop: asyncio.Event,
+    interval: float = RETENTION_INTERVAL_SECONDS,
+) -> None:
+    """Purge conversations idle for longer than ``older_than`` now and every ``interval``."""
+    while not stop.is_set():
+        try:
+            counts = await runtime.store.purge(older_than)
+            log.info("retention: %s", ", ".join(f"{n} {t}" for t, n in counts.items()))
+        except Exception:
+            log.exception("retention purge failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
 async def serve(
     runtime: Runtime, platforms: Sequence[str], stop: asyncio.Event | None = None
 ) -> None:
@@ -169,6 +189,10 @@ async def serve(
                 run_discord(router, settings, stop, ready=connected["discord"])
             )
         tasks["recovery"] = asyncio.create_task(router.run_recovery(stop))
+        if settings.retention is not None:
+            tasks["retention"] = asyncio.create_task(
+                run_retention(runtime, settings.retention, stop)
+            )
         log.info("serving %s; health on :%d/healthz", ", ".join(platforms), settings.port)
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks.values()], return_when="FIRST_COMPLETED")

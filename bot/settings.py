@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,18 @@ from knowledge.loader import SAMPLE_DIR, split_paths
 
 class SettingsError(ValueError):
     """A setting has a value Ondo cannot use; the message names the variable."""
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90d``, ``12h``, ``30m``, ``2w`` or ``45s``; ``ValueError`` otherwise."""
+    match = _DURATION_RE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration like 90d, 12h or 2w")
+    return float(int(match[1]) * _UNIT_SECONDS[match[2]])
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,7 @@ class Settings:
     encryption_key: str | None = None
     port: int = 3000
     log_format: str = "text"
+    retention: float | None = None
 
     @property
     def llm_enabled(self) -> bool:
@@ -86,6 +100,11 @@ class Settings:
         log_format = (get("ONDO_LOG_FORMAT") or "text").lower()
         if log_format not in ("text", "json"):
             raise SettingsError(f"ONDO_LOG_FORMAT must be text or json, not {log_format!r}")
+        retention = get("ONDO_RETENTION")
+        try:
+            retention_seconds = parse_duration(retention) if retention else None
+        except ValueError as exc:
+            raise SettingsError(f"ONDO_RETENTION: {exc}") from None
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -105,4 +124,5 @@ class Settings:
             encryption_key=get("ONDO_ENCRYPTION_KEY"),
             port=int(port),
             log_format=log_format,
+            retention=retention_seconds,
         )

@@ -108,3 +108,38 @@ def test_privacy_commands_from_the_cli(
     with pytest.raises(SystemExit):
         cli.main(["privacy", "purge", "--older-than", "ninety days"])
     assert "not a duration" in capsys.readouterr().err
+
+
+def test_retention_setting_is_a_duration() -> None:
+    from bot.settings import Settings, SettingsError
+
+    assert Settings.from_env({"ONDO_RETENTION": "90d"}, dotenv=None).retention == 90 * 86400
+    assert Settings.from_env({}, dotenv=None).retention is None
+    with pytest.raises(SettingsError, match="ONDO_RETENTION"):
+        Settings.from_env({"ONDO_RETENTION": "three months"}, dotenv=None)
+
+
+async def test_serve_runs_retention_at_start_and_stops(tmp_path: Path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from bot.serve import run_retention
+
+    store = Store.open(tmp_path / "sched.db")
+    await fill(store)
+    old = time.time() - 100 * 86400
+    store._db.execute("UPDATE messages SET created_at = ?", [old])
+    store._db.execute("UPDATE conversations SET updated_at = ?", [old])
+    store._db.conn.commit()
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_retention(SimpleNamespace(store=store), 90 * 86400, stop)  # type: ignore[arg-type]
+    )
+    for _ in range(200):
+        if not store._db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert store._db.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
+    store.close()
