@@ -7,24 +7,10 @@ import time
 from dataclasses import dataclass, field
 
 from bot.engine import Engine, Outcome
-from bot.types import Message, Reply
+from bot.routing import MemorySender
+from bot.types import Message
 
 _ids = itertools.count(1)
-
-
-@dataclass
-class RecordingSender:
-    """A :class:`bot.engine.Sender` that records what would be posted."""
-
-    sent: list[Reply] = field(default_factory=list)
-    fail_next: int = 0
-
-    async def send(self, reply: Reply) -> str | None:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise ConnectionError("platform unavailable")
-        self.sent.append(reply)
-        return f"posted-{len(self.sent)}"
 
 
 @dataclass
@@ -33,7 +19,7 @@ class Chat:
 
     engine: Engine
     key: str = field(default_factory=lambda: f"test:conv:{next(_ids)}")
-    sender: RecordingSender = field(default_factory=RecordingSender)
+    sender: MemorySender = field(default_factory=MemorySender)
     platform: str = "test"
 
     def message(self, text: str, message_id: str | None = None) -> Message:

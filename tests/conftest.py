@@ -112,3 +112,23 @@ def _copy_db(source: Path, target: Path) -> None:
     finally:
         src.close()
         dst.close()
+
+
+@pytest.fixture
+def cli_env(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    real_embedders: Sequence[Embedder],
+    warm_db: Path,
+) -> Iterator[Path]:
+    """A clean working directory and ``ONDO_DB`` (returned) holding the sample's embeddings;
+    the CLI loads the session's models instead of its own."""
+    import bot.app
+
+    monkeypatch.chdir(tmp_path)
+    copy_db(warm_db, tmp_path / "cli.db")
+    for name in ("ONDO_KB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ONDO_HANDOFF_CHANNEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ONDO_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setattr(bot.app, "load_embedders", lambda: list(real_embedders))
+    yield tmp_path / "cli.db"

@@ -6,14 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-import bot.app
 from bot import cli
-from knowledge.embedders import Embedder
 from tests.conftest import SAMPLE_CATEGORIES, copy_db
 
 FIELDS = {
@@ -31,21 +28,9 @@ CATEGORIES = SAMPLE_CATEGORIES | {"policy", "other"}
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    real_embedders: Sequence[Embedder],
-    warm_db: Path,
-) -> Iterator[Path]:
-    """A clean working directory and a database with the sample's embeddings cached;
-    models come from the session fixture."""
-    monkeypatch.chdir(tmp_path)
-    copy_db(warm_db, tmp_path / "cli.db")
-    for name in ("ONDO_KB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ONDO_HANDOFF_CHANNEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ONDO_DB", str(tmp_path / "cli.db"))
-    monkeypatch.setattr(bot.app, "load_embedders", lambda: list(real_embedders))
-    yield tmp_path
+def env(cli_env: Path) -> Path:
+    """The working directory of :func:`tests.conftest.cli_env`."""
+    return cli_env.parent
 
 
 def _check_contract(obj: dict[str, object]) -> None:

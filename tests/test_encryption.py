@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-import bot.app
 from bot import cli
 from bot.crypto import CipherError, FernetCipher, PlainCipher, cipher_for, generate_key
 from bot.store import Store, StoreError
 from bot.types import Message
-from knowledge.embedders import Embedder
-from tests.conftest import copy_db
 
 TEXTS = [
     "제 전화번호는 010-1234-5678 이고 환불 부탁드려요",
@@ -107,22 +103,6 @@ async def test_rotation_re_encrypts_every_row_and_plain_databases_get_sealed(
     rotated = Store.open(db, cipher_for(second))
     assert [m.text for m in await rotated.history("slack:T:D:U1", 10)] == TEXTS
     rotated.close()
-
-
-@pytest.fixture
-def cli_env(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    real_embedders: Sequence[Embedder],
-    warm_db: Path,
-) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    copy_db(warm_db, tmp_path / "cli.db")
-    for name in ("ONDO_KB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ONDO_HANDOFF_CHANNEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ONDO_DB", str(tmp_path / "cli.db"))
-    monkeypatch.setattr(bot.app, "load_embedders", lambda: list(real_embedders))
-    yield tmp_path / "cli.db"
 
 
 @pytest.mark.parametrize("text", TEXTS)

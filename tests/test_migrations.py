@@ -13,6 +13,8 @@ import bot.migrations
 from bot.migrations import MIGRATIONS, migrate
 from bot.store import Store
 
+ALL_APPLIED = [(n, step.__name__) for n, step in enumerate(MIGRATIONS, start=1)]
+
 
 def fresh() -> sqlite_utils.Database:
     return sqlite_utils.Database(sqlite3.connect(":memory:"))
@@ -49,11 +51,12 @@ def add_message(
 def test_migrate_fresh_database() -> None:
     db = fresh()
     assert migrate(db) == len(MIGRATIONS) == 4
-    assert applied(db) == [
-        (1, "_m1_core"),
-        (2, "_m2_knowledge"),
-        (3, "_m3_ratings"),
-        (4, "_m4_routing"),
+    assert applied(db) == ALL_APPLIED
+    assert [name for _, name in ALL_APPLIED] == [
+        "_m1_core",
+        "_m2_knowledge",
+        "_m3_ratings",
+        "_m4_routing",
     ]
     assert {"conversations", "messages", "handoffs", "embeddings", "kb_entries", "ratings"} <= set(
         db.table_names()
@@ -64,12 +67,7 @@ def test_migrate_twice_applies_nothing_new() -> None:
     db = fresh()
     migrate(db)
     assert migrate(db) == 4
-    assert applied(db) == [
-        (1, "_m1_core"),
-        (2, "_m2_knowledge"),
-        (3, "_m3_ratings"),
-        (4, "_m4_routing"),
-    ]
+    assert applied(db) == ALL_APPLIED
 
 
 def test_migrate_applies_only_missing_steps() -> None:
@@ -78,12 +76,7 @@ def test_migrate_applies_only_missing_steps() -> None:
     MIGRATIONS[0](db)
     db.execute("INSERT INTO _migrations (version, name) VALUES (1, '_m1_core')")
     migrate(db)
-    assert applied(db) == [
-        (1, "_m1_core"),
-        (2, "_m2_knowledge"),
-        (3, "_m3_ratings"),
-        (4, "_m4_routing"),
-    ]
+    assert applied(db) == ALL_APPLIED
     assert "kb_entries" in db.table_names()
 
 
@@ -101,12 +94,7 @@ def test_failed_step_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> N
     # Once the step is fixed, the same database migrates cleanly.
     monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
     assert migrate(db) == 4
-    assert applied(db) == [
-        (1, "_m1_core"),
-        (2, "_m2_knowledge"),
-        (3, "_m3_ratings"),
-        (4, "_m4_routing"),
-    ]
+    assert applied(db) == ALL_APPLIED
 
 
 def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
@@ -131,12 +119,7 @@ def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
     assert errors == []
     check = Store.open(db_path)
     try:
-        assert applied(check._db) == [
-            (1, "_m1_core"),
-            (2, "_m2_knowledge"),
-            (3, "_m3_ratings"),
-            (4, "_m4_routing"),
-        ]
+        assert applied(check._db) == ALL_APPLIED
     finally:
         check.close()
 

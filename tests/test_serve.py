@@ -141,30 +141,48 @@ async def wait_healthy(url: str, process: asyncio.subprocess.Process) -> dict[st
     raise AssertionError("ondo serve never became healthy")
 
 
-async def test_ondo_serve_slack_black_box(fake: FakeSlack, tmp_path: Path, warm_db: Path) -> None:
-    """The installed script, started as a user starts it, answering signed events."""
+async def start_ondo(
+    tmp_path: Path, warm_db: Path, platform: str, settings: dict[str, str]
+) -> tuple[asyncio.subprocess.Process, int]:
+    """``ondo serve <platform>`` as a user starts it, on a copy of the warm database and a free
+    port, with only ``settings`` configured; returns the process and its port."""
     copy_db(warm_db, tmp_path / "serve.db")
     port = free_port()
     environment = {
-        **os.environ,
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("ONDO_", "SLACK_", "DISCORD_", "OPENAI_"))
+    }
+    environment |= {
         "ONDO_DB": str(tmp_path / "serve.db"),
         "HF_HUB_OFFLINE": "1",
         "PORT": str(port),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "ONDO_HANDOFF_CHANNEL": f"slack:{AGENTS}",
+        **settings,
     }
-    for name in ("ONDO_KB", "SLACK_APP_TOKEN", "DISCORD_TOKEN", "OPENAI_API_KEY"):
-        environment.pop(name, None)
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("ondo")),
         "serve",
-        "slack",
+        platform,
         env=environment,
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+    )
+    return process, port
+
+
+async def test_ondo_serve_slack_black_box(fake: FakeSlack, tmp_path: Path, warm_db: Path) -> None:
+    """The installed script, started as a user starts it, answering signed events."""
+    process, port = await start_ondo(
+        tmp_path,
+        warm_db,
+        "slack",
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "ONDO_HANDOFF_CHANNEL": f"slack:{AGENTS}",
+        },
     )
     try:
         health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
@@ -206,29 +224,17 @@ async def test_ondo_serve_discord_black_box(tmp_path: Path, warm_db: Path) -> No
     """``ondo serve discord`` pointed at a fake Discord by DISCORD_API_BASE/GATEWAY_URL."""
     fake = FakeDiscord()
     await fake.start()
-    copy_db(warm_db, tmp_path / "serve.db")
-    port = free_port()
-    environment = {
-        **os.environ,
-        "ONDO_DB": str(tmp_path / "serve.db"),
-        "HF_HUB_OFFLINE": "1",
-        "PORT": str(port),
-        "DISCORD_TOKEN": fake.token,
-        "DISCORD_API_BASE": fake.api_base,
-        "DISCORD_GATEWAY_URL": fake.gateway_url,
-        "ONDO_DISCORD_CHANNELS": str(fake.support_channel_id),
-        "ONDO_HANDOFF_CHANNEL": f"discord:{fake.staff_channel_id}",
-    }
-    for name in ("ONDO_KB", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "OPENAI_API_KEY"):
-        environment.pop(name, None)
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("ondo")),
-        "serve",
+    process, port = await start_ondo(
+        tmp_path,
+        warm_db,
         "discord",
-        env=environment,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        {
+            "DISCORD_TOKEN": fake.token,
+            "DISCORD_API_BASE": fake.api_base,
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
+            "ONDO_DISCORD_CHANNELS": str(fake.support_channel_id),
+            "ONDO_HANDOFF_CHANNEL": f"discord:{fake.staff_channel_id}",
+        },
     )
     try:
         url = f"http://127.0.0.1:{port}/healthz"

@@ -35,6 +35,7 @@ from adapters.discord.events import (
 )
 from adapters.discord.sender import DiscordCustomers, DiscordSender, describe
 from adapters.discord.staff import StaffPolicy
+from adapters.progress import CountsCompletions
 from bot.routing import Router
 from bot.settings import Settings
 from bot.store import Handoff
@@ -74,7 +75,7 @@ def build_client(
     )
 
 
-class DiscordAdapter:
+class DiscordAdapter(CountsCompletions):
     """Translates one client's Discord events into router calls.
 
     Registers Discord's customers with the router (and the agents' desk, when
@@ -89,11 +90,8 @@ class DiscordAdapter:
         self.staff = StaffPolicy(config.staff_role)
         self.customers = DiscordCustomers(client)
         self.desk = DiscordDesk(client, config.staff_channel) if config.staff_channel else None
-        self.completed = 0
-        """Messages from others and button clicks fully handled (tests wait on it)."""
         self.unhandled = 0
         """Exceptions that escaped an event handler (logged; tests expect none)."""
-        self._done = asyncio.Condition()
         self._ready: asyncio.Event | None = None
         self._registered = False
         self._warned_unreadable = False  # one adapter per process: warned once per process
@@ -329,18 +327,6 @@ class DiscordAdapter:
             await self.desk.post_in_thread(ticket.thread_ref, text)
         except Exception as exc:
             log.error("note on ticket #%d failed: %s", ticket.id, describe(exc))
-
-    # --- for tests and health checks -----------------------------------------------------
-
-    async def _finished(self) -> None:
-        async with self._done:
-            self.completed += 1
-            self._done.notify_all()
-
-    async def wait_completed(self, count: int, timeout: float = 10.0) -> None:
-        """Wait until ``count`` messages/clicks (not Ondo's own posts) have been handled."""
-        async with asyncio.timeout(timeout), self._done:
-            await self._done.wait_for(lambda: self.completed >= count)
 
 
 def _permissions(

@@ -9,7 +9,6 @@ the customers' 👍 / 👎 ratings of answers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.progress import CountsCompletions
 from adapters.slack.desk import (
     RESOLVE_ACTION,
     TAKE_ACTION,
@@ -94,7 +94,7 @@ def build_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-class SlackAdapter:
+class SlackAdapter(CountsCompletions):
     """Translates Slack events, button clicks and ``/ondo`` commands into router calls."""
 
     def __init__(
@@ -104,9 +104,6 @@ class SlackAdapter:
         self.engine = router.engine
         self.client = client
         self.handoff_channel = handoff_channel
-        self.completed = 0
-        """How many events and clicks reached a listener and finished (tests wait on it)."""
-        self._done = asyncio.Condition()
         self._agents: dict[str, float] = {}
 
     # --- events --------------------------------------------------------------------------
@@ -348,18 +345,6 @@ class SlackAdapter:
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
                 return False
-
-    # --- for tests and health checks -----------------------------------------------------
-
-    async def _finished(self) -> None:
-        async with self._done:
-            self.completed += 1
-            self._done.notify_all()
-
-    async def wait_completed(self, count: int, timeout: float = 10.0) -> None:
-        """Wait until ``count`` events/clicks have been fully handled."""
-        async with asyncio.timeout(timeout), self._done:
-            await self._done.wait_for(lambda: self.completed >= count)
 
 
 def ticket_status(taken: bool, user: str) -> str:
