@@ -76,7 +76,12 @@ NOT_ANSWERED_NOTE = (
     "the question."
 )
 
-_TAG = re.compile(r"<\s*/?\s*customer_message\s*>", re.IGNORECASE)
+# Anything a model could read as our delimiter: </customer_message>, < / CUSTOMER-MESSAGE >,
+# <customer.message id="x">, full-width ＜/customer_message＞. Bounded quantifiers: linear time.
+_TAG = re.compile(
+    r"[<＜〈‹]\s{0,8}/?\s{0,8}customer[\W_]{0,3}message[^<>＜＞〈〉‹›\n]{0,40}[>＞〉›]",
+    re.IGNORECASE,
+)
 _SPACE = re.compile(r"\s+")
 
 # Short sentences ("Be warm.") could occur in an honest reply, so only long ones count as echoes.
@@ -95,6 +100,18 @@ INSTRUCTION_SENTENCES: tuple[str, ...] = (
 )
 
 
+# A customer-service answer never talks about its own prompt; a reply that does is leaking it,
+# possibly translated or paraphrased (which the sentence match above cannot see).
+_SELF_REFERENCE = re.compile(
+    r"system\s?prompt|시스템\s?프롬프트|프롬프트|customer_message|knowledge\s+passages?|지식\s?구절"
+    r"|\bmy\s+(?:instructions|guidelines|system\s+message)\b"
+    r"|\bI(?:\s+was|\s+am|'m|’m|\s+have\s+been|'ve\s+been)\s+(?:instructed|programmed)\b"
+    r"|\byou\s+are\s+ondo\b|(?:당신|너)(?:은|는)\s?ondo"
+    r"|(?<![가-힣])(?:제|저의|나의|내)\s?(?:지침|지시\s?사항|지시문|시스템\s?메시지)",
+    re.IGNORECASE,
+)
+
+
 def passages(request: ReplyRequest) -> tuple[Match, ...]:
     """The matches shown to the model as knowledge passages, best first."""
     return request.matches[:MAX_PASSAGES]
@@ -109,6 +126,12 @@ def echoes_instructions(text: str) -> bool:
     """Whether ``text`` repeats the marker or any whole instruction sentence of the prompt."""
     normalised = _SPACE.sub(" ", text).casefold()
     return any(sentence in normalised for sentence in INSTRUCTION_SENTENCES)
+
+
+def instruction_references(text: str) -> set[str]:
+    """Phrases in ``text`` that talk about the bot's own prompt ("my instructions", "시스템
+    프롬프트"), casefolded; empty for an ordinary answer."""
+    return {_SPACE.sub(" ", m.group()).casefold() for m in _SELF_REFERENCE.finditer(text)}
 
 
 def _render_passages(request: ReplyRequest) -> str:
