@@ -268,6 +268,8 @@ async def test_answer_is_rated_down_then_up_against_its_entry(
 ) -> None:
     await slack.deliver(dm(slack.fake, text))
     reply = await slack.post_no(1)
+    # The event counts as handled only after its post; wait, so the clicks below count alone.
+    await slack.adapter.wait_completed(1)
     assert expect in reply.params["text"].lower()
     assert expect in reply.params["blocks"][0]["text"]["text"].lower()
     buttons = rating_buttons(reply)
