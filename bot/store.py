@@ -126,7 +126,7 @@ class Store(RetentionMixin):
             conn = sqlite3.connect(name, check_same_thread=False, timeout=10.0)
             conn.execute("PRAGMA foreign_keys = ON")
             if name != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(conn)
                 # Safe in WAL mode: a crash loses nothing committed; only power loss could.
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -698,6 +698,19 @@ class Store(RetentionMixin):
         with self._lock:
             rows = self._db.execute("SELECT data FROM kb_entries ORDER BY id").fetchall()
         return [_entry_from_json(json.loads(r[0])) for r in rows]
+
+
+def _enable_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch to WAL. SQLite answers "locked" at once, without waiting out the busy timeout,
+    when another connection is switching the same fresh file at the same moment: retry."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02)
 
 
 def _check_cipher(db: sqlite_utils.Database, cipher: Cipher) -> None:
