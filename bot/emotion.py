@@ -5,6 +5,9 @@ customers code-switch), with simple negation handling. Punctuation runs, ALL CAP
 intensifiers (진짜, 너무, "so") only amplify a label that the cues already chose. The label's
 score is ``1 - exp(-points)``, so one strong anger cue (1.0 point) scores 0.63 and a lone
 weak one (0.5 point) scores 0.39, on either side of :data:`ANGER_THRESHOLD`.
+
+The shipped detector, :class:`bot.emotion_model.TrainedEmotionDetector`, reads these cue
+points as features next to its trained n-gram model and keeps the cue verdicts as a floor.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from typing import Literal, Protocol
 from bot.types import Emotion, Language
 
 ANGER_THRESHOLD = 0.5
-"""Score at/above which an ``"angry"`` label should hand the conversation to a person."""
+"""Score at/above which an ``"angry"`` label should hand the conversation to a person.
+
+Chosen from the held-out precision/recall of the trained detector in both languages
+(``bench/README.md``, "Escalation threshold"); the cue detector's scores use the same scale.
+"""
 
 _MIN_POINTS = 0.5  # cue points a label needs before it beats "neutral"
 _NEGATED_POSITIVE_POINTS = 0.8
@@ -417,6 +424,8 @@ _FORMULAS = cue_pattern(
     r"\bhave\s+a\s+(?:good|nice|great|lovely|wonderful)\s+(?:day|one|weekend|evening|night)\b",
     r"\bgood\s+(?:morning|afternoon|evening|day|night)\b",
     r"\bthanks?\s+(?:you\s+)?in\s+advance\b",
+    # A polite refusal, but not "no, thank you for your help".
+    r"\bno,?\s+(?:thanks|thx|thank\s+you)\b(?!\s+(?:for|so|very|a\s+lot))",
     r"좋겠|좋을\s*(?:것|거)\s*같|감사하겠|미리\s*감사|좋은\s*(?:하루|주말|저녁|밤)",
     r"부탁(?:드|합)|수고\s*하세요|수고\s*하십시오",
 )
@@ -463,11 +472,17 @@ _SHOUT_WITH_PUNCT_POINTS = 0.5
 
 
 @dataclass
-class _Points:
+class CuePoints:
+    """Lexicon evidence in one message: cue points per emotion, amplifiers, shouting."""
+
     anger: float = 0.0
     disappointment: float = 0.0
     positive: float = 0.0
     amplifier: float = 0.0
+    shouting: bool = False
+    """Most Latin words in capitals (acronyms and placeholders aside)."""
+    negated_anger: float = 0.0
+    """Points of anger cues that were negated ("I'm not angry", "짜증 안 나요")."""
 
 
 def _negated(text: str, start: int, end: int) -> bool:
@@ -476,7 +491,11 @@ def _negated(text: str, start: int, end: int) -> bool:
     return bool(_NEGATION_BEFORE.search(before) or _NEGATION_AFTER.search(after))
 
 
-def _blank_formulas(text: str) -> str:
+def blank_formulas(text: str) -> str:
+    """Blank out politeness formulas ("would be great", 감사하겠습니다) in *lower-cased* text.
+
+    They contain positive words but carry no emotion; the offsets of the rest stay put.
+    """
     return _FORMULAS.sub(lambda m: " " * len(m.group(0)), text)
 
 
@@ -509,11 +528,12 @@ def _score(points: float) -> float:
     return round(1.0 - math.exp(-points), 3)
 
 
-def _analyse(raw_text: str) -> _Points:
+def cue_points(raw_text: str) -> CuePoints:
+    """Score ``raw_text`` against the cue lexicons (both languages, negation-aware)."""
     # Patterns are written lower-case; str.lower() may change the length (İ), which is fine
     # because every offset below indexes this same string.
-    text = _blank_formulas(raw_text.replace("\u2019", "'").lower())
-    pts = _Points(amplifier=_amplifier(text))
+    text = blank_formulas(raw_text.replace("\u2019", "'").lower())
+    pts = CuePoints(amplifier=_amplifier(text))
     is_question = bool(_QUESTION.search(text))
     # A positive word in a question ("is it good for winter?") is not satisfaction.
     positive_factor = 0.5 if is_question else 1.0
@@ -544,15 +564,17 @@ def _analyse(raw_text: str) -> _Points:
                 pts.amplifier += 0.2
             else:
                 pts.anger += weight
-        elif kind in ("anger", "disappointment", "issue") and not _negated(
-            text, m.start(), m.end()
-        ):
-            if kind == "anger":
+        elif kind in ("anger", "disappointment", "issue"):
+            if _negated(text, m.start(), m.end()):
+                if kind == "anger":
+                    pts.negated_anger += weight
+            elif kind == "anger":
                 pts.anger += weight
             else:
                 pts.disappointment += weight
 
     shouting, emphasis = _capitals(raw_text)
+    pts.shouting = shouting
     if shouting and pts.positive < _MIN_POINTS:
         loud = _EXCLAIM_RUN.search(text) or _INTERROBANG.search(text) or _QUESTION_RUN.search(text)
         pts.anger += _SHOUT_WITH_PUNCT_POINTS if loud else _SHOUT_POINTS
@@ -578,19 +600,19 @@ class CueEmotionDetector:
         Both lexicons are always consulted, so ``language`` does not change the result; it
         is part of the interface for detectors that need it.
         """
-        p = _analyse(text)
-        if (
-            p.anger >= _MIN_POINTS
-            and p.anger >= 0.7 * p.positive
-            and p.anger >= 0.6 * p.disappointment
-        ):
-            return Emotion("angry", _score(p.anger + p.amplifier + 0.15 * p.disappointment))
-        if p.disappointment >= _MIN_POINTS and p.disappointment >= 0.7 * p.positive:
-            return Emotion("disappointed", _score(p.disappointment + p.amplifier + 0.15 * p.anger))
-        if p.positive >= _MIN_POINTS:
-            return Emotion("positive", _score(p.positive + p.amplifier))
-        strongest = max(p.anger, p.disappointment, p.positive)
-        return Emotion("neutral", round(max(0.5, 0.9 - 0.6 * strongest), 3))
+        return cue_emotion(cue_points(text))
+
+
+def cue_emotion(p: CuePoints) -> Emotion:
+    """The cue detector's label and score for the cue points ``p`` of one message."""
+    if p.anger >= _MIN_POINTS and p.anger >= 0.7 * p.positive and p.anger >= 0.6 * p.disappointment:
+        return Emotion("angry", _score(p.anger + p.amplifier + 0.15 * p.disappointment))
+    if p.disappointment >= _MIN_POINTS and p.disappointment >= 0.7 * p.positive:
+        return Emotion("disappointed", _score(p.disappointment + p.amplifier + 0.15 * p.anger))
+    if p.positive >= _MIN_POINTS:
+        return Emotion("positive", _score(p.positive + p.amplifier))
+    strongest = max(p.anger, p.disappointment, p.positive)
+    return Emotion("neutral", round(max(0.5, 0.9 - 0.6 * strongest), 3))
 
 
 def escalates(emotion: Emotion) -> bool:

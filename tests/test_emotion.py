@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emotion import ANGER_THRESHOLD, CueEmotionDetector, EmotionDetector, escalates
+from bot.emotion import (
+    ANGER_THRESHOLD,
+    CueEmotionDetector,
+    EmotionDetector,
+    blank_formulas,
+    cue_emotion,
+    cue_points,
+    escalates,
+)
 from bot.types import Emotion, EmotionLabel, Language
 
 DETECTOR: EmotionDetector = CueEmotionDetector()
@@ -251,3 +259,25 @@ def test_escalates_needs_the_angry_label() -> None:
     assert escalates(Emotion("angry", ANGER_THRESHOLD))
     assert not escalates(Emotion("angry", ANGER_THRESHOLD - 0.01))
     assert not escalates(Emotion("disappointed", 1.0))
+
+
+@pytest.mark.parametrize(("text", "label"), KO[:5] + EN[:5] + EN[-5:])
+def test_cue_emotion_is_the_detector_on_cue_points(text: str, label: EmotionLabel) -> None:
+    assert cue_emotion(cue_points(text)) == DETECTOR.detect(text, "en")
+
+
+def test_cue_points_report_shouting_and_negated_anger() -> None:
+    loud = cue_points("WHERE IS MY ORDER")
+    assert loud.shouting
+    calm = cue_points("I'm not angry")
+    assert calm.anger == 0.0 and calm.negated_anger > 0.0
+    assert cue_points("짜증 안 나요").negated_anger > 0.0
+    assert cue_points("I'm angry").negated_anger == 0.0
+
+
+def test_politeness_formulas_are_blanked_in_place() -> None:
+    text = "no thanks, it would be great if you checked"
+    blanked = blank_formulas(text)
+    assert len(blanked) == len(text)
+    assert "thanks" not in blanked and "great" not in blanked
+    assert "checked" in blanked
