@@ -31,6 +31,8 @@ class Config:
     """Cap on evaluation queries per retrieval benchmark (None: all)."""
     clinc_train_per_intent: int | None = None
     """Cap on CLINC150 train questions per intent (None: all 100)."""
+    banking_train: int | None = None
+    """Cap on BANKING77 train questions for the full-train row (None: all 10,003)."""
     emotion_train: int | None = None
     """Cap on emotion training rows (None: all)."""
     emotion_test: int | None = None
@@ -52,6 +54,7 @@ class Config:
             quick=True,
             queries=200,
             clinc_train_per_intent=5,
+            banking_train=1000,
             emotion_train=1000,
             emotion_test=500,
             latency_messages=30,

@@ -1,10 +1,11 @@
 """Turn retrieval scores into a calibrated probability that the best match answers the query.
 
-The knowledge base trains its own calibrator when it loads: every example question is asked
-again with itself held out (the answer is usually still there, under another wording) and with
-its whole entry held out (the answer is gone, as for a question the base cannot answer).
-A logistic regression on the score features of those two situations learns where "found it"
-ends and "do not know" begins, so one shipped threshold works across knowledge bases.
+The knowledge base trains its own calibrator when it loads (see :mod:`knowledge.learning`):
+its example questions are asked again by a model that has not seen them, once with their entry
+still there (the answer is usually found, under another wording) and once with their whole
+topic held out (the answer is gone, as for a question the base cannot answer). A logistic
+regression on the best score in those two situations learns where "found it" ends and "do not
+know" begins, so one shipped threshold works across knowledge bases.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ FloatArray = NDArray[np.float64]
 
 
 def features(top1: float, top2: float) -> FloatArray:
-    """The calibrator's inputs: best fused score, its margin over the runner-up, and a bias."""
+    """The calibrator's inputs: best score, its margin over the runner-up, and a bias."""
     return np.array([top1, top1 - top2, 1.0])
 
 
 @dataclass(frozen=True)
 class Calibrator:
-    """Logistic regression over :func:`features`."""
+    """Logistic regression over :func:`features`; never decreasing in either score feature."""
 
     weights: tuple[float, ...]
 
@@ -45,21 +46,42 @@ class Calibrator:
         y: NDArray[np.int_],
         weight: FloatArray | None = None,
         l2: float = 1e-2,
+        *,
+        margin: bool = True,
     ) -> Calibrator:
-        """Fit by weighted Newton's method; falls back to :meth:`default` without both classes."""
+        """Fit by weighted Newton's method; falls back to :meth:`default` without both classes.
+
+        ``margin=False`` leaves the margin out (its weight is 0). A score feature whose weight
+        comes out negative is dropped and the rest refitted, so more score never means less
+        confidence.
+        """
         if len(y) < 8 or y.min() == y.max():
             return cls.default()
         sample_weight = np.ones(len(y)) if weight is None else weight
-        w = np.zeros(x.shape[1])
-        penalty = l2 * np.eye(x.shape[1])
-        penalty[-1, -1] = 0.0
-        for _ in range(50):
-            p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30.0, 30.0)))
-            gradient = x.T @ (sample_weight * (p - y)) + penalty @ w
-            curvature = sample_weight * p * (1 - p)
-            hessian = (x * curvature[:, None]).T @ x + penalty + 1e-9 * np.eye(len(w))
-            step = np.linalg.solve(hessian, gradient)
-            w -= step
-            if float(np.abs(step).max()) < 1e-8:
+        active = [0, 1, 2] if margin else [0, 2]
+        while True:
+            w = _newton(x[:, active], y, sample_weight, l2)
+            negative = [c for c, v in zip(active[:-1], w[:-1], strict=True) if v < 0]
+            if not negative:
                 break
-        return cls(tuple(float(v) for v in w))
+            active = [c for c in active if c not in negative]
+        full = np.zeros(x.shape[1])
+        full[active] = w
+        return cls(tuple(float(v) for v in full))
+
+
+def _newton(x: FloatArray, y: NDArray[np.int_], weight: FloatArray, l2: float) -> FloatArray:
+    """Weighted L2-penalized logistic regression; the last column is the unpenalized bias."""
+    w = np.zeros(x.shape[1])
+    penalty = l2 * np.eye(x.shape[1])
+    penalty[-1, -1] = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30.0, 30.0)))
+        gradient = x.T @ (weight * (p - y)) + penalty @ w
+        curvature = weight * p * (1 - p)
+        hessian = (x * curvature[:, None]).T @ x + penalty + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return w

