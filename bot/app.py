@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.crypto import cipher_for
-from bot.emotion import CueEmotionDetector
+from bot.emotion_model import default_detector
 from bot.engine import Engine
 from bot.responder.base import Responder
 from bot.responder.composer import ComposerResponder
@@ -20,10 +20,17 @@ log = logging.getLogger("ondo")
 
 
 def load_embedders() -> list[Embedder]:
-    """The two bundled sentence models (English MiniLM, multilingual USE)."""
+    """The two bundled sentence models (English MiniLM, multilingual USE), warmed up.
+
+    USE loads its weights on first use, and each model's first call sets up its kernels:
+    one throwaway embedding here keeps that out of the first customer's reply.
+    """
     from knowledge.embedders import MiniLMEmbedder, USEEmbedder
 
-    return [MiniLMEmbedder(), USEEmbedder()]
+    embedders: list[Embedder] = [MiniLMEmbedder(), USEEmbedder()]
+    for embedder in embedders:
+        embedder.embed(["warm up"])
+    return embedders
 
 
 def build_responder(settings: Settings) -> Responder:
@@ -85,5 +92,5 @@ def build_runtime(
     except BaseException:
         store.close()
         raise
-    engine = Engine(store, knowledge, responder or build_responder(settings), CueEmotionDetector())
+    engine = Engine(store, knowledge, responder or build_responder(settings), default_detector())
     return Runtime(settings, store, knowledge, engine)
