@@ -223,6 +223,8 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._snowflake = _Snowflakes()
         self._runner: web.AppRunner | None = None
+        self.on_call: Callable[[RestCall, web.StreamResponse], None] | None = None
+        """Called with every recorded REST call and the response it got, as it completes."""
         self._sockets: set[web.WebSocketResponse] = set()
         self._port = 0
         self._pending: dict[int, RestCall] = {}
@@ -960,6 +962,8 @@ class FakeDiscord:
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
+        if self.on_call is not None:
+            self.on_call(call, response)
         return response
 
     def _body(self, request: web.Request) -> Any:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,16 @@ class _Raw:
 _Action = _Text | _Status | _Raw
 
 
+@dataclass
+class _Faults:
+    timeout_rate: float
+    error_rate: float
+    stall: float
+    status: int
+    rng: random.Random
+    answer: Callable[[Mapping[str, Any]], str] | None
+
+
 class FakeOpenAI:
     """Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` from a script.
 
@@ -55,6 +66,9 @@ class FakeOpenAI:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self._faults: _Faults | None = None
+        self.injected: dict[str, int] = {"timeout": 0, "status": 0, "answered": 0}
+        """With :meth:`set_faults`: how many requests stalled, failed, and were answered."""
 
     async def start(self) -> str:
         """Start listening on an ephemeral loopback port; return the ``.../v1`` base URL."""
@@ -95,6 +109,40 @@ class FakeOpenAI:
         """Answer the next request with status 200 and ``text`` as the raw body."""
         self._script.append(_Raw(text, content_type))
 
+    def set_faults(
+        self,
+        *,
+        timeout_rate: float = 0.0,
+        error_rate: float = 0.0,
+        stall: float = 30.0,
+        status: int = 500,
+        seed: int = 0,
+        answer: Callable[[Mapping[str, Any]], str] | None = None,
+    ) -> None:
+        """Random faults for requests that find nothing queued (scripted actions go first).
+
+        A ``timeout_rate`` share of them stalls ``stall`` seconds before answering (longer
+        than the client's timeout, it times out), an ``error_rate`` share gets HTTP
+        ``status``; the rest are answered with ``answer(body)`` (default: the echo).
+        :attr:`injected` counts each kind. Seeded, so a run is repeatable.
+        """
+        self._faults = _Faults(timeout_rate, error_rate, stall, status, random.Random(seed), answer)
+
+    def _chaos(self, body: Mapping[str, Any]) -> _Action | None:
+        faults = self._faults
+        if faults is None:
+            return None
+        draw = faults.rng.random()
+        text = faults.answer(body) if faults.answer is not None else None
+        if draw < faults.timeout_rate:
+            self.injected["timeout"] += 1
+            return _Text(text or "late", delay=faults.stall)
+        if draw < faults.timeout_rate + faults.error_rate:
+            self.injected["status"] += 1
+            return _Status(faults.status)
+        self.injected["answered"] += 1
+        return _Text(text) if text is not None else None
+
     async def wait_for_requests(self, n: int, timeout: float = 5.0) -> None:
         """Wait until at least ``n`` chat requests have been received."""
         async with asyncio.timeout(timeout):
@@ -112,7 +160,7 @@ class FakeOpenAI:
             self.headers.append(dict(request.headers))
             self._received.notify_all()
 
-        action = self._script.popleft() if self._script else None
+        action = self._script.popleft() if self._script else self._chaos(body)
         if action is None:
             return web.json_response(self._completion(body, f"echo: {_last_user(body)}", "stop"))
         if isinstance(action, _Status):

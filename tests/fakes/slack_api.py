@@ -124,6 +124,8 @@ class FakeSlack:
         self._epoch = int(time.time())
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self.on_call: Callable[[Call], None] | None = None
+        """Called with every recorded Web API call as it completes (e.g. to time posts)."""
         self.add_user(bot_user_id, name=bot_name, is_bot=True)
 
     # ---- lifecycle
@@ -518,9 +520,12 @@ class FakeSlack:
                 params.update({k: v if isinstance(v, str) else repr(v) for k, v in form.items()})
         call = Call(method, params, dict(request.headers), request.method)
         status, answer, headers = self._answer(call)
+        recorded = Call(method, params, call.headers, request.method, status, answer)
         async with self._changed:
-            self.calls.append(Call(method, params, call.headers, request.method, status, answer))
+            self.calls.append(recorded)
             self._changed.notify_all()
+        if self.on_call is not None:
+            self.on_call(recorded)
         return web.json_response(answer, status=status, headers=headers)
 
     def _answer(self, call: Call) -> tuple[int, Answer, dict[str, str]]:

@@ -1,0 +1,279 @@
+"""After a ``bench.load`` run: attribute every post to the inbound message it answers, and count
+what was lost, duplicated or posted in the wrong conversation.
+
+Two independent sources are joined:
+
+* the fakes' record of what Ondo posted (each post's place, platform id and time), and what
+  the generator sent (each message's marker, place, conversation key, platform id);
+* Ondo's database: inbound rows by platform message id, and bot replies with ``in_reply_to``
+  and the platform id of the posted reply.
+
+A customer-visible post is attributed through the database (post id -> reply row -> inbound
+row -> the generator's message); a relay at the desk by the marker in its text. A check that
+uses the platform alone (per conversation, posts = messages answered there) backs it up.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from bench.load_world import Location, Post, Sent, World, percentiles
+
+
+@dataclass(frozen=True)
+class Row:
+    """The columns of the ``messages`` table the check needs."""
+
+    id: int
+    key: str
+    platform: str
+    platform_message_id: str | None
+    direction: str
+    role: str
+    in_reply_to: int | None
+    handled_at: float | None
+    attempts: int
+
+
+@dataclass
+class Problem:
+    """One lost, duplicated or misdirected message, with what is known about it."""
+
+    what: str
+    marker: str
+    detail: str
+
+
+@dataclass
+class Verdict:
+    """The figures of one run."""
+
+    sent: int = 0
+    sent_by_platform: Counter[str] = field(default_factory=Counter)
+    delivered: int = 0
+    undelivered: Counter[str] = field(default_factory=Counter)
+    replies: int = 0
+    relays: int = 0
+    notices: int = 0
+    tickets: int = 0
+    handoffs: int = 0
+    duplicate_tickets: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    wrong: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    attributed_by_conversation: int = 0
+    count_mismatches: int = 0
+    conversations: int = 0
+    latency_steady: list[float] = field(default_factory=list)
+    latency_restart: list[float] = field(default_factory=list)
+    latency_relay: list[float] = field(default_factory=list)
+    recovered_total: int = 0
+    recovered_after_restart: int = 0
+    duplicates_ignored: int = 0
+    llm_fallbacks: int = 0
+    breaker_opened: int = 0
+    tracebacks: int = 0
+    errors: int = 0
+    db_inbound: int = 0
+    db_replies: int = 0
+    customer_timeouts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """No duplicate, no loss, nothing in the wrong conversation."""
+        return self.duplicates == 0 and self.lost == 0 and self.wrong == 0
+
+    def latency(self, which: str = "steady") -> tuple[float, float]:
+        """``(p50, p95)`` in seconds."""
+        values = {
+            "steady": self.latency_steady,
+            "restart": self.latency_restart,
+            "relay": self.latency_relay,
+        }[which]
+        p50, p95 = percentiles(values, 50, 95)
+        return p50, p95
+
+
+def read_rows(db_path: str) -> list[Row]:
+    """Every message row of Ondo's database (read-only)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30.0)
+    try:
+        rows = conn.execute(
+            "SELECT id, conversation_key, platform, platform_message_id, direction, role, "
+            "in_reply_to, handled_at, attempts FROM messages ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [Row(*row) for row in rows]
+
+
+def verify(world: World, db_path: str, log: str) -> Verdict:
+    """Join the generator's ledger, the fakes' posts and the database into a :class:`Verdict`."""
+    v = Verdict()
+    rows = read_rows(db_path)
+    inbound = {(r.platform, r.platform_message_id): r for r in rows if r.direction == "in"}
+    by_id = {r.id: r for r in rows}
+    reply_rows = [r for r in rows if r.direction == "out" and r.role == "bot" and r.in_reply_to]
+    reply_by_pid = {(r.platform, r.platform_message_id): r for r in reply_rows}
+    reply_of = {r.in_reply_to: r for r in reply_rows}
+    v.db_inbound = sum(1 for r in rows if r.direction == "in" and r.role == "customer")
+    v.db_replies = len(reply_rows)
+    ledger: dict[tuple[str, str | None], Sent] = {(s.platform, s.message_id): s for s in world.sent}
+
+    v.sent = len(world.sent)
+    v.sent_by_platform = Counter(s.platform for s in world.sent)
+    answers: dict[str, list[Post]] = defaultdict(list)
+    relays: dict[str, list[float]] = defaultdict(list)
+
+    posts = [p for p in world.posts if p.kind == "reply"]
+    v.replies = len(posts)
+    v.notices = sum(1 for p in world.posts if p.kind == "notice")
+    v.tickets = sum(1 for p in world.posts if p.kind == "ticket")
+    for post in world.posts:
+        if post.kind == "stray":
+            v.wrong += 1
+            v.problems.append(
+                Problem("wrong", "-", f"post {post.post_id} in {post.location}: no conversation")
+            )
+
+    unmatched: list[Post] = []
+    for post in posts:
+        row = reply_by_pid.get((post.platform, post.post_id))
+        source = by_id.get(row.in_reply_to) if row and row.in_reply_to else None
+        sent = ledger.get((source.platform, source.platform_message_id)) if source else None
+        if row is None:
+            unmatched.append(post)
+        elif sent is None:
+            v.wrong += 1
+            v.problems.append(Problem("wrong", "-", f"post {post.post_id} answers no sent message"))
+        else:
+            answers[sent.marker].append(post)
+            if post.location != sent.location:
+                v.wrong += 1
+                v.problems.append(
+                    Problem(
+                        "wrong", sent.marker, f"answered in {post.location}, not {sent.location}"
+                    )
+                )
+
+    # A reply posted just before the kill may lack its platform id in the database: match it
+    # to a reply row without one in the same conversation.
+    open_rows: dict[Location, list[Sent]] = defaultdict(list)
+    for sent in world.sent:
+        source = inbound.get((sent.platform, sent.message_id))
+        row = reply_of.get(source.id) if source else None
+        if row is not None and row.platform_message_id is None:
+            open_rows[sent.location].append(sent)
+    for post in unmatched:
+        candidates = [s for s in open_rows.get(post.location, []) if not answers[s.marker]]
+        if candidates:
+            answers[candidates[0].marker].append(post)
+            v.attributed_by_conversation += 1
+        else:
+            v.duplicates += 1
+            v.problems.append(
+                Problem("duplicate", "-", f"post {post.post_id} in {post.location} is no reply")
+            )
+
+    tickets = world.tickets
+    per_handoff = Counter(t.handoff for t in tickets.values() if t.handoff is not None)
+    v.handoffs = len(per_handoff)
+    for number, count in sorted(per_handoff.items()):
+        if count > 1:
+            v.duplicate_tickets += count - 1
+            v.problems.append(
+                Problem(
+                    "duplicate ticket", "-", f"handoff #{number} posted {count} times at the desk"
+                )
+            )
+    for relay in world.relays:
+        sent = world.by_marker.get(relay.marker)
+        if sent is None:
+            continue
+        relays[relay.marker].append(relay.at)
+        ticket = tickets.get(relay.ticket_ts)
+        if ticket is not None and ticket.key != sent.key:
+            v.wrong += 1
+            v.problems.append(
+                Problem("wrong", sent.marker, f"relayed to the ticket of {ticket.key}")
+            )
+    v.relays = sum(len(x) for x in relays.values())
+
+    kill, ready = world.timeline.kill_at, world.timeline.ready_again
+    for sent in world.sent:
+        source = inbound.get((sent.platform, sent.message_id))
+        delivered = sent.delivered or source is not None
+        if not delivered:
+            v.undelivered[sent.undelivered or "not delivered"] += 1
+            continue
+        v.delivered += 1
+        got = [p.at for p in answers.get(sent.marker, [])]
+        relayed = relays.get(sent.marker, [])
+        total = len(got) + len(relayed)
+        if total > 1:
+            v.duplicates += total - 1
+            v.problems.append(
+                Problem("duplicate", sent.marker, f"{len(got)} replies, {len(relayed)} relays")
+            )
+        if total == 0:
+            v.lost += 1
+            why = _why_lost(sent, source, reply_of)
+            if kill is not None and sent.delivered_at is not None:
+                before = kill - sent.delivered_at
+                if 0 <= before <= 5:
+                    why += f"; in flight at the SIGKILL (delivered {before:.2f}s before it)"
+            v.problems.append(Problem("lost", sent.marker, why))
+            continue
+        first = min([*got, *relayed])
+        latency = first - sent.sent_at
+        if not got:
+            v.latency_relay.append(latency)
+        elif kill is not None and sent.sent_at <= (ready or first) and first >= kill:
+            v.latency_restart.append(latency)
+        else:
+            v.latency_steady.append(latency)
+
+    v.count_mismatches, v.conversations = _count_check(world, relays)
+    v.customer_timeouts = sum(c.timeouts for c in world.customers)
+    _read_log(v, log)
+    return v
+
+
+def _why_lost(sent: Sent, source: Row | None, reply_of: dict[int | None, Row]) -> str:
+    where = f"{sent.platform} {sent.kind} message {sent.message_id} ({sent.key})"
+    if source is None:
+        return f"{where}: delivered ({sent.attempts} attempts) but never recorded by Ondo"
+    reply = reply_of.get(source.id)
+    if reply is not None:
+        posted_as = reply.platform_message_id
+        return f"{where}: reply #{reply.id} recorded (platform id {posted_as}) but never posted"
+    if source.handled_at is not None:
+        return f"{where}: recorded and marked handled with no reply (relay or suppressed)"
+    return f"{where}: recorded, never answered ({source.attempts} recovery attempts)"
+
+
+def _count_check(world: World, relays: dict[str, list[float]]) -> tuple[int, int]:
+    """Per conversation, from the platform alone: replies posted = delivered messages there
+    that were not relayed. Returns ``(conversations that differ, conversations)``."""
+    expected: Counter[Location] = Counter()
+    for sent in world.sent:
+        if sent.delivered and not relays.get(sent.marker):
+            expected[sent.location] += 1
+    actual = Counter(p.location for p in world.posts if p.kind == "reply")
+    places = set(expected) | set(actual)
+    return sum(1 for place in places if expected[place] != actual[place]), len(places)
+
+
+def _read_log(v: Verdict, log: str) -> None:
+    later = log.split("=== start 2 ===", 1)[1] if "=== start 2 ===" in log else ""
+    v.recovered_total = len(re.findall(r"answered on retry", log))
+    v.recovered_after_restart = len(re.findall(r"answered on retry", later))
+    v.duplicates_ignored = len(re.findall(r"duplicate delivery of", log))
+    v.llm_fallbacks = len(re.findall(r"LLM reply unusable", log))
+    v.breaker_opened = len(re.findall(r"circuit open", log))
+    v.tracebacks = log.count("Traceback")
+    v.errors = len(re.findall(r"\bERROR\b", log))
