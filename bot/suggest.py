@@ -1,0 +1,133 @@
+"""The suggested reply: a draft an agent can send to the customer with one click, or edit first.
+
+The offline draft is built from fixed sentences, the tone opener for the customer's emotion
+(the same as the composer's) and the matched knowledge entry's answer, in the customer's
+language. With an LLM configured, :mod:`bot.responder.summarizer` may write a better one,
+with this draft as the fallback. :func:`send_suggestion` sends a draft (or the agent's edit of
+it) through :meth:`bot.routing.Router.agent_message`, so sending behaves exactly like an
+agent's message in the ticket thread: it takes the conversation over, is deduplicated, and a
+failure to deliver is reported in the thread. One suggestion per handoff is sent at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from bot.past_handoffs import suggestion_of
+from bot.store import Handoff
+from bot.summary import Brief
+from bot.texts import text as fixed_text
+from bot.types import Language
+
+if TYPE_CHECKING:
+    from bot.routing import Router
+
+log = logging.getLogger("ondo.suggest")
+
+SendResult = Literal[
+    "relayed", "duplicate", "refused", "undelivered", "closed", "no_suggestion", "not_a_ticket"
+]
+
+DRAFT_TEXTS: Mapping[str, Mapping[Language, str]] = {
+    "greeting": {
+        "ko": "안녕하세요, 고객님. 상담원입니다.",
+        "en": "Hi, this is a member of the support team.",
+    },
+    "order": {
+        "ko": "주문번호 {order} 기준으로 확인하고 있습니다.",
+        "en": "I'm checking order {order} for you.",
+    },
+    "check": {
+        "ko": "말씀하신 내용을 바로 확인해 보겠습니다.",
+        "en": "I'm looking into this for you now.",
+    },
+    "closing": {
+        "ko": "확인되는 대로 이 대화에서 바로 안내해 드리겠습니다.",
+        "en": "I'll update you right here as soon as I know more.",
+    },
+}
+
+NOTES: Mapping[str, str] = {
+    "duplicate": "The suggested reply was already sent; nothing was sent again.",
+    "closed": (
+        "This handoff is closed (resolved, or the conversation has a newer one); nothing was sent."
+    ),
+    "no_suggestion": "This handoff has no suggested reply; nothing was sent.",
+    "ticket_closed": (
+        "This handoff is closed (resolved, or the conversation has a newer one); nothing changed."
+    ),
+    "not_a_ticket": "This is not an open handoff; nothing was sent.",
+}
+"""What the agent is told after a Send (``refused`` / ``undelivered`` are noted by the
+router in the ticket thread)."""
+
+
+def draft_reply(brief: Brief) -> str:
+    """The offline draft for ``brief``, in the customer's language."""
+    language = brief.language
+    parts = [DRAFT_TEXTS["greeting"][language]]
+    opener = fixed_text(f"opener.{brief.emotion.label}", language)
+    if opener:
+        parts.append(opener)
+    if brief.facts.order_numbers:
+        parts.append(DRAFT_TEXTS["order"][language].format(order=brief.facts.order_numbers[0]))
+    answer = brief.entry.answer_in(language) if brief.entry is not None else ""
+    parts.append(answer or DRAFT_TEXTS["check"][language])
+    parts.append(DRAFT_TEXTS["closing"][language])
+    return "\n".join(parts)
+
+
+def event_id(handoff_id: int) -> str:
+    """The event under which a handoff's suggestion is sent: once per handoff, whether by
+    Send or by an edited submission, however often either is clicked or redelivered."""
+    return f"suggestion:{handoff_id}"
+
+
+async def open_handoff_for(router: Router, handoff_id: int) -> Handoff | None:
+    """Handoff ``handoff_id`` if it is the open, current handoff of its conversation."""
+    store = router.engine.store
+    handoff = await store.handoff_by_id(handoff_id)
+    if handoff is None or handoff.resolved_at is not None:
+        return None
+    current = await store.current_handoff(handoff.conversation_key)
+    return handoff if current is not None and current.id == handoff.id else None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What became of a Send: the result, the handoff as it was before, the text sent."""
+
+    result: SendResult
+    handoff: Handoff | None = None
+    text: str = ""
+
+
+async def send_suggestion(
+    router: Router, *, platform: str, handoff_id: int, agent: str, text: str | None = None
+) -> Sent:
+    """Send handoff ``handoff_id``'s suggested reply (or ``text``, the agent's edit of it) to
+    the customer as ``agent``; refused (``closed``) unless it is the conversation's open
+    handoff. See the module docstring."""
+    store = router.engine.store
+    handoff = await store.handoff_by_id(handoff_id)
+    if handoff is None or not handoff.thread_ref:
+        return Sent("not_a_ticket", handoff)
+    if await open_handoff_for(router, handoff_id) is None:
+        log.info("suggestion of the closed handoff #%d not sent (by %s)", handoff_id, agent)
+        return Sent("closed", handoff)
+    body = (text if text is not None else await suggestion_of(store, handoff_id) or "").strip()
+    if not body:
+        return Sent("no_suggestion", handoff)
+    result = await router.agent_message(
+        platform=platform,
+        event_id=event_id(handoff_id),
+        thread_ref=handoff.thread_ref,
+        agent=agent,
+        text=body,
+    )
+    if result == "relayed":
+        log.info("suggested reply of handoff #%d sent by %s", handoff_id, agent)
+    return Sent(result, handoff, body)
