@@ -92,6 +92,7 @@ from typing import Any
 from bench.load_check import Verdict, verify
 from bench.load_ondo import SubprocessOndo
 from bench.load_world import LoadConfig, OndoHandle, World
+from bench.report import BENCHMARKS_DOC, update_section
 from bench.table import Row, markdown
 
 _START = time.monotonic()
@@ -344,7 +345,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep the database and Ondo's log here"
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="markdown file whose load section is rewritten (default: docs/benchmarks.md "
+        "for a run with the default size, seed and kill; nothing otherwise)",
+    )
     return parser.parse_args(argv)
+
+
+def section(result: Result, load_start: str) -> str:
+    """The load section of ``docs/benchmarks.md``: header, table, problems."""
+    v = result.verdict
+    text = (
+        "## Load test with faults\n\n"
+        "Produced by `python -m bench.load` (method: the docstring of `bench/load.py`; "
+        "not run in CI). The real adapters in the installed `ondo serve all`, against the "
+        "fake Slack, Discord and LLM, with retried deliveries, gateway reconnects, LLM "
+        "timeouts and 500s, SQLite write locks and one SIGKILL + restart.\n\n"
+        f"{header(result, load_start)}\n\n{markdown(rows(result))}\n"
+    )
+    if v.problems:
+        text += "\nProblems:\n\n" + problems_text(v) + "\n"
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -371,6 +395,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(header(result, load_start) + "\n\n" + markdown(rows(result)))
     if v.problems:
         print("\nProblems:\n" + problems_text(v))
+    default_run = (args.messages, args.customers, args.seed, args.no_kill) == (
+        LoadConfig.messages,
+        LoadConfig.customers,
+        LoadConfig.seed,
+        False,
+    )
+    out = args.out or (BENCHMARKS_DOC if default_run else None)
+    if out is not None:
+        update_section(out, "load", section(result, load_start))
+        progress(f"wrote the load section of {out}")
     if result.exit_status != 0 or v.tracebacks:
         print(
             f"\nOndo exited with {result.exit_status}; {v.tracebacks} tracebacks and "

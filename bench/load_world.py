@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import re
 import sqlite3
@@ -295,6 +296,8 @@ class Ticket:
     handoff: int | None = None
     """The handoff number on the ticket (``#12 · reason · ...``)."""
     resolved: bool = False
+    value: str = ""
+    """The value on its Resolve button (the handoff id)."""
 
 
 @dataclass
@@ -491,6 +494,8 @@ class World:
             "OPENAI_BASE_URL": self.openai.base_url,
             "OPENAI_API_KEY": "load-test",
             "ONDO_LLM_MODEL": "fake-model",
+            # A checkout run with PYTHONPATH (not installed) is the code under test.
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         }
 
     async def close(self) -> None:
@@ -545,10 +550,11 @@ class World:
         if channel == AGENTS:
             if not thread:
                 blocks = _blocks(call.params.get("blocks"))
-                key = _resolve_value(blocks)
+                value = _resolve_value(blocks)
+                key = self._conversation_of(value)
                 self.posts.append(Post("slack", (channel, ts), ts, text, now, "ticket"))
-                if key is not None:
-                    ticket = Ticket(ts, key, now, _handoff_number(blocks))
+                if value is not None and key is not None:
+                    ticket = Ticket(ts, key, now, _handoff_number(blocks), value=value)
                     self.tickets[ts] = ticket
                     self.spawn(self._agent_resolves(ticket))
                 return
@@ -561,6 +567,20 @@ class World:
             return
         location: Location = ("slack", channel, str(thread or ts))
         self._customer_post(Post("slack", location, ts, text, now, "reply"))
+
+    def _conversation_of(self, value: str | None) -> str | None:
+        """The conversation of a ticket from its Resolve button's value: the handoff id,
+        looked up in Ondo's database as an agent's tool would (read-only)."""
+        if value is None or not value.isdigit() or not self.db_path:
+            return value
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30.0)
+        try:
+            row = conn.execute(
+                "SELECT conversation_key FROM handoffs WHERE id = ?", [int(value)]
+            ).fetchone()
+        finally:
+            conn.close()
+        return str(row[0]) if row else None
 
     def _on_discord_call(self, call: RestCall, response: web.StreamResponse) -> None:
         match = re.fullmatch(r"/channels/(\d+)/messages", call.path)
@@ -832,7 +852,7 @@ class World:
         await asyncio.sleep(self.rng.uniform(*self.config.agent_delay))
         payload = self.slack.block_actions_payload(
             RESOLVE_ACTION,
-            ticket.key,
+            ticket.value or ticket.key,
             user=AGENT,
             channel=AGENTS,
             message_ts=ticket.ts,
@@ -920,7 +940,7 @@ def _handoff_number(blocks: list[Any]) -> int | None:
 
 
 def _resolve_value(blocks: list[Any]) -> str | None:
-    """The conversation key on a ticket's Resolve button."""
+    """The value of a ticket's Resolve button."""
     for block in blocks:
         if isinstance(block, dict) and block.get("type") == "actions":
             for element in block.get("elements") or []:

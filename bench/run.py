@@ -17,14 +17,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import emotion, latency, retrieval
+from bench import emotion, latency, polarity, privacy, retrieval
 from bench.common import Config, Models, load_models, progress
+from bench.report import BENCHMARKS_DOC, REPO, update_section
 from bench.table import Row, markdown
 from bot.emotion import ANGER_THRESHOLD
 from knowledge.retrieval import ANSWER_THRESHOLD
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
+DEFAULT_OUT = BENCHMARKS_DOC
 SHARED_DOC = "shared/docs/benchmarks.md"
 
 Suite = Callable[[Config, Models], list[Row]]
@@ -39,8 +39,20 @@ SUITES: dict[str, Suite] = {
     "goemotions": emotion.goemotions,
     "kote": emotion.kote,
     "bigkb": latency.big_kb,
+    "polarity": polarity.polarity,
+    "privacy": privacy.suite,
 }
-TABLE_ORDER = ("banking77", "parakqc", "clinc150", "goemotions", "kote", "core", "bigkb")
+TABLE_ORDER = (
+    "banking77",
+    "parakqc",
+    "clinc150",
+    "goemotions",
+    "kote",
+    "polarity",
+    "privacy",
+    "core",
+    "bigkb",
+)
 
 
 def default_data() -> Path:
@@ -169,8 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or (DEFAULT_OUT if not args.quick and not args.only else None)
     if out is not None:
         command = "python -m bench.run" + (" --quick" if args.quick else "")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(document(header, rows, command), encoding="utf-8")
+        update_section(out, "suites", document(header, rows, command))
         progress(f"wrote {out}")
     return 0 if ok else 1
 

@@ -82,6 +82,9 @@ def build_runtime(
         )
     store = Store.open(settings.db_path, cipher)
     try:
+        from bot.kb_live import version_sync
+
+        version = version_sync(store)  # read first: a change made meanwhile is picked up later
         imported = store.imported_entries_sync()
         knowledge = KnowledgeBase.from_paths(
             settings.kb_paths,
@@ -89,6 +92,7 @@ def build_runtime(
             cache=store,
             extra=imported,
         )
+        knowledge.version = version
     except BaseException:
         store.close()
         raise

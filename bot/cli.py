@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     kb_search.add_argument("text")
     kb_search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
     kb_search.set_defaults(handler=_cmd_kb_search)
+    from bot.cli_review import add_commands as add_review_commands
+
+    add_review_commands(kb_sub)
     kb.set_defaults(handler=lambda _args: _usage(kb))
 
     serve = sub.add_parser("serve", help="run the Slack and/or Discord adapters")
@@ -104,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.cli_admin import add_commands
 
     add_commands(sub)
+    from bot.cli_insights import add_commands as add_insights_commands
+
+    add_insights_commands(sub)
     return parser
 
 
@@ -231,6 +237,8 @@ async def _chat(runtime: Runtime, debug: bool) -> int:
         else:
             outcome = await runtime.engine.handle(_cli_message(key, line))
             _print_outcome(outcome, debug, out)
+            if outcome.action == "relayed":
+                await runtime.engine.relayed(outcome)
 
 
 def _print_outcome(outcome: Outcome, debug: bool, out: TextIO) -> None:

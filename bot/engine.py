@@ -17,11 +17,13 @@ from bot import handoff
 from bot.emotion import EmotionDetector
 from bot.escalation import decide
 from bot.language import detect_language
+from bot.past_handoffs import save_suggestion
 from bot.privacy import redact
 from bot.responder.base import ReplyRequest, Responder, Turn
 from bot.responder.composer import ComposerResponder
-from bot.store import Store
-from bot.summary import Line, build_summary
+from bot.store import Inbound, Store
+from bot.suggest import draft_reply
+from bot.summary import Brief, Line, gather_brief, render_summary
 from bot.texts import text as fixed_text
 from bot.types import Emotion, Escalation, Language, Message, Reply
 from knowledge.base import KnowledgeBase
@@ -79,6 +81,11 @@ class HandoffTicket:
     language: Language
     intent: str
     emotion: Emotion
+    suggestion: str | None = None
+    """The reply agents can send with one click (stored with the handoff)."""
+    brief: Brief | None = None
+    """What the summary was made of, for the router to finish it (see
+    :func:`bot.responder.summarizer.finish_ticket`); ``None`` once finished."""
 
 
 @dataclass(frozen=True)
@@ -143,19 +150,31 @@ class Engine:
             misses,
         )
 
-    async def handle(self, message: Message, sender: Sender | None = None) -> Outcome:
-        """Process one inbound customer message end to end (see the module docstring)."""
+    async def receive(self, message: Message) -> Inbound:
+        """Record an inbound message, as early as possible: an adapter whose platform does
+        not redeliver once acknowledged records it before acknowledging, then passes the
+        result to :meth:`handle`."""
+        return await self.store.record_inbound(storable(message))
+
+    async def handle(
+        self, message: Message, sender: Sender | None = None, *, inbound: Inbound | None = None
+    ) -> Outcome:
+        """Process one inbound customer message end to end (see the module docstring);
+        ``inbound``: what :meth:`receive` recorded for it, if it was recorded already."""
         message = storable(message)
-        inbound = await self.store.record_inbound(message)
+        if inbound is None:
+            inbound = await self.store.record_inbound(message)
         if not inbound.process:
             log.info("duplicate delivery of %s:%s ignored", message.platform, message.message_id)
             return Outcome("duplicate", inbound.id)
         key = message.conversation_key
         conversation = await self.store.conversation(key, message.platform)
+        if inbound.duplicate:
+            unposted = await self.store.unposted_reply(inbound.id)
+            if unposted is not None:
+                return await self._resend(message, inbound.id, *unposted, sender)
         if not handoff.bot_speaks(conversation.state):
-            await self.store.mark_handled(inbound.id)
-            relay = redact(message.text, detect_language(message.text))
-            return Outcome("relayed", inbound.id, relay_text=relay)
+            return _relay(message, inbound.id)
         if conversation.state == "closed":
             await self.store.set_state(key, "bot", expected=("closed",))
         text = " ".join(message.text.split())
@@ -218,7 +237,9 @@ class Engine:
         best = analysis.matches[0] if analysis.matches else None
         entry = best.entry if best is not None and analysis.intent != "other" else None
         wants = best.question if entry is not None and best is not None else analysis.redacted
-        summary = build_summary(
+        brief = await gather_brief(
+            self.store,
+            key,
             language=analysis.language,
             reason=reason,
             intent=analysis.intent,
@@ -231,6 +252,8 @@ class Engine:
             ],
             entry=entry,
         )
+        summary = render_summary(brief)
+        suggestion = draft_reply(brief)
         if not await self.store.set_state(key, "waiting_human", expected=("bot",)):
             return None
         handoff_id = await self.store.open_handoff(
@@ -241,6 +264,7 @@ class Engine:
             emotion=analysis.emotion.label,
             language=analysis.language,
         )
+        await save_suggestion(self.store, handoff_id, suggestion)
         log.info("conversation %s handed to a human (%s)", key, reason)
         return HandoffTicket(
             handoff_id,
@@ -250,6 +274,8 @@ class Engine:
             analysis.language,
             analysis.intent,
             analysis.emotion,
+            suggestion,
+            brief,
         )
 
     async def _deliver(
@@ -269,8 +295,11 @@ class Engine:
         state = (await self.store.conversation(key, message.platform)).state
         allowed = ("waiting_human",) if ticket is not None else ("bot",)
         if state not in allowed:
-            await self.store.mark_handled(inbound_id)
             log.info("reply to %s suppressed: conversation is now %s", key, state)
+            if ticket is None and not handoff.bot_speaks(state):
+                # A person has the conversation now: the message goes to them instead.
+                return _relay(message, inbound_id)
+            await self.store.mark_handled(inbound_id)
             return Outcome("suppressed", inbound_id, analysis=analysis, notes=notes)
         reply_id = await self.store.record_reply(inbound_id, key, message.platform, reply_text)
         if reply_id is None:
@@ -300,6 +329,40 @@ class Engine:
                 await self.store.set_platform_id(reply_id, platform_id)
         await self.store.mark_handled(inbound_id)
         return Outcome("replied", inbound_id, reply, analysis, ticket, notes=notes)
+
+    async def _resend(
+        self, message: Message, inbound_id: int, reply_id: int, text: str, sender: Sender | None
+    ) -> Outcome:
+        """Post a reply that was recorded but never posted (the process died in between)."""
+        key = message.conversation_key
+        state = (await self.store.conversation(key, message.platform)).state
+        if state == "human":
+            await self.store.mark_handled(inbound_id)
+            log.info("unposted reply to %s dropped: an agent has the conversation", key)
+            return Outcome("suppressed", inbound_id)
+        language: Language = "ko" if detect_language(text) == "ko" else "en"
+        reply = Reply(
+            key,
+            text,
+            message.message_id,
+            language,
+            raw={"reply_id": reply_id, "rateable": False, "resent": True},
+        )
+        if sender is not None:
+            try:
+                platform_id = await sender.send(reply)
+            except Exception:
+                await self.store.unclaim(inbound_id)
+                raise
+            if platform_id:
+                await self.store.set_platform_id(reply_id, platform_id)
+        await self.store.mark_handled(inbound_id)
+        log.info("reply %d to %s posted after a restart", reply_id, key)
+        return Outcome("replied", inbound_id, reply)
+
+    async def relayed(self, outcome: Outcome) -> None:
+        """Mark a relayed message handled once it reached the agents (or could not, for good)."""
+        await self.store.mark_handled(outcome.inbound_id)
 
     # --- the agents' side ----------------------------------------------------------------
 
@@ -341,6 +404,13 @@ class Engine:
         await self.store.clear_context(key)
         log.info("conversation %s resolved by %s, back to the bot", key, agent)
         return Reply(key, notice, f"resolve:{message_id}", language)
+
+
+def _relay(message: Message, inbound_id: int) -> Outcome:
+    """The outcome for a message a person should read: redacted, left unhandled until the
+    caller has passed it on (:meth:`Engine.relayed`)."""
+    relay = redact(message.text, detect_language(message.text))
+    return Outcome("relayed", inbound_id, relay_text=relay)
 
 
 def utf8(text: str) -> str:

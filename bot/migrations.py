@@ -161,11 +161,75 @@ def _m4_routing(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m5_delivery(db: sqlite_utils.Database) -> None:
+    # A ticket being posted is claimed, so the recovery sweep of this or another process does
+    # not post it a second time while the first post is still in flight.
+    db.execute("ALTER TABLE handoffs ADD COLUMN ticket_claimed_at REAL")
+
+
+def _m6_corrections(db: sqlite_utils.Database) -> None:
+    # The review queue of answers marked wrong (by an agent, or a customer's 👎). The reply is
+    # referenced by id without a foreign key: retention may delete the conversation while the
+    # correction (and the knowledge change it led to) stays. Texts are sealed like messages.
+    db.execute(
+        """
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL CHECK (source IN ('agent', 'rating')),
+            reply_id INTEGER NOT NULL,
+            question TEXT NOT NULL,
+            bot_answer TEXT NOT NULL,
+            language TEXT,
+            entry_id TEXT,
+            proposed_answer TEXT,
+            proposed_by TEXT,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'rejected')),
+            decided_by TEXT,
+            decided_at REAL,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    # One pending correction per answer; a customer's 👎 enqueues an answer at most once.
+    db.execute(
+        "CREATE UNIQUE INDEX corrections_one_pending ON corrections(reply_id) "
+        "WHERE status = 'pending'"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX corrections_one_rating ON corrections(reply_id) "
+        "WHERE source = 'rating'"
+    )
+    db.execute(
+        """
+        CREATE TABLE kb_changes (
+            id INTEGER PRIMARY KEY,
+            entry_id TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('add', 'update')),
+            changed_by TEXT NOT NULL,
+            changed_at REAL NOT NULL,
+            old_data TEXT,
+            new_data TEXT NOT NULL,
+            correction_id INTEGER REFERENCES corrections(id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX kb_changes_by_entry ON kb_changes(entry_id, id)")
+
+
+def _m7_suggestions(db: sqlite_utils.Database) -> None:
+    # The reply an agent can send with one click, sealed at rest like the summary.
+    db.execute("ALTER TABLE handoffs ADD COLUMN suggestion TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_core,
     _m2_knowledge,
     _m3_ratings,
     _m4_routing,
+    _m5_delivery,
+    _m6_corrections,
+    _m7_suggestions,
 )
 
 

@@ -17,7 +17,15 @@ from bot.crypto import Cipher
 T = TypeVar("T")
 
 # Tables and columns holding customer text that is sealed at rest.
-SEALED_COLUMNS = (("messages", "text"), ("handoffs", "summary"))
+SEALED_COLUMNS = (
+    ("messages", "text"),
+    ("handoffs", "summary"),
+    ("handoffs", "suggestion"),
+    ("corrections", "question"),
+    ("corrections", "bot_answer"),
+    ("corrections", "proposed_answer"),
+)
+"""Every column that holds text sealed with the cipher (some may be NULL)."""
 
 
 class _StoreLike(Protocol):
@@ -39,7 +47,9 @@ class RetentionMixin:
             count = 0
             with self._db.conn:
                 for table, column in SEALED_COLUMNS:
-                    rows = self._db.execute(f"SELECT id, {column} FROM {table}").fetchall()
+                    rows = self._db.execute(
+                        f"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL"
+                    ).fetchall()
                     for row_id, value in rows:
                         self._db.execute(
                             f"UPDATE {table} SET {column} = ? WHERE id = ?",
@@ -115,6 +125,21 @@ class RetentionMixin:
                 "SELECT message_id, entry_id, rating, created_at FROM ratings WHERE user = ?",
                 [user],
             )
+            out["corrections"] = [
+                c
+                | {
+                    name: self.cipher.open(c[name]) if c[name] is not None else None
+                    for name in ("question", "bot_answer", "proposed_answer")
+                }
+                for key in keys
+                for c in _rows(
+                    self._db,
+                    "SELECT id, source, reply_id, question, bot_answer, proposed_answer, "
+                    "entry_id, status, created_at FROM corrections WHERE reply_id IN "
+                    "(SELECT id FROM messages WHERE conversation_key = ?) ORDER BY id",
+                    [key],
+                )
+            ]
             return out
 
         return await self._run(run)
@@ -147,8 +172,15 @@ def _customer_conversations(db: sqlite_utils.Database, user: str) -> list[str]:
 
 
 def _delete_conversations(db: sqlite_utils.Database, keys: list[str]) -> dict[str, int]:
-    counts = {"conversations": 0, "messages": 0, "handoffs": 0, "ratings": 0}
+    counts = {"conversations": 0, "messages": 0, "handoffs": 0, "ratings": 0, "corrections": 0}
     for key in keys:
+        # A correction holds the customer's question: it goes with their conversation (an
+        # approved one lives on, redacted, in the knowledge entry it produced).
+        counts["corrections"] += db.execute(
+            "DELETE FROM corrections WHERE reply_id IN "
+            "(SELECT id FROM messages WHERE conversation_key = ?)",
+            [key],
+        ).rowcount
         counts["ratings"] += db.execute(
             "DELETE FROM ratings WHERE message_id IN "
             "(SELECT id FROM messages WHERE conversation_key = ?)",

@@ -22,7 +22,8 @@ from typing import Literal, Protocol
 
 from bot.engine import Engine, HandoffTicket, Outcome, Sender
 from bot.handoff import InvalidTransition
-from bot.store import Handoff
+from bot.responder.summarizer import finish_ticket
+from bot.store import Handoff, Inbound
 from bot.types import Emotion, EmotionLabel, Language, Message, Reply
 
 log = logging.getLogger("ondo.routing")
@@ -61,6 +62,8 @@ class AgentDesk(Protocol):
     """The agents' channel on one platform: one thread per handoff."""
 
     platform: str
+    agent_language: Language | None
+    """``ONDO_AGENT_LANGUAGE``: tickets get a line in it when the customer wrote another."""
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Post the ticket; return its thread reference (``<platform>:...``), or ``None``
@@ -106,19 +109,25 @@ class Router:
 
     # --- the customer's side -------------------------------------------------------------
 
-    async def customer_message(self, message: Message, sender: Sender | None = None) -> Outcome:
+    async def customer_message(
+        self, message: Message, sender: Sender | None = None, *, inbound: Inbound | None = None
+    ) -> Outcome:
         """Handle a customer's message: the engine answers; a handoff opens a ticket at the
-        desk; while a person has the conversation the message is relayed to the ticket."""
+        desk; while a person has the conversation the message is relayed to the ticket.
+        ``inbound``: the message's record, when the adapter recorded it already."""
         sender = sender or self.sender_for(message.conversation_key)
-        outcome = await self.engine.handle(message, sender)
+        outcome = await self.engine.handle(message, sender, inbound=inbound)
         if outcome.handoff is not None:
-            await self.open_ticket(outcome.handoff)
+            await self.open_ticket(outcome.handoff, claimed=True)
         elif outcome.action == "relayed" and outcome.relay_text is not None:
-            await self._relay_to_desk(message, outcome.relay_text)
+            await self._relay_to_desk(message, outcome)
         return outcome
 
-    async def open_ticket(self, ticket: HandoffTicket) -> str | None:
-        """Post ``ticket`` at the desk and remember its thread; ``None`` if that failed."""
+    async def open_ticket(self, ticket: HandoffTicket, *, claimed: bool = False) -> str | None:
+        """Post ``ticket`` at the desk and remember its thread; ``None`` if that failed or
+        another sweep is posting it. ``claimed``: the caller opened the handoff (which claims
+        its ticket); otherwise the ticket is claimed here first, so it is posted once."""
+        store = self.engine.store
         if self.desk is None:
             log.warning(
                 "conversation %s handed over, but no agents' desk is running (%s)",
@@ -126,29 +135,54 @@ class Router:
                 self.handoff_channel or "ONDO_HANDOFF_CHANNEL is not set",
             )
             return None
+        if not claimed and not await store.claim_ticket(ticket.id):
+            return None
+        # After the customer's notice, bounded: the LLM's summary, the agents' line, the reply.
+        ticket = await finish_ticket(
+            ticket,
+            store=store,
+            responder=self.engine.responder,
+            agent_language=self.desk.agent_language,
+        )
         try:
             ref = await self.desk.open_ticket(ticket)
         except Exception as exc:  # a platform failure must not lose the handoff
             log.error("handoff ticket #%d could not be posted: %s", ticket.id, _reason(exc))
             ref = None
-        if ref is not None:
-            await self.engine.store.update_handoff(ticket.id, thread_ref=ref)
+        if ref is None:
+            await store.release_ticket(ticket.id)
+            return None
+        await store.update_handoff(ticket.id, thread_ref=ref)
+        # Messages the customer wrote while the ticket was being posted waited for its thread.
+        await self._handle_pending(ticket.conversation_key)
         return ref
 
-    async def _relay_to_desk(self, message: Message, text: str) -> None:
+    async def _relay_to_desk(self, message: Message, outcome: Outcome) -> None:
+        """Post a customer's message in their ticket's thread; it counts as handled once
+        posted. Without a thread yet (the ticket is being posted) or when the post fails it
+        stays unhandled, for :meth:`open_ticket` or the recovery sweep to relay later."""
         key = message.conversation_key
         ticket = await self.engine.store.current_handoff(key)
-        if self.desk is None or ticket is None or not ticket.thread_ref:
-            log.warning("message in %s not relayed: its handoff has no agents' thread yet", key)
+        if self.desk is None:
+            log.warning("message in %s not relayed: no agents' desk is running", key)
+            await self.engine.relayed(outcome)
+            return
+        if ticket is None or not ticket.thread_ref:
+            log.info("message in %s waits for its handoff's agents' thread", key)
+            await self.engine.store.unclaim(outcome.inbound_id)
             return
         # A mention names the customer on their own platform (desks post with mentions
         # disabled, so nobody is pinged); across platforms it would be noise.
         same_platform = platform_of(key) == platform_of(ticket.thread_ref)
         who = f"<@{message.user}>" if same_platform else "Customer"
+        text = outcome.relay_text or "(empty)"
         try:
-            await self.desk.post_in_thread(ticket.thread_ref, f"{who}: {text or '(empty)'}")
+            await self.desk.post_in_thread(ticket.thread_ref, f"{who}: {text}")
         except Exception as exc:
             log.error("relay of a message in %s to the agents failed: %s", key, _reason(exc))
+            await self.engine.store.unclaim(outcome.inbound_id)
+            return
+        await self.engine.relayed(outcome)
 
     # --- the agents' side ----------------------------------------------------------------
 
@@ -213,11 +247,26 @@ class Router:
         """Re-handle unanswered customer messages and re-post tickets that never reached the
         desk; returns how many messages were answered now."""
         store = self.engine.store
+        # Tickets first: customers' messages waiting to be relayed need their threads.
+        if self.desk is not None:
+            since = time.time() - RECOVERY_WINDOW_SECONDS
+            for ticket in await store.open_handoffs():
+                if (
+                    ticket.thread_ref is None
+                    and ticket.created_at >= since
+                    and platform_of(ticket.conversation_key) in self.customers
+                ):
+                    await self.open_ticket(ticket_of(ticket))
+        return await self._handle_pending()
+
+    async def _handle_pending(self, conversation_key: str | None = None) -> int:
+        """Re-handle unfinished customer messages (of one conversation, or all)."""
         answered = 0
-        pending = await store.unfinished_inbound(
+        pending = await self.engine.store.unfinished_inbound(
             since=time.time() - RECOVERY_WINDOW_SECONDS,
             max_attempts=RECOVERY_MAX_ATTEMPTS,
             platforms=sorted(self.customers),
+            conversation_key=conversation_key,
         )
         for item in pending:
             key = item.message.conversation_key
@@ -240,15 +289,6 @@ class Router:
             if outcome.action == "replied":
                 answered += 1
                 log.info("message %d in %s answered on retry", item.id, key)
-        if self.desk is not None:
-            since = time.time() - RECOVERY_WINDOW_SECONDS
-            for ticket in await store.open_handoffs():
-                if (
-                    ticket.thread_ref is None
-                    and ticket.created_at >= since
-                    and platform_of(ticket.conversation_key) in self.customers
-                ):
-                    await self.open_ticket(ticket_of(ticket))
         return answered
 
     async def run_recovery(
@@ -325,6 +365,7 @@ class MemoryDesk:
     tickets: list[HandoffTicket] = field(default_factory=list)
     posts: list[tuple[str, str]] = field(default_factory=list)
     fail_next: int = 0
+    agent_language: Language | None = None
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Record the ticket; its thread is ``<platform>:ticket-<id>``."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
+from bot import kb_live
 from bot.app import Runtime
 from bot.routing import Router, platform_of
 from bot.settings import Settings, SettingsError
@@ -123,6 +124,8 @@ def slack_web_app(bolt_app: AsyncApp | None) -> web.Application:
 
 
 RETENTION_INTERVAL_SECONDS = 24 * 3600.0
+KB_POLL_SECONDS = kb_live.POLL_SECONDS
+"""How often a server looks for knowledge changed by another process (``ondo kb review``)."""
 
 
 async def run_retention(
@@ -189,6 +192,9 @@ async def serve(
                 run_discord(router, settings, stop, ready=connected["discord"])
             )
         tasks["recovery"] = asyncio.create_task(router.run_recovery(stop))
+        tasks["knowledge"] = asyncio.create_task(
+            kb_live.watch(runtime.store, runtime.knowledge, stop, KB_POLL_SECONDS)
+        )
         if settings.retention is not None:
             tasks["retention"] = asyncio.create_task(
                 run_retention(runtime, settings.retention, stop)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.types import Language
 from knowledge.loader import SAMPLE_DIR, split_paths
 
 
@@ -52,6 +53,10 @@ class Settings:
     port: int = 3000
     log_format: str = "text"
     retention: float | None = None
+    agent_language: Language | None = None
+    """``ONDO_AGENT_LANGUAGE``: the agents' language, when tickets need a line in it."""
+    admins: frozenset[str] = frozenset()
+    """``<platform>:<user id>`` of the people who may approve knowledge changes from chat."""
 
     @property
     def llm_enabled(self) -> bool:
@@ -105,6 +110,11 @@ class Settings:
             retention_seconds = parse_duration(retention) if retention else None
         except ValueError as exc:
             raise SettingsError(f"ONDO_RETENTION: {exc}") from None
+        admins = parse_admins(get("ONDO_ADMINS") or "")
+        agents = (get("ONDO_AGENT_LANGUAGE") or "").lower()
+        if agents not in ("", "ko", "en"):
+            raise SettingsError(f"ONDO_AGENT_LANGUAGE must be ko or en, not {agents!r}")
+        agent_language: Language | None = "ko" if agents == "ko" else "en" if agents else None
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -125,4 +135,25 @@ class Settings:
             port=int(port),
             log_format=log_format,
             retention=retention_seconds,
+            agent_language=agent_language,
+            admins=admins,
         )
+
+
+def parse_admins(text: str) -> frozenset[str]:
+    """``ONDO_ADMINS`` (``slack:U123,discord:456``) as a set of ``<platform>:<user id>``."""
+    admins = set()
+    for item in (i.strip() for i in text.replace(";", ",").split(",")):
+        if not item:
+            continue
+        platform, _, user = item.partition(":")
+        if (
+            platform not in ("slack", "discord")
+            or not user
+            or (platform == "discord" and not user.isdecimal())
+        ):
+            raise SettingsError(
+                f"ONDO_ADMINS takes slack:<user id> and discord:<user id>, not {item!r}"
+            )
+        admins.add(f"{platform}:{user}")
+    return frozenset(admins)

@@ -37,6 +37,11 @@ _HANDOFF_COLUMNS = (
 )
 CLAIM_LEASE_SECONDS = 120.0
 """A claimed inbound message whose processing never finished may be retried after this."""
+_POSTED_REPLY = (
+    "SELECT 1 FROM messages r WHERE r.in_reply_to = ? AND r.direction = 'out' "
+    "AND (r.platform_message_id IS NOT NULL OR r.role != 'bot')"
+)
+"""A reply that reached the platform (a bot reply gets its platform id once posted)."""
 
 
 class StoreError(RuntimeError):
@@ -287,8 +292,7 @@ class Store(RetentionMixin):
             claimed = self._db.execute(
                 "UPDATE messages SET claimed_at = ?, attempts = attempts + 1 "
                 "WHERE id = ? AND claimed_at < ? "
-                "AND handled_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages r "
-                "WHERE r.in_reply_to = ? AND r.direction = 'out')",
+                f"AND handled_at IS NULL AND NOT EXISTS ({_POSTED_REPLY})",
                 [now, inbound_id, now - CLAIM_LEASE_SECONDS, inbound_id],
             ).rowcount
         return Inbound(inbound_id, duplicate=True, process=claimed == 1)
@@ -330,6 +334,27 @@ class Store(RetentionMixin):
 
         await self._run(run)
 
+    async def unclaim(self, inbound_id: int) -> None:
+        """Give up the claim on an inbound message so the recovery sweep can take it now."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute("UPDATE messages SET claimed_at = 0 WHERE id = ?", [inbound_id])
+
+        await self._run(run)
+
+    async def unposted_reply(self, inbound_id: int) -> tuple[int, str] | None:
+        """``(reply id, text)`` of a reply to ``inbound_id`` recorded but never marked posted
+        (the process died between recording and posting it)."""
+        row = await self._run(
+            lambda: self._one(
+                "SELECT id, text FROM messages WHERE in_reply_to = ? AND direction = 'out' "
+                "AND platform_message_id IS NULL",
+                [inbound_id],
+            )
+        )
+        return (int(row[0]), self.cipher.open(row[1])) if row else None
+
     async def release(self, inbound_id: int, reply_id: int) -> None:
         """Undo a reply that could not be posted, so a redelivery of the inbound is processed."""
 
@@ -343,11 +368,19 @@ class Store(RetentionMixin):
         await self._run(run)
 
     async def unfinished_inbound(
-        self, *, since: float, max_attempts: int, platforms: Sequence[str]
+        self,
+        *,
+        since: float,
+        max_attempts: int,
+        platforms: Sequence[str],
+        conversation_key: str | None = None,
     ) -> list[Pending]:
-        """Customer messages from ``platforms`` received after ``since`` that were never
-        answered nor otherwise handled and are not being processed now (their claim is free or
+        """Customer messages from ``platforms`` (and ``conversation_key``, if given) received
+        after ``since`` that were never answered (no reply, or a reply recorded but never
+        posted) nor otherwise handled and are not being processed now (their claim is free or
         expired), with fewer than ``max_attempts`` retries so far; oldest first."""
+        keys = [] if conversation_key is None else [conversation_key]
+        only_key = " AND i.conversation_key = ?" if keys else ""
 
         def run() -> list[Pending]:
             marks = ", ".join("?" for _ in platforms)
@@ -356,10 +389,10 @@ class Store(RetentionMixin):
                 "i.platform_message_id, i.attempts FROM messages i "
                 f"WHERE i.direction = 'in' AND i.role = 'customer' AND i.platform IN ({marks}) "
                 "AND i.handled_at IS NULL AND i.created_at >= ? AND i.claimed_at < ? "
-                "AND i.attempts < ? AND i.platform_message_id IS NOT NULL AND NOT EXISTS "
-                "(SELECT 1 FROM messages r WHERE r.in_reply_to = i.id AND r.direction = 'out') "
+                "AND i.attempts < ? AND i.platform_message_id IS NOT NULL "
+                f"AND NOT EXISTS ({_POSTED_REPLY.replace('= ?', '= i.id')}){only_key} "
                 "ORDER BY i.id",
-                [*platforms, since, time.time() - CLAIM_LEASE_SECONDS, max_attempts],
+                [*platforms, since, time.time() - CLAIM_LEASE_SECONDS, max_attempts, *keys],
             ).fetchall()
             return [
                 Pending(
@@ -532,13 +565,14 @@ class Store(RetentionMixin):
         emotion: str,
         language: str,
     ) -> int:
-        """Record a new handoff for ``key``."""
+        """Record a new handoff for ``key``; its ticket is claimed by the caller, who posts it."""
+        now = time.time()
 
         def run() -> int:
             with self._db.conn:
                 cursor = self._db.execute(
                     "INSERT INTO handoffs (conversation_key, reason, summary, intent, emotion,"
-                    " language, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " language, created_at, ticket_claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         key,
                         reason,
@@ -546,7 +580,8 @@ class Store(RetentionMixin):
                         intent,
                         emotion,
                         language,
-                        time.time(),
+                        now,
+                        now,
                     ],
                 )
             return int(cursor.lastrowid or 0)
@@ -595,6 +630,34 @@ class Store(RetentionMixin):
                     "UPDATE conversations SET state = 'bot', updated_at = ? "
                     "WHERE key = ? AND state = 'waiting_human'",
                     [time.time(), row[0]],
+                )
+
+        await self._run(run)
+
+    async def claim_ticket(self, handoff_id: int) -> bool:
+        """Claim posting the ticket of an open handoff that has no thread yet and whose last
+        claim (at creation, or by another sweep) has expired; ``False`` if someone holds it."""
+        now = time.time()
+
+        def run() -> bool:
+            with self._db.conn:
+                cursor = self._db.execute(
+                    "UPDATE handoffs SET ticket_claimed_at = ? WHERE id = ? AND thread_ref IS NULL"
+                    " AND resolved_at IS NULL AND (ticket_claimed_at IS NULL"
+                    " OR ticket_claimed_at < ?)",
+                    [now, handoff_id, now - CLAIM_LEASE_SECONDS],
+                )
+            return cursor.rowcount == 1
+
+        return await self._run(run)
+
+    async def release_ticket(self, handoff_id: int) -> None:
+        """Free the claim on a ticket that could not be posted, for the next sweep."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "UPDATE handoffs SET ticket_claimed_at = NULL WHERE id = ?", [handoff_id]
                 )
 
         await self._run(run)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from knowledge.embedders import Embedder
@@ -24,8 +25,17 @@ class KnowledgeBase:
         entries: Sequence[Entry],
         embedders: Sequence[Embedder],
         cache: VectorCache | None = None,
+        *,
+        base: Sequence[Entry] | None = None,
     ) -> None:
+        """``base``: the entries live changes are merged onto (default ``entries``)."""
+        self._embedders = tuple(embedders)
+        self._cache = cache
+        self._base = tuple(entries if base is None else base)
         self._retriever = Retriever(entries, embedders, cache=cache)
+        self._rebuilding = threading.Lock()
+        self.version: object = None
+        """A tag of what the entries were built from (see :meth:`sync`); ``None`` at start."""
 
     @classmethod
     def from_paths(
@@ -36,9 +46,10 @@ class KnowledgeBase:
         extra: Sequence[Entry] = (),
     ) -> KnowledgeBase:
         """Load files (then ``extra`` entries, which override same-id file entries)."""
-        entries = merge(load_paths(paths), extra)
+        files = load_paths(paths)
+        entries = merge(files, extra)
         log.info("knowledge base: %d entries from %s", len(entries), ", ".join(map(str, paths)))
-        return cls(entries, embedders, cache)
+        return cls(entries, embedders, cache, base=files)
 
     @property
     def entries(self) -> tuple[Entry, ...]:
@@ -52,6 +63,33 @@ class KnowledgeBase:
     async def search(self, text: str, k: int = 5, language: str | None = None) -> SearchResult:
         """Search without blocking the event loop."""
         return await asyncio.to_thread(self._retriever.search, text, k, language)
+
+    # --- live changes --------------------------------------------------------------------
+
+    def replace_entries(self, entries: Sequence[Entry]) -> None:
+        """Build a retriever over ``entries`` on the calling thread, then swap it in at once.
+
+        Searches running meanwhile keep the old retriever (each search reads it once), so
+        nobody waits for the rebuild; only unchanged texts' embeddings come from the cache.
+        """
+        retriever = Retriever(entries, self._embedders, cache=self._cache)
+        self._retriever = retriever
+
+    def sync(self, version: object, extra: Callable[[], Sequence[Entry]]) -> bool:
+        """Rebuild over the file entries plus ``extra()`` (stored entries, which override
+        same-id file entries) unless already built for ``version``; returns whether it did.
+
+        Blocking (seconds for a new question): call it from a worker thread. Concurrent
+        calls are serialized, so a slow older rebuild never replaces a newer one.
+        """
+        with self._rebuilding:
+            if version == self.version:
+                return False
+            entries = merge(self._base, extra())
+            self.replace_entries(entries)
+            self.version = version
+            log.info("knowledge base rebuilt: %d entries", len(entries))
+            return True
 
 
 def merge(base: Sequence[Entry], extra: Sequence[Entry]) -> list[Entry]:

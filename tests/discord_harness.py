@@ -115,6 +115,20 @@ class Discord:
         ]
         return callback
 
+    async def submit_modal(
+        self, message_id: int, custom_id: str, text: str, user_id: int | None = None
+    ) -> RestCall:
+        """``user_id`` (default the staff member) submits the modal ``custom_id`` opened from
+        message ``message_id`` with ``text`` typed in; returns the interaction's callback."""
+        data = self.fake.modal_submit_create(message_id, custom_id, {"text": text}, user_id=user_id)
+        before = self.adapter.completed
+        assert await self.fake.dispatch("INTERACTION_CREATE", data) == 1
+        await self.adapter.wait_completed(before + 1, TIMEOUT)
+        [callback] = [
+            c for c in self.fake.calls if c.path.startswith(f"/interactions/{data['id']}/")
+        ]
+        return callback
+
     # --- what Ondo did -------------------------------------------------------------------
 
     def posts(self, channel: int | None = None) -> list[RestCall]:
@@ -189,7 +203,9 @@ async def running_discord(
     router = router or Router(runtime.engine, handoff_channel=settings.handoff_channel)
     config = DiscordConfig.from_settings(settings)
     client = build_client(message_content=message_content, guild_ready_timeout=0.05)
-    adapter = DiscordAdapter(router, client, config)
+    adapter = DiscordAdapter(
+        router, client, config, agent_language=settings.agent_language, admins=settings.admins
+    )
     stop, ready = asyncio.Event(), asyncio.Event()
     with discord_endpoints(config.api_base, config.gateway_url):
         task = asyncio.create_task(adapter.run(stop, ready=ready))

@@ -69,6 +69,13 @@ class Slack:
         body = interactive_body(payload)
         return await self.post_signed(body, signed_request_headers(body, SECRET))
 
+    async def submit_view(self, view: dict[str, Any], text: str, user: str = AGENT) -> int:
+        """``user`` submits the suggested reply's editor ``view`` (as ``views.open`` got it)
+        with ``text`` typed in."""
+        values = {"ondo_reply": {"text": text}}
+        body = interactive_body(self.fake.view_submission_payload(view, values, user=user))
+        return await self.post_signed(body, signed_request_headers(body, SECRET))
+
     async def command(self, text: str, user: str = AGENT, channel: str = AGENTS) -> int:
         """Send ``/ondo <text>`` as ``user`` and wait until it is handled."""
         before = self.adapter.completed
@@ -88,11 +95,21 @@ class Slack:
             if channel is None or c.params["channel"] == channel
         ]
 
+    def tickets(self) -> list[Call]:
+        """Tickets posted in the agents' channel (not the posts in their threads)."""
+        return [c for c in self.posts(AGENTS) if not c.params.get("thread_ts")]
+
     async def post_no(self, n: int, channel: str | None = None) -> Call:
         """Wait for the ``n``-th post (to ``channel``, if given) and return it."""
         while len(self.posts(channel)) < n:
             await self.fake.wait_for("chat.postMessage", len(self.posts()) + 1, timeout=10)
         return self.posts(channel)[n - 1]
+
+    async def conversation_of(self, handoff_id: str) -> str:
+        """The conversation key of the handoff a ticket button's value names."""
+        handoff = await self.runtime.store.handoff_by_id(int(handoff_id))
+        assert handoff is not None
+        return handoff.conversation_key
 
     async def state(self, key: str) -> str:
         return (await self.runtime.store.conversation(key, "slack")).state

@@ -70,13 +70,16 @@ async def test_discord_customer_served_by_agents_in_slack(
         asked = await discord.say(ask)
         thread, key = int(asked["id"]), discord.key(asked)
         assert notice in discord.texts(thread)[0]
-        [ticket] = slack.posts(AGENTS)
+        [ticket] = slack.tickets()
         ts = ticket.response["ts"]
-        assert {b["value"] for b in ticket.params["blocks"][-1]["elements"]} == {key}
+        handoff = await runtime.store.current_handoff(key)
+        assert handoff is not None
+        number = str(handoff.id)  # the ticket's buttons carry the handoff id
+        assert {b["value"] for b in ticket.params["blocks"][-1]["elements"]} == {number}
         assert await discord.state(key) == "waiting_human"
 
         # A Slack agent takes it and answers in the ticket thread: it reaches Discord, once.
-        await slack.click("ondo_take", key, AGENT, ts)
+        await slack.click("ondo_take", number, AGENT, ts)
         await slack.adapter.wait_completed(1)
         assert await discord.state(key) == "human"
         said = fake_s.message_event(agent, user=AGENT, channel=AGENTS, thread_ts=ts)
@@ -96,7 +99,7 @@ async def test_discord_customer_served_by_agents_in_slack(
         assert len(discord.posts(thread)) == before
 
         # Resolve in Slack: the Discord customer is told, and the bot answers again.
-        await slack.click("ondo_resolve", key, AGENT, ts)
+        await slack.click("ondo_resolve", number, AGENT, ts)
         await slack.adapter.wait_completed(4)
         assert await discord.state(key) == "bot"
         assert len(discord.posts(thread)) == before + 1

@@ -483,3 +483,29 @@ async def test_staff_reply_the_customer_cannot_get_now(
     else:
         assert "주문 내역을 확인해 볼게요." not in discord.texts(thread)
         assert "Could not deliver this to the customer" in discord.texts(ticket)[-1]
+
+
+@pytest.mark.parametrize("text", ["배송 조회는 어디서 하나요?", "Where can I track my order?"])
+async def test_answer_posted_just_before_a_crash_is_not_posted_twice(
+    discord: Discord, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    asked = await discord.dm(text)
+    store = discord.runtime.store
+    # The process died right after Discord took the answer, before Ondo noted it as posted.
+    store._db.execute(
+        "UPDATE messages SET platform_message_id = NULL WHERE direction = 'out' AND role = 'bot'"
+    )
+    store._db.execute(
+        "UPDATE messages SET handled_at = NULL, claimed_at = 0 WHERE direction = 'in'"
+    )
+    store._db.conn.commit()
+    assert await discord.router.recover() == 1  # posted again: with the same nonce
+    bot_messages = [
+        m
+        for m in discord.fake.messages.values()
+        if m["channel_id"] == str(DM_CHANNEL) and m["author"]["id"] == str(discord.fake.bot_id)
+    ]
+    assert len(bot_messages) == 1 and discord.fake.nonce_hits == 1
+    assert await discord.router.recover() == 0
+    await discord.deliver(asked)  # and a replay of the event is a duplicate
+    assert len(discord.texts(DM_CHANNEL)) == 2  # the first post and the nonce-answered one

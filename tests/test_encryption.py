@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
+from bot.corrections import Corrections
 from bot.crypto import CipherError, FernetCipher, PlainCipher, cipher_for, generate_key
 from bot.store import Store, StoreError
 from bot.types import Message
@@ -91,17 +92,24 @@ async def test_rotation_re_encrypts_every_row_and_plain_databases_get_sealed(
     store = Store.open(db)  # written before anyone set a key
     for n, text in enumerate(TEXTS):
         await store.record_inbound(message(text, f"m{n}"))
+    [inbound] = [m for m in await store.history("slack:T:D:U1", 10) if m.text == TEXTS[0]]
+    reply = await store.record_reply(inbound.id, "slack:T:D:U1", "slack", "답변입니다")
+    assert reply is not None
+    await Corrections(store).thumbs_down(reply)  # question + answer, no proposal (NULL)
     assert TEXTS[0].encode() in raw_bytes(db)
     first = generate_key()
-    assert await store.reseal(cipher_for(first)) == 2
+    # 2 messages + the reply, the correction's question and bot answer.
+    assert await store.reseal(cipher_for(first)) == 5
     assert not any(t.encode() in raw_bytes(db) for t in TEXTS)
     second = generate_key()
-    assert await store.reseal(cipher_for(second)) == 2
+    assert await store.reseal(cipher_for(second)) == 5
     store.close()
     with pytest.raises(StoreError):
         Store.open(db, cipher_for(first))
     rotated = Store.open(db, cipher_for(second))
-    assert [m.text for m in await rotated.history("slack:T:D:U1", 10)] == TEXTS
+    assert [m.text for m in await rotated.history("slack:T:D:U1", 10)][:2] == TEXTS
+    [queued] = await Corrections(rotated).pending()
+    assert (queued.question, queued.bot_answer) == (TEXTS[0], "답변입니다")
     rotated.close()
 
 

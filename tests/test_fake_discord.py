@@ -317,6 +317,41 @@ async def test_button_click_arrives_as_an_interaction_with_resolved_permissions(
     assert owner == discord.Permissions.all().value
 
 
+async def test_a_modal_answers_a_click_and_its_submission_arrives_with_the_typed_text(
+    fake: FakeDiscord, run: Runner
+) -> None:
+    client = discord.Client(intents=_intents(), guild_ready_timeout=0.05)
+    seen: asyncio.Queue[discord.Interaction] = asyncio.Queue()
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        seen.put_nowait(interaction)
+        if interaction.type is discord.InteractionType.component:
+            modal = discord.ui.Modal(title="Edit", custom_id="ondo:edited:1")
+            modal.add_item(discord.ui.TextInput(label="Reply", custom_id="text", default="초안"))
+            await interaction.response.send_modal(modal)
+            modal.stop()
+        else:
+            await interaction.response.defer()
+
+    client.event(on_interaction)
+    await run(client)
+    message = fake.message_create(fake.staff_channel_id, "draft", author=fake.bot_user)
+    click = fake.interaction_create(int(message["id"]), "ondo:edit:1")
+    await fake.dispatch("INTERACTION_CREATE", click)
+    await asyncio.wait_for(seen.get(), TIMEOUT)
+    [opened] = await fake.wait_for("POST", f"/interactions/{click['id']}/")
+    assert opened.body["type"] == 9 and opened.body["data"]["custom_id"] == "ondo:edited:1"
+
+    submit = fake.modal_submit_create(int(message["id"]), "ondo:edited:1", {"text": "고친 답"})
+    await fake.dispatch("INTERACTION_CREATE", submit)
+    submitted = await asyncio.wait_for(seen.get(), TIMEOUT)
+    assert submitted.type is discord.InteractionType.modal_submit
+    assert submitted.data is not None and submitted.data["custom_id"] == "ondo:edited:1"
+    [row] = submitted.data["components"]  # type: ignore[typeddict-item]
+    assert row["components"][0]["value"] == "고친 답"  # type: ignore[typeddict-item]
+    assert submitted.message is not None and submitted.message.id == int(message["id"])
+
+
 async def test_user_thread_is_announced_to_the_client(fake: FakeDiscord, run: Runner) -> None:
     client = discord.Client(intents=_intents(), guild_ready_timeout=0.05)
     created: asyncio.Queue[discord.Thread] = asyncio.Queue()
@@ -332,3 +367,47 @@ async def test_user_thread_is_announced_to_the_client(fake: FakeDiscord, run: Ru
     assert thread.id == int(data["id"]) and client.get_channel(thread.id) is thread
     assert thread.parent_id == fake.support_channel_id
     assert thread.owner_id == fake.customer_id
+
+
+async def test_message_command_is_registered_and_answered_with_a_modal(
+    fake: FakeDiscord, run: Runner
+) -> None:
+    client = discord.Client(intents=_intents(), guild_ready_timeout=0.05)
+    received: asyncio.Queue[discord.Interaction] = asyncio.Queue()
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        received.put_nowait(interaction)
+        if interaction.type is not discord.InteractionType.application_command:
+            await interaction.response.defer()
+            return
+        modal = discord.ui.Modal(title="Fix", custom_id="fix:1")
+        modal.add_item(discord.ui.TextInput(label="Answer", custom_id="answer"))
+        await interaction.response.send_modal(modal)
+        modal.stop()
+
+    client.event(on_interaction)
+    await run(client)
+    assert client.application_id == fake.application_id
+    payload: Any = {"name": "Mark as wrong", "type": 3}
+    created = await client.http.upsert_global_command(fake.application_id, payload)
+    again = await client.http.upsert_global_command(fake.application_id, payload)
+    assert created["id"] == again["id"] and list(fake.commands) == ["Mark as wrong"]
+    with pytest.raises(discord.HTTPException):  # a slash command needs a description
+        await client.http.upsert_global_command(fake.application_id, {"name": "x"})  # type: ignore[arg-type]
+
+    answer = fake.message_create(fake.support_channel_id, "an answer", author=fake.bot_user)
+    data = fake.message_command_create(int(answer["id"]), "Mark as wrong")
+    await fake.dispatch("INTERACTION_CREATE", data)
+    interaction = await asyncio.wait_for(received.get(), TIMEOUT)
+    assert interaction.type is discord.InteractionType.application_command
+    assert interaction.data is not None and interaction.data.get("target_id") == answer["id"]
+    assert interaction.user.id == fake.staff_id
+    [callback] = await fake.wait_for("POST", f"/interactions/{data['id']}/")
+    assert callback.body["type"] == 9 and callback.body["data"]["custom_id"] == "fix:1"
+
+    submit = fake.modal_submit_create(int(answer["id"]), "fix:1", {"answer": "right"})
+    await fake.dispatch("INTERACTION_CREATE", submit)
+    submitted = await asyncio.wait_for(received.get(), TIMEOUT)
+    assert submitted.type is discord.InteractionType.modal_submit
+    assert submitted.data is not None
+    assert submitted.data["components"][0]["components"][0]["value"] == "right"  # type: ignore[typeddict-item]

@@ -24,7 +24,13 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack, signed_request_headers
+from tests.fakes.slack_api import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    FakeSlack,
+    interactive_body,
+    signed_request_headers,
+)
 
 SIGNING_SECRET: str = "fake-signing-secret"
 
@@ -117,6 +123,10 @@ async def test_form_bodies_and_other_builtins(fake: FakeSlack, client: AsyncWebC
     view = {"type": "modal", "title": {"type": "plain_text", "text": "Ondo"}, "blocks": []}
     opened = await client.views_open(trigger_id="1.2.abc", view=view)
     assert opened["view"]["type"] == "modal" and opened["view"]["id"].startswith("V")
+    submitted = fake.view_submission_payload(opened["view"], {"b": {"a": "수정"}}, user="U1")
+    assert submitted["type"] == "view_submission" and submitted["user"]["id"] == "U1"
+    assert submitted["view"]["id"] == opened["view"]["id"]
+    assert submitted["view"]["state"]["values"]["b"]["a"]["value"] == "수정"
 
     with pytest.raises(SlackApiError) as unknown:
         await client.api_call("no.such.method")
@@ -186,6 +196,49 @@ async def test_badly_signed_request_is_rejected(fake: FakeSlack, bolt_url: str) 
     stale = signed_request_headers(body, SIGNING_SECRET, timestamp=1_000_000_000)
     assert await _post(bolt_url, body, stale) == 401
     assert fake.calls == []
+
+
+async def test_message_shortcut_opens_a_modal_whose_submission_reaches_bolt(
+    fake: FakeSlack,
+) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    app = AsyncApp(client=client, signing_secret=SIGNING_SECRET)
+    submitted: list[dict[str, Any]] = []
+
+    @app.shortcut("mark")
+    async def on_shortcut(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        view = {"type": "modal", "callback_id": "fix", "private_metadata": body["message_ts"]}
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view("fix")
+    async def on_submit(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        submitted.append(body)
+
+    runner = web.AppRunner(app.web_app(path="/slack/events"), shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    url = f"http://{host}:{port}/slack/events"
+    try:
+        posted = await client.chat_postMessage(channel="C1", text="an answer")
+        message = fake.messages[("C1", posted["ts"])]
+        payload = fake.message_action_payload("mark", message, channel="C1", user="U0AGENT")
+        assert payload["message"]["text"] == "an answer" and payload["trigger_id"]
+        body = interactive_body(payload)
+        assert await _post(url, body, signed_request_headers(body, SIGNING_SECRET)) == 200
+        [opened] = await fake.wait_for("views.open")
+        view = opened.response["view"]
+        assert view["private_metadata"] == posted["ts"]
+        submission = fake.view_submission_payload(view, {"b": {"a": "the right answer"}})
+        body = interactive_body(submission)
+        assert await _post(url, body, signed_request_headers(body, SIGNING_SECRET)) == 200
+        [got] = submitted
+        assert got["view"]["state"]["values"]["b"]["a"]["value"] == "the right answer"
+        assert got["user"]["id"] == "U0AGENT"
+    finally:
+        await runner.cleanup()
 
 
 # ---- Socket Mode

@@ -40,12 +40,16 @@ def test_every_cli_command_is_documented() -> None:
         "kb import",
         "kb list",
         "kb search",
+        "kb review",
+        "kb history",
         "serve",
         "keys generate",
         "keys rotate",
         "privacy purge",
         "privacy export",
         "privacy forget",
+        "insights reviews",
+        "insights conversations",
     }
     for command in commands:
         assert f"`ondo {command}" in README, command

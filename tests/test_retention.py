@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
+from bot.corrections import Corrections
 from bot.crypto import cipher_for, generate_key
 from bot.store import Store
 from bot.types import Message
@@ -32,6 +33,7 @@ async def fill(store: Store) -> None:
         emotion="neutral",
         language="ko",
     )
+    await Corrections(store).mark_wrong(reply, "환불은 주문 내역에서 신청해 주세요", "agent-1")
     await store.record_inbound(message("sam", "Where is my parcel? sam@example.com", "m2"))
 
 
@@ -48,9 +50,19 @@ async def test_export_then_forget_one_customer(tmp_path: Path, encrypted: bool) 
     ]
     assert conversation["handoffs"][0]["summary"] == "고객 요청: 환불"
     assert exported["ratings"][0]["rating"] == -1
+    [correction] = exported["corrections"]
+    assert correction["question"] == "환불 부탁드려요 010-1234-5678"
+    assert correction["proposed_answer"] == "환불은 주문 내역에서 신청해 주세요"
 
     deleted = await store.forget_user("minji")
-    assert deleted == {"conversations": 1, "messages": 2, "handoffs": 1, "ratings": 1}
+    assert deleted == {
+        "conversations": 1,
+        "messages": 2,
+        "handoffs": 1,
+        "ratings": 1,
+        "corrections": 1,
+    }
+    assert await Corrections(store).pending() == []
     assert (await store.export_user("minji"))["conversations"] == []
     # Sam is untouched, and nothing of 민지 is left in the file.
     assert len((await store.export_user("sam"))["conversations"]) == 1
@@ -75,11 +87,13 @@ async def test_purge_deletes_only_idle_conversations(tmp_path: Path) -> None:
     deleted = await store.purge(90 * 86400)
     assert deleted["conversations"] == 1 and deleted["messages"] == 2
     assert deleted["handoffs"] == 1 and deleted["ratings"] == 1
+    assert deleted["corrections"] == 1
     assert await store.purge(90 * 86400) == {
         "conversations": 0,
         "messages": 0,
         "handoffs": 0,
         "ratings": 0,
+        "corrections": 0,
         "seen_events": 0,
     }
     assert len((await store.export_user("sam"))["conversations"]) == 1

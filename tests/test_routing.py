@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+import bot.store
 from bot.app import Runtime
+from bot.engine import HandoffTicket
 from bot.routing import (
     RECOVERY_MAX_ATTEMPTS,
     MemoryCustomers,
@@ -14,7 +17,7 @@ from bot.routing import (
     MemorySender,
     Router,
 )
-from bot.types import Message
+from bot.types import Message, Reply
 
 SLACK_KEY = "slack:T1:D1:1.000001"
 DISCORD_KEY = "discord:100:555"
@@ -178,3 +181,111 @@ async def test_no_desk_running_is_logged_not_fatal(
     assert any("no agents' desk" in r.getMessage() for r in caplog.records)
     with pytest.raises(ValueError, match="discord"):
         router.set_desk(MemoryDesk("slack"))
+
+
+class CrashingSender(MemorySender):
+    """A sender whose post is cut off by the process dying (nothing caught, nothing undone)."""
+
+    async def send(self, reply: Reply) -> str | None:
+        raise asyncio.CancelledError
+
+
+async def test_a_reply_recorded_but_never_posted_is_posted_after_a_restart_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router, _, customers = build(runtime, "slack")
+    with pytest.raises(asyncio.CancelledError):
+        await router.customer_message(
+            message(DISCORD_KEY, "배송 조회는 어디서 하나요?", "m1"), CrashingSender()
+        )
+    # Within the claim's lease the message is still someone's: nothing happens.
+    assert await router.recover() == 0 and sent(customers, DISCORD_KEY) == []
+    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    assert await router.recover() == 1
+    [text] = sent(customers, DISCORD_KEY)
+    [stored] = [m for m in await runtime.store.history(DISCORD_KEY) if m.role == "bot"]
+    assert text == stored.text and "배송" in text  # the recorded reply, not a second one
+    assert await router.recover() == 0 and len(sent(customers, DISCORD_KEY)) == 1
+
+
+class SlowDesk(MemoryDesk):
+    """A desk whose ticket post waits until the test lets it through."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__(platform)
+        self.posting = asyncio.Event()
+        self.proceed = asyncio.Event()
+
+    async def open_ticket(self, ticket: HandoffTicket) -> str | None:
+        self.posting.set()
+        await self.proceed.wait()
+        return await super().open_ticket(ticket)
+
+
+@pytest.mark.parametrize(
+    ("ask", "follow_up"),
+    [
+        ("상담원 연결해 주세요", "주문번호는 A-20231105-0042 입니다"),
+        ("I want to talk to a human agent", "My order number is A-20231105-0042"),
+    ],
+)
+async def test_messages_sent_while_the_ticket_is_being_posted_reach_the_agents_once(
+    runtime: Runtime, ask: str, follow_up: str
+) -> None:
+    router = Router(runtime.engine, handoff_channel="slack:AGENTS")
+    customers = MemoryCustomers("discord")
+    router.add_customer_side(customers)
+    desk = SlowDesk("slack")
+    router.set_desk(desk)
+    handoff = asyncio.create_task(router.customer_message(message(DISCORD_KEY, ask, "m1")))
+    await asyncio.wait_for(desk.posting.wait(), 10)
+    relayed = await router.customer_message(message(DISCORD_KEY, follow_up, "m2"))
+    assert relayed.action == "relayed" and desk.posts == []
+    # A recovery sweep meanwhile neither posts the ticket again nor loses the message.
+    await router.recover()
+    desk.proceed.set()
+    await asyncio.wait_for(handoff, 10)
+    assert len(desk.tickets) == 1
+    assert [text for _, text in desk.posts] == ["Customer: " + follow_up]
+    await router.recover()
+    assert len(desk.tickets) == 1 and len(desk.posts) == 1
+
+
+async def test_a_relay_the_desk_refused_is_posted_by_the_next_sweep(runtime: Runtime) -> None:
+    router, desk, _ = build(runtime, "slack")
+    await router.customer_message(message(DISCORD_KEY, "사람이랑 얘기할래요", "m1"))
+    assert len(desk.tickets) == 1
+
+    async def refuse(thread_ref: str, text: str) -> None:
+        raise ConnectionError("desk unavailable")
+
+    post = desk.post_in_thread
+    desk.post_in_thread = refuse  # type: ignore[method-assign]
+    await router.customer_message(message(DISCORD_KEY, "아직 기다리고 있어요", "m2"))
+    assert desk.posts == []
+    desk.post_in_thread = post  # type: ignore[method-assign]
+    await router.recover()
+    assert [text for _, text in desk.posts] == ["Customer: 아직 기다리고 있어요"]
+    await router.recover()
+    assert len(desk.posts) == 1
+
+
+async def test_a_message_overtaken_by_a_take_over_goes_to_the_agent(runtime: Runtime) -> None:
+    router, desk, customers = build(runtime, "slack")
+    await router.customer_message(message(DISCORD_KEY, "I want to talk to a person", "m1"))
+    store = runtime.store
+    original = store.annotate_inbound
+
+    async def taken_over_meanwhile(inbound_id: int, **fields: object) -> None:
+        # An agent takes the conversation while the bot is still working on the message.
+        await store.set_state(DISCORD_KEY, "human")
+        await original(inbound_id, **fields)  # type: ignore[arg-type]
+
+    await store.set_state(DISCORD_KEY, "bot")  # as the bot saw it when the message came in
+    store.annotate_inbound = taken_over_meanwhile  # type: ignore[method-assign]
+    outcome = await router.customer_message(message(DISCORD_KEY, "Where is my parcel?", "m2"))
+    store.annotate_inbound = original  # type: ignore[method-assign]
+    assert outcome.action == "relayed"
+    assert len(sent(customers, DISCORD_KEY)) == 1  # only the first handoff notice
+    assert desk.posts[-1][1] == "Customer: Where is my parcel?"
+    assert await store.unfinished_inbound(since=0, max_attempts=9, platforms=["discord"]) == []

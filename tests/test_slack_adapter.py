@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,6 +16,8 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.app import Runtime
+from bot.store import Inbound
+from bot.types import Message
 from tests.fakes.slack_api import (
     APP_TOKEN,
     Call,
@@ -137,12 +140,14 @@ async def test_handoff_round_trip_in_korean(slack: Slack) -> None:
     customer_key = f"slack:{fake.team_id}:D0DM:{ask['ts']}"
     [notice] = slack.posts("D0DM")
     assert "상담원" in notice.params["text"]
-    [ticket] = slack.posts(AGENTS)
+    [ticket] = slack.tickets()
     assert "010-9876-5432" not in json.dumps(ticket.params, ensure_ascii=False)
     blocks = ticket.params["blocks"]
     buttons = blocks[-1]["elements"]
     assert [b["action_id"] for b in buttons] == ["ondo_take", "ondo_resolve"]
-    assert {b["value"] for b in buttons} == {customer_key}
+    number = buttons[0]["value"]  # the handoff id
+    assert {b["value"] for b in buttons} == {number}
+    assert await slack.conversation_of(number) == customer_key
     assert await slack.state(customer_key) == "waiting_human"
     handoff_ts = ticket.response["ts"]
 
@@ -160,14 +165,14 @@ async def test_handoff_round_trip_in_korean(slack: Slack) -> None:
     # The customer writes again: it goes to the agent thread, redacted; the bot stays silent.
     more = dm(fake, "제 번호는 010-1234-5678 이에요", thread_ts=ask["ts"])
     await slack.deliver(more)
-    to_agents = await slack.post_no(2, AGENTS)
+    to_agents = await slack.post_no(3, AGENTS)  # after the ticket and the suggested reply
     assert (to_agents.params["channel"], to_agents.params["thread_ts"]) == (AGENTS, handoff_ts)
     assert "010-1234-5678" not in to_agents.params["text"]
     await slack.adapter.wait_completed(4)
     assert len(slack.posts("D0DM")) == 2
 
     # Resolve by a member: the customer is told, the bot answers again.
-    assert await slack.click("ondo_resolve", customer_key, AGENT, handoff_ts) == 200
+    assert await slack.click("ondo_resolve", number, AGENT, handoff_ts) == 200
     back = await slack.post_no(3, "D0DM")
     assert back.params["channel"] == "D0DM" and back.params["thread_ts"] == ask["ts"]
     await slack.adapter.wait_completed(5)
@@ -182,21 +187,22 @@ async def test_handoff_in_english_and_non_member_cannot_resolve(slack: Slack) ->
     mention = fake.app_mention_event("I want to talk to a human agent right now")
     await slack.deliver(mention)
     await slack.adapter.wait_completed(1)
-    [ticket] = slack.posts(AGENTS)
-    key = ticket.params["blocks"][-1]["elements"][1]["value"]
+    [ticket] = slack.tickets()
+    number = ticket.params["blocks"][-1]["elements"][1]["value"]
+    key = await slack.conversation_of(number)
 
-    assert await slack.click("ondo_resolve", key, "U0STRANGER", ticket.response["ts"]) == 200
+    assert await slack.click("ondo_resolve", number, "U0STRANGER", ticket.response["ts"]) == 200
     [refusal] = await fake.wait_for("chat.postEphemeral")
     assert refusal.params["user"] == "U0STRANGER" and refusal.params["channel"] == AGENTS
     await slack.adapter.wait_completed(2)
     assert await slack.state(key) == "waiting_human"
 
     # Take over, then a customer follow-up is relayed to the agent thread.
-    await slack.click("ondo_take", key, AGENT, ticket.response["ts"])
+    await slack.click("ondo_take", number, AGENT, ticket.response["ts"])
     await slack.adapter.wait_completed(3)
     assert await slack.state(key) == "human"
     await slack.deliver(fake.message_event("Hello? Anyone there?", thread_ts=mention["ts"]))
-    relay = await slack.post_no(3, AGENTS)
+    relay = await slack.post_no(4, AGENTS)  # ticket, suggested reply, "took over", relay
     assert relay.params["channel"] == AGENTS and "Anyone there" in relay.params["text"]
 
 
@@ -333,19 +339,20 @@ async def test_rating_an_unknown_reply_is_refused_gracefully(
 async def test_take_over_and_resolve_update_the_ticket(slack: Slack, text: str) -> None:
     await slack.deliver(dm(slack.fake, text))
     await slack.adapter.wait_completed(1)
-    [ticket] = slack.posts(AGENTS)
+    [ticket] = slack.tickets()
     ts = ticket.response["ts"]
-    key = ticket.params["blocks"][-1]["elements"][0]["value"]
+    number = ticket.params["blocks"][-1]["elements"][0]["value"]
+    key = await slack.conversation_of(number)
 
-    await slack.click("ondo_take", key, AGENT, ts)
+    await slack.click("ondo_take", number, AGENT, ts)
     await slack.adapter.wait_completed(2)
     [taken] = slack.fake.calls_to("chat.update")
     assert (taken.params["channel"], taken.params["ts"]) == (AGENTS, ts)
     assert f"Taken by <@{AGENT}>" in json.dumps(taken.params["blocks"])
-    assert rating_buttons(taken) == [("ondo_resolve", key)]
+    assert rating_buttons(taken) == [("ondo_resolve", number)]
     assert taken.params["blocks"][0]["text"] == ticket.params["blocks"][0]["text"]  # summary
 
-    await slack.click("ondo_resolve", key, AGENT, ts)
+    await slack.click("ondo_resolve", number, AGENT, ts)
     await slack.adapter.wait_completed(3)
     [_, resolved] = slack.fake.calls_to("chat.update")
     assert f"Resolved by <@{AGENT}>" in json.dumps(resolved.params["blocks"])
@@ -354,7 +361,7 @@ async def test_take_over_and_resolve_update_the_ticket(slack: Slack, text: str) 
     assert await slack.state(key) == "bot"
 
     # A second Resolve finds nothing to resolve and leaves the ticket alone.
-    await slack.click("ondo_resolve", key, AGENT, ts)
+    await slack.click("ondo_resolve", number, AGENT, ts)
     await slack.adapter.wait_completed(4)
     assert len(slack.fake.calls_to("chat.update")) == 2
 
@@ -362,10 +369,10 @@ async def test_take_over_and_resolve_update_the_ticket(slack: Slack, text: str) 
 async def test_ticket_update_keeps_the_clicked_messages_blocks(slack: Slack) -> None:
     await slack.deliver(dm(slack.fake, "상담원 연결해 주세요"))
     await slack.adapter.wait_completed(1)
-    [ticket] = slack.posts(AGENTS)
-    ts, key = ticket.response["ts"], ticket.params["blocks"][-1]["elements"][0]["value"]
+    [ticket] = slack.tickets()
+    ts, number = ticket.response["ts"], ticket.params["blocks"][-1]["elements"][0]["value"]
     payload = slack.fake.block_actions_payload(
-        "ondo_take", key, user=AGENT, channel=AGENTS, message_ts=ts
+        "ondo_take", number, user=AGENT, channel=AGENTS, message_ts=ts
     )
     payload["message"]["blocks"] = ticket.params["blocks"]  # as real Slack sends it
     body = interactive_body(payload)
@@ -374,7 +381,7 @@ async def test_ticket_update_keeps_the_clicked_messages_blocks(slack: Slack) -> 
     [taken] = slack.fake.calls_to("chat.update")
     assert taken.params["blocks"][:2] == ticket.params["blocks"][:2]  # summary and context
     assert taken.params["blocks"][2]["elements"][0]["text"] == f"Taken by <@{AGENT}>"
-    assert rating_buttons(taken) == [("ondo_resolve", key)]
+    assert rating_buttons(taken) == [("ondo_resolve", number)]
 
 
 # --- /ondo, agents' membership, and answers that could not be posted -----------------------
@@ -389,8 +396,8 @@ async def test_ondo_command_lists_takes_and_resolves_a_handoff(
     ask = dm(slack.fake, text)
     await slack.deliver(ask)
     await slack.adapter.wait_completed(1)
-    [ticket] = slack.posts(AGENTS)
-    key = ticket.params["blocks"][-1]["elements"][0]["value"]
+    [ticket] = slack.tickets()
+    key = await slack.conversation_of(ticket.params["blocks"][-1]["elements"][0]["value"])
     number = next(iter(await slack.runtime.store.open_handoffs())).id
 
     assert await slack.command("list") == 200
@@ -439,7 +446,7 @@ async def test_a_non_member_writing_in_a_ticket_thread_is_not_relayed(
 ) -> None:
     await slack.deliver(dm(slack.fake, "상담원 연결해 주세요"))
     await slack.adapter.wait_completed(1)
-    [ticket] = slack.posts(AGENTS)
+    [ticket] = slack.tickets()
     intruder = slack.fake.message_event(
         "I am not an agent", user="U0STRANGER", channel=AGENTS, thread_ts=ticket.response["ts"]
     )
@@ -497,12 +504,12 @@ async def test_a_ticket_slack_refused_is_posted_by_recovery(slack: Slack) -> Non
     await slack.deliver(dm(slack.fake, "I want to talk to a human agent right now"))
     await slack.adapter.wait_completed(1)
     await slack.router.recover()
-    tickets = [c for c in slack.posts(AGENTS) if c.status == 200 and c.response.get("ok")]
+    tickets = [c for c in slack.tickets() if c.status == 200 and c.response.get("ok")]
     assert len(tickets) == 1
     [handoff] = await slack.runtime.store.open_handoffs()
     assert handoff.thread_ref == f"slack:{AGENTS}:{tickets[0].response['ts']}"
     await slack.router.recover()
-    assert len([c for c in slack.posts(AGENTS) if c.response.get("ok")]) == 1
+    assert len([c for c in slack.tickets() if c.response.get("ok")]) == 1
 
 
 @pytest.mark.parametrize(
@@ -520,7 +527,7 @@ async def test_a_handoff_notice_slack_refused_is_sent_by_recovery(slack: Slack, 
     assert await slack.router.recover() == 1
     [notice] = [c for c in slack.posts("D0DM") if c.response.get("ok")]
     assert "상담원" in notice.params["text"] or "agent" in notice.params["text"]
-    assert len([c for c in slack.posts(AGENTS) if c.response.get("ok")]) == 1
+    assert len([c for c in slack.tickets() if c.response.get("ok")]) == 1
     [handoff] = await slack.runtime.store.open_handoffs()
     assert await slack.state(handoff.conversation_key) == "waiting_human"
 
@@ -552,3 +559,66 @@ async def test_two_processes_sharing_the_database_answer_a_retry_once(
         await second.deliver(event, retry=2)
         await second.adapter.wait_completed(2)
     assert len(fake.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "crash_after_post"),
+    [
+        ("배송 조회는 어디서 하나요?", True),
+        ("Where can I track my order?", True),
+        ("Where can I track my order?", False),
+    ],
+)
+async def test_a_reply_cut_off_by_a_crash_is_posted_exactly_once(
+    slack: Slack, text: str, crash_after_post: bool
+) -> None:
+    event = dm(slack.fake, text)
+    await slack.deliver(event)
+    await slack.adapter.wait_completed(1)
+    [answer] = [c for c in slack.posts() if c.status == 200]
+    metadata = answer.params["metadata"]
+    assert metadata["event_type"] == "ondo_reply"
+    store = slack.runtime.store
+    # The process died after recording the reply: with Slack already holding the post, or
+    # before posting it (then its message is gone from Slack's side).
+    if not crash_after_post:
+        del slack.fake.messages[(answer.params["channel"], answer.response["ts"])]
+    store._db.execute(
+        "UPDATE messages SET platform_message_id = NULL WHERE direction = 'out' AND role = 'bot'"
+    )
+    store._db.execute(
+        "UPDATE messages SET handled_at = NULL, claimed_at = 0 WHERE direction = 'in'"
+    )
+    store._db.conn.commit()
+    assert await slack.router.recover() == 1
+    posts = [c for c in slack.posts() if c.status == 200]
+    assert len(posts) == (1 if crash_after_post else 2)
+    assert [c.params["metadata"] for c in posts] == [metadata] * len(posts)
+    reads = slack.fake.calls_to("conversations.replies")
+    assert len(reads) == 1 and reads[0].params["ts"] == event["ts"]
+    assert await slack.router.recover() == 0
+
+
+@pytest.mark.parametrize("text", ["환불은 어떻게 하나요?", "How do I get a refund?"])
+async def test_a_message_is_recorded_before_slack_gets_its_ack(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    # Slack does not redeliver an acknowledged event: if the message cannot be recorded, the
+    # ack must not go out, so that Slack retries it.
+    store = slack.runtime.store
+    record = store.record_inbound
+    failures = [sqlite3.OperationalError("database is locked")]
+
+    async def locked_once(message: Message, role: str = "customer") -> Inbound:
+        if failures:
+            raise failures.pop()
+        return await record(message, role)
+
+    monkeypatch.setattr(store, "record_inbound", locked_once)
+    event = dm(slack.fake, text)
+    assert await slack.deliver(event) != 200
+    assert await store.unfinished_inbound(since=0, max_attempts=9, platforms=["slack"]) == []
+    assert await slack.deliver(event, retry=1) == 200
+    await slack.adapter.wait_completed(1)
+    [answer] = [c for c in slack.posts() if c.status == 200]
+    assert "환불" in answer.params["text"] or "refund" in answer.params["text"].lower()

@@ -156,9 +156,45 @@ async def test_replied_message_is_never_processed_again(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbound = await store.record_inbound(msg("m1", "Where is my order?"))
-    await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
+    reply_id = await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
+    assert reply_id is not None
+    await store.set_platform_id(reply_id, "posted-1")
     monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
     assert (await store.record_inbound(msg("m1", "Where is my order?"))).process is False
+    assert await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"]) == []
+
+
+async def test_reply_recorded_but_never_posted_is_taken_up_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process died between recording the reply and posting it.
+    inbound = await store.record_inbound(msg("m1", "Where is my order?"))
+    reply_id = await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
+    assert await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"]) == []
+    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    [pending] = await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"])
+    assert pending.id == inbound.id
+    assert await store.unposted_reply(inbound.id) == (reply_id, "It shipped yesterday.")
+    assert (await store.record_inbound(msg("m1", "Where is my order?"))).process is True
+
+
+async def test_ticket_claim_is_exclusive_until_it_expires(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.record_inbound(msg("m1"))
+    handoff_id = await store.open_handoff(
+        KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"
+    )
+    assert await store.claim_ticket(handoff_id) is False  # opening it claimed it
+    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    assert await store.claim_ticket(handoff_id) is True
+    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", 120.0)
+    assert await store.claim_ticket(handoff_id) is False
+    await store.release_ticket(handoff_id)
+    assert await store.claim_ticket(handoff_id) is True
+    await store.update_handoff(handoff_id, thread_ref="slack:C1:1.0")
+    await store.release_ticket(handoff_id)
+    assert await store.claim_ticket(handoff_id) is False  # posted already
 
 
 async def test_annotate_inbound_and_unknown_field(store: Store) -> None:

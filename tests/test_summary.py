@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bot.summary import Line, build_summary
+from bot.facts import Facts, Shift, emotion_path, extract_facts
+from bot.summary import Brief, Line, build_summary, render_summary
 from bot.types import Emotion, EscalationReason, Language
 from knowledge.entries import Entry
 
@@ -54,7 +57,7 @@ def test_korean_summary_exactly() -> None:
         "[상담원 연결 요청] 사유: 고객이 화가 났어요",
         "고객 요청: 환불해 주세요",
         "의도: refund · 감정: angry (0.91)",
-        "감정 변화: disappointed → angry",
+        "감정 변화: disappointed → angry (2번째 메시지)",
         "봇의 마지막 답변: 조회해 보니 출고가 지연되고 있어요.",
         "최근 메시지:",
         "  - 고객: 배송이 아직 안 왔어요",
@@ -72,7 +75,7 @@ def test_english_summary_exactly() -> None:
         "[Handoff request] Reason: the customer asked for a person",
         "Customer wants: Refund me",
         "Intent: refund · Emotion: angry (0.91)",
-        "Emotion over the conversation: disappointed → angry",
+        "Emotion over the conversation: disappointed → angry (message 2)",
         "Bot's last answer: It looks like the shipment is delayed.",
         "Recent messages:",
         "  - customer: My parcel hasn't arrived",
@@ -111,7 +114,8 @@ def test_trend_needs_two_customer_emotions(language: Language, trend_label: str)
     one = (Line("customer", "환불", "angry"), Line("bot", "네"), Line("customer", "빨리", None))
     assert trend_label not in summary(language, history=one)
     three = (*one, Line("customer", "왜", "neutral"), Line("agent", "확인 중", "angry"))
-    assert f"{trend_label}: angry → neutral\n" in summary(language, history=three)
+    turn = "3번째 메시지" if language == "ko" else "message 3"
+    assert f"{trend_label}: angry → neutral ({turn})\n" in summary(language, history=three)
     steady = (Line("customer", "a", "neutral"), Line("customer", "b", "neutral"))
     assert trend_label not in summary(language, history=steady)  # no change, no noise
 
@@ -172,3 +176,112 @@ def test_nothing_beyond_what_was_given() -> None:
     text = summary("ko") + summary("en", history=EN_HISTORY)
     for leaked in (*REFUND.answer.values(), *REFUND.questions["ko"], *REFUND.questions["en"]):
         assert leaked not in text
+
+
+# --- facts, the emotion over the conversation, the LLM's prose, the agents' line -----------
+
+
+@pytest.mark.parametrize(
+    ("text", "orders", "amounts", "dates"),
+    [
+        (
+            "주문번호 20261127123456, ORD-20261120-0042 두 건이요. 3만 5천원, 12,000원 결제. "
+            "11월 20일에 주문, 연락처 010-1234-5678",
+            ("20261127123456", "ORD-20261120-0042"),
+            ("3만 5천원", "12,000원"),
+            ("11월 20일",),
+        ),
+        (
+            "Order ORD-20261120-0042 cost $45.99 (plus 20 dollars shipping) on Nov 20th, "
+            "delivered 2026-11-25. Phone 010-1234-5678",
+            ("ORD-20261120-0042",),
+            ("$45.99", "20 dollars"),
+            ("Nov 20th", "2026-11-25"),
+        ),
+    ],
+)
+def test_facts_are_found_once_in_order(
+    text: str, orders: tuple[str, ...], amounts: tuple[str, ...], dates: tuple[str, ...]
+) -> None:
+    facts = extract_facts([text, text])  # twice: each fact once
+    assert (facts.order_numbers, facts.amounts, facts.dates) == (orders, amounts, dates)
+    assert "010-1234-5678" not in str(facts)
+    assert extract_facts(["안녕하세요", "hello there, version 1.2"]) == Facts()
+
+
+def test_emotion_path_keeps_only_the_changes_with_their_turns() -> None:
+    path = emotion_path(["neutral", None, "neutral", "disappointed", "angry", "angry"])
+    assert path == (Shift("neutral", 1), Shift("disappointed", 4), Shift("angry", 5))
+    assert emotion_path([None, None]) == ()
+
+
+def _brief(language: Language, **changes: object) -> Brief:
+    brief = Brief(
+        language,
+        "angry",
+        "refund",
+        Emotion("angry", 0.9),
+        "환불해 주세요" if language == "ko" else "Refund me",
+        KO_HISTORY if language == "ko" else EN_HISTORY,
+        REFUND,
+        facts=Facts(("ORD-20261120-0042",), ("35,000원",), ("11월 20일",)),
+        path=(Shift("neutral", 1), Shift("angry", 3)),
+        answered_entries=("shipping-delayed",),
+    )
+    return replace(brief, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "ko",
+            [
+                "[상담원 연결 요청] 사유: 고객이 화가 났어요",
+                "요약: 고객은 환불을 원하고 화가 나 있습니다.",
+                "의도: refund · 감정: angry (0.90)",
+                "감정 변화: neutral → angry (3번째 메시지)",
+                "주문번호: ORD-20261120-0042",
+                "금액: 35,000원 · 날짜: 11월 20일",
+                "봇이 이미 안내한 답변: shipping-delayed",
+                "권장 처리 단계 (refund-how):",
+                "  1. Look up the order.",
+                "  2. Create the refund in the admin console.",
+            ],
+        ),
+        (
+            "en",
+            [
+                "[Handoff request] Reason: the customer is angry",
+                "Summary: The customer wants a refund and is angry.",
+                "Intent: refund · Emotion: angry (0.90)",
+                "Emotion over the conversation: neutral → angry (message 3)",
+                "Order numbers: ORD-20261120-0042",
+                "Amounts: 35,000원 · Dates: 11월 20일",
+                "Bot already answered from: shipping-delayed",
+                "Suggested steps (refund-how):",
+                "  1. Look up the order.",
+                "  2. Create the refund in the admin console.",
+            ],
+        ),
+    ],
+)
+def test_prose_replaces_the_messages_and_keeps_facts_and_steps(
+    language: Language, expected: list[str]
+) -> None:
+    prose = expected[1].split(": ", 1)[1]
+    assert render_summary(_brief(language), prose=prose).split("\n") == expected
+
+
+def test_agents_line_in_the_other_language() -> None:
+    text = render_summary(_brief("ko"), agent_language="en")
+    assert text.split("\n")[-1] == (
+        "[EN] Reason: the customer is angry · Customer wants: How do I get a refund? "
+        "(refund-how) · Intent: refund · Emotion: neutral → angry · "
+        "Order numbers: ORD-20261120-0042"
+    )
+    no_entry = render_summary(_brief("en", entry=None), agent_language="ko").split("\n")[-1]
+    assert no_entry.startswith(
+        "[KO] 사유: 고객이 화가 났어요 · 고객 요청: 고객의 말은 위 원문 참고"
+    )
+    assert render_summary(_brief("ko"), agent_language="ko") == render_summary(_brief("ko"))

@@ -17,10 +17,16 @@ import discord
 
 from adapters.discord.config import DiscordConfig, DiscordConfigError
 from adapters.discord.desk import (
+    EDIT,
+    EDITED,
     TAKE,
     DiscordDesk,
+    edit_modal,
     parse_custom_id,
+    parse_suggestion_id,
     resolved_status,
+    sent_content,
+    submitted_text,
     taken_status,
 )
 from adapters.discord.endpoints import discord_endpoints
@@ -33,12 +39,17 @@ from adapters.discord.events import (
     looks_unreadable,
     thread_ref,
 )
-from adapters.discord.sender import DiscordCustomers, DiscordSender, describe
+from adapters.discord.review import DiscordReview
+from adapters.discord.sender import NO_MENTIONS, DiscordCustomers, DiscordSender, describe
 from adapters.discord.staff import StaffPolicy
 from adapters.progress import CountsCompletions
+from bot.past_handoffs import suggestion_of
 from bot.routing import Router
 from bot.settings import Settings
 from bot.store import Handoff
+from bot.suggest import NOTES as SUGGEST_NOTES
+from bot.suggest import open_handoff_for, send_suggestion
+from bot.types import Language
 
 log = logging.getLogger("ondo.discord")
 
@@ -82,14 +93,33 @@ class DiscordAdapter(CountsCompletions):
     ``ONDO_HANDOFF_CHANNEL`` is ``discord:<channel id>``) once connected.
     """
 
-    def __init__(self, router: Router, client: discord.Client, config: DiscordConfig) -> None:
+    def __init__(
+        self,
+        router: Router,
+        client: discord.Client,
+        config: DiscordConfig,
+        *,
+        agent_language: Language | None = None,
+        admins: frozenset[str] = frozenset(),
+    ) -> None:
         self.router = router
         self.engine = router.engine
         self.client = client
         self.config = config
         self.staff = StaffPolicy(config.staff_role)
         self.customers = DiscordCustomers(client)
-        self.desk = DiscordDesk(client, config.staff_channel) if config.staff_channel else None
+        self.desk = (
+            DiscordDesk(client, config.staff_channel, agent_language=agent_language)
+            if config.staff_channel
+            else None
+        )
+        self.review = DiscordReview(
+            self.engine,
+            client,
+            staff=self.staff,
+            staff_channel=config.staff_channel,
+            admins=admins,
+        )
         self.unhandled = 0
         """Exceptions that escaped an event handler (logged; tests expect none)."""
         self._ready: asyncio.Event | None = None
@@ -130,6 +160,7 @@ class DiscordAdapter(CountsCompletions):
             if self.desk is not None:
                 self.router.set_desk(self.desk)
                 await self._check_desk()
+            await self.review.register_commands()
             self._registered = True
         user = self.client.user
         log.info(
@@ -265,6 +296,10 @@ class DiscordAdapter(CountsCompletions):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Handle a click on a ticket's Take over / Resolve button (others are ignored)."""
+        if await self._suggestion_interaction(interaction):
+            return
+        if await self._correction_interaction(interaction):
+            return
         if interaction.type is not discord.InteractionType.component:
             return
         parsed = parse_custom_id(interaction.custom_id)
@@ -297,6 +332,11 @@ class DiscordAdapter(CountsCompletions):
             log.warning("%s by %s: no handoff #%d", action, user.id, handoff_id)
             return
         agent = str(user.id)
+        if await open_handoff_for(self.router, handoff_id) is None:
+            # Resolved, or the conversation has a newer handoff this click must not touch.
+            log.info("%s by %s on the closed handoff #%d ignored", action, user.id, handoff_id)
+            await self._note(ticket, SUGGEST_NOTES["ticket_closed"])
+            return
         if action == TAKE:
             moved = ticket.resolved_at is None and await self.router.take_over(
                 ticket.conversation_key, agent
@@ -310,6 +350,90 @@ class DiscordAdapter(CountsCompletions):
         if moved and self.desk is not None:
             await self.desk.update_ticket(ticket, status, resolvable=action == TAKE)
         await self._note(ticket, note.format(agent=agent))
+
+    # --- corrections ---------------------------------------------------------------------
+
+    async def _correction_interaction(self, interaction: discord.Interaction) -> bool:
+        """Mark as wrong, its modal, 👍 / 👎 and the review buttons (:mod:`.review`);
+        ``False`` for any other interaction."""
+        handled = await self.review.handle(interaction)
+        if handled:
+            await self._finished()
+        return handled
+
+    # --- suggested reply ---------------------------------------------------------------
+
+    async def _suggestion_interaction(self, interaction: discord.Interaction) -> bool:
+        """Handle Send / Edit on a suggested reply, or its submitted edit modal; ``False``
+        for any other interaction."""
+        kinds = (discord.InteractionType.component, discord.InteractionType.modal_submit)
+        parsed = parse_suggestion_id(interaction.custom_id) if interaction.type in kinds else None
+        if parsed is None:
+            return False
+        try:
+            await self._suggestion(interaction, *parsed)
+        finally:
+            await self._finished()
+        return True
+
+    async def _suggestion(
+        self, interaction: discord.Interaction, action: str, handoff_id: int
+    ) -> None:
+        user = interaction.user
+        if not self._may_act(interaction):
+            log.warning(
+                "%s of the suggested reply of #%d by %s refused: %s",
+                action,
+                handoff_id,
+                user.id,
+                self.staff.rule,
+            )
+            await self._answer(interaction, STAFF_ONLY)
+            return
+        if action == EDIT:
+            if await open_handoff_for(self.router, handoff_id) is None:
+                await self._answer(interaction, SUGGEST_NOTES["closed"])
+                return
+            modal = edit_modal(handoff_id, await suggestion_of(self.engine.store, handoff_id) or "")
+            try:
+                await interaction.response.send_modal(modal)
+            except discord.HTTPException as exc:
+                log.warning("editor for #%d not opened: %s", handoff_id, describe(exc))
+            modal.stop()  # its submission is handled here by custom id, not by discord.py
+            return
+        text = submitted_text(interaction.data) if action == EDITED else None
+        agent = str(user.id)
+        sent = await send_suggestion(
+            self.router, platform=PLATFORM, handoff_id=handoff_id, agent=agent, text=text
+        )
+        if sent.result != "relayed":
+            note = SUGGEST_NOTES.get(sent.result)
+            if note is not None:
+                await self._answer(interaction, note)
+            else:  # the router noted why in the ticket thread
+                await self._acknowledge(interaction)
+            return
+        try:
+            # One answer both acknowledges the click and shows what was sent, without buttons.
+            await interaction.response.edit_message(
+                content=sent_content(sent.text, agent), view=None, allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException as exc:
+            log.warning("suggestion of #%d not marked sent: %s", handoff_id, describe(exc))
+        if sent.handoff is not None and sent.handoff.agent is None and self.desk is not None:
+            await self.desk.update_ticket(sent.handoff, taken_status(agent), resolvable=True)
+
+    async def _answer(self, interaction: discord.Interaction, text: str) -> None:
+        try:
+            await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("answer to an interaction failed: %s", describe(exc))
+
+    async def _acknowledge(self, interaction: discord.Interaction) -> None:
+        try:
+            await interaction.response.defer()
+        except discord.HTTPException as exc:
+            log.warning("interaction not acknowledged: %s", describe(exc))
 
     def _may_act(self, interaction: discord.Interaction) -> bool:
         staff_channel = self.config.staff_channel
@@ -372,5 +496,11 @@ async def run_discord(
     """
     config = DiscordConfig.from_settings(settings)
     with discord_endpoints(config.api_base, config.gateway_url):
-        adapter = DiscordAdapter(router, build_client(), config)
+        adapter = DiscordAdapter(
+            router,
+            build_client(),
+            config,
+            agent_language=settings.agent_language,
+            admins=settings.admins,
+        )
         await adapter.run(stop, ready=ready)

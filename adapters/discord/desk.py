@@ -25,11 +25,20 @@ from adapters.discord.sender import (
 from adapters.discord.split import MESSAGE_LIMIT, size, split_message
 from bot.engine import HandoffTicket
 from bot.store import Handoff
+from bot.types import Language
 
 log = logging.getLogger("ondo.discord")
 
 TAKE = "take"
 RESOLVE = "resolve"
+SUGGEST = "suggest"
+EDIT = "edit"
+EDITED = "edited"
+"""The edit modal's custom id action: its submission sends the edited text."""
+REPLY_INPUT = "text"
+TEXT_INPUT_LIMIT = 2000
+"""The reply fits one Discord message."""
+SUGGESTION_TITLE = "**Suggested reply** (Send delivers it to the customer as you):"
 CUSTOM_ID_PREFIX = "ondo"
 STATUS_ROOM = 120
 """Characters kept free in the ticket message for the status line added on a click."""
@@ -115,9 +124,12 @@ class DiscordDesk:
 
     platform = PLATFORM
 
-    def __init__(self, client: discord.Client, channel_id: int) -> None:
+    def __init__(
+        self, client: discord.Client, channel_id: int, *, agent_language: Language | None = None
+    ) -> None:
         self.client = client
         self.channel_id = channel_id
+        self.agent_language = agent_language
 
     async def channel(self) -> discord.TextChannel:
         """The agents' channel; raises when Ondo cannot see it or it is not a text channel."""
@@ -148,6 +160,12 @@ class DiscordDesk:
             await open_thread(channel, message.id, _thread_name(ticket.id, ticket.intent))
             for chunk in rest:
                 await post(channel_for(self.client, message.id, channel.guild.id), chunk)
+            if ticket.suggestion:
+                await post(
+                    channel_for(self.client, message.id, channel.guild.id),
+                    suggestion_content(ticket.suggestion),
+                    view=SuggestionButtons(ticket.id),
+                )
         except Exception as exc:
             log.warning(
                 "ticket #%d posted without its full thread yet: %s", ticket.id, describe(exc)
@@ -195,3 +213,98 @@ def _thread_name(handoff_id: int | None, intent: str | None) -> str:
     if handoff_id is None:
         return "Handoff"
     return f"Handoff #{handoff_id} · {intent or 'other'}"
+
+
+# --- the suggested reply ----------------------------------------------------------------
+
+
+def parse_suggestion_id(value: str | None) -> tuple[str, int] | None:
+    """``(action, handoff id)`` of a suggested reply's Send (``ondo:suggest:<id>``) or Edit
+    (``ondo:edit:<id>``) button, or of its edit modal (``ondo:edited:<id>``)."""
+    prefix, _, rest = (value or "").partition(":")
+    action, _, number = rest.partition(":")
+    if prefix != CUSTOM_ID_PREFIX or action not in (SUGGEST, EDIT, EDITED):
+        return None
+    return (action, int(number)) if number.isdecimal() else None
+
+
+def quoted(text: str) -> str:
+    """``text`` as a Discord block quote."""
+    return "\n".join(f"> {line}" for line in text.splitlines())
+
+
+def suggestion_content(text: str) -> str:
+    """The suggestion message above its Send / Edit buttons."""
+    return f"{SUGGESTION_TITLE}\n{quoted(text)}"
+
+
+def sent_content(text: str, agent: str) -> str:
+    """The suggestion message once sent: what reached the customer, and by whom."""
+    status = f"-# Sent to the customer by <@{agent}>"
+    body = quoted(text)
+    room = MESSAGE_LIMIT - size(status) - 2
+    if size(body) > room:
+        body = body[: room - 1] + "…"
+    return f"{body}\n{status}"
+
+
+class SuggestionButtons(discord.ui.View):
+    """**Send** and **Edit** under a suggested reply; handled by custom id like the ticket's
+    buttons (so they keep working after a restart)."""
+
+    def __init__(self, handoff_id: int) -> None:
+        super().__init__(timeout=None)
+        self.add_item(
+            discord.ui.Button(
+                label="Send",
+                style=discord.ButtonStyle.primary,
+                custom_id=custom_id(SUGGEST, handoff_id),
+            )
+        )
+        self.add_item(
+            discord.ui.Button(
+                label="Edit",
+                style=discord.ButtonStyle.secondary,
+                custom_id=custom_id(EDIT, handoff_id),
+            )
+        )
+
+    def is_dispatchable(self) -> bool:
+        """Never: see :class:`TicketButtons`."""
+        return False
+
+
+def edit_modal(handoff_id: int, draft: str) -> discord.ui.Modal:
+    """The modal in which staff edit the suggested reply; submitting it sends the text."""
+    modal = discord.ui.Modal(
+        title=f"Reply to #{handoff_id}"[:45], custom_id=custom_id(EDITED, handoff_id)
+    )
+    modal.add_item(
+        discord.ui.TextInput(
+            label="Reply to the customer",
+            style=discord.TextStyle.paragraph,
+            custom_id=REPLY_INPUT,
+            default=draft[:TEXT_INPUT_LIMIT],
+            max_length=TEXT_INPUT_LIMIT,
+        )
+    )
+    return modal
+
+
+def submitted_text(data: object) -> str | None:
+    """The reply typed into :func:`edit_modal`, from a modal submission's raw ``data``
+    (text inputs come in action rows, or in labels on newer clients)."""
+    if isinstance(data, dict):
+        if data.get("custom_id") == REPLY_INPUT and isinstance(data.get("value"), str):
+            return str(data["value"])
+        children = [*(data.get("components") or []), data.get("component")]
+        for child in children:
+            found = submitted_text(child)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for child in data:
+            found = submitted_text(child)
+            if found is not None:
+                return found
+    return None

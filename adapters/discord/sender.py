@@ -9,11 +9,12 @@ raised, so the engine releases the message for :meth:`bot.routing.Router.recover
 from __future__ import annotations
 
 import logging
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import discord
 
 from adapters.discord.events import PLATFORM, Target, target_of
+from adapters.discord.rating import rating_view
 from adapters.discord.split import split_message
 from bot.engine import Sender
 from bot.types import Language, Reply
@@ -49,18 +50,29 @@ def channel_for(client: discord.Client, channel_id: int, guild_id: int | None = 
 
 
 async def post(
-    channel: Channel, text: str, *, view: discord.ui.View | None = None
+    channel: Channel,
+    text: str,
+    *,
+    view: discord.ui.View | None = None,
+    nonce: str | None = None,
 ) -> list[discord.Message]:
     """Post ``text`` in as many messages as it needs (``view`` goes on the last); logs the
-    channel id and re-raises when Discord refuses."""
+    channel id and re-raises when Discord refuses.
+
+    With ``nonce``, each part is sent with ``<nonce>-<part>`` and ``enforce_nonce``: posting the
+    same text again within Discord's few minutes returns the parts already posted instead of
+    duplicating them (a reply re-sent after a crash that came right after posting)."""
     chunks = split_message(text)
     sent: list[discord.Message] = []
     for number, chunk in enumerate(chunks, 1):
+        extra: dict[str, Any] = {"nonce": f"{nonce}-{number}"} if nonce else {}
         try:
             if view is not None and number == len(chunks):
-                message = await channel.send(chunk, allowed_mentions=NO_MENTIONS, view=view)
+                message = await channel.send(
+                    chunk, allowed_mentions=NO_MENTIONS, view=view, **extra
+                )
             else:
-                message = await channel.send(chunk, allowed_mentions=NO_MENTIONS)
+                message = await channel.send(chunk, allowed_mentions=NO_MENTIONS, **extra)
         except Exception as exc:
             log.error("post to Discord channel %s failed: %s", channel.id, describe(exc))
             raise
@@ -108,7 +120,9 @@ class DiscordSender:
             name = self.thread_name or DEFAULT_THREAD_NAMES[reply.language]
             await open_thread(parent, target.channel_id, name)
         channel = channel_for(self.client, target.channel_id, target.guild_id)
-        sent = await post(channel, reply.text)
+        reply_id = reply.raw.get("reply_id")
+        nonce = f"ondo{reply_id}" if isinstance(reply_id, int) else None
+        sent = await post(channel, reply.text, nonce=nonce, view=rating_view(reply))
         return str(sent[0].id) if sent else None
 
 

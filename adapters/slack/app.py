@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -26,9 +26,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.progress import CountsCompletions
 from adapters.slack.desk import (
     RESOLVE_ACTION,
+    SUGGEST_EDIT_ACTION,
+    SUGGEST_MODAL,
+    SUGGEST_SEND_ACTION,
     TAKE_ACTION,
     SlackDesk,
+    edit_view,
+    parse_submission,
     parse_thread_ref,
+    sent_blocks,
     thread_ref,
     ticket_blocks,
 )
@@ -38,6 +44,7 @@ from adapters.slack.events import (
     CustomerMessage,
     parse_event,
 )
+from adapters.slack.review import SlackReview
 from adapters.slack.sender import (
     RATE_DOWN_ACTION,
     RATE_UP_ACTION,
@@ -45,18 +52,24 @@ from adapters.slack.sender import (
     SlackSender,
     post,
 )
+from bot.past_handoffs import suggestion_of
 from bot.routing import Router
 from bot.settings import Settings
+from bot.store import Inbound
+from bot.suggest import NOTES as SUGGEST_NOTES
+from bot.suggest import open_handoff_for, send_suggestion
 
 log = logging.getLogger("ondo.slack")
 
 SLACK_API_URL = "https://slack.com/api/"
 AGENT_CACHE_SECONDS = 60.0
+INBOUND = "ondo_inbound"
+"""Bolt context key: the record of a customer's message, made before the ack."""
 AGENTS_ONLY = "Only members of the agents' channel can do this."
 COMMAND = "/ondo"
 COMMAND_HELP = (
     "Usage: `/ondo list` (open handoffs), `/ondo take <#>`, `/ondo resolve <#>` — "
-    "the number is the #id on the ticket."
+    "the number is the #id on the ticket; `/ondo review` lists answers marked wrong."
 )
 RATING_THANKS = {
     "ko": "평가해 주셔서 감사합니다! 더 나은 답변을 드리는 데 참고하겠습니다.",
@@ -97,6 +110,9 @@ def build_client(settings: Settings) -> AsyncWebClient:
 class SlackAdapter(CountsCompletions):
     """Translates Slack events, button clicks and ``/ondo`` commands into router calls."""
 
+    review: SlackReview | None = None
+    """The correction loop (``/ondo review``, 👎 -> review queue), set by :func:`build_app`."""
+
     def __init__(
         self, router: Router, client: AsyncWebClient, *, handoff_channel: str | None
     ) -> None:
@@ -108,26 +124,46 @@ class SlackAdapter(CountsCompletions):
 
     # --- events --------------------------------------------------------------------------
 
-    async def on_event(self, body: Mapping[str, Any], bot_user_id: str | None) -> None:
-        """Handle one ``message`` / ``app_mention`` event callback."""
+    async def receive(self, body: Mapping[str, Any], bot_user_id: str | None) -> Inbound | None:
+        """Record a customer's message before Slack gets its acknowledgement (Slack does not
+        redeliver an acknowledged event, so a crash right after the ack would lose it); a
+        failure here answers Slack with an error, and Slack retries. ``None``: the event is
+        not a customer message for Ondo."""
+        parsed = parse_event(body, bot_user_id=bot_user_id, handoff_channel=self.handoff_channel)
+        if not isinstance(parsed, CustomerMessage):
+            return None
+        key = parsed.message.conversation_key
+        if not parsed.addressed and not await self.engine.store.has_conversation(key):
+            return None  # a channel message in a thread Ondo is not part of
+        return await self.engine.receive(parsed.message)
+
+    async def on_event(
+        self, body: Mapping[str, Any], bot_user_id: str | None, inbound: Inbound | None = None
+    ) -> None:
+        """Handle one ``message`` / ``app_mention`` event callback (``inbound``: its record
+        made by :meth:`receive` before the acknowledgement)."""
         try:
             parsed = parse_event(
                 body, bot_user_id=bot_user_id, handoff_channel=self.handoff_channel
             )
             if isinstance(parsed, CustomerMessage):
-                await self._customer(parsed)
+                await self._customer(parsed, inbound)
             elif isinstance(parsed, AgentMessage):
                 await self._agent(parsed)
         finally:
             await self._finished()
 
-    async def _customer(self, item: CustomerMessage) -> None:
+    async def _customer(self, item: CustomerMessage, inbound: Inbound | None) -> None:
         key = item.message.conversation_key
-        if not item.addressed and not await self.engine.store.has_conversation(key):
+        if (
+            inbound is None
+            and not item.addressed
+            and not await self.engine.store.has_conversation(key)
+        ):
             return  # a channel message in a thread Ondo is not part of
         sender = SlackSender(self.client, item.channel, item.thread_ts)
         try:
-            await self.router.customer_message(item.message, sender)
+            await self.router.customer_message(item.message, sender, inbound=inbound)
         except Exception as exc:
             # Slack has its ack already and will not redeliver: the message stays recorded
             # unanswered, and the router's recovery sweep answers it once Slack takes posts.
@@ -166,17 +202,35 @@ class SlackAdapter(CountsCompletions):
 
     async def _action(self, body: Mapping[str, Any]) -> None:
         action = body["actions"][0]
-        action_id, key = str(action["action_id"]), str(action.get("value", ""))
+        action_id, value = str(action["action_id"]), str(action.get("value", ""))
         user = str(body["user"]["id"])
         channel = str(body.get("channel", {}).get("id") or body["container"]["channel_id"])
         thread_ts = str(body.get("container", {}).get("message_ts") or "")
         if not await self._refuse_non_agent(user, channel, action_id):
             return
+        key = await self._clicked_conversation(value, user, channel, action_id)
+        if key is None:
+            return
         taking = action_id == TAKE_ACTION
         moved, note = await (self._take(key, user) if taking else self._resolve(key, user))
         if moved:
-            await self._update_ticket(body, key, ticket_status(taking, user), resolvable=taking)
+            await self._update_ticket(body, value, ticket_status(taking, user), resolvable=taking)
         await post(self.client, channel, note, thread_ts=thread_ts or None)
+
+    async def _clicked_conversation(
+        self, value: str, user: str, channel: str, what: str
+    ) -> str | None:
+        """The conversation of the ticket button's ``value`` (a handoff id; tickets posted
+        before carry the conversation key); ``None``, and the agent is told, when that handoff
+        is resolved or no longer the conversation's current one."""
+        if not value.isdecimal():
+            return value
+        handoff = await open_handoff_for(self.router, int(value))
+        if handoff is None:
+            log.info("%s by %s on the closed handoff #%s ignored", what, user, value)
+            await self._tell(channel, user, SUGGEST_NOTES["ticket_closed"])
+            return None
+        return handoff.conversation_key
 
     async def _take(self, key: str, user: str) -> tuple[bool, str]:
         """Take the conversation; ``(moved, note for the agents)``."""
@@ -204,7 +258,7 @@ class SlackAdapter(CountsCompletions):
         return False
 
     async def _update_ticket(
-        self, body: Mapping[str, Any], key: str, status: str, *, resolvable: bool
+        self, body: Mapping[str, Any], value: str, status: str, *, resolvable: bool
     ) -> None:
         """``chat.update`` the clicked ticket: its status, and Resolve only while it is open."""
         channel = str(body.get("channel", {}).get("id") or body["container"]["channel_id"])
@@ -213,9 +267,8 @@ class SlackAdapter(CountsCompletions):
             return
         ticket = await self.engine.store.handoff_by_thread(thread_ref(channel, ts))
         original = (body.get("message") or {}).get("blocks")
-        await self._edit_ticket(
-            channel, ts, ticket_blocks(original, ticket, key, status, resolvable=resolvable), status
-        )
+        blocks = ticket_blocks(original, ticket, value, status, resolvable=resolvable)
+        await self._edit_ticket(channel, ts, blocks, status)
 
     async def _edit_ticket(
         self, channel: str, ts: str, blocks: list[dict[str, Any]], status: str
@@ -226,6 +279,73 @@ class SlackAdapter(CountsCompletions):
             log.error(
                 "chat.update of ticket %s:%s failed: %s", channel, ts, exc.response.get("error")
             )
+
+    # --- suggested reply ---------------------------------------------------------------
+
+    async def on_suggestion(self, body: Mapping[str, Any]) -> None:
+        """Handle Send / Edit on a suggested reply in a ticket thread."""
+        try:
+            await self._suggestion(body)
+        finally:
+            await self._finished()
+
+    async def _suggestion(self, body: Mapping[str, Any]) -> None:
+        action = body["actions"][0]
+        action_id, value = str(action["action_id"]), str(action.get("value", ""))
+        user = str(body["user"]["id"])
+        channel = str(body.get("channel", {}).get("id") or body["container"]["channel_id"])
+        ts = str(body.get("container", {}).get("message_ts") or "")
+        if not value.isdecimal() or not await self._refuse_non_agent(user, channel, action_id):
+            return
+        if action_id == SUGGEST_SEND_ACTION:
+            await self._send_suggestion(int(value), user, channel, ts)
+            return
+        if await open_handoff_for(self.router, int(value)) is None:
+            await self._tell(channel, user, SUGGEST_NOTES["closed"])
+            return
+        draft = await suggestion_of(self.engine.store, int(value)) or ""
+        try:
+            await self.client.views_open(
+                trigger_id=str(body.get("trigger_id") or ""),
+                view=edit_view(int(value), draft, channel, ts),
+            )
+        except SlackApiError as exc:
+            log.error("editor for handoff #%s not opened: %s", value, exc.response.get("error"))
+
+    async def on_view_submission(self, body: Mapping[str, Any]) -> None:
+        """Handle the submitted editor of a suggested reply: send the edited text."""
+        try:
+            submitted = parse_submission(body.get("view"))
+            user = str((body.get("user") or {}).get("id") or "")
+            if submitted is None:
+                return
+            handoff_id, channel, ts, text = submitted
+            if await self._refuse_non_agent(user, channel, SUGGEST_MODAL):
+                await self._send_suggestion(handoff_id, user, channel, ts, text=text)
+        finally:
+            await self._finished()
+
+    async def _send_suggestion(
+        self, handoff_id: int, user: str, channel: str, ts: str, *, text: str | None = None
+    ) -> None:
+        """Send (once per handoff); on success the suggestion shows what was sent, and a
+        ticket nobody had taken shows who has it now. Otherwise the agent is told why not."""
+        sent = await send_suggestion(
+            self.router, platform=PLATFORM, handoff_id=handoff_id, agent=user, text=text
+        )
+        if sent.result != "relayed":
+            if sent.result in SUGGEST_NOTES:
+                await self._tell(channel, user, SUGGEST_NOTES[sent.result])
+            return
+        status = f"Sent to the customer by <@{user}>"
+        if ts:
+            await self._edit_ticket(channel, ts, sent_blocks(sent.text, status), status)
+        target = parse_thread_ref(sent.handoff.thread_ref or "") if sent.handoff else None
+        if sent.handoff is not None and sent.handoff.agent is None and target is not None:
+            fresh = await self.engine.store.handoff_by_id(handoff_id)
+            taken = ticket_status(True, user)
+            blocks = ticket_blocks(None, fresh, str(handoff_id), taken, resolvable=True)
+            await self._edit_ticket(target[0], target[1], blocks, taken)
 
     # --- /ondo ---------------------------------------------------------------------------
 
@@ -240,6 +360,9 @@ class SlackAdapter(CountsCompletions):
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
         words = str(body.get("text") or "").split()
         verb = words[0].lower() if words else "help"
+        if verb == "review" and self.review is not None:
+            await self.review.command(body, words[1:])
+            return
         if verb not in ("list", "take", "resolve") or not await self._refuse_non_agent(
             user, channel, f"/ondo {verb}"
         ):
@@ -262,7 +385,7 @@ class SlackAdapter(CountsCompletions):
             await post(self.client, target[0], note, thread_ts=target[1])
             fresh = await self.engine.store.handoff_by_id(ticket.id)
             status = ticket_status(taking, user)
-            blocks = ticket_blocks(None, fresh, key, status, resolvable=taking)
+            blocks = ticket_blocks(None, fresh, str(ticket.id), status, resolvable=taking)
             await self._edit_ticket(target[0], target[1], blocks, status)
 
     async def _open_tickets(self) -> str:
@@ -307,6 +430,8 @@ class SlackAdapter(CountsCompletions):
             )
             return
         log.info("answer %s (entry %s) rated %+d by %s", value, entry_id, rating, user)
+        if rating < 0 and self.review is not None:
+            await self.review.thumbs_down(int(value))
         language = await self.engine.store.reply_language(int(value))
         container = body.get("container") or {}
         channel = str((body.get("channel") or {}).get("id") or container.get("channel_id"))
@@ -361,7 +486,7 @@ def build_app(
     channel = handoff_channel_id(settings.handoff_channel)
     router.add_customer_side(SlackCustomers(client))
     if channel is not None:
-        router.set_desk(SlackDesk(client, channel))
+        router.set_desk(SlackDesk(client, channel, agent_language=settings.agent_language))
     adapter = SlackAdapter(router, client, handoff_channel=channel)
     app = AsyncApp(
         client=client,
@@ -369,8 +494,18 @@ def build_app(
         logger=logging.getLogger("ondo.slack.bolt"),
     )
 
+    async def record_first(
+        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        # Middleware runs before Bolt acknowledges an event; listeners run after.
+        if body.get("type") == "event_callback":
+            context[INBOUND] = await adapter.receive(body, context.bot_user_id)
+        await next()
+
     async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        await adapter.on_event(body, context.bot_user_id)
+        await adapter.on_event(body, context.bot_user_id, context.get(INBOUND))
+
+    app.middleware(record_first)
 
     async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -384,6 +519,14 @@ def build_app(
         await ack()
         await adapter.on_command(body)
 
+    async def on_suggestion(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await adapter.on_suggestion(body)
+
+    async def on_view_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await adapter.on_view_submission(body)
+
     app.event("message")(on_event)
     app.event("app_mention")(on_event)
     app.action(TAKE_ACTION)(on_action)
@@ -391,4 +534,16 @@ def build_app(
     app.action(RATE_UP_ACTION)(on_rating)
     app.action(RATE_DOWN_ACTION)(on_rating)
     app.command(COMMAND)(on_command)
+    app.action(SUGGEST_SEND_ACTION)(on_suggestion)
+    app.action(SUGGEST_EDIT_ACTION)(on_suggestion)
+    app.view(SUGGEST_MODAL)(on_view_submission)
+    adapter.review = SlackReview(
+        router.engine,
+        client,
+        handoff_channel=channel,
+        admins=settings.admins,
+        is_agent=adapter._is_agent,
+        finished=adapter._finished,
+    )
+    adapter.review.register(app)
     return app, adapter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -11,9 +12,20 @@ from adapters.slack.events import PLATFORM
 from adapters.slack.sender import post, text_sections
 from bot.engine import HandoffTicket
 from bot.store import Handoff
+from bot.types import Language
+
+log = logging.getLogger("ondo.slack")
 
 TAKE_ACTION = "ondo_take"
 RESOLVE_ACTION = "ondo_resolve"
+SUGGEST_SEND_ACTION = "ondo_suggest_send"
+SUGGEST_EDIT_ACTION = "ondo_suggest_edit"
+SUGGEST_MODAL = "ondo_suggest_modal"
+SUGGEST_BLOCK = "ondo_suggestion"
+REPLY_INPUT_BLOCK = "ondo_reply"
+REPLY_INPUT = "text"
+MODAL_TEXT_LIMIT = 3000
+"""Slack's limit for a plain-text input's value."""
 
 
 def thread_ref(channel: str, ts: str) -> str:
@@ -33,19 +45,36 @@ class SlackDesk:
 
     platform = PLATFORM
 
-    def __init__(self, client: AsyncWebClient, channel: str) -> None:
+    def __init__(
+        self, client: AsyncWebClient, channel: str, *, agent_language: Language | None = None
+    ) -> None:
         self.client = client
         self.channel = channel
+        self.agent_language = agent_language
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
-        """Post the ticket with Take over / Resolve; its thread is where agents answer."""
+        """Post the ticket with Take over / Resolve; its thread is where agents answer, and
+        where the suggested reply goes with Send / Edit."""
         ts = await post(
             self.client,
             self.channel,
             ticket.summary.splitlines()[0] if ticket.summary else "Handoff",
             blocks=handoff_blocks(ticket),
         )
-        return thread_ref(self.channel, ts) if ts else None
+        if not ts:
+            return None
+        if ticket.suggestion:
+            try:
+                await post(
+                    self.client,
+                    self.channel,
+                    SUGGESTION_TITLE,
+                    thread_ts=ts,
+                    blocks=suggestion_blocks(ticket.id, ticket.suggestion),
+                )
+            except Exception as exc:  # the ticket is posted; agents can still type a reply
+                log.warning("suggested reply of ticket #%d not posted: %s", ticket.id, exc)
+        return thread_ref(self.channel, ts)
 
     async def post_in_thread(self, ref: str, text: str) -> None:
         """Post ``text`` in the ticket's thread."""
@@ -79,13 +108,13 @@ def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
                     "action_id": TAKE_ACTION,
                     "text": {"type": "plain_text", "text": "Take over"},
                     "style": "primary",
-                    "value": ticket.conversation_key,
+                    "value": str(ticket.id),
                 },
                 {
                     "type": "button",
                     "action_id": RESOLVE_ACTION,
                     "text": {"type": "plain_text", "text": "Resolve"},
-                    "value": ticket.conversation_key,
+                    "value": str(ticket.id),
                 },
             ],
         },
@@ -93,11 +122,11 @@ def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
 
 
 def ticket_blocks(
-    original: Any, ticket: Handoff | None, key: str, status: str, *, resolvable: bool
+    original: Any, ticket: Handoff | None, value: str, status: str, *, resolvable: bool
 ) -> list[dict[str, Any]]:
     """The ticket after a click: its content without the old buttons, the status, and the
-    Resolve button while it is still open. Without the clicked message's blocks, the content
-    is rebuilt from the stored handoff."""
+    Resolve button (carrying ``value``, the handoff id) while it is still open. Without the
+    clicked message's blocks, the content is rebuilt from the stored handoff."""
     if isinstance(original, list) and original:
         blocks = [b for b in original if isinstance(b, dict) and b.get("type") != "actions"]
     elif ticket is not None:
@@ -121,9 +150,89 @@ def ticket_blocks(
                         "type": "button",
                         "action_id": RESOLVE_ACTION,
                         "text": {"type": "plain_text", "text": "Resolve"},
-                        "value": key,
+                        "value": value,
                     }
                 ],
             }
         )
     return blocks
+
+
+SUGGESTION_TITLE = "Suggested reply (Send delivers it to the customer as you):"
+
+
+def suggestion_blocks(handoff_id: int, text: str) -> list[dict[str, Any]]:
+    """The suggested reply in the ticket thread, quoted, with **Send** and **Edit**."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    return [
+        *text_sections(f"*{SUGGESTION_TITLE}*\n{quoted}"),
+        {
+            "type": "actions",
+            "block_id": SUGGEST_BLOCK,
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": SUGGEST_SEND_ACTION,
+                    "text": {"type": "plain_text", "text": "Send"},
+                    "style": "primary",
+                    "value": str(handoff_id),
+                },
+                {
+                    "type": "button",
+                    "action_id": SUGGEST_EDIT_ACTION,
+                    "text": {"type": "plain_text", "text": "Edit"},
+                    "value": str(handoff_id),
+                },
+            ],
+        },
+    ]
+
+
+def sent_blocks(text: str, status: str) -> list[dict[str, Any]]:
+    """The suggestion message once sent: the text that reached the customer, and ``status``."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    return [
+        *text_sections(quoted),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": status}]},
+    ]
+
+
+def edit_view(handoff_id: int, text: str, channel: str, message_ts: str) -> dict[str, Any]:
+    """The modal in which an agent edits the suggested reply before sending it; where the
+    suggestion message is travels in ``private_metadata`` (``<id>:<channel>:<ts>``)."""
+    return {
+        "type": "modal",
+        "callback_id": SUGGEST_MODAL,
+        "private_metadata": f"{handoff_id}:{channel}:{message_ts}",
+        "title": {"type": "plain_text", "text": f"Reply to #{handoff_id}"[:24]},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": REPLY_INPUT_BLOCK,
+                "label": {"type": "plain_text", "text": "Reply to the customer"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REPLY_INPUT,
+                    "multiline": True,
+                    "max_length": MODAL_TEXT_LIMIT,
+                    "initial_value": text[:MODAL_TEXT_LIMIT],
+                },
+            }
+        ],
+    }
+
+
+def parse_submission(view: Any) -> tuple[int, str, str, str] | None:
+    """``(handoff id, channel, suggestion message ts, text)`` of a submitted edit modal;
+    ``None`` when the view is not one of Ondo's."""
+    if not isinstance(view, dict) or view.get("callback_id") != SUGGEST_MODAL:
+        return None
+    number, _, where = str(view.get("private_metadata") or "").partition(":")
+    channel, _, ts = where.partition(":")
+    values = ((view.get("state") or {}).get("values") or {}).get(REPLY_INPUT_BLOCK) or {}
+    text = (values.get(REPLY_INPUT) or {}).get("value")
+    if not number.isdecimal() or not isinstance(text, str):
+        return None
+    return int(number), channel, ts, text

@@ -16,6 +16,8 @@ log = logging.getLogger("ondo.slack")
 
 RATE_UP_ACTION = "ondo_rate_up"
 RATE_DOWN_ACTION = "ondo_rate_down"
+REPLY_EVENT = "ondo_reply"
+"""Message metadata event type of a stored reply (payload: its ``reply_id``)."""
 SECTION_LIMIT = 2900  # Slack caps a section's text at 3000 characters
 
 
@@ -32,14 +34,61 @@ class SlackSender:
         self.thread_ts = thread_ts
 
     async def send(self, reply: Reply) -> str | None:
-        """Post ``reply`` in the thread; raises when Slack refuses it (after SDK retries)."""
+        """Post ``reply`` in the thread; raises when Slack refuses it (after SDK retries).
+
+        A stored reply carries its id in the message metadata. When one is posted again
+        after a crash (``raw["resent"]``), the thread is read first: if Slack already has it
+        (the crash came after Slack took it, before Ondo noted it), it is not posted twice."""
         reply_id = reply.raw.get("reply_id")
-        blocks = None
-        if reply.raw.get("rateable") and isinstance(reply_id, int):
-            blocks = rating_blocks(reply.text, reply_id)
+        if not isinstance(reply_id, int):
+            return await post(self.client, self.channel, reply.text, thread_ts=self.thread_ts)
+        if reply.raw.get("resent"):
+            found = await self.posted_reply(reply_id)
+            if found is not None:
+                log.info("reply %d was already in Slack thread %s", reply_id, self.thread_ts)
+                return found
+        blocks = rating_blocks(reply.text, reply_id) if reply.raw.get("rateable") else None
         return await post(
-            self.client, self.channel, reply.text, thread_ts=self.thread_ts, blocks=blocks
+            self.client,
+            self.channel,
+            reply.text,
+            thread_ts=self.thread_ts,
+            blocks=blocks,
+            metadata={"event_type": REPLY_EVENT, "event_payload": {"reply_id": reply_id}},
         )
+
+    async def posted_reply(self, reply_id: int) -> str | None:
+        """The ts of the bot's message for stored reply ``reply_id`` in this thread, if Slack
+        has one; ``None`` when it has none or the thread cannot be read (then posting is
+        the safer mistake)."""
+        cursor: str | None = None
+        try:
+            while True:
+                page = await self.client.conversations_replies(
+                    channel=self.channel,
+                    ts=self.thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+                for message in page.get("messages") or []:
+                    metadata = message.get("metadata") or {}
+                    payload = metadata.get("event_payload") or {}
+                    if metadata.get("event_type") == REPLY_EVENT and (
+                        payload.get("reply_id") == reply_id
+                    ):
+                        return str(message.get("ts"))
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    return None
+        except SlackApiError as exc:
+            log.warning(
+                "could not read thread %s in %s to avoid a duplicate: %s",
+                self.thread_ts,
+                self.channel,
+                exc.response.get("error"),
+            )
+            return None
 
 
 class SlackCustomers:
@@ -89,12 +138,13 @@ async def post(
     *,
     thread_ts: str | None = None,
     blocks: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> str | None:
-    """``chat.postMessage`` (plain text, optionally with blocks); logs the channel on failure
-    and re-raises."""
+    """``chat.postMessage`` (plain text, optionally with blocks and message metadata); logs
+    the channel on failure and re-raises."""
     try:
         response = await client.chat_postMessage(
-            channel=channel, text=text, thread_ts=thread_ts, blocks=blocks
+            channel=channel, text=text, thread_ts=thread_ts, blocks=blocks, metadata=metadata
         )
     except SlackApiError as exc:
         log.error("chat.postMessage to %s failed: %s", channel, exc.response.get("error"))

@@ -272,7 +272,11 @@ class FakeDiscord:
         staff = self._channel(self.staff_channel_id, "staff", 0, 1, overwrites=staff_only)
         self._add_channel(staff)
         self.messages: dict[int, dict[str, Any]] = {}
+        self.nonce_hits = 0
+        """Posts answered with an earlier message because their ``enforce_nonce`` nonce repeated."""
         self._threads_by_message: set[int] = set()
+        self.commands: dict[str, dict[str, Any]] = {}
+        """Global application commands the bot registered, by name."""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -293,6 +297,7 @@ class FakeDiscord:
             p + "/channels/{channel_id}/messages/{message_id}/threads", self._thread_from_message
         )
         app.router.add_post(p + "/channels/{channel_id}/threads", self._thread_without_message)
+        app.router.add_post(p + "/applications/{application_id}/commands", self._upsert_command)
         app.router.add_post(
             p + "/interactions/{interaction_id}/{interaction_token}/callback",
             self._interaction_callback,
@@ -526,6 +531,45 @@ class FakeDiscord:
             data["member"] = self._member(uid) | {"permissions": permissions}
         else:
             data["user"] = self.users[uid]
+        return data
+
+    def modal_submit_create(
+        self,
+        message_id: int,
+        custom_id: str,
+        values: Mapping[str, str],
+        *,
+        user_id: int | None = None,
+    ) -> dict[str, Any]:
+        """INTERACTION_CREATE data for submitting the modal ``custom_id`` that a component of
+        message ``message_id`` opened (MODAL_SUBMIT, type 5), with ``values`` typed into its
+        text inputs (``{input custom id: text}``), each in its action row as Discord sends it."""
+        data = self.interaction_create(message_id, custom_id, user_id=user_id)
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in values.items()
+        ]
+        data["type"] = 5
+        data["data"] = {"custom_id": custom_id, "components": rows}
+        return data
+
+    def message_command_create(
+        self, message_id: int, name: str, *, user_id: int | None = None
+    ) -> dict[str, Any]:
+        """INTERACTION_CREATE data for ``user_id`` (default :attr:`staff`) choosing the message
+        context-menu command ``name`` (APPLICATION_COMMAND, type 2; the command must have been
+        registered) on the stored message ``message_id``."""
+        command = self.commands[name]
+        data = self.interaction_create(message_id, "", user_id=user_id)
+        message = data.pop("message")
+        data["type"] = 2
+        data["data"] = {
+            "id": command["id"],
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): message}},
+        }
         return data
 
     def permissions_in(self, uid: int, channel_id: int) -> int:
@@ -1134,6 +1178,18 @@ class FakeDiscord:
         files = body.get("_files") or []
         if not content and not body.get("embeds") and not files and not body.get("components"):
             return self._error(400, "Cannot send an empty message", 50006)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: the same author's nonce seen in the last few minutes returns that
+            # message instead of creating a second one.
+            for existing in self.messages.values():
+                if (
+                    existing.get("nonce") == nonce
+                    and existing["channel_id"] == str(channel["id"])
+                    and existing["author"]["id"] == str(self.bot_id)
+                ):
+                    self.nonce_hits += 1
+                    return self._json(self._rest_view(existing))
         reference = body.get("message_reference") or {}
         reply_to = int(reference["message_id"]) if reference.get("message_id") else None
         guild_id = int(channel["guild_id"]) if "guild_id" in channel else None
@@ -1246,6 +1302,28 @@ class FakeDiscord:
         thread = self._thread(parent, self._snowflake(), body, int(body.get("type") or 12))
         await self.dispatch("THREAD_CREATE", thread | {"newly_created": True})
         return self._json(thread)
+
+    async def _upsert_command(self, request: web.Request) -> web.Response:
+        if request.match_info["application_id"] != str(self.application_id):
+            return self._error(403, "Missing Access", 50001)
+        body: dict[str, Any] = self._body(request) or {}
+        name, kind = str(body.get("name") or ""), int(body.get("type") or 1)
+        if not name or (kind == 1 and not body.get("description")):
+            return self._error(400, "Invalid Form Body", 50035)
+        old = self.commands.get(name)
+        command = {
+            "id": old["id"] if old else str(self._snowflake()),
+            "application_id": str(self.application_id),
+            "version": str(self._snowflake()),
+            "description": "",
+            "default_member_permissions": None,
+            "integration_types": [0],
+            "contexts": body.get("contexts"),
+            "nsfw": False,
+            **body,
+        }
+        self.commands[name] = command
+        return self._json(command, status=200 if old else 201)
 
     async def _interaction_callback(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = self._body(request) or {}

@@ -419,6 +419,72 @@ class FakeSlack:
             ],
         }
 
+    def view_submission_payload(
+        self,
+        view: Mapping[str, Any],
+        values: Mapping[str, Mapping[str, str]],
+        *,
+        user: str = "U0AGENT",
+    ) -> dict[str, Any]:
+        """A ``view_submission`` payload for the modal ``view`` (as ``views.open`` answered
+        it) submitted by ``user`` with ``values``: ``{block_id: {action_id: text}}`` for
+        plain-text inputs."""
+        state = {
+            block: {
+                action: {"type": "plain_text_input", "value": text}
+                for action, text in inputs.items()
+            }
+            for block, inputs in values.items()
+        }
+        return {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": "ondo-test"},
+            "user": {
+                "id": user,
+                "username": user.lower(),
+                "name": user.lower(),
+                "team_id": self.team_id,
+            },
+            "api_app_id": self.app_id,
+            "token": self.verification_token,
+            "trigger_id": f"{next(self._ids)}.{self._epoch}.fakeTrigger",
+            "view": {**view, "state": {"values": state}},
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+
+    def message_action_payload(
+        self,
+        callback_id: str,
+        message: Mapping[str, Any],
+        *,
+        channel: str,
+        user: str = "U0AGENT",
+    ) -> dict[str, Any]:
+        """A ``message_action`` payload: ``user`` chose the message shortcut ``callback_id``
+        on ``message`` (as stored by the fake, e.g. ``fake.messages[(channel, ts)]``)."""
+        return {
+            "type": "message_action",
+            "token": self.verification_token,
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": self.team_id, "domain": "ondo-test"},
+            "user": {
+                "id": user,
+                "username": user.lower(),
+                "name": user.lower(),
+                "team_id": self.team_id,
+            },
+            "channel": {"id": channel, "name": "support"},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": f"{next(self._ids)}.{self._epoch}.fakeTrigger",
+            "response_url": f"{self.base_url}/actions/{next(self._ids)}",
+            "message_ts": message["ts"],
+            "message": dict(message),
+        }
+
     # ---- Socket Mode
 
     @property
@@ -613,6 +679,23 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_in_channel"}
         return {"ok": True, "message_ts": self.next_ts()}
 
+    def _replies(self, call: Call) -> Answer:
+        """``conversations.replies``: the bot's messages of a thread (the fake keeps only
+        those), oldest first; metadata only with ``include_all_metadata``, as Slack does."""
+        channel, thread = str(call.params.get("channel", "")), str(call.params.get("ts", ""))
+        with_metadata = str(call.params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [
+            {k: v for k, v in m.items() if with_metadata or k != "metadata"}
+            for (c, ts), m in sorted(self.messages.items())
+            if c == channel and (ts == thread or m.get("thread_ts") == thread)
+        ]
+        return {
+            "ok": True,
+            "messages": found,
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
+        }
+
     def _members(self, call: Call) -> Answer:
         channel = str(call.params.get("channel", ""))
         if channel not in self.members:
@@ -669,6 +752,7 @@ _BUILTINS: dict[str, Callable[[FakeSlack, Call], Answer]] = {
     "chat.update": FakeSlack._update,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
     "conversations.members": FakeSlack._members,
+    "conversations.replies": FakeSlack._replies,
     "users.info": FakeSlack._users_info,
     "reactions.add": FakeSlack._reactions_add,
     "views.open": FakeSlack._views_open,
