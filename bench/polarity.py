@@ -36,24 +36,8 @@ from bot.insights.polarity import POLARITIES, EmotionPolarity, Polarity, ReviewP
 from bot.language import detect_language
 
 KOTE_POLARITY: dict[str, Polarity] = {
-    **dict.fromkeys(
-        (
-            "환영/호의",
-            "감동/감탄",
-            "고마움",
-            "존경",
-            "기대감",
-            "뿌듯함",
-            "편안/쾌적",
-            "아껴주는",
-            "즐거움/신남",
-            "흐뭇함(귀여움/예쁨)",
-            "행복",
-            "기쁨",
-            "안심/신뢰",
-        ),
-        "positive",
-    ),
+    # The positive labels are the four-way detector's positive group.
+    **dict.fromkeys(train_emotion.KOTE_GROUPS["positive"], "positive"),
     **dict.fromkeys(("없음", "깨달음", "놀람", "신기함/관심", "비장함"), "neutral"),
     **dict.fromkeys(
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -509,3 +510,42 @@ async def test_answer_posted_just_before_a_crash_is_not_posted_twice(
     assert await discord.router.recover() == 0
     await discord.deliver(asked)  # and a replay of the event is a duplicate
     assert len(discord.texts(DM_CHANNEL)) == 2  # the first post and the nonce-answered one
+
+
+@pytest.mark.parametrize(
+    ("dm_text", "support_text", "expect"),
+    [
+        ("배송 조회는 어디서 하나요?", "환불 요청하려면 어떻게 해야 하나요?", "환불"),
+        ("Where can I track my order?", "How do I request a refund?", "refund"),
+    ],
+)
+async def test_messages_missed_while_down_are_answered_after_a_restart_once(
+    fake: FakeDiscord,
+    sample_runtime_factory: Callable[..., Runtime],
+    dm_text: str,
+    support_text: str,
+    expect: str,
+) -> None:
+    runtime = sample_runtime_factory(**discord_settings(fake))
+    async with running_discord(fake, runtime) as first:
+        await first.dm(dm_text)
+        assert len(first.texts(DM_CHANNEL)) == 1
+    # While no process listens, the customer writes again and someone asks in #support; the
+    # gateway will not replay these to the next process's fresh session.
+    missed_dm = fake.message_create(DM_CHANNEL, dm_text + " 2")
+    missed_support = fake.message_create(fake.support_channel_id, support_text)
+    async with running_discord(fake, runtime) as second:
+        catching_up = second.adapter._catching_up
+        assert catching_up is not None
+        assert await asyncio.wait_for(catching_up, 10) >= 3  # the DM channel and #support
+        assert len(second.texts(DM_CHANNEL)) == 2
+        [answer] = second.texts(int(missed_support["id"]))  # in the thread opened on it
+        assert expect in answer.lower()
+        assert await second.adapter.catch_up() >= 3  # read again: nothing answered twice
+        assert len(second.texts(DM_CHANNEL)) == 2
+        assert len(second.texts(int(missed_support["id"]))) == 1
+    recorded = runtime.store._db.execute(
+        "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND platform_message_id IN (?, ?)",
+        [missed_dm["id"], missed_support["id"]],
+    ).fetchone()
+    assert recorded == (2,)

@@ -164,6 +164,20 @@ async def test_create_thread_from_message(fake: FakeDiscord, run: Runner) -> Non
     assert fetched.name == "Ticket #1"
 
 
+async def test_channel_history_pages_like_discord(fake: FakeDiscord, run: Runner) -> None:
+    client = discord.Client(intents=_intents(), guild_ready_timeout=0.05)
+    await run(client)
+    ids = [int(fake.message_create(fake.support_channel_id, f"m{n}")["id"]) for n in range(5)]
+    channel = client.get_channel(fake.support_channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    after = [m.content async for m in channel.history(after=discord.Object(ids[1]), limit=2)]
+    assert after == ["m2", "m3"]  # the oldest after it (discord.py orders them oldest first)
+    newest = [m.content async for m in channel.history(limit=2)]
+    assert newest == ["m4", "m3"]
+    before = [m.content async for m in channel.history(before=discord.Object(ids[2]))]
+    assert before == ["m1", "m0"]
+
+
 async def test_reconnect_resumes_and_replays(fake: FakeDiscord, run: Runner) -> None:
     client = discord.Client(intents=_intents(), guild_ready_timeout=0.05)
     inbox = _collect(client)

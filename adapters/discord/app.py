@@ -15,6 +15,7 @@ from typing import Any
 
 import discord
 
+from adapters.discord.backfill import catch_up, plan
 from adapters.discord.config import DiscordConfig, DiscordConfigError
 from adapters.discord.desk import (
     EDIT,
@@ -124,6 +125,7 @@ class DiscordAdapter(CountsCompletions):
         """Exceptions that escaped an event handler (logged; tests expect none)."""
         self._ready: asyncio.Event | None = None
         self._registered = False
+        self._catching_up: asyncio.Task[int] | None = None
         self._warned_unreadable = False  # one adapter per process: warned once per process
         for handler in (self.on_ready, self.on_message, self.on_interaction, self.on_error):
             client.event(handler)
@@ -169,8 +171,24 @@ class DiscordAdapter(CountsCompletions):
             user.id if user else "?",
             len(self.client.guilds),
         )
+        # A fresh session (not a resume): read what was missed while no process listened.
+        self._catching_up = asyncio.create_task(self.catch_up())
         if self._ready is not None:
             self._ready.set()
+
+    async def catch_up(self) -> int:
+        """Handle customers' messages the gateway will not replay to this new session (see
+        :mod:`adapters.discord.backfill`); returns how many messages were read."""
+        try:
+            catch = await plan(self.engine.store, sorted(self.config.support_channels))
+            if catch is None:
+                return 0
+            read = await catch_up(self.client, catch, self.on_message)
+        except Exception:
+            log.exception("catching up on missed Discord messages failed")
+            return 0
+        log.info("caught up on %d Discord message(s) in %d channel(s)", read, len(catch.channels))
+        return read
 
     async def _check_desk(self) -> None:
         assert self.desk is not None

@@ -103,6 +103,25 @@ _CLAUSE_END = re.compile(r"[.!?\n,;:]")
 _QUOTES = "'\"‘’“”「」『』"
 
 
+def failure_reason(exc: Exception) -> tuple[str, bool]:
+    """Why a model call failed, for a log line (never the exception's text, which may carry
+    a response body echoing customer text), and whether it counts against the service for the
+    circuit breaker (an answer rejected by the content rules does not)."""
+    if isinstance(exc, _Rejected):
+        return exc.reason, exc.service_failed
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout", True
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection error", True
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}", True
+    if isinstance(exc, openai.APIResponseValidationError):
+        return "response failed schema validation", True
+    if isinstance(exc, json.JSONDecodeError):
+        return "response body is not valid JSON", True
+    return f"unexpected {type(exc).__name__}", True
+
+
 class _Rejected(Exception):
     """The model answered, but the answer must not reach the customer.
 
@@ -171,23 +190,10 @@ class LLMResponder:
                 text = await self._complete(request)
             self.breaker.succeeded()
             return text
-        except _Rejected as exc:
-            # The service works; this answer just must not be sent.
-            reason, service_failed = exc.reason, exc.service_failed
         except TimeoutError:
             reason = f"no answer within {self._deadline:g}s"
-        except openai.APITimeoutError:
-            reason = f"timeout after {self._timeout:g}s"
-        except openai.APIConnectionError:
-            reason = "connection error"
-        except openai.APIStatusError as exc:
-            reason = f"HTTP {exc.status_code}"
-        except openai.APIResponseValidationError:
-            reason = "response failed schema validation"
-        except json.JSONDecodeError:
-            reason = "response body is not valid JSON"
         except Exception as exc:
-            reason = f"unexpected {type(exc).__name__}"
+            reason, service_failed = failure_reason(exc)
         if service_failed:
             self.breaker.failed()
         else:

@@ -31,7 +31,7 @@ from bot.past_handoffs import save_suggestion, save_summary, suggestion_of
 from bot.privacy import find_order_numbers
 from bot.responder.base import Responder
 from bot.responder.breaker import CircuitBreaker
-from bot.responder.llm import LLMResponder, _checked_text, _Rejected
+from bot.responder.llm import LLMResponder, _checked_text, _Rejected, failure_reason
 from bot.responder.prompts import LANGUAGE_NAMES, PROMPT_MARKER, TONES
 from bot.store import Store
 from bot.summary import Brief, render_summary
@@ -107,7 +107,6 @@ class HandoffWriter:
     async def _ask(self, what: str, system: str, brief: Brief, data: str, limit: int) -> str | None:
         if not self.breaker.allow():
             return None
-        service_failed = True
         try:
             completion = await self._client.chat.completions.create(
                 model=self._model,
@@ -122,21 +121,13 @@ class HandoffWriter:
             _check_handoff_text(text, data, brief.language, limit)
             self.breaker.succeeded()
             return text
-        except _Rejected as exc:
-            reason, service_failed = exc.reason, exc.service_failed
         except asyncio.CancelledError:
             # The deadline ran out: the model is too slow right now.
             self.breaker.failed()
             log.warning("LLM %s took too long, model=%s; using the offline one", what, self._model)
             raise
-        except openai.APITimeoutError:
-            reason = "timeout"
-        except openai.APIConnectionError:
-            reason = "connection error"
-        except openai.APIStatusError as exc:
-            reason = f"HTTP {exc.status_code}"
         except Exception as exc:
-            reason = f"unexpected {type(exc).__name__}"
+            reason, service_failed = failure_reason(exc)
         if service_failed:
             self.breaker.failed()
         else:

@@ -291,6 +291,7 @@ class FakeDiscord:
         app.router.add_get(p + "/gateway/bot", self._get_gateway_bot)
         app.router.add_get(p + "/channels/{channel_id}", self._get_channel)
         app.router.add_post(p + "/channels/{channel_id}/messages", self._create_message)
+        app.router.add_get(p + "/channels/{channel_id}/messages", self._list_messages)
         app.router.add_get(p + "/channels/{channel_id}/messages/{message_id}", self._get_message)
         app.router.add_patch(p + "/channels/{channel_id}/messages/{message_id}", self._edit_message)
         app.router.add_post(
@@ -1162,6 +1163,26 @@ class FakeDiscord:
     async def _get_channel(self, request: web.Request) -> web.Response:
         channel = self._channel_or_404(request)
         return channel if isinstance(channel, web.Response) else self._json(channel)
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        """GET channel messages as Discord answers it: ``limit`` (1-100, default 50) messages
+        after ``after`` (the oldest ones after it) or before ``before``, newest first."""
+        channel = self._channel_or_404(request)
+        if isinstance(channel, web.Response):
+            return channel
+        query = request.query
+        limit = min(max(int(query.get("limit", 50)), 1), 100)
+        found = sorted(
+            (m for m in self.messages.values() if m["channel_id"] == str(channel["id"])),
+            key=lambda m: int(m["id"]),
+        )
+        if "after" in query:
+            found = [m for m in found if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            if "before" in query:
+                found = [m for m in found if int(m["id"]) < int(query["before"])]
+            found = found[-limit:]
+        return self._json([self._rest_view(m) for m in reversed(found)])
 
     async def _get_message(self, request: web.Request) -> web.Response:
         message = self.messages.get(int(request.match_info["message_id"]))
