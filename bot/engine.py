@@ -235,7 +235,9 @@ class Engine:
     ) -> HandoffTicket | None:
         reason = analysis.escalation.reason or "asked_for_human"
         best = analysis.matches[0] if analysis.matches else None
-        entry = best.entry if best is not None and analysis.intent != "other" else None
+        # Only a confident match may speak for the customer: a weak one ("I'm furious, third
+        # time!!" near "I was charged twice") would tell the agent a story they did not tell.
+        entry = best.entry if best is not None and analysis.answered else None
         wants = best.question if entry is not None and best is not None else analysis.redacted
         brief = await gather_brief(
             self.store,

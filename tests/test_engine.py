@@ -237,3 +237,25 @@ async def test_personal_data_never_reaches_the_summary(runtime: Runtime) -> None
     for secret in ("kim@example.com", "4111 1111 1111 1111", "010-9876-5432"):
         assert secret not in summary
     assert "[이메일]" in summary and "[전화번호]" in summary
+
+
+@pytest.mark.parametrize(
+    ("question", "outburst", "wants"),
+    [
+        ("Where can I track my order?", "I am furious, this is the third time!!", "Customer wants"),
+        ("배송 조회는 어디서 하나요?", "진짜 화나네요 벌써 세 번째예요!!", "고객 요청"),
+    ],
+)
+async def test_a_handoff_brief_does_not_guess_what_an_outburst_is_about(
+    runtime: Runtime, question: str, outburst: str, wants: str
+) -> None:
+    chat = Chat(runtime.engine)
+    await chat.say(question)
+    outcome = await chat.say(outburst)
+    assert outcome.handoff is not None and outcome.analysis is not None
+    assert not outcome.analysis.answered
+    summary = outcome.handoff.summary
+    # The agent reads the customer's own words, not the question of a weakly matched entry,
+    # and no steps of an entry the customer never asked about.
+    assert f"{wants}: {outcome.analysis.redacted}" in summary
+    assert "agent_steps" not in summary and "1. " not in summary
