@@ -18,7 +18,7 @@ from bot.emotion import EmotionDetector
 from bot.escalation import decide
 from bot.language import detect_language
 from bot.past_handoffs import save_suggestion
-from bot.privacy import redact
+from bot.privacy import redact, without_identifiers
 from bot.responder.base import ReplyRequest, Responder, Turn
 from bot.responder.composer import ComposerResponder
 from bot.store import Inbound, Store
@@ -125,8 +125,9 @@ class Engine:
         """
         language = detect_language(text)
         redacted = redact(text, language)
-        emotion = self.detector.detect(redacted, language)
-        result = await self.knowledge.search(redacted, k=5, language=language)
+        meaning = without_identifiers(redacted) or redacted
+        emotion = self.detector.detect(meaning, language)
+        result = await self.knowledge.search(meaning, k=5, language=language)
         best = result.best
         answered = best is not None and result.confidence >= ANSWER_THRESHOLD
         intent = "other"

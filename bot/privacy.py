@@ -380,3 +380,23 @@ def redact(text: str, language: Language = "en") -> str:
         last = span.end
     parts.append(text[last:])
     return "".join(parts)
+
+
+_PLACEHOLDER_RE = re.compile(
+    "|".join(re.escape(p) for names in PLACEHOLDERS.values() for p in names.values())
+)
+
+
+def without_identifiers(redacted: str) -> str:
+    """``redacted`` text without its placeholders and order numbers, for reading what the
+    customer means: an identifier says nothing about their mood or question, yet its
+    characters sway the n-gram models (``ORD-20261127-0042`` read as positive, ``[전화번호]``
+    matched the phone-number FAQ)."""
+    spans = find_order_numbers(redacted)
+    kept: list[str] = []
+    start = 0
+    for span in spans:
+        kept.append(redacted[start : span.start])
+        start = span.end
+    kept.append(redacted[start:])
+    return " ".join(_PLACEHOLDER_RE.sub(" ", "".join(kept)).split())

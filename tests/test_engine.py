@@ -259,3 +259,24 @@ async def test_a_handoff_brief_does_not_guess_what_an_outburst_is_about(
     # and no steps of an entry the customer never asked about.
     assert f"{wants}: {outcome.analysis.redacted}" in summary
     assert "agent_steps" not in summary and "1. " not in summary
+
+
+@pytest.mark.parametrize(
+    ("with_identifier", "without"),
+    [
+        ("주문번호 ORD-20261127-0042 배송이 아직도 안 왔어요", "배송이 아직도 안 왔어요"),
+        ("Order ORD-20261127-0042 still hasn't arrived", "My order still hasn't arrived"),
+        ("제 번호는 010-1234-5678 이에요. 배송이 언제 오나요?", "배송이 언제 오나요?"),
+        ("I'm at jamie@example.com, when will my parcel arrive?", "When will my parcel arrive?"),
+    ],
+)
+async def test_identifiers_do_not_change_how_a_message_is_read(
+    runtime: Runtime, with_identifier: str, without: str
+) -> None:
+    # An order number read as "positive" thanked a customer whose parcel was late; the
+    # [전화번호] placeholder matched the phone-number FAQ.
+    engine = runtime.engine
+    a, b = await engine.analyze(with_identifier), await engine.analyze(without)
+    assert a.emotion.label == b.emotion.label
+    assert a.matches[0].entry.id == b.matches[0].entry.id
+    assert a.answered == b.answered

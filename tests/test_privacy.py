@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.privacy import PLACEHOLDERS, PiiSpan, find_pii, redact
+from bot.privacy import PLACEHOLDERS, PiiSpan, find_pii, redact, without_identifiers
 from bot.types import Language
 
 # (text, language, kind, the personal data inside text)
@@ -263,3 +263,16 @@ def test_redaction_keeps_surrounding_text() -> None:
 def test_empty_text() -> None:
     assert find_pii("") == []
     assert redact("", "ko") == ""
+
+
+@pytest.mark.parametrize(
+    ("redacted", "plain"),
+    [
+        ("주문번호 ORD-20261127-0042 배송이 안 왔어요", "주문번호 배송이 안 왔어요"),
+        ("제 번호는 [전화번호] 이고 메일은 [이메일]입니다", "제 번호는 이고 메일은 입니다"),
+        ("Call [PHONE] about order 20261127-123456 please", "Call about order please"),
+        ("[CARD]", ""),
+    ],
+)
+def test_without_identifiers_keeps_only_the_words(redacted: str, plain: str) -> None:
+    assert without_identifiers(redacted) == plain
