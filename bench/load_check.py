@@ -237,7 +237,8 @@ def verify(world: World, db_path: str, log: str) -> Verdict:
         else:
             v.latency_steady.append(latency)
 
-    v.count_mismatches, v.conversations = _count_check(world, relays)
+    recorded = set(inbound)
+    v.count_mismatches, v.conversations = _count_check(world, relays, recorded)
     v.customer_timeouts = sum(c.timeouts for c in world.customers)
     _read_log(v, log)
     return v
@@ -256,12 +257,17 @@ def _why_lost(sent: Sent, source: Row | None, reply_of: dict[int | None, Row]) -
     return f"{where}: recorded, never answered ({source.attempts} recovery attempts)"
 
 
-def _count_check(world: World, relays: dict[str, list[float]]) -> tuple[int, int]:
+def _count_check(
+    world: World, relays: dict[str, list[float]], recorded: set[tuple[str, str | None]]
+) -> tuple[int, int]:
     """Per conversation, from the platform alone: replies posted = delivered messages there
-    that were not relayed. Returns ``(conversations that differ, conversations)``."""
+    that were not relayed (delivered: by the world, or read by Ondo itself, as its Discord
+    catch-up does with messages sent while it was down). Returns ``(conversations that
+    differ, conversations)``."""
     expected: Counter[Location] = Counter()
     for sent in world.sent:
-        if sent.delivered and not relays.get(sent.marker):
+        delivered = sent.delivered or (sent.platform, sent.message_id) in recorded
+        if delivered and not relays.get(sent.marker):
             expected[sent.location] += 1
     actual = Counter(p.location for p in world.posts if p.kind == "reply")
     places = set(expected) | set(actual)
