@@ -35,41 +35,17 @@ from bot.emotion import CueEmotionDetector
 from bot.insights.polarity import POLARITIES, EmotionPolarity, Polarity, ReviewPolarity
 from bot.language import detect_language
 
+_KOTE_POSITIVE = frozenset(train_emotion.KOTE_GROUPS["positive"])
+_KOTE_NEUTRAL = frozenset(("없음", "깨달음", "놀람", "신기함/관심", "비장함"))
 KOTE_POLARITY: dict[str, Polarity] = {
-    # The positive labels are the four-way detector's positive group.
-    **dict.fromkeys(train_emotion.KOTE_GROUPS["positive"], "positive"),
-    **dict.fromkeys(("없음", "깨달음", "놀람", "신기함/관심", "비장함"), "neutral"),
-    **dict.fromkeys(
-        (
-            "불평/불만",
-            "지긋지긋",
-            "슬픔",
-            "화남/분노",
-            "우쭐댐/무시함",
-            "안타까움/실망",
-            "의심/불신",
-            "부끄러움",
-            "공포/무서움",
-            "절망",
-            "한심함",
-            "역겨움/징그러움",
-            "짜증",
-            "어이없음",
-            "패배/자기혐오",
-            "귀찮음",
-            "힘듦/지침",
-            "죄책감",
-            "증오/혐오",
-            "당황/난처",
-            "경악",
-            "부담/안_내킴",
-            "서러움",
-            "재미없음",
-            "불쌍함/연민",
-            "불안/걱정",
-        ),
-        "negative",
-    ),
+    # The positive labels are the four-way detector's positive group; every other label but
+    # the few neutral ones is negative.
+    label: "positive"
+    if label in _KOTE_POSITIVE
+    else "neutral"
+    if label in _KOTE_NEUTRAL
+    else "negative"
+    for label in train_emotion.KOTE_LABELS
 }
 """Every KOTE label's polarity (13 positive, 5 neutral, 26 negative)."""
 

@@ -69,6 +69,7 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
 
 
 def _cmd_reviews(args: argparse.Namespace) -> int:
+    from bot.insights.html import write_html
     from bot.insights.polarity import ReviewPolarity
     from bot.insights.reading import SAMPLE_REVIEWS, read_reviews
     from bot.insights.reviews import analyze
@@ -92,11 +93,3 @@ def _cmd_reviews(args: argparse.Namespace) -> int:
     if args.html is not None:
         print(f"HTML report: {args.html}", file=sys.stderr)
     return 0
-
-
-def write_html(path: Path, document: str) -> None:
-    """Write ``document`` to ``path`` (UTF-8), or raise a one-line :class:`InsightsError`."""
-    try:
-        path.write_text(document, encoding="utf-8")
-    except OSError as exc:
-        raise InsightsError(f"cannot write {path}: {exc.strerror or exc}") from None

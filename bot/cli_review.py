@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TypeVar
 
-from bot.corrections import Correction, CorrectionError, Corrections, KbChange, describe, shorten
+from bot.corrections import Correction, CorrectionError, Corrections, KbChange, describe
 from bot.crypto import cipher_for
 from bot.settings import Settings
 from bot.store import Store
+from bot.texts import shorten
 
 T = TypeVar("T")
 

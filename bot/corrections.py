@@ -25,6 +25,7 @@ from typing import Any, Literal
 from bot.language import detect_language
 from bot.privacy import redact
 from bot.store import Store, _entry_from_json, _entry_json
+from bot.texts import shorten
 from bot.types import Language
 from knowledge.entries import Entry
 
@@ -415,12 +416,6 @@ def _change(
 
 def _dump(entry: Entry) -> str:
     return json.dumps(_entry_json(entry), ensure_ascii=False)
-
-
-def shorten(text: str, limit: int = 300) -> str:
-    """``text`` on one line, cut at ``limit`` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def describe(correction: Correction, limit: int = 300) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.crypto import CipherError
 from bot.privacy import redact
 from bot.store import Store
+from bot.texts import shorten
 from bot.types import Language
 
 MAX_TURNS = 200
@@ -84,7 +85,7 @@ async def similar_resolved(
                 [key, created, resolved, lines_each],
             ).fetchall()
             own: Language = lang if lang in ("ko", "en") else language
-            lines = tuple(_clip(redact(store.cipher.open(t[0]), own), clip) for t in texts)
+            lines = tuple(shorten(redact(store.cipher.open(t[0]), own), clip) for t in texts)
             found.append(PastHandoff(int(handoff_id), (resolved - created) / 60.0, lines))
         return found
 
@@ -131,8 +132,3 @@ async def save_summary(store: Store, handoff_id: int, summary: str) -> None:
             )
 
     await store._run(run)
-
-
-def _clip(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bot.facts import Facts, Shift, emotion_path, extract_facts
 from bot.past_handoffs import PastHandoff, customer_turns, similar_resolved
 from bot.store import Store
+from bot.texts import shorten
 from bot.types import Emotion, EscalationReason, Language
 from knowledge.entries import Entry
 
@@ -154,23 +155,6 @@ async def gather_brief(
     )
 
 
-def build_summary(
-    *,
-    language: Language,
-    reason: EscalationReason,
-    intent: str,
-    emotion: Emotion,
-    wants: str,
-    history: Sequence[Line],
-    entry: Entry | None,
-    max_recent: int = 6,
-) -> str:
-    """The extractive summary of the given parts only. Everything passed in must already be
-    redacted."""
-    brief = Brief(language, reason, intent, emotion, wants, tuple(history), entry)
-    return render_summary(brief, max_recent=max_recent)
-
-
 def render_summary(
     brief: Brief,
     *,
@@ -188,7 +172,7 @@ def render_summary(
     if prose:
         out.append(f"{label['summary']}: {prose.strip()}")
     else:
-        out.append(f"{label['wants']}: {_clip(brief.wants, 200)}")
+        out.append(f"{label['wants']}: {shorten(brief.wants, 200)}")
     emotion = brief.emotion
     out.append(
         f"{label['intent']}: {brief.intent} · {label['emotion']}: {emotion.label} "
@@ -211,10 +195,10 @@ def render_summary(
         out.append(f"{label['answered_entries']}: {', '.join(brief.answered_entries)}")
     if not prose:
         last_bot = next((line.text for line in reversed(brief.history) if line.role == "bot"), "")
-        out.append(f"{label['answered']}: {_clip(last_bot, 200) if last_bot else label['none']}")
+        out.append(f"{label['answered']}: {shorten(last_bot, 200) if last_bot else label['none']}")
         out.append(f"{label['recent']}:")
         for line in brief.history[-max_recent:]:
-            out.append(f"  - {label.get(line.role, line.role)}: {_clip(line.text, 160)}")
+            out.append(f"  - {label.get(line.role, line.role)}: {shorten(line.text, 160)}")
     entry = brief.entry
     if entry is not None and entry.agent_steps:
         out.append(f"{label['steps']} ({entry.id}):")
@@ -266,8 +250,3 @@ def _past(item: PastHandoff, language: Language) -> str:
         took = label["hours"].format(n=round(item.minutes / 60))
     lines = " / ".join(f'"{line}"' for line in item.agent_lines) or label["no_agent_lines"]
     return f"{label['past_item'].format(id=item.id, minutes=took)}: {lines}"
-
-
-def _clip(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -91,3 +91,9 @@ def text(key: str, language: Language, **values: str) -> str:
     """The sentence ``key`` in ``language``, with ``{placeholders}`` filled."""
     template = TEXTS[key][language]
     return template.format(**values) if values else template
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut at ``limit`` characters (the last one an ellipsis)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.facts import Facts, Shift, emotion_path, extract_facts
-from bot.summary import Brief, Line, build_summary, render_summary
+from bot.summary import Brief, Line, render_summary
 from bot.types import Emotion, EscalationReason, Language
 from knowledge.entries import Entry
 
@@ -40,16 +40,8 @@ def summary(
     wants: str = "환불해 주세요",
     **kw: int,
 ) -> str:
-    return build_summary(
-        language=language,
-        reason=reason,
-        intent="refund",
-        emotion=Emotion("angry", 0.914),
-        wants=wants,
-        history=history,
-        entry=entry,
-        **kw,
-    )
+    brief = Brief(language, reason, "refund", Emotion("angry", 0.914), wants, history, entry)
+    return render_summary(brief, **kw)
 
 
 def test_korean_summary_exactly() -> None:

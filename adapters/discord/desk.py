@@ -14,6 +14,7 @@ import logging
 
 import discord
 
+from adapters.discord.components import StaticButtons, button
 from adapters.discord.events import PLATFORM, thread_of, thread_ref
 from adapters.discord.sender import (
     NO_MENTIONS,
@@ -58,34 +59,17 @@ def parse_custom_id(value: str | None) -> tuple[str, int] | None:
     return action, int(number)
 
 
-class TicketButtons(discord.ui.View):
-    """Take over (while nobody has taken the ticket) and Resolve, as message components.
-
-    Only the layout: clicks reach :meth:`adapters.discord.app.DiscordAdapter.on_interaction`
-    by custom id, so discord.py must not keep this view in memory waiting for them.
-    """
+class TicketButtons(StaticButtons):
+    """Take over (while nobody has taken the ticket) and Resolve."""
 
     def __init__(self, handoff_id: int, *, take: bool = True) -> None:
-        super().__init__(timeout=None)
-        if take:
-            self.add_item(
-                discord.ui.Button(
-                    label="Take over",
-                    style=discord.ButtonStyle.primary,
-                    custom_id=custom_id(TAKE, handoff_id),
-                )
-            )
-        self.add_item(
-            discord.ui.Button(
-                label="Resolve",
-                style=discord.ButtonStyle.success,
-                custom_id=custom_id(RESOLVE, handoff_id),
-            )
+        take_over = button(
+            custom_id(TAKE, handoff_id), label="Take over", style=discord.ButtonStyle.primary
         )
-
-    def is_dispatchable(self) -> bool:
-        """Never: see the class docstring."""
-        return False
+        resolve = button(
+            custom_id(RESOLVE, handoff_id), label="Resolve", style=discord.ButtonStyle.success
+        )
+        super().__init__([take_over, resolve] if take else [resolve])
 
 
 def context_line(
@@ -248,30 +232,20 @@ def sent_content(text: str, agent: str) -> str:
     return f"{body}\n{status}"
 
 
-class SuggestionButtons(discord.ui.View):
-    """**Send** and **Edit** under a suggested reply; handled by custom id like the ticket's
-    buttons (so they keep working after a restart)."""
+class SuggestionButtons(StaticButtons):
+    """**Send** and **Edit** under a suggested reply."""
 
     def __init__(self, handoff_id: int) -> None:
-        super().__init__(timeout=None)
-        self.add_item(
-            discord.ui.Button(
-                label="Send",
-                style=discord.ButtonStyle.primary,
-                custom_id=custom_id(SUGGEST, handoff_id),
-            )
+        super().__init__(
+            [
+                button(
+                    custom_id(SUGGEST, handoff_id),
+                    label="Send",
+                    style=discord.ButtonStyle.primary,
+                ),
+                button(custom_id(EDIT, handoff_id), label="Edit"),
+            ]
         )
-        self.add_item(
-            discord.ui.Button(
-                label="Edit",
-                style=discord.ButtonStyle.secondary,
-                custom_id=custom_id(EDIT, handoff_id),
-            )
-        )
-
-    def is_dispatchable(self) -> bool:
-        """Never: see :class:`TicketButtons`."""
-        return False
 
 
 def edit_modal(handoff_id: int, draft: str) -> discord.ui.Modal:

@@ -7,8 +7,7 @@ answers posted before a restart keep working.
 
 from __future__ import annotations
 
-import discord
-
+from adapters.discord.components import StaticButtons, button
 from bot.types import Reply
 
 RATE_PREFIX = "ondo:rate:"
@@ -31,23 +30,14 @@ def parse_rate_custom_id(value: str | None) -> tuple[int, int] | None:
     return (1 if direction == UP else -1), int(number)
 
 
-class RatingButtons(discord.ui.View):
-    """👍 and 👎 for one answer. Only the layout; clicks are handled by custom id."""
+class RatingButtons(StaticButtons):
+    """👍 and 👎 for one answer."""
 
     def __init__(self, reply_id: int) -> None:
-        super().__init__(timeout=None)
-        for direction, emoji in ((UP, "👍"), (DOWN, "👎")):
-            self.add_item(
-                discord.ui.Button(
-                    emoji=emoji,
-                    style=discord.ButtonStyle.secondary,
-                    custom_id=rate_custom_id(direction, reply_id),
-                )
-            )
-
-    def is_dispatchable(self) -> bool:
-        """Never: see the class docstring."""
-        return False
+        super().__init__(
+            button(rate_custom_id(direction, reply_id), emoji=emoji)
+            for direction, emoji in ((UP, "👍"), (DOWN, "👎"))
+        )
 
 
 def rating_view(reply: Reply) -> RatingButtons | None:

@@ -19,14 +19,16 @@ from typing import Any, cast
 
 import discord
 
+from adapters.discord.components import StaticButtons, button
 from adapters.discord.events import PLATFORM
 from adapters.discord.rating import parse_rate_custom_id
 from adapters.discord.sender import NO_MENTIONS, channel_for, describe, post
 from adapters.discord.staff import StaffPolicy
 from bot import kb_live
-from bot.corrections import Correction, CorrectionError, Corrections, Mode, shorten
+from bot.corrections import Correction, CorrectionError, Corrections, Mode
 from bot.corrections import describe as describe_correction
 from bot.engine import Engine
+from bot.texts import shorten
 
 log = logging.getLogger("ondo.discord")
 
@@ -60,27 +62,20 @@ def _number_after(prefix: str, value: str | None) -> int | None:
     return int(rest) if (value or "").startswith(prefix) and rest.isdecimal() else None
 
 
-class ReviewButtons(discord.ui.View):
-    """The buttons of a correction card. Only the layout; clicks are handled by custom id."""
+class ReviewButtons(StaticButtons):
+    """The buttons of a correction card."""
 
     def __init__(self, correction: Correction) -> None:
-        super().__init__(timeout=None)
         buttons = [(ANSWER, "Give answer", discord.ButtonStyle.primary)]
         if correction.proposed_answer:
             buttons = [(APPROVE, "Approve (new entry)", discord.ButtonStyle.success)]
             if correction.entry_id:
                 buttons.append((UPDATE, "Approve (update entry)", discord.ButtonStyle.primary))
         buttons.append((REJECT, "Reject", discord.ButtonStyle.danger))
-        for action, label, style in buttons:
-            self.add_item(
-                discord.ui.Button(
-                    label=label, style=style, custom_id=review_custom_id(action, correction.id)
-                )
-            )
-
-    def is_dispatchable(self) -> bool:
-        """Never: see the class docstring."""
-        return False
+        super().__init__(
+            button(review_custom_id(action, correction.id), label=label, style=style)
+            for action, label, style in buttons
+        )
 
 
 def correction_modal(reply_id: int, question: str) -> discord.ui.Modal:

@@ -63,8 +63,10 @@ log = logging.getLogger("ondo.slack")
 
 SLACK_API_URL = "https://slack.com/api/"
 AGENT_CACHE_SECONDS = 60.0
-INBOUND = "ondo_inbound"
-"""Bolt context key: the record of a customer's message, made before the ack."""
+INBOUND = "ondo_received"
+"""Bolt context key: the event as :meth:`SlackAdapter.receive` classified and recorded it."""
+Received = AgentMessage | tuple[CustomerMessage, Inbound] | None
+"""An event for Ondo: an agent's message, or a customer's with its record."""
 AGENTS_ONLY = "Only members of the agents' channel can do this."
 COMMAND = "/ondo"
 COMMAND_HELP = (
@@ -124,43 +126,33 @@ class SlackAdapter(CountsCompletions):
 
     # --- events --------------------------------------------------------------------------
 
-    async def receive(self, body: Mapping[str, Any], bot_user_id: str | None) -> Inbound | None:
-        """Record a customer's message before Slack gets its acknowledgement (Slack does not
-        redeliver an acknowledged event, so a crash right after the ack would lose it); a
-        failure here answers Slack with an error, and Slack retries. ``None``: the event is
-        not a customer message for Ondo."""
+    async def receive(self, body: Mapping[str, Any], bot_user_id: str | None) -> Received:
+        """Classify an event and record a customer's message before Slack gets its
+        acknowledgement (Slack does not redeliver an acknowledged event, so a crash right after
+        the ack would lose it); a failure here answers Slack with an error, and Slack retries.
+        ``None``: nothing for Ondo (a channel message in a thread Ondo is not part of too)."""
         parsed = parse_event(body, bot_user_id=bot_user_id, handoff_channel=self.handoff_channel)
+        if isinstance(parsed, AgentMessage):
+            return parsed
         if not isinstance(parsed, CustomerMessage):
             return None
         key = parsed.message.conversation_key
         if not parsed.addressed and not await self.engine.store.has_conversation(key):
-            return None  # a channel message in a thread Ondo is not part of
-        return await self.engine.receive(parsed.message)
+            return None
+        return parsed, await self.engine.receive(parsed.message)
 
-    async def on_event(
-        self, body: Mapping[str, Any], bot_user_id: str | None, inbound: Inbound | None = None
-    ) -> None:
-        """Handle one ``message`` / ``app_mention`` event callback (``inbound``: its record
-        made by :meth:`receive` before the acknowledgement)."""
+    async def on_event(self, received: Received) -> None:
+        """Handle one ``message`` / ``app_mention`` event callback, as :meth:`receive`
+        classified (and recorded) it before the acknowledgement."""
         try:
-            parsed = parse_event(
-                body, bot_user_id=bot_user_id, handoff_channel=self.handoff_channel
-            )
-            if isinstance(parsed, CustomerMessage):
-                await self._customer(parsed, inbound)
-            elif isinstance(parsed, AgentMessage):
-                await self._agent(parsed)
+            if isinstance(received, AgentMessage):
+                await self._agent(received)
+            elif received is not None:
+                await self._customer(*received)
         finally:
             await self._finished()
 
-    async def _customer(self, item: CustomerMessage, inbound: Inbound | None) -> None:
-        key = item.message.conversation_key
-        if (
-            inbound is None
-            and not item.addressed
-            and not await self.engine.store.has_conversation(key)
-        ):
-            return  # a channel message in a thread Ondo is not part of
+    async def _customer(self, item: CustomerMessage, inbound: Inbound) -> None:
         sender = SlackSender(self.client, item.channel, item.thread_ts)
         try:
             await self.router.customer_message(item.message, sender, inbound=inbound)
@@ -502,8 +494,8 @@ def build_app(
             context[INBOUND] = await adapter.receive(body, context.bot_user_id)
         await next()
 
-    async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        await adapter.on_event(body, context.bot_user_id, context.get(INBOUND))
+    async def on_event(context: AsyncBoltContext) -> None:
+        await adapter.on_event(context.get(INBOUND))
 
     app.middleware(record_first)
 

@@ -26,8 +26,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.events import PLATFORM
 from adapters.slack.sender import text_sections
 from bot import kb_live
-from bot.corrections import Correction, CorrectionError, Corrections, Mode, describe, shorten
+from bot.corrections import Correction, CorrectionError, Corrections, Mode, describe
 from bot.engine import Engine
+from bot.texts import shorten
 
 log = logging.getLogger("ondo.slack")
 

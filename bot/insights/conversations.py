@@ -21,6 +21,7 @@ from bot.crypto import cipher_for
 from bot.insights import InsightsError
 from bot.insights.conversation_report import describe_duration, page, report_language, summary
 from bot.insights.conversation_stats import summarize
+from bot.insights.html import write_html
 from bot.insights.queries import WindowRows, read_window
 from bot.settings import Settings, parse_duration
 from bot.store import Store
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     described = describe_duration(window.text, language)
     if args.html is not None:
         try:
-            _write(args.html, page(stats, described, language))
+            write_html(args.html, page(stats, described, language))
         except InsightsError as exc:
             print(f"ondo: error: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -101,13 +102,6 @@ def _read(settings: Settings, start: float, until: float) -> WindowRows:
         return asyncio.run(read_window(store, start, until))
     finally:
         store.close()
-
-
-def _write(path: Path, document: str) -> None:
-    try:
-        path.write_text(document, encoding="utf-8")
-    except OSError as exc:
-        raise InsightsError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _local_tz() -> tzinfo:

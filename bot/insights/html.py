@@ -31,6 +31,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
+from pathlib import Path
+
+from bot.insights import InsightsError
 
 PALETTE: tuple[str, ...] = (
     "#2563eb",
@@ -344,3 +347,11 @@ def _text_width(text: str) -> float:
 def _same_length(labels: Sequence[str], values: Sequence[float]) -> None:
     if len(labels) != len(values):
         raise ValueError(f"{len(labels)} labels but {len(values)} values")
+
+
+def write_html(path: Path, document: str) -> None:
+    """Write ``document`` to ``path`` (UTF-8), or raise a one-line :class:`InsightsError`."""
+    try:
+        path.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        raise InsightsError(f"cannot write {path}: {exc.strerror or exc}") from None
