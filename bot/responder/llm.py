@@ -107,7 +107,7 @@ def failure_reason(exc: Exception) -> tuple[str, bool]:
     """Why a model call failed, for a log line (never the exception's text, which may carry
     a response body echoing customer text), and whether it counts against the service for the
     circuit breaker (an answer rejected by the content rules does not)."""
-    if isinstance(exc, _Rejected):
+    if isinstance(exc, Rejected):
         return exc.reason, exc.service_failed
     if isinstance(exc, openai.APITimeoutError):
         return "timeout", True
@@ -122,7 +122,7 @@ def failure_reason(exc: Exception) -> tuple[str, bool]:
     return f"unexpected {type(exc).__name__}", True
 
 
-class _Rejected(Exception):
+class Rejected(Exception):
     """The model answered, but the answer must not reach the customer.
 
     ``service_failed`` says whether this counts against the model's health (a malformed
@@ -153,8 +153,9 @@ class LLMResponder:
         breaker: CircuitBreaker | None = None,
     ) -> None:
         # The client retries 408/409/429/5xx and connection errors itself, honouring Retry-After.
-        self._client = client.with_options(timeout=timeout, max_retries=max_retries)
-        self._model = model
+        self.client = client.with_options(timeout=timeout, max_retries=max_retries)
+        """The configured client (shared with the handoff writer)."""
+        self.model = model
         self._fallback = fallback
         self._timeout = timeout
         self._deadline = deadline
@@ -174,7 +175,7 @@ class LLMResponder:
     async def aclose(self) -> None:
         """Close the HTTP client if this responder created it; a passed-in client is left open."""
         if self._owns_client:
-            await self._client.close()
+            await self.client.close()
 
     async def reply(self, request: ReplyRequest) -> str:
         """The model's checked reply to ``request``, else the fallback responder's reply.
@@ -199,19 +200,19 @@ class LLMResponder:
         else:
             self.breaker.succeeded()
         # Only the reason: exception messages may carry response bodies echoing customer text.
-        log.warning("LLM reply unusable (%s), model=%s; using fallback", reason, self._model)
+        log.warning("LLM reply unusable (%s), model=%s; using fallback", reason, self.model)
         return await self._fallback.reply(request)
 
     async def _complete(self, request: ReplyRequest) -> str:
         messages = [_param(message) for message in build_messages(request)]
-        completion = await self._client.chat.completions.create(
-            model=self._model,
+        completion = await self.client.chat.completions.create(
+            model=self.model,
             messages=messages,
             temperature=TEMPERATURE,
             max_tokens=MAX_TOKENS,
             timeout=self._timeout,
         )
-        return _checked_text(completion, _allowed_text(request))
+        return checked_text(completion, _allowed_text(request))
 
 
 def _param(message: dict[str, str]) -> ChatCompletionMessageParam:
@@ -232,28 +233,28 @@ def _allowed_text(request: ReplyRequest) -> str:
     return "\n".join(parts)
 
 
-def _checked_text(completion: object, allowed: str) -> str:
-    """The stripped reply text, or ``_Rejected`` naming why it must not be sent."""
+def checked_text(completion: object, allowed: str) -> str:
+    """The stripped reply text, or ``Rejected`` naming why it must not be sent."""
     # A non-JSON content type makes the client return a plain str; a JSON body of the wrong
     # shape yields a ChatCompletion with missing fields, since responses are not validated.
     if not isinstance(completion, ChatCompletion) or not completion.choices:
-        raise _Rejected("response has no choices")
+        raise Rejected("response has no choices")
     choice = completion.choices[0]
     if choice.finish_reason == "content_filter":
-        raise _Rejected("content filter", service_failed=False)
+        raise Rejected("content filter", service_failed=False)
     if choice.finish_reason == "length":
-        raise _Rejected("reply truncated at max_tokens")
+        raise Rejected("reply truncated at max_tokens")
     message = choice.message
     if message is None or message.refusal:
-        raise _Rejected("model refused", service_failed=False)
+        raise Rejected("model refused", service_failed=False)
     content = message.content
     if not isinstance(content, str) or not content.strip():
-        raise _Rejected("empty content")
+        raise Rejected("empty content")
     text = content.strip()
     if echoes_instructions(text):
-        raise _Rejected("reply echoes the system prompt", service_failed=False)
+        raise Rejected("reply echoes the system prompt", service_failed=False)
     if instruction_references(text) - instruction_references(allowed):
-        raise _Rejected("reply talks about its instructions", service_failed=False)
+        raise Rejected("reply talks about its instructions", service_failed=False)
     checks = (
         (_mentions, "a mention"),
         (_urls, "a URL"),
@@ -265,7 +266,7 @@ def _checked_text(completion: object, allowed: str) -> str:
     )
     for extract, what in checks:
         if not extract(text) <= extract(allowed):
-            raise _Rejected(f"reply contains {what} not in the passages", service_failed=False)
+            raise Rejected(f"reply contains {what} not in the passages", service_failed=False)
     return text
 
 

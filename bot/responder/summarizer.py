@@ -9,7 +9,7 @@ and a slow or failing model delays the ticket by at most those seconds.
 
 What is sent: a system message with the instructions (trusted) and one user message with the
 already redacted conversation and facts inside ``<handoff>`` tags. What comes back is checked
-like a customer reply (:func:`bot.responder.llm._checked_text`: no links, mentions, e-mail
+like a customer reply (:func:`bot.responder.llm.checked_text`: no links, mentions, e-mail
 addresses, phone, card or account numbers, or claims of actions that were not in the input)
 plus: no order number that was not in the input, the right language, a bounded length.
 The model's health is shared with the reply path through its circuit breaker.
@@ -31,7 +31,7 @@ from bot.past_handoffs import save_suggestion, save_summary, suggestion_of
 from bot.privacy import find_order_numbers
 from bot.responder.base import Responder
 from bot.responder.breaker import CircuitBreaker
-from bot.responder.llm import LLMResponder, _checked_text, _Rejected, failure_reason
+from bot.responder.llm import LLMResponder, Rejected, checked_text, failure_reason
 from bot.responder.prompts import LANGUAGE_NAMES, PROMPT_MARKER, TONES
 from bot.store import Store
 from bot.summary import Brief, render_summary
@@ -89,7 +89,7 @@ class HandoffWriter:
         """The writer sharing ``responder``'s client, model and breaker; ``None`` offline."""
         if not isinstance(responder, LLMResponder):
             return None
-        return cls(client=responder._client, model=responder._model, breaker=responder.breaker)
+        return cls(client=responder.client, model=responder.model, breaker=responder.breaker)
 
     async def summary(self, brief: Brief) -> str | None:
         """The summary prose in the customer's language, or ``None`` (use the extractive)."""
@@ -117,7 +117,7 @@ class HandoffWriter:
                 temperature=TEMPERATURE,
                 max_tokens=MAX_TOKENS,
             )
-            text = _checked_text(completion, data)
+            text = checked_text(completion, data)
             _check_handoff_text(text, data, brief.language, limit)
             self.breaker.succeeded()
             return text
@@ -200,10 +200,10 @@ def _handoff_data(brief: Brief, *, with_passage: bool = False) -> str:
 
 def _check_handoff_text(text: str, data: str, language: Language, limit: int) -> None:
     if len(text) > limit:
-        raise _Rejected("too long", service_failed=False)
+        raise Rejected("too long", service_failed=False)
     if {s.text for s in find_order_numbers(text)} - {s.text for s in find_order_numbers(data)}:
-        raise _Rejected("an order number not in the input", service_failed=False)
+        raise Rejected("an order number not in the input", service_failed=False)
     hangul, latin = len(_HANGUL.findall(text)), len(_LATIN.findall(text))
     wrong = hangul < latin / 4 if language == "ko" else hangul > 0 and hangul > latin / 4
     if wrong:
-        raise _Rejected(f"not in {LANGUAGE_NAMES[language]}", service_failed=False)
+        raise Rejected(f"not in {LANGUAGE_NAMES[language]}", service_failed=False)
