@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from bot.past_handoffs import suggestion_of
 from bot.store import Handoff
 from bot.summary import Brief
+from bot.texts import TEXTS
 from bot.texts import text as fixed_text
 from bot.types import Language
 
@@ -32,23 +33,9 @@ SendResult = Literal[
 ]
 
 DRAFT_TEXTS: Mapping[str, Mapping[Language, str]] = {
-    "greeting": {
-        "ko": "안녕하세요, 고객님. 상담원입니다.",
-        "en": "Hi, this is a member of the support team.",
-    },
-    "order": {
-        "ko": "주문번호 {order} 기준으로 확인하고 있습니다.",
-        "en": "I'm checking order {order} for you.",
-    },
-    "check": {
-        "ko": "말씀하신 내용을 바로 확인해 보겠습니다.",
-        "en": "I'm looking into this for you now.",
-    },
-    "closing": {
-        "ko": "확인되는 대로 이 대화에서 바로 안내해 드리겠습니다.",
-        "en": "I'll update you right here as soon as I know more.",
-    },
+    part: TEXTS[f"draft.{part}"] for part in ("greeting", "order", "check", "closing")
 }
+"""The draft's fixed sentences (kept in :data:`bot.texts.TEXTS` with the others)."""
 
 NOTES: Mapping[str, str] = {
     "duplicate": "The suggested reply was already sent; nothing was sent again.",
@@ -68,15 +55,15 @@ router in the ticket thread)."""
 def draft_reply(brief: Brief) -> str:
     """The offline draft for ``brief``, in the customer's language."""
     language = brief.language
-    parts = [DRAFT_TEXTS["greeting"][language]]
+    parts = [fixed_text("draft.greeting", language)]
     opener = fixed_text(f"opener.{brief.emotion.label}", language)
     if opener:
         parts.append(opener)
     if brief.facts.order_numbers:
-        parts.append(DRAFT_TEXTS["order"][language].format(order=brief.facts.order_numbers[0]))
+        parts.append(fixed_text("draft.order", language, order=brief.facts.order_numbers[0]))
     answer = brief.entry.answer_in(language) if brief.entry is not None else ""
-    parts.append(answer or DRAFT_TEXTS["check"][language])
-    parts.append(DRAFT_TEXTS["closing"][language])
+    parts.append(answer or fixed_text("draft.check", language))
+    parts.append(fixed_text("draft.closing", language))
     return "\n".join(parts)
 
 

@@ -84,6 +84,22 @@ TEXTS: Mapping[str, Mapping[Language, str]] = {
         "ko": "메시지가 너무 길어 앞부분만 읽었어요.",
         "en": "Your message was very long, so I read only the first part.",
     },
+    "draft.greeting": {
+        "ko": "안녕하세요, 고객님. 상담원입니다.",
+        "en": "Hi, this is a member of the support team.",
+    },
+    "draft.order": {
+        "ko": "주문번호 {order} 기준으로 확인하고 있습니다.",
+        "en": "I'm checking order {order} for you.",
+    },
+    "draft.check": {
+        "ko": "말씀하신 내용을 바로 확인해 보겠습니다.",
+        "en": "I'm looking into this for you now.",
+    },
+    "draft.closing": {
+        "ko": "확인되는 대로 이 대화에서 바로 안내해 드리겠습니다.",
+        "en": "I'll update you right here as soon as I know more.",
+    },
 }
 
 
