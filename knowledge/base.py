@@ -66,27 +66,20 @@ class KnowledgeBase:
 
     # --- live changes --------------------------------------------------------------------
 
-    def replace_entries(self, entries: Sequence[Entry]) -> None:
-        """Build a retriever over ``entries`` on the calling thread, then swap it in at once.
-
-        Searches running meanwhile keep the old retriever (each search reads it once), so
-        nobody waits for the rebuild; only unchanged texts' embeddings come from the cache.
-        """
-        retriever = Retriever(entries, self._embedders, cache=self._cache)
-        self._retriever = retriever
-
     def sync(self, version: object, extra: Callable[[], Sequence[Entry]]) -> bool:
         """Rebuild over the file entries plus ``extra()`` (stored entries, which override
         same-id file entries) unless already built for ``version``; returns whether it did.
 
-        Blocking (seconds for a new question): call it from a worker thread. Concurrent
-        calls are serialized, so a slow older rebuild never replaces a newer one.
+        Blocking (seconds for a new question): call it from a worker thread. The new
+        retriever is swapped in at once when built; searches meanwhile keep the old one (each
+        reads it once), and only changed texts are embedded again. Concurrent calls are
+        serialized, so a slow older rebuild never replaces a newer one.
         """
         with self._rebuilding:
             if version == self.version:
                 return False
             entries = merge(self._base, extra())
-            self.replace_entries(entries)
+            self._retriever = Retriever(entries, self._embedders, cache=self._cache)
             self.version = version
             log.info("knowledge base rebuilt: %d entries", len(entries))
             return True
