@@ -10,6 +10,12 @@ Language = Literal["ko", "en"]
 EmotionLabel = Literal["positive", "neutral", "disappointed", "angry"]
 EscalationReason = Literal["angry", "asked_for_human", "no_answer", "sensitive"]
 State = Literal["bot", "waiting_human", "human", "closed"]
+Role = Literal["customer", "staff"]
+"""Who asks: a ``customer`` (the default: anyone the adapter cannot prove is staff) or a
+``staff`` member asking the internal handbook. Decided by the adapter from platform facts,
+never from message text."""
+Audience = Literal["customers", "staff"]
+"""Who a piece of knowledge is for. Customers see only ``customers`` knowledge; staff see both."""
 
 LANGUAGES: tuple[Language, ...] = ("ko", "en")
 
@@ -25,6 +31,7 @@ class Message:
     timestamp: float
     message_id: str
     raw: Mapping[str, Any] = field(default_factory=dict)
+    role: Role = "customer"
 
 
 @dataclass(frozen=True)
