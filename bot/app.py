@@ -96,5 +96,11 @@ def build_runtime(
     except BaseException:
         store.close()
         raise
-    engine = Engine(store, knowledge, responder or build_responder(settings), default_detector())
+    engine = Engine(
+        store,
+        knowledge,
+        responder or build_responder(settings),
+        default_detector(),
+        staff_contact=settings.staff_contact,
+    )
     return Runtime(settings, store, knowledge, engine)

@@ -18,7 +18,7 @@ from bot import __version__
 from bot.engine import Analysis, Outcome
 from bot.settings import Settings, SettingsError
 from bot.store import StoreError
-from bot.types import Message
+from bot.types import Message, Role, audience_for
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -72,10 +72,14 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal")
     chat.add_argument("--debug", action="store_true", help="start with the debug line on")
+    chat.add_argument(
+        "--staff", action="store_true", help="ask as a staff member (the internal handbook too)"
+    )
     chat.set_defaults(handler=_cmd_chat)
 
     ask = sub.add_parser("ask", help="answer one message, or one per stdin line with '-'")
     ask.add_argument("--json", action="store_true", help="print one JSON object per message")
+    _as_argument(ask)
     ask.add_argument("text", help="the customer's message, or - to read lines from stdin")
     ask.set_defaults(handler=_cmd_ask)
 
@@ -86,10 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     kb_import.set_defaults(handler=_cmd_kb_import)
     kb_list = kb_sub.add_parser("list", help="list the entries the bot answers from")
     kb_list.add_argument("--category", help="only this category")
+    kb_list.add_argument(
+        "--audience", choices=("customers", "staff"), help="only entries for this audience"
+    )
     kb_list.set_defaults(handler=_cmd_kb_list)
     kb_search = kb_sub.add_parser("search", help="show the best matches for a question")
     kb_search.add_argument("text")
     kb_search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
+    _as_argument(kb_search)
     kb_search.set_defaults(handler=_cmd_kb_search)
     from bot.cli_review import add_commands as add_review_commands
 
@@ -111,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
 
     add_insights_commands(sub)
     return parser
+
+
+def _as_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as",
+        dest="role",
+        choices=("customer", "staff"),
+        default="customer",
+        help="who asks: a customer (default; customer knowledge only) or staff (everything)",
+    )
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -148,16 +166,26 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     runtime = _runtime(settings)
     try:
-        return asyncio.run(_ask(runtime, args.text, args.json, sys.stdin, sys.stdout))
+        return asyncio.run(
+            _ask(runtime, args.text, args.json, sys.stdin, sys.stdout, role=args.role)
+        )
     finally:
         runtime.close()
 
 
-async def _ask(runtime: Runtime, text: str, as_json: bool, stdin: TextIO, stdout: TextIO) -> int:
+async def _ask(
+    runtime: Runtime,
+    text: str,
+    as_json: bool,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    role: Role = "customer",
+) -> int:
     lines = (line.rstrip("\r\n") for line in stdin) if text == "-" else iter([text])
     for line in lines:
         # Each message is its own fresh conversation.
-        message = _cli_message(f"cli:ask:{uuid.uuid4().hex}", line)
+        message = _cli_message(f"cli:ask:{uuid.uuid4().hex}", line, role)
         outcome = await runtime.engine.handle(message)
         reply = outcome.reply.text if outcome.reply else ""
         analysis = outcome.analysis
@@ -171,14 +199,15 @@ async def _ask(runtime: Runtime, text: str, as_json: bool, stdin: TextIO, stdout
     return 0
 
 
-def _cli_message(key: str, text: str) -> Message:
+def _cli_message(key: str, text: str, role: Role = "customer") -> Message:
     return Message(
         platform="cli",
         conversation_key=key,
-        user="cli-user",
+        user="cli-staff" if role == "staff" else "cli-user",
         text=text,
         timestamp=time.time(),
         message_id=uuid.uuid4().hex,
+        role=role,
     )
 
 
@@ -193,17 +222,22 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = _runtime(settings)
     try:
-        return asyncio.run(_chat(runtime, args.debug))
+        return asyncio.run(_chat(runtime, args.debug, "staff" if args.staff else "customer"))
     finally:
         runtime.close()
 
 
-async def _chat(runtime: Runtime, debug: bool) -> int:
+async def _chat(runtime: Runtime, debug: bool, role: Role = "customer") -> int:
     out = sys.stdout
     key = f"cli:chat:{uuid.uuid4().hex}"
     mode = "LLM" if runtime.settings.llm_enabled else "offline composer"
-    print(f"Ondo {__version__} · {len(runtime.knowledge.entries)} entries · {mode}", file=out)
-    print("Ask in Korean or English (예: 환불 요청하려면 어떻게 해야 하나요?).", file=out)
+    entries = len(runtime.knowledge.entries_for(audience_for(role)))
+    who = "as staff: customer and staff knowledge" if role == "staff" else "as a customer"
+    print(f"Ondo {__version__} · {entries} entries · {mode} · {who}", file=out)
+    example = "악성 고객은 어떻게 대응해야 해?"
+    if role != "staff":
+        example = "환불 요청하려면 어떻게 해야 하나요?"
+    print(f"Ask in Korean or English (예: {example}).", file=out)
     print(_CHAT_HELP, file=out)
     while True:
         try:
@@ -235,7 +269,7 @@ async def _chat(runtime: Runtime, debug: bool) -> int:
             notice = await runtime.engine.resolve(key, "cli-agent")
             print(f"ondo> {notice.text}" if notice else "(no handoff is open)", file=out)
         else:
-            outcome = await runtime.engine.handle(_cli_message(key, line))
+            outcome = await runtime.engine.handle(_cli_message(key, line, role))
             _print_outcome(outcome, debug, out)
             if outcome.action == "relayed":
                 await runtime.engine.relayed(outcome)
@@ -323,10 +357,15 @@ def _cmd_kb_list(args: argparse.Namespace) -> int:
         entries = merge(load_paths(settings.kb_paths), store.imported_entries_sync())
     finally:
         store.close()
-    shown = [e for e in entries if not args.category or e.category == args.category]
+    shown = [
+        e
+        for e in entries
+        if (not args.category or e.category == args.category)
+        and (not args.audience or e.audience == args.audience)
+    ]
     for entry in shown:
         first = next(iter(entry.questions.get("ko") or entry.questions.get("en") or ("",)))
-        print(f"{entry.id}\t{entry.category}\t{first}")
+        print(f"{entry.id}\t{entry.category}\t{entry.audience}\t{first}")
     print(f"({len(shown)} entries)", file=sys.stderr)
     return 0
 
@@ -334,12 +373,17 @@ def _cmd_kb_list(args: argparse.Namespace) -> int:
 def _cmd_kb_search(args: argparse.Namespace) -> int:
     runtime = _runtime()
     try:
-        result = runtime.knowledge.search_sync(args.text, k=args.k)
+        result = runtime.knowledge.search_sync(
+            args.text, k=args.k, audience=audience_for(args.role)
+        )
     finally:
         runtime.close()
-    print(f"confidence {result.confidence:.2f}")
+    print(f"confidence {result.confidence:.2f} (as {args.role})")
     for match in result.matches:
-        print(f"{match.score:.3f}\t{match.entry.id}\t{match.entry.category}\t{match.question}")
+        entry = match.entry
+        print(
+            f"{match.score:.3f}\t{entry.id}\t{entry.category}\t{entry.audience}\t{match.question}"
+        )
     return 0
 
 

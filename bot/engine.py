@@ -20,13 +20,15 @@ from bot.language import detect_language
 from bot.past_handoffs import save_suggestion
 from bot.privacy import redact, without_identifiers
 from bot.responder.base import ReplyRequest, Responder, Turn
-from bot.responder.composer import ComposerResponder
+from bot.responder.composer import ComposerResponder, compose
+from bot.responder.staff import staff_reply
 from bot.store import Inbound, Store
 from bot.suggest import draft_reply
 from bot.summary import Brief, Line, gather_brief, render_summary
 from bot.texts import text as fixed_text
-from bot.types import Emotion, Escalation, Language, Message, Reply
+from bot.types import Emotion, Escalation, Language, Message, Reply, audience_for
 from knowledge.base import KnowledgeBase
+from knowledge.entries import Audience
 from knowledge.results import Match
 from knowledge.retrieval import ANSWER_THRESHOLD
 
@@ -110,31 +112,42 @@ class Engine:
         knowledge: KnowledgeBase,
         responder: Responder,
         detector: EmotionDetector,
+        *,
+        staff_contact: str | None = None,
     ) -> None:
+        """``staff_contact``: who staff are told to ask when the handbook has no answer."""
         self.store = store
         self.knowledge = knowledge
         self.responder = responder
         self.detector = detector
+        self.staff_contact = staff_contact
         self._composer = ComposerResponder()
 
-    async def analyze(self, text: str, *, misses_before: int = 0) -> Analysis:
+    async def analyze(
+        self, text: str, *, misses_before: int = 0, audience: Audience = "customers"
+    ) -> Analysis:
         """Language, emotion, intent, matches and the escalation decision for ``text``.
 
         ``misses_before`` counts the bot's consecutive unanswered messages so far; after each
-        one it offered a person, so a plain "yes" now is a request for one.
+        one it offered a person, so a plain "yes" now is a request for one. ``audience``: the
+        knowledge the asker may see; a staff member's question never escalates (a colleague
+        asking how to calm an angry customer is not an angry customer).
         """
         language = detect_language(text)
         redacted = redact(text, language)
         meaning = without_identifiers(redacted) or redacted
         emotion = self.detector.detect(meaning, language)
-        result = await self.knowledge.search(meaning, k=5, language=language)
+        result = await self.knowledge.search(meaning, k=5, language=language, audience=audience)
         best = result.best
         answered = best is not None and result.confidence >= ANSWER_THRESHOLD
         intent = "other"
         if best is not None and result.confidence >= INTENT_THRESHOLD:
             intent = best.entry.category
         misses = 0 if answered else misses_before + 1
-        if misses_before and _ACCEPT_RE.match(redacted):
+        if audience == "staff":
+            escalation = Escalation.none()
+            misses = 0
+        elif misses_before and _ACCEPT_RE.match(redacted):
             # "Yes" to the bot's offer to connect a person is a request for one.
             escalation = Escalation(True, "asked_for_human")
         else:
@@ -180,15 +193,19 @@ class Engine:
             await self.store.set_state(key, "bot", expected=("closed",))
         text = " ".join(message.text.split())
         notes: list[str] = []
+        staff = message.role == "staff"
         if not text:
             language: Language = "ko" if conversation.language == "ko" else "en"
+            empty = fixed_text("staff.empty", language) if staff else None
             return await self._deliver(
-                message, inbound.id, _empty_analysis(language), sender, None, ()
+                message, inbound.id, _empty_analysis(language), sender, None, (), empty
             )
         if len(text) > MAX_TEXT_CHARS:
             text = text[:MAX_TEXT_CHARS]
             notes.append("too_long")
-        analysis = await self.analyze(text, misses_before=conversation.misses)
+        analysis = await self.analyze(
+            text, misses_before=conversation.misses, audience=audience_for(message.role)
+        )
         best = analysis.matches[0] if analysis.matches else None
         await self.store.annotate_inbound(
             inbound.id,
@@ -219,9 +236,15 @@ class Engine:
             escalation_reason=analysis.escalation.reason,
             history=tuple(_turn(line) for line in lines[-HISTORY_TURNS:]),
         )
-        # A handoff notice must always reach the customer, so it never depends on the LLM.
-        responder = self._composer if request.handoff else self.responder
-        reply_text = await responder.reply(request)
+        if staff:
+            # The handbook's own words with their source; no model rewrites a policy.
+            reply_text = staff_reply(
+                analysis.language, analysis.matches, analysis.answered, self.staff_contact
+            )
+        else:
+            # A handoff notice must always reach the customer, so it never depends on the LLM.
+            responder = self._composer if request.handoff else self.responder
+            reply_text = self._without_staff_text(await responder.reply(request), request)
         if "too_long" in notes:
             reply_text = fixed_text("too_long", analysis.language) + "\n" + reply_text
         ticket = None
@@ -230,6 +253,17 @@ class Engine:
         return await self._deliver(
             message, inbound.id, analysis, sender, ticket, tuple(notes), reply_text
         )
+
+    def _without_staff_text(self, reply_text: str, request: ReplyRequest) -> str:
+        """``reply_text``, unless it quotes staff knowledge: then the offline answer from the
+        customer's own matches, or the "not sure" sentence. The customer's search never sees
+        a staff entry; this catches what came from anywhere else (a model that knows more)."""
+        guard = self.knowledge.staff_text
+        if not guard.leaks(reply_text):
+            return reply_text
+        log.warning("reply withheld: it quoted staff-only knowledge; the offline answer is sent")
+        fallback = compose(request)
+        return fallback if not guard.leaks(fallback) else fixed_text("withheld", request.language)
 
     async def _escalate(
         self, key: str, analysis: Analysis, lines: list[Line], reply_text: str

@@ -222,6 +222,12 @@ def _m7_suggestions(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE handoffs ADD COLUMN suggestion TEXT")
 
 
+def _m8_audiences(db: sqlite_utils.Database) -> None:
+    # Who asked: NULL for customers (every message before audiences existed), 'staff' for a
+    # staff member's question. Recovery re-asks with the same role; insights count staff apart.
+    db.execute("ALTER TABLE messages ADD COLUMN audience TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_core,
     _m2_knowledge,
@@ -230,6 +236,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m5_delivery,
     _m6_corrections,
     _m7_suggestions,
+    _m8_audiences,
 )
 
 

@@ -57,6 +57,8 @@ class Settings:
     """``ONDO_AGENT_LANGUAGE``: the agents' language, when tickets need a line in it."""
     admins: frozenset[str] = frozenset()
     """``<platform>:<user id>`` of the people who may approve knowledge changes from chat."""
+    staff_contact: str | None = None
+    """``ONDO_STAFF_CONTACT``: who staff are told to ask when the handbook has no answer."""
 
     @property
     def llm_enabled(self) -> bool:
@@ -137,6 +139,7 @@ class Settings:
             retention=retention_seconds,
             agent_language=agent_language,
             admins=admins,
+            staff_contact=get("ONDO_STAFF_CONTACT"),
         )
 
 

@@ -267,8 +267,8 @@ class Store(RetentionMixin):
         with self._db.conn:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO messages (conversation_key, platform, platform_message_id,"
-                " direction, role, user, text, claimed_at, created_at) "
-                "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?)",
+                " direction, role, user, text, claimed_at, created_at, audience) "
+                "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?)",
                 [
                     message.conversation_key,
                     message.platform,
@@ -278,6 +278,7 @@ class Store(RetentionMixin):
                     self.cipher.seal(message.text),
                     now,
                     now,
+                    "staff" if message.role == "staff" else None,
                 ],
             )
             if cursor.rowcount == 1:
@@ -386,7 +387,7 @@ class Store(RetentionMixin):
             marks = ", ".join("?" for _ in platforms)
             rows = self._db.execute(
                 "SELECT i.id, i.platform, i.conversation_key, i.user, i.text, i.created_at, "
-                "i.platform_message_id, i.attempts FROM messages i "
+                "i.platform_message_id, i.attempts, i.audience FROM messages i "
                 f"WHERE i.direction = 'in' AND i.role = 'customer' AND i.platform IN ({marks}) "
                 "AND i.handled_at IS NULL AND i.created_at >= ? AND i.claimed_at < ? "
                 "AND i.attempts < ? AND i.platform_message_id IS NOT NULL "
@@ -404,6 +405,7 @@ class Store(RetentionMixin):
                         text=self.cipher.open(row[4]),
                         timestamp=float(row[5]),
                         message_id=row[6],
+                        role="staff" if row[8] == "staff" else "customer",
                     ),
                     int(row[7]),
                 )
@@ -795,10 +797,12 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
         "agent_steps": list(entry.agent_steps),
         "source": entry.source,
         "kind": entry.kind,
+        "audience": entry.audience,
     }
 
 
 def _entry_from_json(data: dict[str, Any]) -> Entry:
+    kind = data.get("kind", "faq")
     return Entry(
         id=data["id"],
         category=data["category"],
@@ -806,5 +810,7 @@ def _entry_from_json(data: dict[str, Any]) -> Entry:
         answer=dict(data["answer"]),
         agent_steps=tuple(data.get("agent_steps", ())),
         source=data.get("source", ""),
-        kind=data.get("kind", "faq"),
+        kind=kind,
+        # Stored before audiences existed: the loader's defaults (documents are staff's).
+        audience=data.get("audience") or ("staff" if kind == "policy" else "customers"),
     )

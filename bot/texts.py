@@ -96,6 +96,25 @@ TEXTS: Mapping[str, Mapping[Language, str]] = {
         "ko": "말씀하신 내용을 바로 확인해 보겠습니다.",
         "en": "I'm looking into this for you now.",
     },
+    "staff.source": {"ko": "출처: {source}", "en": "Source: {source}"},
+    "staff.other_language": {
+        "ko": "(한국어 문서에는 없어 영어 문서에서 찾았어요.)",
+        "en": "(Found only in the Korean handbook.)",
+    },
+    "staff.unsure": {
+        "ko": "사내 지침에서 이 질문에 대한 답을 찾지 못했어요. {contact}에게 문의해 주세요.",
+        "en": "The handbook has no answer to this. Please ask {contact}.",
+    },
+    "staff.contact": {"ko": "팀장님", "en": "your team lead"},
+    "staff.empty": {
+        "ko": "사내 지침에 대해 궁금한 점을 적어 주세요.",
+        "en": "Ask me anything about the handbook.",
+    },
+    "withheld": {
+        "ko": "죄송하지만 그 질문에는 확실한 답을 드리기 어려워요. 상담원을 연결해 드릴까요?",
+        "en": "I'm sorry, I'm not sure about that one. "
+        "Would you like me to connect you to a person?",
+    },
     "draft.closing": {
         "ko": "확인되는 대로 이 대화에서 바로 안내해 드리겠습니다.",
         "en": "I'll update you right here as soon as I know more.",

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from knowledge.entries import Audience
+
 Language = Literal["ko", "en"]
 EmotionLabel = Literal["positive", "neutral", "disappointed", "angry"]
 EscalationReason = Literal["angry", "asked_for_human", "no_answer", "sensitive"]
@@ -14,8 +16,6 @@ Role = Literal["customer", "staff"]
 """Who asks: a ``customer`` (the default: anyone the adapter cannot prove is staff) or a
 ``staff`` member asking the internal handbook. Decided by the adapter from platform facts,
 never from message text."""
-Audience = Literal["customers", "staff"]
-"""Who a piece of knowledge is for. Customers see only ``customers`` knowledge; staff see both."""
 
 LANGUAGES: tuple[Language, ...] = ("ko", "en")
 
@@ -64,3 +64,8 @@ class Escalation:
     def none(cls) -> Escalation:
         """No escalation."""
         return cls(False, None)
+
+
+def audience_for(role: Role) -> Audience:
+    """The knowledge ``role`` may read: ``staff`` (both audiences) or ``customers`` only."""
+    return "staff" if role == "staff" else "customers"

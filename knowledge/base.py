@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from knowledge.audience import StaffText, visible_to
 from knowledge.embedders import Embedder
-from knowledge.entries import Entry, KnowledgeError
+from knowledge.entries import Audience, Entry, KnowledgeError
 from knowledge.loader import load_paths
 from knowledge.results import SearchResult
 from knowledge.retrieval import Retriever, VectorCache
@@ -17,8 +18,43 @@ from knowledge.retrieval import Retriever, VectorCache
 log = logging.getLogger("ondo.knowledge")
 
 
+class Views:
+    """The retrievers over one list of entries: customers' entries, and staff-only ones.
+
+    A customer searches the first alone, so a staff entry is never scored for them and the
+    confidence is calibrated on what customers can get. Staff search both, each calibrated
+    on its own entries, and get the more confident answer: a handbook of a few long sections
+    is not outvoted by an FAQ of many example questions.
+    """
+
+    def __init__(
+        self, entries: Sequence[Entry], embedders: Sequence[Embedder], cache: VectorCache | None
+    ) -> None:
+        self.entries = tuple(entries)
+        self.customers = Retriever(visible_to("customers", entries), embedders, cache=cache)
+        staff_only = [e for e in entries if e.audience == "staff"]
+        self.staff_only = Retriever(staff_only, embedders, cache=cache) if staff_only else None
+        self.staff_text = StaffText(entries)
+
+    def for_audience(self, audience: Audience) -> tuple[Entry, ...]:
+        """The entries a reader of ``audience`` may see."""
+        return self.entries if audience == "staff" else self.customers.entries
+
+    def search(self, text: str, k: int, language: str | None, audience: Audience) -> SearchResult:
+        """Search what ``audience`` may see (blocking)."""
+        result = self.customers.search(text, k, language)
+        if audience != "staff" or self.staff_only is None:
+            return result
+        internal = self.staff_only.search(text, k, language)
+        return internal if internal.confidence >= result.confidence else result
+
+
 class KnowledgeBase:
-    """Searchable knowledge: the loaded entries and the retriever built over them."""
+    """Searchable knowledge: the loaded entries and one retriever per audience over them.
+
+    Every search names its audience; ``customers`` is the default, so a caller that forgets
+    fails closed.
+    """
 
     def __init__(
         self,
@@ -32,7 +68,7 @@ class KnowledgeBase:
         self._embedders = tuple(embedders)
         self._cache = cache
         self._base = tuple(entries if base is None else base)
-        self._retriever = Retriever(entries, embedders, cache=cache)
+        self._views = Views(entries, embedders, cache)
         self._rebuilding = threading.Lock()
         self.version: object = None
         """A tag of what the entries were built from (see :meth:`sync`); ``None`` at start."""
@@ -48,21 +84,51 @@ class KnowledgeBase:
         """Load files (then ``extra`` entries, which override same-id file entries)."""
         files = load_paths(paths)
         entries = merge(files, extra)
-        log.info("knowledge base: %d entries from %s", len(entries), ", ".join(map(str, paths)))
+        staff = sum(e.audience == "staff" for e in entries)
+        log.info(
+            "knowledge base: %d entries (%d for customers, %d for staff only) from %s",
+            len(entries),
+            len(entries) - staff,
+            staff,
+            ", ".join(map(str, paths)),
+        )
         return cls(entries, embedders, cache, base=files)
 
     @property
     def entries(self) -> tuple[Entry, ...]:
-        """The entries currently searched."""
-        return self._retriever.entries
+        """Every entry currently searched, of both audiences."""
+        return self._views.entries
 
-    def search_sync(self, text: str, k: int = 5, language: str | None = None) -> SearchResult:
-        """Search on the calling thread."""
-        return self._retriever.search(text, k, language)
+    def entries_for(self, audience: Audience) -> tuple[Entry, ...]:
+        """The entries a reader of ``audience`` may see."""
+        return self._views.for_audience(audience)
 
-    async def search(self, text: str, k: int = 5, language: str | None = None) -> SearchResult:
-        """Search without blocking the event loop."""
-        return await asyncio.to_thread(self._retriever.search, text, k, language)
+    @property
+    def staff_text(self) -> StaffText:
+        """The staff text that must never reach a customer."""
+        return self._views.staff_text
+
+    def search_sync(
+        self,
+        text: str,
+        k: int = 5,
+        language: str | None = None,
+        *,
+        audience: Audience = "customers",
+    ) -> SearchResult:
+        """Search the entries ``audience`` may see, on the calling thread."""
+        return self._views.search(text, k, language, audience)
+
+    async def search(
+        self,
+        text: str,
+        k: int = 5,
+        language: str | None = None,
+        *,
+        audience: Audience = "customers",
+    ) -> SearchResult:
+        """Search the entries ``audience`` may see, without blocking the event loop."""
+        return await asyncio.to_thread(self._views.search, text, k, language, audience)
 
     # --- live changes --------------------------------------------------------------------
 
@@ -79,7 +145,7 @@ class KnowledgeBase:
             if version == self.version:
                 return False
             entries = merge(self._base, extra())
-            self._retriever = Retriever(entries, self._embedders, cache=self._cache)
+            self._views = Views(entries, self._embedders, self._cache)
             self.version = version
             log.info("knowledge base rebuilt: %d entries", len(entries))
             return True

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 EntryKind = Literal["faq", "policy"]
+Audience = Literal["customers", "staff"]
+"""Who a piece of knowledge is for: customers see only ``customers`` entries, staff see both."""
+AUDIENCES: tuple[Audience, ...] = ("customers", "staff")
 
 
 class KnowledgeError(ValueError):
@@ -32,6 +35,12 @@ class Entry:
     source: str = ""
     kind: EntryKind = "faq"
     extra: Mapping[str, str] = field(default_factory=dict)
+    audience: Audience = "customers"
+
+    @property
+    def for_staff_only(self) -> bool:
+        """Whether only staff may ever see this entry."""
+        return self.audience == "staff"
 
     def all_questions(self) -> list[tuple[str, str]]:
         """Every example question as ``(language, text)``."""
@@ -57,6 +66,7 @@ class Entry:
                 "agent_steps": list(self.agent_steps),
                 "source": self.source,
                 "kind": self.kind,
+                "audience": self.audience,
             },
             ensure_ascii=False,
             sort_keys=True,

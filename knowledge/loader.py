@@ -17,12 +17,17 @@ import yaml
 
 from bot.language import detect_language
 from bot.types import LANGUAGES
-from knowledge.entries import Entry, KnowledgeError
+from knowledge.entries import AUDIENCES, Audience, Entry, KnowledgeError
 
 SUFFIXES = {".yaml", ".yml", ".csv", ".md", ".markdown"}
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-#/]*$")
 CSV_COLUMNS = ("id", "category", "lang", "question", "answer")
+FAQ_AUDIENCE: Audience = "customers"
+"""FAQ entries (YAML, CSV) are written as answers to customers unless marked otherwise."""
+DOCUMENT_AUDIENCE: Audience = "staff"
+"""A Markdown document is internal until its front matter says ``audience: customers``: a
+handbook dropped into ``ONDO_KB`` unmarked must never reach a customer (fail closed)."""
 
 
 def split_paths(spec: str) -> list[Path]:
@@ -112,9 +117,22 @@ def _entry_from_mapping(item: Any, name: str, index: int) -> Entry:
     steps = item.get("agent_steps") or []
     if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
         raise KnowledgeError(f"{where}: 'agent_steps' must be a list of strings")
+    audience = parse_audience(item.get("audience"), where, FAQ_AUDIENCE)
     return _make_entry(
-        entry_id, str(item["category"]).strip(), questions, answer, steps, where, name
+        entry_id, str(item["category"]).strip(), questions, answer, steps, where, name, audience
     )
+
+
+def parse_audience(value: Any, where: str, default: Audience) -> Audience:
+    """``customers`` or ``staff`` (any case); missing or empty gives ``default``; anything
+    else is a :class:`KnowledgeError` naming ``where``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    for audience in AUDIENCES:
+        if text == audience:
+            return audience
+    raise KnowledgeError(f"{where}: unknown audience {value!r} (use customers or staff)")
 
 
 def _by_language(value: Any, where: str, field: str, *, many: bool) -> dict[str, Any]:
@@ -147,6 +165,7 @@ def _make_entry(
     steps: Sequence[str],
     where: str,
     source: str,
+    audience: Audience = FAQ_AUDIENCE,
 ) -> Entry:
     if not category:
         raise KnowledgeError(f"{where}: missing 'category'")
@@ -164,6 +183,7 @@ def _make_entry(
         answer=answer,
         agent_steps=tuple(s.strip() for s in steps if s.strip()),
         source=source,
+        audience=audience,
     )
 
 
@@ -207,11 +227,23 @@ def parse_csv(text: str, name: str) -> list[Entry]:
             raise KnowledgeError(f"{where}: lang {lang!r} is not ko or en")
         if not values["question"]:
             raise KnowledgeError(f"{where}: empty question")
+        audience = parse_audience(values.get("audience"), where, FAQ_AUDIENCE)
         acc = rows.get(entry_id)
         if acc is None:
-            acc = {"category": values["category"], "questions": {}, "answer": {}, "line": line}
+            acc = {
+                "category": values["category"],
+                "questions": {},
+                "answer": {},
+                "line": line,
+                "audience": audience,
+            }
             rows[entry_id] = acc
             order.append(entry_id)
+        if audience != acc["audience"]:
+            raise KnowledgeError(
+                f"{where}: entry {entry_id!r} has audience {audience!r} here but "
+                f"{acc['audience']!r} on line {acc['line']}"
+            )
         if values["category"] and acc["category"] and values["category"] != acc["category"]:
             raise KnowledgeError(
                 f"{where}: entry {entry_id!r} has category {values['category']!r} here but "
@@ -232,7 +264,16 @@ def parse_csv(text: str, name: str) -> list[Entry]:
         where = f"{name}: entry {entry_id!r} (from line {acc['line']})"
         questions = {k: tuple(v) for k, v in acc["questions"].items()}
         entries.append(
-            _make_entry(entry_id, acc["category"], questions, acc["answer"], (), where, name)
+            _make_entry(
+                entry_id,
+                acc["category"],
+                questions,
+                acc["answer"],
+                (),
+                where,
+                name,
+                acc["audience"],
+            )
         )
     return entries
 
@@ -244,6 +285,7 @@ def parse_markdown(text: str, name: str) -> list[Entry]:
     """Chunk a policy document by heading; each chunk is cited as ``file § heading``."""
     stem = Path(name).stem
     file_name = Path(name).name
+    audience, text = _front_matter(text, name)
     chunks: list[tuple[str, list[str]]] = []
     title = ""
     heading = ""
@@ -284,9 +326,46 @@ def parse_markdown(text: str, name: str) -> list[Entry]:
                 answer={lang: content},
                 source=f"{file_name} § {heading}",
                 kind="policy",
+                audience=audience,
             )
         )
     return entries
+
+
+_FRONT_MATTER_END_RE = re.compile(r"^(?:---|\.\.\.)\s*$", re.MULTILINE)
+
+
+def _front_matter(text: str, name: str) -> tuple[Audience, str]:
+    """The document's audience from a leading ``---`` YAML block, and the text after it.
+
+    Without the block the document is for staff (see :data:`DOCUMENT_AUDIENCE`). Line
+    numbers in errors count from the top of the file.
+    """
+    body = text.lstrip("\ufeff")
+    first, _, rest = body.partition("\n")
+    if first.strip() != "---":
+        return DOCUMENT_AUDIENCE, body
+    end = _FRONT_MATTER_END_RE.search(rest)
+    if end is None:
+        raise KnowledgeError(f"{name}: line 1: front matter opened with --- is never closed")
+    block = rest[: end.start()]
+    try:
+        data = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 2}" if mark is not None else "line 1"
+        raise KnowledgeError(f"{name}: {where}: invalid front matter") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{name}: line 2: front matter must be 'key: value' lines")
+    line = 2 + next(
+        (i for i, row in enumerate(block.splitlines()) if row.strip().startswith("audience")), 0
+    )
+    audience = parse_audience(data.get("audience"), f"{name}: line {line}", DOCUMENT_AUDIENCE)
+    # Blank lines keep the body's line numbers those of the file.
+    skipped = body[: len(first) + 1 + end.end()].count("\n")
+    return audience, "\n" * skipped + rest[end.end() :]
 
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?。])\s+|\n+")

@@ -20,6 +20,8 @@ from bot.settings import Settings
 from bot.store import Store
 from knowledge.embedders import Embedder, HashEmbedder
 
+pytest_plugins = ["tests.plugins.staff_guard"]
+
 DATA = Path(__file__).parent / "data"
 SAMPLE_CATEGORIES = frozenset(
     {"refund", "shipping", "payment", "exchange", "cancel", "account", "promotion", "contact"}
