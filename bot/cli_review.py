@@ -47,6 +47,11 @@ def add_commands(kb_sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="replace the answer of the entry the bot answered from",
     )
     approve.add_argument("--answer", help="the right answer (required for a customer's 👎)")
+    approve.add_argument(
+        "--audience",
+        choices=("customers", "staff"),
+        help="who the entry is for (default: who asked; an updated entry keeps its own)",
+    )
     approve.set_defaults(handler=_cmd_approve)
     reject = review_sub.add_parser("reject", help="reject correction N")
     reject.add_argument("number", type=int, metavar="N", help="the #number in the list")
@@ -100,13 +105,18 @@ def _cmd_approve(args: argparse.Namespace) -> int:
     async def work(store: Store) -> KbChange:
         entries = merge(files, store.imported_entries_sync())
         return await Corrections(store).approve(
-            args.number, reviewer(), entries, mode=args.mode, answer=args.answer
+            args.number,
+            reviewer(),
+            entries,
+            mode=args.mode,
+            answer=args.answer,
+            audience=args.audience,
         )
 
     change = _with_store(work)
     verb = "added" if change.action == "add" else "updated"
     print(
-        f"#{args.number} approved: entry {change.entry_id} {verb}; "
+        f"#{args.number} approved: entry {change.entry_id} {verb} for {change.new.audience}; "
         "a running `ondo serve` uses it within seconds"
     )
     return 0

@@ -27,7 +27,7 @@ from bot.privacy import redact
 from bot.store import Store, _entry_from_json, _entry_json
 from bot.texts import shorten
 from bot.types import Language
-from knowledge.entries import Entry
+from knowledge.entries import Audience, Entry
 
 Source = Literal["agent", "rating"]
 Status = Literal["pending", "approved", "rejected"]
@@ -35,7 +35,7 @@ Mode = Literal["new", "update"]
 
 _COLUMNS = (
     "id, source, reply_id, question, bot_answer, language, entry_id, proposed_answer, "
-    "proposed_by, status, decided_by, decided_at, created_at"
+    "proposed_by, status, decided_by, decided_at, created_at, audience"
 )
 NEW_ENTRY_CATEGORY = "other"
 """Category of an entry added for a question the bot matched to no entry."""
@@ -62,6 +62,8 @@ class Correction:
     decided_by: str | None
     decided_at: float | None
     created_at: float
+    audience: Audience = "customers"
+    """Who asked: a staff question's correction proposes a staff entry."""
 
     @property
     def shown_question(self) -> str:
@@ -164,17 +166,17 @@ class Corrections:
             row = self._reply(reply_id)
             if row is None:
                 return None
-            question, answer, language, entry_id = row
+            question, answer, language, entry_id, audience = row
             return Correction(
                 0, "agent", reply_id, question, answer, language, entry_id,
-                None, None, "pending", None, None, time.time(),
+                None, None, "pending", None, None, time.time(), audience,
             )  # fmt: skip
 
         return await self.store._run(run)
 
-    def _reply(self, reply_id: int) -> tuple[str, str, Language, str | None] | None:
+    def _reply(self, reply_id: int) -> tuple[str, str, Language, str | None, Audience] | None:
         row = self.store._one(
-            "SELECT i.text, r.text, i.language, i.entry_id FROM messages r "
+            "SELECT i.text, r.text, i.language, i.entry_id, i.audience FROM messages r "
             "JOIN messages i ON i.id = r.in_reply_to "
             "WHERE r.id = ? AND r.direction = 'out' AND r.role = 'bot'",
             [reply_id],
@@ -184,18 +186,19 @@ class Corrections:
         cipher = self.store.cipher
         question = cipher.open(row[0])
         language = row[2] or detect_language(question)
-        return question, cipher.open(row[1]), "ko" if language == "ko" else "en", row[3]
+        audience: Audience = "staff" if row[4] == "staff" else "customers"
+        return question, cipher.open(row[1]), "ko" if language == "ko" else "en", row[3], audience
 
     def _insert(self, reply_id: int, source: Source, answer: str | None, by: str | None) -> int:
         found = self._reply(reply_id)
         if found is None:
             raise CorrectionError(f"message {reply_id} is not an answer of the bot")
-        question, bot_answer, language, entry_id = found
+        question, bot_answer, language, entry_id, audience = found
         cipher = self.store.cipher
         cursor = self.store._db.execute(
             "INSERT INTO corrections (source, reply_id, question, bot_answer, language, "
-            "entry_id, proposed_answer, proposed_by, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "entry_id, proposed_answer, proposed_by, created_at, audience) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 source,
                 reply_id,
@@ -206,6 +209,7 @@ class Corrections:
                 cipher.seal(answer) if answer is not None else None,
                 by,
                 time.time(),
+                "staff" if audience == "staff" else None,
             ],
         )
         return int(cursor.lastrowid or 0)
@@ -278,6 +282,7 @@ class Corrections:
             row[10],
             row[11],
             row[12],
+            "staff" if row[13] == "staff" else "customers",
         )
 
     async def _get_or_fail(self, correction_id: int) -> Correction:
@@ -308,12 +313,16 @@ class Corrections:
         *,
         mode: Mode | None = None,
         answer: str | None = None,
+        audience: Audience | None = None,
     ) -> KbChange:
         """Approve a pending correction against the current ``entries``: store the new or
         updated entry and the change (atomically, once, however many approve at once).
 
         ``answer`` overrides the proposed one and is required for a bare 👎. ``mode`` is
-        ``new`` by default; ``update`` needs the entry the bot answered from.
+        ``new`` by default; ``update`` needs the entry the bot answered from. ``audience``:
+        who the stored entry is for, only when the approver says so; otherwise a new entry is
+        for whoever asked and an updated one keeps its audience (a staff entry never becomes
+        a customer one by default, nor does a staff question rewrite a customer answer).
         """
         correction = await self._pending(correction_id)
         text = (answer if answer is not None else correction.proposed_answer or "").strip()
@@ -322,7 +331,7 @@ class Corrections:
                 f"correction #{correction_id} has no proposed answer (a customer's 👎): "
                 "give the right answer"
             )
-        old, new = _change(correction, entries, mode or "new", text)
+        old, new = _change(correction, entries, mode or "new", text, audience)
         source = f"correction #{correction_id} by {by}"
 
         def run() -> KbChange | None:
@@ -383,7 +392,11 @@ class Corrections:
 
 
 def _change(
-    correction: Correction, entries: Sequence[Entry], mode: Mode, answer: str
+    correction: Correction,
+    entries: Sequence[Entry],
+    mode: Mode,
+    answer: str,
+    audience: Audience | None = None,
 ) -> tuple[Entry | None, Entry]:
     """``(entry replaced or None, entry stored)`` for approving ``correction`` with ``answer``."""
     language = correction.language
@@ -396,6 +409,7 @@ def _change(
             category=matched.category if matched and matched.kind == "faq" else NEW_ENTRY_CATEGORY,
             questions={language: (question,)},
             answer={language: answer},
+            audience=audience or correction.audience,
         )
         return by_id.get(entry.id), entry
     if correction.entry_id is None:
@@ -407,10 +421,19 @@ def _change(
             f"entry {correction.entry_id} of #{correction.id} is no longer in the knowledge "
             "base: approve it as a new entry"
         )
+    if correction.audience == "staff" and matched.audience == "customers" and audience is None:
+        raise CorrectionError(
+            f"#{correction.id} came from a staff question: updating {matched.id} would show its "
+            "answer to customers; approve it as a new (staff) entry, or say the audience "
+            "(--audience customers) to publish it"
+        )
     asked = tuple(matched.questions.get(language, ()))
     questions = {**matched.questions, language: asked + (() if question in asked else (question,))}
     return matched, replace(
-        matched, questions=questions, answer={**matched.answer, language: answer}
+        matched,
+        questions=questions,
+        answer={**matched.answer, language: answer},
+        audience=audience or matched.audience,
     )
 
 
@@ -430,7 +453,8 @@ def describe(correction: Correction, limit: int = 300) -> list[str]:
     )
     return [
         f"#{correction.id} · {origin} · {correction.language} · "
-        f"entry {correction.entry_id or '(none)'}",
+        f"entry {correction.entry_id or '(none)'}"
+        + (" · asked by staff: approves a staff entry" if correction.audience == "staff" else ""),
         f"question: {shorten(correction.shown_question, limit)}",
         f"bot answered: {shorten(correction.bot_answer, limit)}",
         f"proposed: {proposed}",

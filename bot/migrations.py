@@ -226,6 +226,8 @@ def _m8_audiences(db: sqlite_utils.Database) -> None:
     # Who asked: NULL for customers (every message before audiences existed), 'staff' for a
     # staff member's question. Recovery re-asks with the same role; insights count staff apart.
     db.execute("ALTER TABLE messages ADD COLUMN audience TEXT")
+    # A correction of a staff answer proposes a staff entry.
+    db.execute("ALTER TABLE corrections ADD COLUMN audience TEXT")
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (

@@ -415,3 +415,69 @@ async def test_discord_channel_thread_and_dm_customers_never_get_staff_text(
     assert len(posts) >= len(PLATFORM_SAMPLE)  # a DM handed over is relayed, not answered
     assert any(int(c.path.split("/")[2]) == DM_CHANNEL for c in discord.posts())
     assert_no_staff_text(posts)
+
+
+# --- corrections keep the audience -------------------------------------------------------
+
+
+async def _staff_answer(runtime: Runtime, text: str) -> tuple[int, str | None]:
+    outcome = await runtime.engine.handle(staff_message(Chat(runtime.engine), text))
+    assert outcome.reply is not None and outcome.analysis is not None
+    best = outcome.analysis.matches[0].entry.id if outcome.analysis.answered else None
+    return int(outcome.reply.raw["reply_id"]), best
+
+
+@pytest.mark.parametrize(
+    ("question", "right"),
+    [
+        (
+            "상담원이 혼자 승인할 수 있는 환불 한도는?",
+            "이제 상담원 단독 승인 한도는 50,000원입니다.",
+        ),
+        (
+            "How much can an agent refund without a team lead?",
+            "Agents now approve up to 50,000 KRW.",
+        ),
+    ],
+)
+async def test_a_staff_answer_marked_wrong_becomes_a_staff_entry(
+    runtime: Runtime, question: str, right: str
+) -> None:
+    from bot import kb_live
+    from bot.corrections import Corrections, describe
+
+    queue = Corrections(runtime.store)
+    reply_id, entry = await _staff_answer(runtime, question)
+    assert entry is not None and entry.startswith("internal-operations")
+    correction = await queue.mark_wrong(reply_id, right, "slack:U0LEAD")
+    assert correction.audience == "staff" and "asked by staff" in describe(correction)[0]
+    added = await queue.approve(correction.id, "slack:U0ADMIN", runtime.knowledge.entries)
+    assert added.new.audience == "staff"
+    # Updating the handbook section keeps it the staff's.
+    again = await queue.mark_wrong((await _staff_answer(runtime, question))[0], right, "x")
+    updated = await queue.approve(
+        again.id, "slack:U0ADMIN", runtime.knowledge.entries, mode="update"
+    )
+    assert updated.new.audience == "staff"
+    await kb_live.refresh(runtime.store, runtime.knowledge)
+    customer = await Chat(runtime.engine).say(question)
+    assert customer.reply is not None and right not in customer.reply.text
+    staff = await runtime.engine.handle(staff_message(Chat(runtime.engine), question))
+    assert staff.reply is not None and right in staff.reply.text
+
+
+async def test_a_staff_question_never_rewrites_a_customer_answer_unless_said(
+    runtime: Runtime,
+) -> None:
+    from bot.corrections import CorrectionError, Corrections
+
+    queue = Corrections(runtime.store)
+    reply_id, entry = await _staff_answer(runtime, "환불은 며칠 걸려요?")
+    assert entry == "refund-timing-by-payment-method"
+    correction = await queue.mark_wrong(reply_id, "팀장 승인 건은 7일 걸립니다.", "slack:U0LEAD")
+    with pytest.raises(CorrectionError, match="would show its answer to customers"):
+        await queue.approve(correction.id, "admin", runtime.knowledge.entries, mode="update")
+    change = await queue.approve(
+        correction.id, "admin", runtime.knowledge.entries, mode="update", audience="customers"
+    )
+    assert change.new.audience == "customers"
