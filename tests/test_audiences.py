@@ -481,3 +481,45 @@ async def test_a_staff_question_never_rewrites_a_customer_answer_unless_said(
         correction.id, "admin", runtime.knowledge.entries, mode="update", audience="customers"
     )
     assert change.new.audience == "customers"
+
+
+# --- insights ----------------------------------------------------------------------------
+
+
+async def test_staff_questions_are_counted_apart_and_suggest_handbook_sections(
+    runtime: Runtime, real_embedders: Any
+) -> None:
+    import time
+    from datetime import UTC
+
+    from bot.insights.conversation_report import page, summary
+    from bot.insights.conversation_stats import summarize
+    from bot.insights.queries import read_window
+
+    for text in ("환불은 며칠 걸려요?", "How do I track my order?"):
+        await Chat(runtime.engine).say(text)
+    staff = [
+        "악성 고객은 어떻게 대응해야 해?",
+        "How big a goodwill coupon can I give without approval?",
+        "신입 교육 일정 알려줘",
+        "신입 교육 일정은 언제예요?",
+        "How do I book a meeting room?",
+    ]
+    for text in staff:
+        await runtime.engine.handle(staff_message(Chat(runtime.engine), text))
+    rows = await read_window(runtime.store, 0, time.time() + 1)
+    use = next(e for e in real_embedders if e.name == "use-multilingual-v3")
+    stats = summarize(rows, since=0, until=time.time() + 1, tz=UTC, embedder=use)
+    assert (stats.conversations, stats.messages) == (2, 2)  # customers only
+    assert stats.staff is not None
+    assert (stats.staff.questions, stats.staff.conversations) == (5, 5)
+    assert stats.staff.answered == 2 and stats.staff.unanswered == 3
+    asked = {s.question for s in stats.staff.suggestions} | {
+        e for s in stats.staff.suggestions for e in s.examples
+    }
+    assert {"신입 교육 일정 알려줘", "How do I book a meeting room?"} <= asked
+    assert not {s.question for s in stats.suggestions} & asked
+    figures = stats.to_json()["staff"]
+    assert figures["questions"] == 5 and figures["answer_rate"] == 0.4
+    assert "counted apart" in summary(stats, "30 days", "en")
+    assert "사내 지침 추가 제안" in page(stats, "30일", "ko")

@@ -8,11 +8,12 @@ knowledge-entry ids are shown as they are, since they are the knowledge base's o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from bot.insights import html
-from bot.insights.conversation_stats import EMOTIONS, ConversationStats
+from bot.insights.conversation_stats import EMOTIONS, ConversationStats, Suggestion
 from bot.types import Language
 
 
@@ -102,6 +103,19 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "No unanswered questions in this window.",
         "ko": "이 기간에 미답변 질문이 없습니다.",
     },
+    "staff": {"en": "staff", "ko": "직원 문의"},
+    "staff_line": {
+        "en": "{n} questions in {c} conversations, {a} answered ({r}), counted apart",
+        "ko": "대화 {c}건에서 질문 {n}건, {a}건 답변 ({r}), 고객 수치와 별도",
+    },
+    "handbook_suggested": {"en": "suggested handbook sections:", "ko": "사내 지침 추가 제안:"},
+    "staff_section": {"en": "Staff questions to the handbook", "ko": "직원의 사내 지침 문의"},
+    "staff_questions": {"en": "staff questions", "ko": "직원 질문"},
+    "staff_answer_rate": {"en": "answered", "ko": "답변률"},
+    "no_staff": {
+        "en": "No staff questions in this window.",
+        "ko": "이 기간에 직원 문의가 없습니다.",
+    },
     "positive": {"en": "positive", "ko": "긍정"},
     "neutral": {"en": "neutral", "ko": "중립"},
     "disappointed": {"en": "disappointed", "ko": "실망"},
@@ -138,7 +152,8 @@ def summary(stats: ConversationStats, window: str, language: Language) -> str:
     def t(key: str, **values: object) -> str:
         return _TEXTS[key][language].format(**values)
 
-    if not stats.conversations:
+    staff = stats.staff
+    if not stats.conversations and not (staff and staff.questions):
         return t("nothing", w=window)
     first, last = _date(stats.since, stats), _date(stats.until, stats)
     escalated = t("of", p=stats.escalated, w=stats.conversations, r=_percent(stats.escalation_rate))
@@ -165,9 +180,27 @@ def summary(stats: ConversationStats, window: str, language: Language) -> str:
     unanswered = t("questions", n=stats.unanswered)
     if not stats.suggestions:
         lines.append(_row(t("unanswered"), unanswered))
-        return "\n".join(lines)
-    lines.append(_row(t("unanswered"), f"{unanswered}; {t('suggested')}"))
-    for number, suggestion in enumerate(stats.suggestions, start=1):
+    else:
+        lines.append(_row(t("unanswered"), f"{unanswered}; {t('suggested')}"))
+        lines.extend(_suggestion_lines(stats.suggestions, t))
+    if staff is not None and staff.questions:
+        line = t(
+            "staff_line",
+            n=staff.questions,
+            c=staff.conversations,
+            a=staff.answered,
+            r=_percent(staff.answer_rate),
+        )
+        lines.append(_row(t("staff"), line))
+        if staff.suggestions:
+            lines.append(_row("", t("handbook_suggested")))
+            lines.extend(_suggestion_lines(staff.suggestions, t))
+    return "\n".join(lines)
+
+
+def _suggestion_lines(suggestions: Sequence[Suggestion], t: _Texts) -> list[str]:
+    lines = []
+    for number, suggestion in enumerate(suggestions, start=1):
         category = t("category", c=suggestion.category) if suggestion.category else t("no_category")
         lines.append(
             f"    {number}. [{suggestion.language}] {suggestion.question}"
@@ -175,7 +208,7 @@ def summary(stats: ConversationStats, window: str, language: Language) -> str:
         )
         if suggestion.examples:
             lines.append(f"       {t('also')}: " + " · ".join(suggestion.examples))
-    return "\n".join(lines)
+    return lines
 
 
 def page(stats: ConversationStats, window: str, language: Language) -> str:
@@ -186,7 +219,7 @@ def page(stats: ConversationStats, window: str, language: Language) -> str:
 
     first, last = _date(stats.since, stats), _date(stats.until, stats)
     subtitle = t("subtitle", w=window, a=first, b=last)
-    if not stats.conversations:
+    if not stats.conversations and not (stats.staff and stats.staff.questions):
         return html.page(
             t("title"),
             [html.section(t("title"), html.paragraph(t("nothing", w=window)))],
@@ -248,7 +281,8 @@ def page(stats: ConversationStats, window: str, language: Language) -> str:
             ),
         ),
         html.section(t("ratings_section"), _ratings(stats, t)),
-        html.section(t("faq_section"), _suggestions(stats, t)),
+        html.section(t("faq_section"), _suggestions(stats.suggestions, t)),
+        html.section(t("staff_section"), _staff(stats, t)),
     ]
     return html.page(t("title"), sections, subtitle=subtitle, lang=language)
 
@@ -262,8 +296,23 @@ def _ratings(stats: ConversationStats, t: _Texts) -> str:
     )
 
 
-def _suggestions(stats: ConversationStats, t: _Texts) -> str:
-    if not stats.suggestions:
+def _staff(stats: ConversationStats, t: _Texts) -> str:
+    staff = stats.staff
+    if staff is None or not staff.questions:
+        return html.paragraph(t("no_staff"))
+    figures = html.figures(
+        [
+            (t("staff_questions"), str(staff.questions)),
+            (t("conversations"), str(staff.conversations)),
+            (t("staff_answer_rate"), _percent(staff.answer_rate)),
+            (t("unanswered_questions"), str(staff.unanswered)),
+        ]
+    )
+    return figures + html.paragraph(t("handbook_suggested")) + _suggestions(staff.suggestions, t)
+
+
+def _suggestions(suggestions: Sequence[Suggestion], t: _Texts) -> str:
+    if not suggestions:
         return html.paragraph(t("no_unanswered"))
     return html.table(
         [
@@ -283,7 +332,7 @@ def _suggestions(stats: ConversationStats, t: _Texts) -> str:
                 " · ".join(s.examples),
                 s.category or t("none_close"),
             ]
-            for s in stats.suggestions
+            for s in suggestions
         ],
     )
 

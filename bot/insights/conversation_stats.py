@@ -99,6 +99,8 @@ class ConversationStats:
     ratings: tuple[EntryRatings, ...]
     unanswered: int
     suggestions: tuple[Suggestion, ...] = field(default_factory=tuple)
+    staff: StaffStats | None = None
+    """Staff members' questions to the handbook, apart from every customer figure."""
 
     @property
     def escalation_rate(self) -> float:
@@ -145,19 +147,63 @@ class ConversationStats:
             ],
             "unanswered": {
                 "messages": self.unanswered,
-                "suggestions": [
-                    {
-                        "language": s.language,
-                        "question": s.question,
-                        "count": s.count,
-                        "conversations": s.conversations,
-                        "examples": list(s.examples),
-                        "category": s.category,
-                    }
-                    for s in self.suggestions
-                ],
+                "suggestions": [_suggestion_json(s) for s in self.suggestions],
+            },
+            "staff": (self.staff or StaffStats(0, 0, 0, 0)).to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class StaffStats:
+    """Questions staff asked the handbook: how many were answered, and what it lacks."""
+
+    questions: int
+    conversations: int
+    answered: int
+    unanswered: int
+    suggestions: tuple[Suggestion, ...] = field(default_factory=tuple)
+    """Unanswered staff questions clustered: sections the handbook should gain."""
+
+    @property
+    def answer_rate(self) -> float:
+        """Share of staff questions answered from the knowledge base (0 when none)."""
+        return _rate(self.answered, self.questions)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``staff`` object of ``--json``."""
+        return {
+            "questions": self.questions,
+            "conversations": self.conversations,
+            "answered": self.answered,
+            "answer_rate": round(self.answer_rate, 4),
+            "unanswered": {
+                "messages": self.unanswered,
+                "suggestions": [_suggestion_json(s) for s in self.suggestions],
             },
         }
+
+
+def _suggestion_json(s: Suggestion) -> dict[str, Any]:
+    return {
+        "language": s.language,
+        "question": s.question,
+        "count": s.count,
+        "conversations": s.conversations,
+        "examples": list(s.examples),
+        "category": s.category,
+    }
+
+
+def staff_figures(rows: WindowRows, embedder: Embedder) -> StaffStats:
+    """The staff figures of the window (handbook suggestions from unanswered questions)."""
+    candidates = faq_candidates(rows.staff_unanswered)
+    return StaffStats(
+        questions=len(rows.staff_inbound),
+        conversations=len({row.conversation_key for row in rows.staff_inbound}),
+        answered=sum(bool(row.answered) for row in rows.staff_inbound),
+        unanswered=len(candidates),
+        suggestions=tuple(suggest_faq(candidates, embedder)),
+    )
 
 
 def summarize(
@@ -192,6 +238,7 @@ def summarize(
         ratings=tuple(ratings_per_entry(rows.ratings, rows.inbound)),
         unanswered=len(candidates),
         suggestions=tuple(suggest_faq(candidates, embedder)),
+        staff=staff_figures(rows, embedder),
     )
 
 

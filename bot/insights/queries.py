@@ -63,6 +63,9 @@ class WindowRows:
     handoffs: tuple[HandoffRow, ...]
     ratings: tuple[RatingRow, ...]
     unanswered: tuple[UnansweredRow, ...]
+    staff_inbound: tuple[InboundRow, ...] = ()
+    """Staff members' questions to the handbook, counted apart from customers'."""
+    staff_unanswered: tuple[UnansweredRow, ...] = ()
 
 
 async def read_window(store: Store, since: float, until: float) -> WindowRows:
@@ -70,18 +73,39 @@ async def read_window(store: Store, since: float, until: float) -> WindowRows:
     return await store._run(lambda: _read(store, since, until))
 
 
-def _read(store: Store, since: float, until: float) -> WindowRows:
-    db = store._db
-    window = [since, until]
-    inbound = tuple(
+_CUSTOMERS = "audience IS NULL"
+_STAFF = "audience = 'staff'"
+
+
+def _inbound(store: Store, window: list[float], audience: str) -> tuple[InboundRow, ...]:
+    return tuple(
         InboundRow(key, float(at), language, emotion, intent, entry_id, _flag(answered))
-        for key, at, language, emotion, intent, entry_id, answered in db.execute(
+        for key, at, language, emotion, intent, entry_id, answered in store._db.execute(
             "SELECT conversation_key, created_at, language, emotion, intent, entry_id, answered "
-            "FROM messages WHERE direction = 'in' AND role = 'customer' "
+            f"FROM messages WHERE direction = 'in' AND role = 'customer' AND {audience} "
             "AND created_at >= ? AND created_at < ? ORDER BY created_at, id",
             window,
         ).fetchall()
     )
+
+
+def _unanswered(store: Store, window: list[float], audience: str) -> tuple[UnansweredRow, ...]:
+    return tuple(
+        UnansweredRow(key, store.cipher.open(text), language, intent, float(at))
+        for key, text, language, intent, at in store._db.execute(
+            "SELECT conversation_key, text, language, intent, created_at FROM messages "
+            f"WHERE direction = 'in' AND role = 'customer' AND {audience} AND answered = 0 "
+            "AND language IS NOT NULL AND created_at >= ? AND created_at < ? "
+            "ORDER BY created_at, id",
+            window,
+        ).fetchall()
+    )
+
+
+def _read(store: Store, since: float, until: float) -> WindowRows:
+    db = store._db
+    window = [since, until]
+    inbound = _inbound(store, window, _CUSTOMERS)
     handoffs = tuple(
         HandoffRow(key, reason, float(at), taken, resolved)
         for key, reason, at, taken, resolved in db.execute(
@@ -98,17 +122,14 @@ def _read(store: Store, since: float, until: float) -> WindowRows:
             window,
         ).fetchall()
     )
-    unanswered = tuple(
-        UnansweredRow(key, store.cipher.open(text), language, intent, float(at))
-        for key, text, language, intent, at in db.execute(
-            "SELECT conversation_key, text, language, intent, created_at FROM messages "
-            "WHERE direction = 'in' AND role = 'customer' AND answered = 0 "
-            "AND language IS NOT NULL AND created_at >= ? AND created_at < ? "
-            "ORDER BY created_at, id",
-            window,
-        ).fetchall()
+    return WindowRows(
+        inbound,
+        handoffs,
+        ratings,
+        _unanswered(store, window, _CUSTOMERS),
+        _inbound(store, window, _STAFF),
+        _unanswered(store, window, _STAFF),
     )
-    return WindowRows(inbound, handoffs, ratings, unanswered)
 
 
 def _flag(value: object) -> bool | None:
