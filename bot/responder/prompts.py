@@ -112,6 +112,12 @@ _SELF_REFERENCE = re.compile(
 )
 
 
+INSTRUCTION_TEXT = "\n".join(
+    (*RULES, *TONES.values(), HANDOFF_RULE, NOT_ANSWERED_NOTE, PASSAGES_HEADING)
+)
+"""The prompt's own fixed wording; an answer sharing several phrases with it paraphrases it."""
+
+
 def passages(request: ReplyRequest) -> tuple[Match, ...]:
     """The matches shown to the model as knowledge passages, best first."""
     return request.matches[:MAX_PASSAGES]
