@@ -56,6 +56,17 @@ class Grounds:
     staff_text: Callable[[str], bool] | None = None
 
 
+def shares_text(texts: Iterable[str], *, words: int = 6) -> Callable[[str], bool]:
+    """A ``staff_text`` check: whether a text repeats ``words`` consecutive words of any of
+    ``texts`` (e.g. the knowledge base's staff-only entries and agent steps)."""
+    grams = frozenset(g for t in texts for g in _ngrams(normalise(t), words))
+
+    def check(text: str) -> bool:
+        return not grams.isdisjoint(_ngrams(normalise(text), words))
+
+    return check
+
+
 def refusal(text: str, grounds: Grounds) -> str | None:
     """Why ``text`` must not be sent on these ``grounds``, or ``None`` when it may be."""
     limit = min(
@@ -139,7 +150,7 @@ _URL_TRAILING = ".,;:!?'\")]}>/"
 _HOST = re.compile(r"(?<![\w.-])(?:[\w-]+\.)+[\w-]+")
 _TLD = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9-]+)")
 _HANGUL_TAIL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]+$")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[a-z0-9.+_-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 _MENTION = re.compile(
     r"<\s*[@#!][^>\s]*>|(?<![\w.])@\s?(?:here|everyone|channel|all)(?![a-z0-9_])"
     r"|(?<![\w.@])@[a-z0-9_][\w.]{1,}"
@@ -150,7 +161,8 @@ _MESSENGER_STRONG = (
     r"|instagram|인스타그램|인스타|discord|디스코드|messenger|메신저|dm)"
 )
 _MESSENGER = re.compile(
-    _MESSENGER_STRONG + r"\s*(?:(?:id|아이디|계정|account|handle)\s*[:：=]?\s*|[:：=]\s*|\s+@"
+    _MESSENGER_STRONG + r"(?:\s+(?:us|me|at|on|via|to|our|my))*\s*"
+    r"(?:(?:id|아이디|계정|account|handle)(?:\s+is)?\s*[:：=]?\s*|[:：=]\s*|\s+@"
     r"|\s+(?=[a-z0-9._-]*[0-9_]))(@?[a-z0-9][a-z0-9._-]{2,})"
 )
 _NUMBER = re.compile(r"\d+(?:(?:\s?[.\-–—~/:()+]\s?|,(?=\d)|[ \t])\d+)*")
@@ -201,8 +213,8 @@ _SURNAMES = (
 # "김철수님", "철수 씨", "김철수 고객님", "고객님 김철수님": a surname syllable first; with a
 # space before 고객 only full three-syllable names, since "이번 고객님" is no one.
 _KO_NAME = re.compile(
-    rf"(?<![가-힣])([{_SURNAMES}][가-힣]{{1,2}})(?:고객님|님|씨)(?![가-힣])"
-    rf"|(?<![가-힣])([{_SURNAMES}][가-힣]{{2}})\s(?:고객님|고객|씨)(?![가-힣])"
+    rf"(?<![가-힣])([{_SURNAMES}][가-힣]{{1,2}})(?:고객님|님|씨)"
+    rf"|(?<![가-힣])([{_SURNAMES}][가-힣]{{2}})\s(?:고객님|님|씨|고객(?![가-힣]))"
     rf"|(?:고객님|고객|회원님)\s?,?\s?([{_SURNAMES}][가-힣]{{1,2}})\s?(?:님|씨|,)"
 )
 _NOT_NAMES = frozenset(
@@ -364,10 +376,10 @@ class _Facts:
             return "reply contains a promise (claim) the passages do not make"
         if self.terms - allowed.terms:
             return "reply contains terms (claim) the passages do not give"
-        if unknown:
-            return "reply contains a number, amount or date not in the passages"
         if {a for a in self.addresses if a not in allowed.plain}:
             return "reply contains an address not in the passages"
+        if unknown:
+            return "reply contains a number, amount or date not in the passages"
         if {n for n in self.names if n not in allowed.plain}:
             return "reply contains a person's name not in the passages"
         return None
@@ -508,6 +520,8 @@ _EN_DONE_VERBS: dict[str, str] = {
     "initiated": "process",
     "submitted": "process",
     "arranged": "reship",
+    "shipped": "reship",
+    "dispatched": "reship",
 }
 _EN_BASE_VERBS: dict[str, str] = {
     "refund": "refund",
@@ -546,7 +560,8 @@ _EN_NOUNS = (
 )
 _ADVERBS = (
     r"(?:(?:just|already|now|successfully|fully|personally|manually|also|officially|gone ahead and"
-    r"|went ahead and|go ahead and|immediately|gladly|happily|definitely|certainly|make sure to"
+    r"|went ahead and|go ahead and|make an exception and|immediately|gladly|happily|definitely"
+    r"|certainly|make sure to"
     r"|be sure to|quickly|automatically|instantly)\s+)*"
 )
 _EN_DONE_FIRST = re.compile(
@@ -575,6 +590,7 @@ _EN_DONE_SHORT = re.compile(
     r"|done|cancell?ed|refunded|waived|credited|granted)\b"
     r"(?!\s+(?:once|when|if|within|after|by|in\s\d))"
     r"|^(confirmed|approved|done)\b"
+    r"|\b(?:refund|payment|money|transfer|credit)\s+(?:has\s+|have\s+)?(?:gone|went)\s+(through)"
 )
 _EN_PROMISE = re.compile(
     r"\b(?:i|we)(?:\s*['’]ll|\s+will|\s+shall|\s+am going to|\s*['’]m going to|\s+are going to"
@@ -603,9 +619,10 @@ _CONDITIONAL = re.compile(
     r"\b(?:if|once|when|whenever|after|until|unless|whether|before|as soon as|in case)\b"
 )
 _TRAILING_CONDITION = re.compile(
-    r"^[^.!?\n;]{0,40}?\b(?:within|once|after|when|if|as soon as|in \d|by the|automatically)\b"
+    r"[^.!?\n;]{0,40}?\b(?:within|once|after|when|if|as soon as|in \d|by the|automatically)\b"
 )
-_CLAUSE_END = re.compile(r"[.!?\n,;:]")
+_PRESENT = re.compile(r"\s(?:is|are)\s(?!now\b)")
+_SENTENCE_END = re.compile(r"[.!?\n;:]")
 # Reported text: a quoted phrase that a word of saying introduces or a quote particle follows.
 _REPORTED = re.compile(
     r"(?:saying|says|say|reads|read|called|labell?ed|marked|shows?|status|message|text|notice"
@@ -650,13 +667,14 @@ _KO_FILL = (
     r"|무사히|직접|제가|저희가|특별히|예외적으로|오늘|내일|꼭|반드시|금액|비용|전부)*"
 )
 _KO_AUX = (
-    r"(?:처리|완료|승인|접수|진행|지급|발급|적용|신청|면제|환불|취소|보상|입금)?(?:가|이|를|을)?"
+    r"(?:처리|완료|승인|접수|진행|지급|발급|적용|신청|면제|환불|취소|보상|입금|확인)?"
+    r"(?:가|이|를|을)?"
 )
 _KO_DONE = re.compile(
     _KO_NOUN
     + _KO_FILL
     + _KO_AUX
-    + r"(?:되었|됐|했|하였|해드렸|시켜드렸|드렸|마쳤|끝났|끝냈|완료되었|완료됐|완료했)"
+    + r"(?:되었|됐|했|하였|해드렸|시켜드렸|드렸|마쳤|끝났|끝냈|완료되었|완료됐|완료했|났)"
     r"(?!는지|다면|으면|을때|을경우|을지|더라도|는데도|다고|다는|던|는데요\?)"
     r"|" + _KO_NOUN + _KO_FILL + r"(?:처리|승인)?완료(?=$|[.!~✅✔]|입니다|이에요|예요)"
 )
@@ -678,7 +696,7 @@ _LEMMA_MENTIONS: dict[str, re.Pattern[str]] = {
     "reship": re.compile(r"reship|resend|re-send|replacement|exchange|재발송|재배송|교환|교체"),
     "expedite": re.compile(r"expedit|upgrad|빠른 배송"),
     "process": re.compile(r"process|handl|complet|반품|처리|진행|접수"),
-    "issue": re.compile(r"issue|coupon|discount|point|발급|할인|쿠폰|적립금"),
+    "issue": re.compile(r"issue|발급"),
     "reverse": re.compile(r"revers|void|취소"),
     "change": re.compile(r"chang|updat|변경|수정"),
     "promise": re.compile(r"promise|guarantee|약속|보장"),
@@ -696,23 +714,26 @@ def _claims(folded: str, *, conditions: bool = True) -> tuple[set[str], set[str]
     promised: set[str] = set()
     for pattern in (_EN_DONE_FIRST, _EN_DONE_STATE):
         for m in pattern.finditer(folded):
-            if _conditional(folded, m, trailing=pattern is _EN_DONE_STATE, conditions=conditions):
+            # "The refund is processed once it arrives" describes the process, in a passage too.
+            present = pattern is _EN_DONE_STATE and _PRESENT.search(m.group())
+            if present and _TRAILING_CONDITION.match(folded, m.end()):
                 continue
-            verb = m.group(1)
-            done.add(_EN_DONE_VERBS.get(verb, "process"))
+            if _conditional(folded, m, conditions=conditions):
+                continue
+            done.add(_EN_DONE_VERBS.get(m.group(1), "process"))
     for m in _EN_DONE_SHORT.finditer(folded):
         if m.group(1) or m.group(2):
             done.add(_lemma_of((m.group(1) or m.group(2)).split()[0]))
-        elif not _conditional(folded, m, trailing=False, conditions=conditions):
-            done.add(_EN_DONE_VERBS.get(m.group(3) or m.group(4), "process"))
+        elif not _conditional(folded, m, conditions=conditions):
+            done.add(_EN_DONE_VERBS.get(m.group(3) or m.group(4) or "", "process"))
     for m in _EN_PROMISE.finditer(folded):
         verb = m.group(1)
         if verb in {"update", "transfer", "change"} and _NOT_THE_ACTION.match(folded, m.end()):
             continue
-        if not _conditional(folded, m, trailing=False, conditions=conditions):
+        if not _conditional(folded, m, conditions=conditions):
             promised.add(_EN_BASE_VERBS[verb])
     for m in _EN_PROMISE_OBJECT.finditer(folded):
-        if not _conditional(folded, m, trailing=False, conditions=conditions):
+        if not _conditional(folded, m, conditions=conditions):
             promised.add(_lemma_of(m.group(1)))
     if _EN_PROMISE_WORDS.search(folded):
         promised.add("promise")
@@ -733,15 +754,14 @@ def _lemma_of(word: str) -> str:
     return "process"
 
 
-def _conditional(text: str, m: re.Match[str], *, trailing: bool, conditions: bool = True) -> bool:
+def _conditional(text: str, m: re.Match[str], *, conditions: bool = True) -> bool:
+    """Whether the claim ``m`` is said under a condition earlier in its sentence ("once it
+    arrives, your refund is processed") or quoted."""
     if not conditions:
         return False
-    start = max((e.end() for e in _CLAUSE_END.finditer(text, 0, m.start())), default=0)
-    if _CONDITIONAL.search(text, start, m.start()):
-        return True
-    if m.start() > 0 and text[m.start() - 1] in "'\"‘’“”「」『』":
-        return True
-    return trailing and bool(_TRAILING_CONDITION.match(text[m.end() :]))
+    start = max((e.end() for e in _SENTENCE_END.finditer(text, 0, m.start())), default=0)
+    quoted = m.start() > 0 and text[m.start() - 1] in "'\"‘’“”「」『』"
+    return quoted or bool(_CONDITIONAL.search(text, start, m.start()))
 
 
 def _mentioned(folded: str) -> Iterable[str]:
@@ -821,9 +841,9 @@ def _in_language(said: _Facts, allowed: _Facts, language: Language) -> bool:
 _WORD = re.compile(r"[\w'’]+")
 
 
-def _ngrams(text: str) -> set[tuple[str, ...]]:
+def _ngrams(text: str, n: int = ECHO_NGRAM) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.casefold())
-    return {tuple(words[i : i + ECHO_NGRAM]) for i in range(len(words) - ECHO_NGRAM + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 @lru_cache(maxsize=32)
