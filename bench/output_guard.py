@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,20 +60,19 @@ def load(path: Path) -> list[Case]:
     return cases
 
 
-def staff_check() -> object:
+def staff_check() -> Callable[[str], bool]:
     """The ``staff_text`` check used for the corpora: the sample's agent steps and the memos."""
     steps = [step for entry in load_paths([SAMPLE_DIR]) for step in entry.agent_steps]
     return shares_text([*steps, *STAFF_MEMOS])
 
 
-def verdict(case: Case, staff: object = None) -> str | None:
+def verdict(case: Case, staff: Callable[[str], bool] | None = None) -> str | None:
     """The guard's refusal reason for ``case`` (``None``: it would be sent)."""
-    check = staff if callable(staff) else None
     grounds = Grounds(
         passages=case.passage,
         language=case.language,
         instructions=INSTRUCTION_TEXT,
-        staff_text=check,
+        staff_text=staff,
     )
     return refusal(case.output, grounds)
 
