@@ -344,3 +344,29 @@ def test_customer_text_cannot_close_the_handoff_data() -> None:
     assert data.count("</handoff>") == 1 and data.endswith("</handoff>")
     assert "＜/handoff＞" not in data and "[tag]" in data
     assert draft_reply(brief).count("approved") == 0
+
+
+ADVERSARIAL = (
+    "1 " * 750,
+    "1." * 750,
+    "010-" * 375,
+    "환불" + "이미모두" * 370,
+    "i " + "just already " * 115,
+    "your " + "refund " * 213,
+    "a." * 750,
+    "a@" * 750,
+    "'" * 1500,
+    "김" * 1500,
+    "e v i l " * 187,
+    "http://" + "a/" * 746,
+)
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_worst_case_inputs_are_checked_in_linear_time(text: str) -> None:
+    # Anything longer is refused as too long before any fact is read.
+    assert len(text) <= 1500
+    started = time.perf_counter()
+    refusal(text, Grounds(text, "ko"))
+    refusal(text, Grounds("x" * 800, "en"))
+    assert time.perf_counter() - started < 1.0

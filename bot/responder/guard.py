@@ -36,6 +36,8 @@ MIN_MAX_CHARS = 400
 """An answer may always be this long (a short passage still allows a friendly reply)."""
 PASSAGE_FACTOR = 2
 """...and otherwise at most this many times the passages' length."""
+MAX_RUNS = 6
+"""A passage's grouped number is also read in stretches of up to this many of its groups."""
 ECHO_NGRAM = 4
 ECHO_SHARED = 2
 """Sharing this many word 4-grams with the instructions makes an answer a paraphrase of them."""
@@ -342,6 +344,10 @@ class _Facts:
     done_anyhow: frozenset[str]
     """Also the actions said to be done only under a condition: what a passage may allow."""
     promised: frozenset[str]
+    promised_outright: frozenset[str]
+    """Promised as the speaker's own doing ("for you", "제가 ... 해 드릴게요"): a passage must
+    promise the same, not merely speak of the action."""
+    promised_anyhow: frozenset[str]
     mentioned: frozenset[str]
 
     def excess_over(self, allowed: _Facts) -> str | None:
@@ -371,7 +377,9 @@ class _Facts:
                 return f"reply contains {kind} not in the passages"
         if self.done - allowed.done_anyhow:
             return "reply contains a claim of an action the bot cannot take"
-        promises = self.promised - allowed.mentioned
+        promises = (self.promised - allowed.mentioned) | (
+            self.promised_outright - allowed.promised_anyhow
+        )
         if promises:
             return "reply contains a promise (claim) the passages do not make"
         if self.terms - allowed.terms:
@@ -404,8 +412,8 @@ def _facts(text: str) -> _Facts:
             hosts.add(host.removeprefix("www."))
     numbers, forms = _numbers(plain)
     quoted = _without_reported_quotes(folded)
-    done, promised = _claims(quoted)
-    done_anyhow, _ = _claims(quoted, conditions=False)
+    done, promised, outright = _claims(quoted)
+    done_anyhow, promised_anyhow, _ = _claims(quoted, conditions=False)
     return _Facts(
         plain=folded,
         links=links,
@@ -428,6 +436,8 @@ def _facts(text: str) -> _Facts:
         done=frozenset(done),
         done_anyhow=frozenset(done_anyhow),
         promised=frozenset(promised),
+        promised_outright=frozenset(outright),
+        promised_anyhow=frozenset(promised_anyhow),
         mentioned=frozenset(_mentioned(folded)),
     )
 
@@ -441,8 +451,12 @@ def _numbers(plain: str) -> tuple[list[tuple[str, str]], set[str]]:
     lowered = plain.casefold()
     for m in _NUMBER.finditer(lowered):
         runs = _RUN.findall(m.group())
+        forms.add("".join(runs))
+        forms.add("|".join(str(int(r)) for r in runs))
+        # Stretches of at most MAX_RUNS groups (a phone or account number has fewer), which
+        # keeps this linear in the length of the text.
         for i in range(len(runs)):
-            for j in range(i + 1, len(runs) + 1):
+            for j in range(i + 1, min(len(runs), i + MAX_RUNS) + 1):
                 forms.add("".join(runs[i:j]))
                 forms.add("|".join(str(int(r)) for r in runs[i:j]))
         digits = "".join(runs)
@@ -522,6 +536,18 @@ _EN_DONE_VERBS: dict[str, str] = {
     "arranged": "reship",
     "shipped": "reship",
     "dispatched": "reship",
+    "swapped": "reship",
+    "replaced": "reship",
+    "exchanged": "reship",
+    "deleted": "delete",
+    "closed": "delete",
+    "extended": "extend",
+    "skipped": "waive",
+    "restored": "restore",
+    "reinstated": "restore",
+    "unlocked": "restore",
+    "reactivated": "restore",
+    "reset": "restore",
 }
 _EN_BASE_VERBS: dict[str, str] = {
     "refund": "refund",
@@ -552,6 +578,17 @@ _EN_BASE_VERBS: dict[str, str] = {
     "return your money": "refund",
     "pay you": "credit",
     "pay back": "refund",
+    "swap": "reship",
+    "replace": "reship",
+    "exchange": "reship",
+    "delete": "delete",
+    "close": "delete",
+    "extend": "extend",
+    "skip": "waive",
+    "restore": "restore",
+    "reinstate": "restore",
+    "unlock": "restore",
+    "reactivate": "restore",
 }
 _EN_NOUNS = (
     r"refunds?|orders?|payments?|charges?|fees?|returns?|exchanges?|cancellations?|replacements?"
@@ -659,11 +696,16 @@ _KO_NOUNS: dict[str, str] = {
     "변경": "change",
     "수정": "change",
     "반품": "process",
+    "탈퇴": "delete",
+    "삭제": "delete",
+    "연장": "extend",
+    "복구": "restore",
+    "복원": "restore",
 }
 _KO_NOUN = "(" + "|".join(sorted(_KO_NOUNS, key=len, reverse=True)) + ")"
 # Particles and adverbs that may sit between the action and its verb, spaces removed.
 _KO_FILL = (
-    r"(?:이|가|을|를|은|는|도|금|액|건|요청|신청|이미|모두|정상적으로|바로|즉시|전액|방금|완전히"
+    r"(?:이|가|을|를|은|는|도|건|요청|신청|이미|모두|정상적으로|바로|즉시|전액|방금|완전히"
     r"|무사히|직접|제가|저희가|특별히|예외적으로|오늘|내일|꼭|반드시|금액|비용|전부)*"
 )
 _KO_AUX = (
@@ -685,6 +727,12 @@ _KO_PROMISE = re.compile(
     + r"(?:해|시켜|하여)?(?:드리겠|드릴게|드릴께|드리도록|드릴예정|드릴수|드릴것|드릴거|드립니다"
     r"|드려요|주겠|줄게|줄께|해주겠|하겠습니다|하겠어요|할게요|할께요|할예정)"
 )
+# The speaker doing it themselves, right away: what only a person with the power to do it says.
+_FOR_YOU = re.compile(
+    r"[^.!?\n]{0,30}?\b(?:for you|on your behalf|myself|personally|right now|right away"
+    r"|immediately|today)\b"
+)
+_KO_MYSELF = re.compile(r"제가|저희가|대신|직접|바로|지금|즉시|오늘")
 _KO_PROMISE_WORDS = re.compile(r"약속|보장|장담|틀림없이|책임지고|맹세")
 _LEMMA_MENTIONS: dict[str, re.Pattern[str]] = {
     "refund": re.compile(r"refund|reimburs|money back|환불|환급|반환"),
@@ -700,6 +748,9 @@ _LEMMA_MENTIONS: dict[str, re.Pattern[str]] = {
     "reverse": re.compile(r"revers|void|취소"),
     "change": re.compile(r"chang|updat|변경|수정"),
     "promise": re.compile(r"promise|guarantee|약속|보장"),
+    "delete": re.compile(r"delet|close your account|탈퇴|삭제"),
+    "extend": re.compile(r"extend|extension|연장"),
+    "restore": re.compile(r"restor|reinstat|unlock|reactivat|복원|복구|해제"),
 }
 
 
@@ -707,11 +758,13 @@ def _without_reported_quotes(folded: str) -> str:
     return _REPORTED.sub(" ", folded)
 
 
-def _claims(folded: str, *, conditions: bool = True) -> tuple[set[str], set[str]]:
-    """The actions ``folded`` says were done, and those it promises (first person); with
-    ``conditions``, not those said under a condition ("once your refund has been processed")."""
+def _claims(folded: str, *, conditions: bool = True) -> tuple[set[str], set[str], set[str]]:
+    """The actions ``folded`` says were done, those it promises (first person), and those it
+    promises as the speaker's own doing; with ``conditions``, not those said under a condition
+    ("once your refund has been processed")."""
     done: set[str] = set()
     promised: set[str] = set()
+    outright: set[str] = set()
     for pattern in (_EN_DONE_FIRST, _EN_DONE_STATE):
         for m in pattern.finditer(folded):
             # "The refund is processed once it arrives" describes the process, in a passage too.
@@ -732,6 +785,8 @@ def _claims(folded: str, *, conditions: bool = True) -> tuple[set[str], set[str]
             continue
         if not _conditional(folded, m, conditions=conditions):
             promised.add(_EN_BASE_VERBS[verb])
+            if _FOR_YOU.match(folded, m.end()):
+                outright.add(_EN_BASE_VERBS[verb])
     for m in _EN_PROMISE_OBJECT.finditer(folded):
         if not _conditional(folded, m, conditions=conditions):
             promised.add(_lemma_of(m.group(1)))
@@ -742,9 +797,11 @@ def _claims(folded: str, *, conditions: bool = True) -> tuple[set[str], set[str]
         done.add(_KO_NOUNS[m.group(1) or m.group(2)])
     for m in _KO_PROMISE.finditer(compact):
         promised.add(_KO_NOUNS[m.group(1)])
+        if _KO_MYSELF.search(compact, max(0, m.start() - 12), m.end()):
+            outright.add(_KO_NOUNS[m.group(1)])
     if _KO_PROMISE_WORDS.search(compact):
         promised.add("promise")
-    return done, promised
+    return done, promised, outright
 
 
 def _lemma_of(word: str) -> str:
