@@ -94,11 +94,17 @@ class LLMResponder:
 
     @classmethod
     def from_settings(
-        cls, api_key: str, base_url: str | None, model: str, fallback: Responder
+        cls,
+        api_key: str,
+        base_url: str | None,
+        model: str,
+        fallback: Responder,
+        *,
+        staff_text: Callable[[str], bool] | None = None,
     ) -> LLMResponder:
         """Build a responder with its own client; ``base_url=None`` means the OpenAI default."""
         client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url)
-        responder = cls(client=client, model=model, fallback=fallback)
+        responder = cls(client=client, model=model, fallback=fallback, staff_text=staff_text)
         responder._owns_client = True
         return responder
 
