@@ -107,9 +107,19 @@ _SELF_REFERENCE = re.compile(
     r"|\bmy\s+(?:instructions|guidelines|system\s+message)\b"
     r"|\bI(?:\s+was|\s+am|'m|’m|\s+have\s+been|'ve\s+been)\s+(?:instructed|programmed)\b"
     r"|\byou\s+are\s+ondo\b|(?:당신|너)(?:은|는)\s?ondo"
-    r"|(?<![가-힣])(?:제|저의|나의|내)\s?(?:지침|지시\s?사항|지시문|시스템\s?메시지)",
+    r"|(?<![가-힣])(?:제|저의|나의|내)\s?(?:지침|지시\s?사항|지시문|시스템\s?메시지|규칙|설정)"
+    r"|지시를\s?받|지시\s?받았|지침에\s?따라|지침상|규칙상|따르는\s?규칙|프로그래밍되"
+    r"|\bmy\s+(?:rules|prompt|programming|configuration)\b|\bthe\s+rules\s+I\s+follow\b"
+    r"|\bI(?:'m|’m|\s+am|\s+was|'ve\s+been|\s+have\s+been)\s+(?:told|configured|set\s+up|designed)"
+    r"\s+to\b|\b(?:customer|user)\s+tags?\b|\bnot\s+(?:as\s+)?instructions\b",
     re.IGNORECASE,
 )
+
+
+INSTRUCTION_TEXT = "\n".join(
+    (*RULES, *TONES.values(), HANDOFF_RULE, NOT_ANSWERED_NOTE, PASSAGES_HEADING)
+)
+"""The prompt's own fixed wording; an answer sharing several phrases with it paraphrases it."""
 
 
 def passages(request: ReplyRequest) -> tuple[Match, ...]:
