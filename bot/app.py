@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.crypto import cipher_for
@@ -33,8 +33,11 @@ def load_embedders() -> list[Embedder]:
     return embedders
 
 
-def build_responder(settings: Settings) -> Responder:
-    """The LLM responder when one is configured, else the offline composer."""
+def build_responder(
+    settings: Settings, staff_text: Callable[[str], bool] | None = None
+) -> Responder:
+    """The LLM responder when one is configured, else the offline composer. ``staff_text``
+    tells the model's output check what customers must never be shown."""
     composer = ComposerResponder()
     if not settings.llm_enabled:
         return composer
@@ -50,6 +53,7 @@ def build_responder(settings: Settings) -> Responder:
         base_url=settings.openai_base_url,
         model=settings.llm_model,
         fallback=composer,
+        staff_text=staff_text,
     )
 
 
@@ -99,7 +103,8 @@ def build_runtime(
     engine = Engine(
         store,
         knowledge,
-        responder or build_responder(settings),
+        # Read through ``knowledge`` at each check: an approval swaps its staff text live.
+        responder or build_responder(settings, lambda text: knowledge.staff_text.leaks(text)),
         default_detector(),
         staff_contact=settings.staff_contact,
     )

@@ -69,9 +69,7 @@ class StaffText:
         if not self._grams:
             return []
         tokens = words(text)
-        found = (
-            tuple(tokens[i : i + self.n]) for i in range(max(0, len(tokens) - self.n + 1))
-        )
+        found = (tuple(tokens[i : i + self.n]) for i in range(max(0, len(tokens) - self.n + 1)))
         return [" ".join(g) for g in found if g in self._grams]
 
     def leaks(self, text: str) -> bool:
