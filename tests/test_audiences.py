@@ -523,3 +523,43 @@ async def test_staff_questions_are_counted_apart_and_suggest_handbook_sections(
     assert figures["questions"] == 5 and figures["answer_rate"] == 0.4
     assert "counted apart" in summary(stats, "30 days", "en")
     assert "사내 지침 추가 제안" in page(stats, "30일", "ko")
+
+
+# --- the LLM path ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("환불 요청하려면 어떻게 해야 하나요?", "ko"), ("How do I request a refund?", "en")],
+)
+async def test_a_model_that_quotes_the_handbook_is_refused_and_prompts_hold_no_staff_text(
+    sample_runtime_factory: Callable[..., Runtime], question: str, lang: str
+) -> None:
+    from tests.fakes.openai_server import FakeOpenAI
+
+    server = FakeOpenAI()
+    base_url = await server.start()
+    try:
+        runtime = sample_runtime_factory(
+            openai_api_key="test-key", openai_base_url=base_url, llm_model="fake-model"
+        )
+        staff_text = getattr(runtime.engine.responder, "staff_text", None)
+        assert staff_text is not None
+        # A rule without a number or a link: only the staff-text check can catch it.
+        quote = {
+            "ko": "욕설, 인격 모독, 성희롱 발언이 나오면 먼저 한 번 정중하게 중단을 요청하고, "
+            "같은 행동이 반복되면 두 번째 경고 후 상담을 종료할 수 있습니다.",
+            "en": "If a customer swears, insults or harasses you, politely ask them once to "
+            "stop. If the behaviour continues, give a second warning.",
+        }[lang]
+        assert staff_text(quote)
+        server.queue(quote)
+        outcome = await Chat(runtime.engine).say(question)
+        assert outcome.reply is not None
+        assert not runtime.knowledge.staff_text.leaks(outcome.reply.text)
+        assert ("환불" if lang == "ko" else "refund") in outcome.reply.text.lower()
+        assert len(server.requests) == 1
+        for q in PLATFORM_SAMPLE:  # the prompts themselves are checked by the suite guard
+            await Chat(runtime.engine).say(q["question"])
+    finally:
+        await server.stop()
