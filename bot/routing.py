@@ -223,8 +223,9 @@ class Router:
                 if ticket is not None and await self.take_over(key, message.user):
                     log.info("agent %s answered in %s: taken over", message.user, key)
                     if ticket.agent is None and ticket.thread_ref:
-                        note = f"{self._who(message, ticket.thread_ref, 'An agent')} took this "
-                        await self._note(ticket.thread_ref, note + "over in the customer's thread.")
+                        who = self._who(message, ticket.thread_ref, "An agent")
+                        note = f"{who} took this over in the customer's thread."
+                        await self._note(ticket.thread_ref, note)
                 return Outcome("suppressed", inbound.id)
             log.info("message by a third party in %s recorded, not answered", key)
             if ticket is None or not ticket.thread_ref or self.desk is None:

@@ -126,6 +126,8 @@ async def test_slack_handoff_relays_a_third_party_as_such_and_an_agent_takes_ove
     assert slack.posts(AGENTS)[-1].params["text"] == (
         f"<@{AGENT}> took this over in the customer's thread."
     )
+    [taken] = [c for c in fake.calls_to("chat.update") if c.params["ts"] == ticket.response["ts"]]
+    assert taken.params["text"] == f"Taken by <@{AGENT}>"
     assert len(slack.posts("C0SUPPORT")) == to_customer  # the bot said nothing to either
     rows = store._db.execute(
         "SELECT user, role FROM messages WHERE conversation_key = ? AND direction = 'in' "
@@ -205,6 +207,8 @@ async def test_discord_bystander_and_staff_in_a_customers_thread(
     await discord.say(aside, channel=thread, author=fake.users[HELPER_ID])
     assert await discord.state(key) == "human"
     assert discord.texts(ticket)[-1] == f"<@{HELPER_ID}> took this over in the customer's thread."
+    [taken] = discord.edits(ticket)
+    assert f"Taken by <@{HELPER_ID}>" in taken.body["content"]
     discord.assert_nobody_pinged()
 
 

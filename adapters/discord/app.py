@@ -278,7 +278,10 @@ class DiscordAdapter(CountsCompletions):
 
         try:
             inbound = await self.router.record(message, is_agent)
+            before = await self.engine.store.current_handoff(key) if is_staff else None
             await self.router.customer_message(message, sender, inbound=inbound)
+            if inbound.role == "agent" and before is not None and before.agent is None:
+                await self._show_taken(key, str(author.id))
         except Exception as exc:
             # The gateway does not redeliver: the message stays recorded unanswered, and the
             # router's recovery sweep answers it once Discord takes posts again.
@@ -288,6 +291,12 @@ class DiscordAdapter(CountsCompletions):
                 item.target.channel_id,
                 describe(exc),
             )
+
+    async def _show_taken(self, key: str, agent: str) -> None:
+        """The ticket shows who took it over by answering in the customer's thread."""
+        handoff = await self.engine.store.current_handoff(key)
+        if self.desk is not None and handoff is not None and handoff.agent == agent:
+            await self.desk.update_ticket(handoff, taken_status(agent), resolvable=True)
 
     def is_staff(self, author: discord.User | discord.Member) -> bool:
         """Whether ``author`` is staff (:class:`StaffPolicy`: the staff role, or else the

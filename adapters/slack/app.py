@@ -166,8 +166,14 @@ class SlackAdapter(CountsCompletions):
 
     async def _customer(self, item: CustomerMessage, inbound: Inbound) -> None:
         sender = SlackSender(self.client, item.channel, item.thread_ts)
+        key = item.message.conversation_key
         try:
+            before = (
+                await self.engine.store.current_handoff(key) if inbound.role == "agent" else None
+            )
             await self.router.customer_message(item.message, sender, inbound=inbound)
+            if before is not None and before.agent is None:
+                await self._show_taken(key, item.message.user)
         except Exception as exc:
             # Slack has its ack already and will not redeliver: the message stays recorded
             # unanswered, and the router's recovery sweep answers it once Slack takes posts.
@@ -177,6 +183,16 @@ class SlackAdapter(CountsCompletions):
                 type(exc).__name__,
                 exc,
             )
+
+    async def _show_taken(self, key: str, agent: str) -> None:
+        """The ticket shows who took it over by answering in the customer's thread."""
+        handoff = await self.engine.store.current_handoff(key)
+        target = parse_thread_ref(handoff.thread_ref or "") if handoff else None
+        if handoff is None or handoff.agent != agent or target is None:
+            return
+        status = ticket_status(True, agent)
+        blocks = ticket_blocks(None, handoff, str(handoff.id), status, resolvable=True)
+        await self._edit_ticket(target[0], target[1], blocks, status)
 
     async def _agent(self, item: AgentMessage) -> None:
         if not await self._is_agent(item.user):
