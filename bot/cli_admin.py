@@ -38,11 +38,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     purge = privacy_sub.add_parser("purge", help="delete conversations idle for longer than AGE")
     purge.add_argument("--older-than", required=True, type=duration, metavar="AGE", help="e.g. 90d")
     purge.set_defaults(handler=_cmd_purge)
-    export = privacy_sub.add_parser("export", help="print everything stored about a customer")
-    export.add_argument("--user", required=True, help="the customer's platform user id")
+    export = privacy_sub.add_parser(
+        "export", help="print what a person wrote and the conversations they opened"
+    )
+    export.add_argument("--user", required=True, help="the person's platform user id")
     export.set_defaults(handler=_cmd_export)
-    forget = privacy_sub.add_parser("forget", help="delete everything stored about a customer")
-    forget.add_argument("--user", required=True, help="the customer's platform user id")
+    forget = privacy_sub.add_parser(
+        "forget", help="delete what a person wrote and the conversations they opened"
+    )
+    forget.add_argument("--user", required=True, help="the person's platform user id")
     forget.set_defaults(handler=_cmd_forget)
     privacy.set_defaults(handler=lambda _args: _usage(privacy))
 
@@ -99,7 +103,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(json.dumps(data, ensure_ascii=False, indent=2))
-    if not data["conversations"] and not data["ratings"]:
+    if not data["conversations"] and not data["messages_elsewhere"] and not data["ratings"]:
         print(f"nothing is stored about {args.user}", file=sys.stderr)
     return 0
 

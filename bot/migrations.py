@@ -230,6 +230,40 @@ def _m8_audiences(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE corrections ADD COLUMN audience TEXT")
 
 
+def _m9_authors(db: sqlite_utils.Database) -> None:
+    # A conversation belongs to the customer who opened it (its owner); other people writing in
+    # its thread are recorded as themselves: an agent, or a third party who never acts for the
+    # customer. Conversations from before: their first customer message names the owner.
+    db.execute("ALTER TABLE conversations ADD COLUMN owner TEXT")
+    db.execute(
+        "UPDATE conversations SET owner = (SELECT m.user FROM messages m "
+        "WHERE m.conversation_key = conversations.key AND m.direction = 'in' "
+        "AND m.role = 'customer' AND m.user != '' ORDER BY m.id LIMIT 1)"
+    )
+    _widen_check(db, "messages", "'agent', 'system')", "'agent', 'system', 'third_party')")
+
+
+def _widen_check(db: sqlite_utils.Database, table: str, old: str, new: str) -> None:
+    """Loosen a CHECK constraint in place, as SQLite documents for removing constraints
+    (https://sqlite.org/lang_altertable.html#otheralter): every stored row still satisfies
+    it, so nothing is rewritten and no foreign key (ratings -> messages) is disturbed."""
+    row = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()
+    if row is None or old not in row[0]:
+        raise RuntimeError(f"the CHECK of {table} is not the expected one ({old})")
+    version = int(db.execute("PRAGMA schema_version").fetchone()[0])
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        db.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+            [row[0].replace(old, new), table],
+        )
+        db.execute(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_core,
     _m2_knowledge,
@@ -239,6 +273,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m6_corrections,
     _m7_suggestions,
     _m8_audiences,
+    _m9_authors,
 )
 
 

@@ -89,10 +89,12 @@ class RetentionMixin:
 
     async def export_user(self: _StoreLike, user: str) -> dict[str, Any]:
         """Everything stored about the customer ``user`` (a platform user id), as plain data:
-        their conversations with every message in them, handoffs and ratings."""
+        the conversations they own with the bot's and agents' messages in them (not other
+        people's), the messages they wrote in other people's conversations, their handoffs
+        and ratings. Per author: nothing another person wrote is exported as theirs."""
 
         def run() -> dict[str, Any]:
-            keys = _customer_conversations(self._db, user)
+            keys = _owned_conversations(self._db, user)
             out: dict[str, Any] = {"user": user, "conversations": [], "ratings": []}
             for key in keys:
                 conversation = _row_dict(
@@ -102,9 +104,9 @@ class RetentionMixin:
                     m | {"text": self.cipher.open(m["text"])}
                     for m in _rows(
                         self._db,
-                        "SELECT id, platform, direction, role, user, text, language, emotion, "
-                        "intent, created_at FROM messages WHERE conversation_key = ? ORDER BY id",
-                        [key],
+                        f"SELECT {_MESSAGE_FIELDS} FROM messages WHERE conversation_key = ? "
+                        f"AND {_NOT_SOMEONE_ELSES} ORDER BY id",
+                        [key, user],
                     )
                 ]
                 handoffs = [
@@ -120,6 +122,16 @@ class RetentionMixin:
                 out["conversations"].append(
                     (conversation or {"key": key}) | {"messages": messages, "handoffs": handoffs}
                 )
+            out["messages_elsewhere"] = [
+                m | {"text": self.cipher.open(m["text"])}
+                for m in _rows(
+                    self._db,
+                    f"SELECT conversation_key, {_MESSAGE_FIELDS} FROM messages "
+                    "WHERE direction = 'in' AND user = ? AND conversation_key NOT IN "
+                    "(SELECT key FROM conversations WHERE owner = ?) ORDER BY id",
+                    [user, user],
+                )
+            ]
             out["ratings"] = _rows(
                 self._db,
                 "SELECT message_id, entry_id, rating, created_at FROM ratings WHERE user = ?",
@@ -145,12 +157,15 @@ class RetentionMixin:
         return await self._run(run)
 
     async def forget_user(self: _StoreLike, user: str) -> dict[str, int]:
-        """Delete everything stored about the customer ``user``; returns what was deleted."""
+        """Delete everything stored about the customer ``user``: the conversations they own,
+        the messages they wrote in other people's (with any bot reply to them), and their
+        ratings; other people's messages stay. Returns what was deleted."""
 
         def run() -> dict[str, int]:
             with self._db.conn:
-                keys = _customer_conversations(self._db, user)
+                keys = _owned_conversations(self._db, user)
                 counts = _delete_conversations(self._db, keys)
+                _delete_messages_elsewhere(self._db, user, counts)
                 counts["ratings"] += self._db.execute(
                     "DELETE FROM ratings WHERE user = ?", [user]
                 ).rowcount
@@ -160,15 +175,42 @@ class RetentionMixin:
         return await self._run(run)
 
 
-def _customer_conversations(db: sqlite_utils.Database, user: str) -> list[str]:
+_MESSAGE_FIELDS = "id, platform, direction, role, user, text, language, emotion, intent, created_at"
+_NOT_SOMEONE_ELSES = "(direction = 'out' OR user = ?)"
+"""A message of the owner's conversation that is not another person's: the owner's own, and
+what the bot and agents posted to them. Bystanders' messages belong to the bystanders."""
+
+
+def _owned_conversations(db: sqlite_utils.Database, user: str) -> list[str]:
     return [
         r[0]
         for r in db.execute(
-            "SELECT DISTINCT conversation_key FROM messages WHERE user = ? AND role = 'customer' "
-            "ORDER BY conversation_key",
-            [user],
+            "SELECT key FROM conversations WHERE owner = ? ORDER BY key", [user]
         ).fetchall()
     ]
+
+
+def _delete_messages_elsewhere(
+    db: sqlite_utils.Database, user: str, counts: dict[str, int]
+) -> None:
+    """Delete what ``user`` wrote in conversations owned by somebody else, with the bot's
+    replies to it (a bystander recorded before third parties were told apart got answers)."""
+    mine = (
+        "SELECT id FROM messages WHERE direction = 'in' AND user = ? AND conversation_key NOT IN "
+        "(SELECT key FROM conversations WHERE owner = ?)"
+    )
+    replies = f"SELECT id FROM messages WHERE in_reply_to IN ({mine})"
+    for table, column in (("corrections", "reply_id"), ("ratings", "message_id")):
+        for ids in (replies, mine):
+            counts[table] += db.execute(
+                f"DELETE FROM {table} WHERE {column} IN ({ids})", [user, user]
+            ).rowcount
+    counts["messages"] += db.execute(
+        f"DELETE FROM messages WHERE id IN ({replies})", [user, user]
+    ).rowcount
+    counts["messages"] += db.execute(
+        f"DELETE FROM messages WHERE id IN ({mine})", [user, user]
+    ).rowcount
 
 
 def _delete_conversations(db: sqlite_utils.Database, keys: list[str]) -> dict[str, int]:

@@ -17,11 +17,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from bot.engine import Engine, HandoffTicket, Outcome, Sender
+from bot.engine import Engine, HandoffTicket, Outcome, Sender, storable
 from bot.handoff import InvalidTransition
+from bot.language import detect_language
+from bot.privacy import redact
 from bot.responder.summarizer import finish_ticket
 from bot.store import Handoff, Inbound
 from bot.types import Emotion, EmotionLabel, Language, Message, Reply
@@ -109,13 +112,34 @@ class Router:
 
     # --- the customer's side -------------------------------------------------------------
 
+    async def record(self, message: Message, is_agent: Callable[[str], Awaitable[bool]]) -> Inbound:
+        """Record an inbound message as its author's: the conversation's owner (the customer
+        who opened it), an agent (``is_agent(user)``, the platform's facts: the desk's
+        members, the staff role) or a third party. ``is_agent`` is only asked about people
+        writing in somebody else's conversation; if it fails they are a third party."""
+        owner = await self.engine.store.conversation_owner(message.conversation_key)
+        role = "customer"
+        if owner is not None and owner != message.user:
+            try:
+                role = "agent" if await is_agent(message.user) else "third_party"
+            except Exception as exc:
+                log.warning("cannot tell whether %s is an agent (%s)", message.user, _reason(exc))
+                role = "third_party"
+        return await self.engine.store.record_inbound(storable(message), role)
+
     async def customer_message(
         self, message: Message, sender: Sender | None = None, *, inbound: Inbound | None = None
     ) -> Outcome:
         """Handle a customer's message: the engine answers; a handoff opens a ticket at the
         desk; while a person has the conversation the message is relayed to the ticket.
-        ``inbound``: the message's record, when the adapter recorded it already."""
+        ``inbound``: the message's record, when the adapter recorded it already (see
+        :meth:`record`). A message that is not the conversation owner's goes to
+        :meth:`third_party_message` instead."""
         sender = sender or self.sender_for(message.conversation_key)
+        if inbound is None:
+            inbound = await self.engine.receive(message)
+        if inbound.role != "customer":
+            return await self.third_party_message(message, inbound)
         outcome = await self.engine.handle(message, sender, inbound=inbound)
         if outcome.handoff is not None:
             await self.open_ticket(outcome.handoff, claimed=True)
@@ -183,6 +207,43 @@ class Router:
             await self.engine.store.unclaim(outcome.inbound_id)
             return
         await self.engine.relayed(outcome)
+
+    async def third_party_message(self, message: Message, inbound: Inbound) -> Outcome:
+        """Somebody other than the customer wrote in the customer's conversation (recorded as
+        theirs, ``inbound.role``). The bot never answers it, and it neither changes the state
+        nor escalates: it does not act for the customer. While a handoff is open, a third
+        party's words go to the ticket's thread labelled as a third party's; an agent's
+        (visible to the customer already) take the conversation over, as a reply would."""
+        if not inbound.process:
+            return Outcome("duplicate", inbound.id)
+        store, key = self.engine.store, message.conversation_key
+        ticket = await store.current_handoff(key)
+        try:
+            if inbound.role == "agent":
+                if ticket is not None and await self.take_over(key, message.user):
+                    log.info("agent %s answered in %s: taken over", message.user, key)
+                    if ticket.agent is None and ticket.thread_ref:
+                        who = self._who(message, ticket.thread_ref, "An agent")
+                        note = f"{who} took this over in the customer's thread."
+                        await self._note(ticket.thread_ref, note)
+                return Outcome("suppressed", inbound.id)
+            log.info("message by a third party in %s recorded, not answered", key)
+            if ticket is None or not ticket.thread_ref or self.desk is None:
+                return Outcome("suppressed", inbound.id)
+            relay = redact(message.text, detect_language(message.text)) or "(empty)"
+            who = self._who(message, ticket.thread_ref, "Someone")
+            await self._note(ticket.thread_ref, f"Third party (not the customer) {who}: {relay}")
+            return Outcome("relayed", inbound.id, relay_text=relay)
+        finally:
+            # Not retried by the recovery sweep: that answers customers, and this is no one's.
+            await store.mark_handled(inbound.id)
+
+    @staticmethod
+    def _who(message: Message, thread_ref: str, otherwise: str) -> str:
+        """A mention of the author for a desk on their own platform (desks post with mentions
+        disabled); across platforms an id would be noise."""
+        same = platform_of(message.conversation_key) == platform_of(thread_ref)
+        return f"<@{message.user}>" if same else otherwise
 
     # --- the agents' side ----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ class SettingsError(ValueError):
     """A setting has a value Ondo cannot use; the message names the variable."""
 
 
+_SLACK_CHANNEL_RE = re.compile(r"[CG][A-Z0-9]{2,}")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -44,6 +45,9 @@ class Settings:
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str | None = None
+    slack_staff_channels: tuple[str, ...] = ()
+    """``ONDO_SLACK_STAFF_CHANNELS``: the internal help channels, where full members of the
+    workspace are staff (everywhere else, everyone is a customer)."""
     discord_token: str | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
@@ -104,6 +108,16 @@ class Settings:
             bad = [i for i in ids if not i.isdecimal()]
             if bad:
                 raise SettingsError(f"{name} takes Discord ids (numbers), not {bad[0]!r}")
+        slack_staff = [
+            c.strip() for c in (get("ONDO_SLACK_STAFF_CHANNELS") or "").replace(";", ",").split(",")
+        ]
+        slack_staff = [c for c in slack_staff if c]
+        bad_slack = [c for c in slack_staff if not _SLACK_CHANNEL_RE.fullmatch(c)]
+        if bad_slack:
+            raise SettingsError(
+                "ONDO_SLACK_STAFF_CHANNELS takes Slack channel ids (C0123ABCD, G0123ABCD), "
+                f"not {bad_slack[0]!r}"
+            )
         log_format = (get("ONDO_LOG_FORMAT") or "text").lower()
         if log_format not in ("text", "json"):
             raise SettingsError(f"ONDO_LOG_FORMAT must be text or json, not {log_format!r}")
@@ -128,6 +142,7 @@ class Settings:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=get("SLACK_API_URL"),
+            slack_staff_channels=tuple(slack_staff),
             discord_token=get("DISCORD_TOKEN"),
             discord_api_base=get("DISCORD_API_BASE"),
             discord_gateway_url=get("DISCORD_GATEWAY_URL"),

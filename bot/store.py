@@ -55,6 +55,9 @@ class Inbound:
     id: int
     duplicate: bool
     process: bool
+    role: str = "customer"
+    """Whose message it is: ``customer`` (the conversation's owner), ``agent`` or
+    ``third_party`` (someone else writing in the customer's thread)."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,13 @@ class Store(RetentionMixin):
         assert row is not None
         return Conversation(*row)
 
+    async def conversation_owner(self, key: str) -> str | None:
+        """The user who opened conversation ``key`` (whose conversation it is), if known."""
+        row = await self._run(
+            lambda: self._one("SELECT owner FROM conversations WHERE key = ?", [key])
+        )
+        return str(row[0]) if row and row[0] else None
+
     async def has_conversation(self, key: str) -> bool:
         """Whether ``key`` is a stored conversation (without creating it)."""
         row = await self._run(lambda: self._one("SELECT 1 FROM conversations WHERE key = ?", [key]))
@@ -258,13 +268,27 @@ class Store(RetentionMixin):
 
         A second delivery of the same platform message id is a duplicate; it is processed
         again only if the first delivery never finished (no reply, claim expired).
+
+        The first customer to write in a conversation owns it; a ``customer`` message by
+        anybody else there is recorded (and returned) as ``third_party``: it is theirs, never
+        the owner's. The returned :attr:`Inbound.role` is the role stored.
         """
         return await self._run(lambda: self._record_inbound(message, role))
 
     def _record_inbound(self, message: Message, role: str) -> Inbound:
         now = time.time()
-        self._conversation(message.conversation_key, message.platform)
+        key = message.conversation_key
+        self._conversation(key, message.platform)
         with self._db.conn:
+            if role == "customer":
+                # One statement, so two people writing first at once cannot both own it.
+                self._db.execute(
+                    "UPDATE conversations SET owner = ? WHERE key = ? AND owner IS NULL",
+                    [message.user, key],
+                )
+                owner = self._one("SELECT owner FROM conversations WHERE key = ?", [key])
+                if owner is not None and owner[0] != message.user:
+                    role = "third_party"
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO messages (conversation_key, platform, platform_message_id,"
                 " direction, role, user, text, claimed_at, created_at, audience) "
@@ -282,21 +306,21 @@ class Store(RetentionMixin):
                 ],
             )
             if cursor.rowcount == 1:
-                return Inbound(int(cursor.lastrowid or 0), duplicate=False, process=True)
+                return Inbound(int(cursor.lastrowid or 0), duplicate=False, process=True, role=role)
             row = self._one(
-                "SELECT id FROM messages WHERE platform = ? AND platform_message_id = ? "
+                "SELECT id, role FROM messages WHERE platform = ? AND platform_message_id = ? "
                 "AND direction = 'in'",
                 [message.platform, message.message_id],
             )
             assert row is not None
-            inbound_id = int(row[0])
+            inbound_id, role = int(row[0]), str(row[1])
             claimed = self._db.execute(
                 "UPDATE messages SET claimed_at = ?, attempts = attempts + 1 "
                 "WHERE id = ? AND claimed_at < ? "
                 f"AND handled_at IS NULL AND NOT EXISTS ({_POSTED_REPLY})",
                 [now, inbound_id, now - CLAIM_LEASE_SECONDS, inbound_id],
             ).rowcount
-        return Inbound(inbound_id, duplicate=True, process=claimed == 1)
+        return Inbound(inbound_id, duplicate=True, process=claimed == 1, role=role)
 
     async def annotate_inbound(self, inbound_id: int, **fields: str | float | bool | None) -> None:
         """Attach analysis results (language, emotion, intent, ...) to an inbound row."""
@@ -476,13 +500,15 @@ class Store(RetentionMixin):
         await self._run(run)
 
     async def history(self, key: str, limit: int = 10) -> list[StoredMessage]:
-        """The conversation's latest messages since its context was last cleared, oldest first."""
+        """The conversation's latest messages since its context was last cleared, oldest first;
+        third parties' messages are not part of it (they are not the customer's words)."""
 
         def run() -> list[StoredMessage]:
             rows = self._db.execute(
                 "SELECT m.id, m.role, m.text, m.emotion, m.intent, m.created_at FROM messages m "
                 "JOIN conversations c ON c.key = m.conversation_key "
                 "WHERE m.conversation_key = ? AND m.id > c.context_since "
+                "AND m.role != 'third_party' "
                 "ORDER BY m.id DESC LIMIT ?",
                 [key, limit],
             ).fetchall()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -234,7 +235,7 @@ class DiscordAdapter(CountsCompletions):
             staff_channel=self.config.staff_channel,
         )
         if isinstance(item, CustomerMessage):
-            await self._customer(item)
+            await self._customer(item, message.author)
         elif isinstance(item, AgentMessage) and isinstance(channel, discord.Thread):
             await self._agent(item, message.author, channel)
 
@@ -264,13 +265,23 @@ class DiscordAdapter(CountsCompletions):
             message.channel.id,
         )
 
-    async def _customer(self, item: CustomerMessage) -> None:
+    async def _customer(self, item: CustomerMessage, author: discord.User | discord.Member) -> None:
         key = item.message.conversation_key
         if not item.addressed and not await self.engine.store.has_conversation(key):
             return  # a thread Ondo takes no part in
         sender = DiscordSender(self.client, item.target, thread_name=item.thread_name)
+        is_staff = self.is_staff(author)
+        message = replace(item.message, role="staff" if is_staff else "customer")
+
+        async def is_agent(_user: str) -> bool:
+            return is_staff  # staff in a customer's thread are agents
+
         try:
-            await self.router.customer_message(item.message, sender)
+            inbound = await self.router.record(message, is_agent)
+            before = await self.engine.store.current_handoff(key) if is_staff else None
+            await self.router.customer_message(message, sender, inbound=inbound)
+            if inbound.role == "agent" and before is not None and before.agent is None:
+                await self._show_taken(key, str(author.id))
         except Exception as exc:
             # The gateway does not redeliver: the message stays recorded unanswered, and the
             # router's recovery sweep answers it once Discord takes posts again.
@@ -280,6 +291,27 @@ class DiscordAdapter(CountsCompletions):
                 item.target.channel_id,
                 describe(exc),
             )
+
+    async def _show_taken(self, key: str, agent: str) -> None:
+        """The ticket shows who took it over by answering in the customer's thread."""
+        handoff = await self.engine.store.current_handoff(key)
+        if self.desk is not None and handoff is not None and handoff.agent == agent:
+            await self.desk.update_ticket(handoff, taken_status(agent), resolvable=True)
+
+    def is_staff(self, author: discord.User | discord.Member) -> bool:
+        """Whether ``author`` is staff (:class:`StaffPolicy`: the staff role, or else the
+        moderation permissions in the agents' channel). In a DM Discord sends no member, and
+        Ondo does not guess one from a cache it cannot keep current (no members intent): a
+        DM is always a customer's."""
+        if not isinstance(author, discord.Member):
+            return False
+        desk = self.config.staff_channel
+        channel = author.guild.get_channel(desk) if desk is not None else None
+        try:
+            permissions = channel.permissions_for(author) if channel else discord.Permissions.none()
+        except discord.ClientException:
+            permissions = discord.Permissions.none()
+        return self.staff.allows(author, permissions)
 
     async def _agent(
         self, item: AgentMessage, author: discord.User | discord.Member, thread: discord.Thread

@@ -9,9 +9,11 @@ the customers' 👍 / 👎 ratings of answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -44,6 +46,7 @@ from adapters.slack.events import (
     CustomerMessage,
     parse_event,
 )
+from adapters.slack.identity import LOOKUP_TIMEOUT_SECONDS, SlackStaff
 from adapters.slack.review import SlackReview
 from adapters.slack.sender import (
     RATE_DOWN_ACTION,
@@ -116,12 +119,18 @@ class SlackAdapter(CountsCompletions):
     """The correction loop (``/ondo review``, 👎 -> review queue), set by :func:`build_app`."""
 
     def __init__(
-        self, router: Router, client: AsyncWebClient, *, handoff_channel: str | None
+        self,
+        router: Router,
+        client: AsyncWebClient,
+        *,
+        handoff_channel: str | None,
+        staff: SlackStaff | None = None,
     ) -> None:
         self.router = router
         self.engine = router.engine
         self.client = client
         self.handoff_channel = handoff_channel
+        self.staff = staff or SlackStaff(client, ())
         self._agents: dict[str, float] = {}
 
     # --- events --------------------------------------------------------------------------
@@ -139,7 +148,10 @@ class SlackAdapter(CountsCompletions):
         key = parsed.message.conversation_key
         if not parsed.addressed and not await self.engine.store.has_conversation(key):
             return None
-        return parsed, await self.engine.receive(parsed.message)
+        event = body["event"]
+        role = await self.staff.role_of(body, event)
+        item = replace(parsed, message=replace(parsed.message, role=role))
+        return item, await self.router.record(item.message, self._is_agent_safely)
 
     async def on_event(self, received: Received) -> None:
         """Handle one ``message`` / ``app_mention`` event callback, as :meth:`receive`
@@ -154,8 +166,14 @@ class SlackAdapter(CountsCompletions):
 
     async def _customer(self, item: CustomerMessage, inbound: Inbound) -> None:
         sender = SlackSender(self.client, item.channel, item.thread_ts)
+        key = item.message.conversation_key
         try:
+            before = (
+                await self.engine.store.current_handoff(key) if inbound.role == "agent" else None
+            )
             await self.router.customer_message(item.message, sender, inbound=inbound)
+            if before is not None and before.agent is None:
+                await self._show_taken(key, item.message.user)
         except Exception as exc:
             # Slack has its ack already and will not redeliver: the message stays recorded
             # unanswered, and the router's recovery sweep answers it once Slack takes posts.
@@ -165,6 +183,16 @@ class SlackAdapter(CountsCompletions):
                 type(exc).__name__,
                 exc,
             )
+
+    async def _show_taken(self, key: str, agent: str) -> None:
+        """The ticket shows who took it over by answering in the customer's thread."""
+        handoff = await self.engine.store.current_handoff(key)
+        target = parse_thread_ref(handoff.thread_ref or "") if handoff else None
+        if handoff is None or handoff.agent != agent or target is None:
+            return
+        status = ticket_status(True, agent)
+        blocks = ticket_blocks(None, handoff, str(handoff.id), status, resolvable=True)
+        await self._edit_ticket(target[0], target[1], blocks, status)
 
     async def _agent(self, item: AgentMessage) -> None:
         if not await self._is_agent(item.user):
@@ -450,6 +478,16 @@ class SlackAdapter(CountsCompletions):
         self._agents.pop(user, None)
         return False
 
+    async def _is_agent_safely(self, user: str) -> bool:
+        """:meth:`_is_agent` for someone writing in another person's thread, before Slack has
+        its acknowledgement: bounded, and a failure says "not an agent"."""
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT_SECONDS):
+                return await self._is_agent(user)
+        except Exception as exc:
+            log.warning("membership of %s not checked (%s): a third party", user, exc)
+            return False
+
     async def _is_member(self, user: str) -> bool:
         assert self.handoff_channel is not None
         cursor: str | None = None
@@ -479,7 +517,8 @@ def build_app(
     router.add_customer_side(SlackCustomers(client))
     if channel is not None:
         router.set_desk(SlackDesk(client, channel, agent_language=settings.agent_language))
-    adapter = SlackAdapter(router, client, handoff_channel=channel)
+    staff = SlackStaff(client, settings.slack_staff_channels)
+    adapter = SlackAdapter(router, client, handoff_channel=channel, staff=staff)
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "",

@@ -479,6 +479,16 @@ class FakeDiscord:
         self.messages[int(message["id"])] = message
         return copy.deepcopy(message)
 
+    def add_member(
+        self, uid: int, username: str, *, roles: Sequence[int] = (), global_name: str | None = None
+    ) -> dict[str, Any]:
+        """Another person in the guild (with ``roles``); returns their user object, usable as
+        the ``author`` of :meth:`message_create`."""
+        user = _user(uid, username, global_name)
+        self.users[uid] = user
+        self.member_roles[uid] = list(roles)
+        return user
+
     async def user_thread(
         self, parent_id: int, name: str, *, owner: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:

@@ -165,14 +165,24 @@ class FakeSlack:
         is_bot: bool = False,
         locale: str = "en-US",
         tz: str = "Asia/Seoul",
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
+        team_id: str | None = None,
+        deleted: bool = False,
     ) -> dict[str, Any]:
-        """Register a user for ``users.info``; returns the stored user object."""
+        """Register a user for ``users.info``; returns the stored user object.
+
+        ``is_restricted`` makes a multi-channel guest, ``is_ultra_restricted`` (with it, as
+        Slack reports) a single-channel guest; ``team_id`` another organisation's team (a
+        Slack Connect user); ``deleted`` a deactivated account."""
         uname = name or user_id.lower()
         user: dict[str, Any] = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": team_id or self.team_id,
             "name": uname,
-            "deleted": False,
+            "deleted": deleted,
+            "is_restricted": is_restricted or is_ultra_restricted,
+            "is_ultra_restricted": is_ultra_restricted,
             "real_name": real_name or uname,
             "tz": tz,
             "tz_offset": 32400 if tz == "Asia/Seoul" else 0,
@@ -187,7 +197,7 @@ class FakeSlack:
                 "display_name": uname,
                 "real_name_normalized": real_name or uname,
                 "display_name_normalized": uname,
-                "team": self.team_id,
+                "team": team_id or self.team_id,
             },
         }
         if is_bot:
