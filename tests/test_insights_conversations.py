@@ -328,7 +328,9 @@ def test_json_object(
         "deflection",
         "ratings",
         "unanswered",
+        "staff",
     }
+    assert data["staff"]["questions"] == 0  # every message here is a customer's
     assert (data["conversations"], data["messages"]) == (14, 15)
     assert data["languages"] == {"ko": 8, "en": 7}
     assert data["escalation"] == {

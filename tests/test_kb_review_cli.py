@@ -90,7 +90,7 @@ async def test_review_approve_reject_and_history(
     code, out, _ = await run(capsys, "kb", "history", "shipping-jeju-islands")
     assert "ko was: " in out and f"ko now: {new_jeju}" in out and "correction-" not in out
     code, out, _ = await run(capsys, "kb", "list", "--category", "payment")
-    assert f"correction-{marked.id}\tpayment\t{BITCOIN}" in out
+    assert f"correction-{marked.id}\tpayment\tcustomers\t{BITCOIN}" in out
 
     # The running bot, with its own handle on the file, picks both changes up.
     assert await kb_live.refresh(serving.store, serving.knowledge)

@@ -341,6 +341,9 @@ class _Facts:
     addresses: frozenset[str]
     names: frozenset[str]
     done: frozenset[str]
+    done_by_me: frozenset[str]
+    """Actions the speaker says they took themselves ("I've cancelled your order"): the bot
+    takes none, so only a passage that says the same in the first person allows one."""
     done_anyhow: frozenset[str]
     """Also the actions said to be done only under a condition: what a passage may allow."""
     promised: frozenset[str]
@@ -375,6 +378,8 @@ class _Facts:
         for kind in ("a phone number", "a card, account or ID number"):
             if kind in kinds:
                 return f"reply contains {kind} not in the passages"
+        if self.done_by_me - allowed.done_by_me:
+            return "reply contains a claim of an action the bot cannot take"
         if self.done - allowed.done_anyhow:
             return "reply contains a claim of an action the bot cannot take"
         promises = (self.promised - allowed.mentioned) | (
@@ -434,6 +439,7 @@ def _facts(text: str) -> _Facts:
         ),
         names=frozenset(_names(plain)),
         done=frozenset(done),
+        done_by_me=frozenset(_done_by_me(quoted)),
         done_anyhow=frozenset(done_anyhow),
         promised=frozenset(promised),
         promised_outright=frozenset(outright),
@@ -752,6 +758,17 @@ _LEMMA_MENTIONS: dict[str, re.Pattern[str]] = {
     "extend": re.compile(r"extend|extension|연장"),
     "restore": re.compile(r"restor|reinstat|unlock|reactivat|복원|복구|해제"),
 }
+
+
+def _done_by_me(folded: str) -> set[str]:
+    """The actions ``folded`` says its speaker completed, conditions or not ("I've refunded",
+    "제가 환불 처리했습니다")."""
+    done = {_EN_DONE_VERBS.get(m.group(1), "process") for m in _EN_DONE_FIRST.finditer(folded)}
+    compact = _SPACE.sub("", folded)
+    for m in _KO_DONE.finditer(compact):
+        if _KO_MYSELF.search(compact, max(0, m.start() - 12), m.end()):
+            done.add(_KO_NOUNS[m.group(1) or m.group(2)])
+    return done
 
 
 def _without_reported_quotes(folded: str) -> str:
