@@ -88,6 +88,11 @@ class HandoffTicket:
     brief: Brief | None = None
     """What the summary was made of, for the router to finish it (see
     :func:`bot.responder.summarizer.finish_ticket`); ``None`` once finished."""
+    token: str | None = None
+    """The random part of its buttons' ids (:mod:`bot.ticket_buttons`), set by the router."""
+    attempt: int = 1
+    """Which claim of posting it this is: after the first, the desk looks on the platform for
+    a post that reached it before a crash, and adopts it instead of posting again."""
 
 
 @dataclass(frozen=True)
@@ -291,9 +296,9 @@ class Engine:
         )
         summary = render_summary(brief)
         suggestion = draft_reply(brief)
-        if not await self.store.set_state(key, "waiting_human", expected=("bot",)):
-            return None
-        handoff_id = await self.store.open_handoff(
+        # The state moves and the handoff is opened (or reopened, after a failed notice,
+        # under its number) in one transaction: a crash leaves no handoff-less waiting.
+        handoff_id = await self.store.escalate(
             key,
             reason=reason,
             summary=summary,
@@ -301,6 +306,8 @@ class Engine:
             emotion=analysis.emotion.label,
             language=analysis.language,
         )
+        if handoff_id is None:
+            return None
         await save_suggestion(self.store, handoff_id, suggestion)
         log.info("conversation %s handed to a human (%s)", key, reason)
         return HandoffTicket(
@@ -356,8 +363,8 @@ class Engine:
                 platform_id = await sender.send(reply)
             except Exception:
                 # Unrecord so a redelivery of the same message can answer it: nothing lost.
-                # A handoff the customer was never told about is undone too; the retry hands
-                # over again, notice first.
+                # A handoff the customer was never told about is put off; the retry hands
+                # over again, notice first, under the same handoff number.
                 await self.store.release(inbound_id, reply_id)
                 if ticket is not None:
                     await self.store.cancel_handoff(ticket.id)

@@ -264,6 +264,52 @@ def _widen_check(db: sqlite_utils.Database, table: str, old: str, new: str) -> N
         db.execute("PRAGMA writable_schema = OFF")
 
 
+def _m10_handoff_ids(db: sqlite_utils.Database) -> None:
+    # A handoff's number is on its ticket's buttons for as long as the ticket exists, so it is
+    # never given to another handoff: AUTOINCREMENT (a plain rowid reuses the highest number
+    # once its row is deleted, by retention or ``forget``). The table is rebuilt for it, with
+    # three new columns: the random token its buttons carry besides the number (rows from
+    # before have none: their tickets' plain-number buttons keep working), when the
+    # customer's notice could not be posted (the handoff waits, under the same number, for
+    # the retry), and how many times posting its ticket was claimed (a second claim first
+    # looks on the platform for a post that reached it before a crash).
+    db.execute(
+        """
+        CREATE TABLE handoffs_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_key TEXT NOT NULL REFERENCES conversations(key),
+            reason TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            intent TEXT,
+            emotion TEXT,
+            language TEXT,
+            agent TEXT,
+            thread_ref TEXT,
+            created_at REAL NOT NULL,
+            taken_at REAL,
+            resolved_at REAL,
+            ticket_claimed_at REAL,
+            suggestion TEXT,
+            button_token TEXT,
+            notice_failed_at REAL,
+            ticket_attempts INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO handoffs_new (id, conversation_key, reason, summary, intent, emotion,"
+        " language, agent, thread_ref, created_at, taken_at, resolved_at, ticket_claimed_at,"
+        " suggestion, ticket_attempts) SELECT id, conversation_key, reason, summary, intent,"
+        " emotion, language, agent, thread_ref, created_at, taken_at, resolved_at,"
+        " ticket_claimed_at, suggestion, CASE WHEN ticket_claimed_at IS NULL THEN 0 ELSE 1 END"
+        " FROM handoffs"
+    )
+    db.execute("DROP TABLE handoffs")
+    db.execute("ALTER TABLE handoffs_new RENAME TO handoffs")
+    db.execute("CREATE INDEX handoffs_by_conversation ON handoffs(conversation_key, id)")
+    db.execute("CREATE INDEX handoffs_by_thread ON handoffs(thread_ref)")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_core,
     _m2_knowledge,
@@ -274,6 +320,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m7_suggestions,
     _m8_audiences,
     _m9_authors,
+    _m10_handoff_ids,
 )
 
 

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from bot.engine import Engine, HandoffTicket, Outcome, Sender, storable
@@ -69,8 +69,10 @@ class AgentDesk(Protocol):
     """``ONDO_AGENT_LANGUAGE``: tickets get a line in it when the customer wrote another."""
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
-        """Post the ticket; return its thread reference (``<platform>:...``), or ``None``
-        when it could not be posted (the router retries later)."""
+        """Post the ticket, its buttons carrying ``ticket.token``; return its thread reference
+        (``<platform>:...``), or ``None`` when it could not be posted (the router retries
+        later). From ``ticket.attempt`` 2 on, first look for the ticket on the platform (an
+        earlier post may have reached it just before a crash) and return that one if found."""
         ...
 
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
@@ -161,6 +163,13 @@ class Router:
             return None
         if not claimed and not await store.claim_ticket(ticket.id):
             return None
+        stored = await store.handoff_by_id(ticket.id)
+        if stored is None or stored.resolved_at is not None or stored.notice_failed_at:
+            return None  # forgotten, resolved or put off meanwhile: no ticket to post
+        if stored.thread_ref:
+            # Posted already (by a sweep, while a notice that then failed took too long).
+            return stored.thread_ref
+        ticket = replace(ticket, token=stored.token, attempt=max(1, stored.ticket_attempts))
         # After the customer's notice, bounded: the LLM's summary, the agents' line, the reply.
         ticket = await finish_ticket(
             ticket,
@@ -427,14 +436,21 @@ class MemoryDesk:
     posts: list[tuple[str, str]] = field(default_factory=list)
     fail_next: int = 0
     agent_language: Language | None = None
+    adopted: int = 0
+    """Repeated attempts that found their ticket already posted."""
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
-        """Record the ticket; its thread is ``<platform>:ticket-<id>``."""
+        """Record the ticket; its thread is ``<platform>:ticket-<id>``. A repeated attempt
+        adopts a ticket recorded before, as the real desks look on their platform."""
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("desk unavailable")
+        ref = f"{self.platform}:ticket-{ticket.id}"
+        if ticket.attempt > 1 and any(t.id == ticket.id for t in self.tickets):
+            self.adopted += 1
+            return ref
         self.tickets.append(ticket)
-        return f"{self.platform}:ticket-{ticket.id}"
+        return ref
 
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
         """Record a post in a ticket thread."""

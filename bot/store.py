@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -33,8 +34,10 @@ T = TypeVar("T")
 
 _HANDOFF_COLUMNS = (
     "id, conversation_key, reason, summary, agent, thread_ref, created_at, taken_at, resolved_at,"
-    " intent, emotion, language"
+    " intent, emotion, language, button_token, notice_failed_at, ticket_attempts"
 )
+_OPEN = "resolved_at IS NULL AND notice_failed_at IS NULL"
+"""An open handoff: not resolved, and its customer's notice did not fail."""
 CLAIM_LEASE_SECONDS = 120.0
 """A claimed inbound message whose processing never finished may be retried after this."""
 _POSTED_REPLY = (
@@ -110,6 +113,18 @@ class Handoff:
     intent: str | None = None
     emotion: str | None = None
     language: str | None = None
+    token: str | None = None
+    """The random part of its ticket's button ids (``None`` for handoffs from before it)."""
+    notice_failed_at: float | None = None
+    """Set while the customer's notice could not be posted: the handoff waits, closed to
+    agents, for the retry that reopens it under the same number."""
+    ticket_attempts: int = 0
+    """How many times posting its ticket was claimed (a second one looks first)."""
+
+
+def new_token() -> str:
+    """A fresh button token: 64 random bits, never guessed from the handoff's number."""
+    return secrets.token_hex(8)
 
 
 class Store(RetentionMixin):
@@ -598,32 +613,82 @@ class Store(RetentionMixin):
 
         def run() -> int:
             with self._db.conn:
-                cursor = self._db.execute(
-                    "INSERT INTO handoffs (conversation_key, reason, summary, intent, emotion,"
-                    " language, created_at, ticket_claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        key,
-                        reason,
-                        self.cipher.seal(summary),
-                        intent,
-                        emotion,
-                        language,
-                        now,
-                        now,
-                    ],
+                return self._insert_handoff(key, reason, summary, intent, emotion, language, now)
+
+        return await self._run(run)
+
+    def _insert_handoff(
+        self,
+        key: str,
+        reason: str,
+        summary: str,
+        intent: str,
+        emotion: str,
+        language: str,
+        now: float,
+    ) -> int:
+        token = new_token()
+        cursor = self._db.execute(
+            "INSERT INTO handoffs (conversation_key, reason, summary, intent, emotion, language,"
+            " created_at, ticket_claimed_at, button_token, ticket_attempts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            [key, reason, self.cipher.seal(summary), intent, emotion, language, now, now, token],
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def escalate(
+        self,
+        key: str,
+        *,
+        reason: str,
+        summary: str,
+        intent: str,
+        emotion: str,
+        language: str,
+    ) -> int | None:
+        """Hand ``key`` over in one transaction: the conversation moves from ``bot`` to
+        ``waiting_human`` and its handoff is opened, so a crash leaves either both or neither.
+        A handoff whose customer's notice failed (:meth:`cancel_handoff`) is reopened under
+        its number, its ticket claimed again; otherwise a new one is recorded, its ticket
+        claimed by the caller, who posts it. ``None`` (nothing changed) unless the
+        conversation was the bot's."""
+        now = time.time()
+
+        def run() -> int | None:
+            with self._db.conn:
+                moved = self._db.execute(
+                    "UPDATE conversations SET state = 'waiting_human', updated_at = ? "
+                    "WHERE key = ? AND state = 'bot'",
+                    [now, key],
+                ).rowcount
+                if moved != 1:
+                    return None
+                row = self._one(
+                    "SELECT id FROM handoffs WHERE conversation_key = ? AND resolved_at IS NULL "
+                    "AND notice_failed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                    [key],
                 )
-            return int(cursor.lastrowid or 0)
+                if row is None:
+                    return self._insert_handoff(
+                        key, reason, summary, intent, emotion, language, now
+                    )
+                self._db.execute(
+                    "UPDATE handoffs SET reason = ?, summary = ?, intent = ?, emotion = ?, "
+                    "language = ?, notice_failed_at = NULL, ticket_claimed_at = ?, "
+                    "ticket_attempts = ticket_attempts + 1 WHERE id = ?",
+                    [reason, self.cipher.seal(summary), intent, emotion, language, now, row[0]],
+                )
+                return int(row[0])
 
         return await self._run(run)
 
     async def current_handoff(self, key: str) -> Handoff | None:
-        """The conversation's open (unresolved) handoff, if any."""
+        """The conversation's open handoff (not resolved, its notice not failed), if any."""
 
         def run() -> Handoff | None:
             row = self._one(
                 f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE "
-                "conversation_key = ? AND "
-                "resolved_at IS NULL ORDER BY id DESC LIMIT 1",
+                f"conversation_key = ? AND {_OPEN} ORDER BY id DESC LIMIT 1",
                 [key],
             )
             return self._handoff(row) if row else None
@@ -645,20 +710,33 @@ class Store(RetentionMixin):
         return await self._run(run)
 
     async def cancel_handoff(self, handoff_id: int) -> None:
-        """Undo a handoff whose notice never reached the customer: the row goes, and the
-        conversation is the bot's again if nobody has taken it meanwhile."""
+        """Put off a handoff whose notice never reached the customer: the conversation is the
+        bot's again, so the retry of the message hands it over again, notice first, and
+        :meth:`escalate` then reopens this handoff under the same number (its ticket's buttons,
+        if one was posted, stay bound to it). Meanwhile it is not open: agents' clicks on it are
+        refused and no ticket is posted for it. Nothing changes once somebody has taken the
+        conversation (the handoff is theirs)."""
+        now = time.time()
 
         def run() -> None:
             with self._db.conn:
-                row = self._one("SELECT conversation_key FROM handoffs WHERE id = ?", [handoff_id])
+                row = self._one(
+                    "SELECT conversation_key FROM handoffs WHERE id = ? AND resolved_at IS NULL",
+                    [handoff_id],
+                )
                 if row is None:
                     return
-                self._db.execute("DELETE FROM handoffs WHERE id = ?", [handoff_id])
-                self._db.execute(
+                moved = self._db.execute(
                     "UPDATE conversations SET state = 'bot', updated_at = ? "
                     "WHERE key = ? AND state = 'waiting_human'",
-                    [time.time(), row[0]],
-                )
+                    [now, row[0]],
+                ).rowcount
+                if moved == 1:
+                    self._db.execute(
+                        "UPDATE handoffs SET notice_failed_at = ?, ticket_claimed_at = NULL "
+                        "WHERE id = ?",
+                        [now, handoff_id],
+                    )
 
         await self._run(run)
 
@@ -670,9 +748,9 @@ class Store(RetentionMixin):
         def run() -> bool:
             with self._db.conn:
                 cursor = self._db.execute(
-                    "UPDATE handoffs SET ticket_claimed_at = ? WHERE id = ? AND thread_ref IS NULL"
-                    " AND resolved_at IS NULL AND (ticket_claimed_at IS NULL"
-                    " OR ticket_claimed_at < ?)",
+                    "UPDATE handoffs SET ticket_claimed_at = ?, ticket_attempts = ticket_attempts"
+                    f" + 1 WHERE id = ? AND thread_ref IS NULL AND {_OPEN}"
+                    " AND (ticket_claimed_at IS NULL OR ticket_claimed_at < ?)",
                     [now, handoff_id, now - CLAIM_LEASE_SECONDS],
                 )
             return cursor.rowcount == 1
@@ -698,11 +776,11 @@ class Store(RetentionMixin):
         return self._handoff(row) if row else None
 
     async def open_handoffs(self) -> list[Handoff]:
-        """Every handoff not yet resolved, oldest first."""
+        """Every open handoff (not resolved, its notice not failed), oldest first."""
 
         def run() -> list[Handoff]:
             rows = self._db.execute(
-                f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE resolved_at IS NULL ORDER BY id"
+                f"SELECT {_HANDOFF_COLUMNS} FROM handoffs WHERE {_OPEN} ORDER BY id"
             ).fetchall()
             return [self._handoff(row) for row in rows]
 

@@ -16,6 +16,7 @@ from adapters.slack import SlackAdapter, build_app
 from bot.app import Runtime
 from bot.routing import Router
 from bot.serve import slack_web_app
+from bot.ticket_buttons import parse_button_value
 from tests.fakes.slack_api import (
     BOT_TOKEN,
     Call,
@@ -105,9 +106,11 @@ class Slack:
             await self.fake.wait_for("chat.postMessage", len(self.posts()) + 1, timeout=10)
         return self.posts(channel)[n - 1]
 
-    async def conversation_of(self, handoff_id: str) -> str:
+    async def conversation_of(self, value: str) -> str:
         """The conversation key of the handoff a ticket button's value names."""
-        handoff = await self.runtime.store.handoff_by_id(int(handoff_id))
+        parsed = parse_button_value(value)
+        assert parsed is not None, value
+        handoff = await self.runtime.store.handoff_by_id(parsed[0])
         assert handoff is not None
         return handoff.conversation_key
 

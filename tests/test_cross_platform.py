@@ -14,6 +14,7 @@ import pytest_asyncio
 from bot.app import Runtime
 from bot.routing import Router
 from bot.texts import text as fixed_text
+from bot.ticket_buttons import handoff_value
 from tests.discord_harness import discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
@@ -74,7 +75,7 @@ async def test_discord_customer_served_by_agents_in_slack(
         ts = ticket.response["ts"]
         handoff = await runtime.store.current_handoff(key)
         assert handoff is not None
-        number = str(handoff.id)  # the ticket's buttons carry the handoff id
+        number = handoff_value(handoff)  # the ticket's buttons carry the handoff
         assert {b["value"] for b in ticket.params["blocks"][-1]["elements"]} == {number}
         assert await discord.state(key) == "waiting_human"
 
@@ -142,7 +143,7 @@ async def test_slack_customer_served_by_staff_on_discord(
         assert handoff is not None and handoff.thread_ref == f"discord:{ticket}"
         key = handoff.conversation_key
 
-        await discord.click(ticket, f"ondo:take:{handoff.id}")
+        await discord.click(ticket, f"ondo:take:{handoff_value(handoff)}")
         assert await slack.state(key) == "human"
         said = await discord.staff_says(agent, ticket)
         relayed = await slack.post_no(2, "D0DM")
@@ -156,7 +157,7 @@ async def test_slack_customer_served_by_staff_on_discord(
         assert to_staff.startswith("Customer:") and "010-1234-5678" not in to_staff
         assert len(slack.posts("D0DM")) == 2
 
-        await discord.click(ticket, f"ondo:resolve:{handoff.id}")
+        await discord.click(ticket, f"ondo:resolve:{handoff_value(handoff)}")
         assert await slack.state(key) == "bot"
         language = "ko" if notice == "상담원" else "en"
         assert slack.posts("D0DM")[-1].params["text"] == fixed_text("resolved", language)

@@ -50,10 +50,21 @@ def test_thread_refs() -> None:
 
 
 def test_button_ids_carry_the_handoff() -> None:
-    assert custom_id("take", 7) == "ondo:take:7"
-    assert parse_custom_id("ondo:take:7") == ("take", 7)
-    assert parse_custom_id("ondo:resolve:12") == ("resolve", 12)
-    for other in ("ondo:close:7", "ondo:take:x", "somebot:take:7", "ondo:take", "", None):
+    assert custom_id("take", 7, "9f0c1d2e3a4b5c6d") == "ondo:take:7.9f0c1d2e3a4b5c6d"
+    assert custom_id("take", 7) == "ondo:take:7"  # a handoff from before tokens
+    assert parse_custom_id("ondo:take:7.9f0c") == ("take", "7.9f0c")
+    assert parse_custom_id("ondo:resolve:12") == ("resolve", "12")
+    for other in (
+        "ondo:close:7",
+        "ondo:take:x",
+        "somebot:take:7",
+        "ondo:take",
+        "ondo:take:7.",
+        "ondo:take:7.a-b",
+        "ondo:take:٣",
+        "",
+        None,
+    ):
         assert parse_custom_id(other) is None
 
 

@@ -14,6 +14,7 @@ import pytest_asyncio
 from bot.app import Runtime
 from bot.past_handoffs import suggestion_of
 from bot.suggest import DRAFT_TEXTS
+from bot.ticket_buttons import handoff_value
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import Call
@@ -79,9 +80,17 @@ async def _slack_handoff(slack: Slack, first: str, angry: str) -> tuple[str, str
     return key, ask["ts"], ticket, suggestion, handoff.id
 
 
+async def _value(slack: Slack, handoff_id: int) -> str:
+    """What handoff ``handoff_id``'s buttons carry (its number and token)."""
+    handoff = await slack.runtime.store.handoff_by_id(handoff_id)
+    assert handoff is not None
+    return handoff_value(handoff)
+
+
 async def _click(slack: Slack, action: str, handoff_id: int, user: str, on: Call) -> None:
     before = slack.adapter.completed
-    assert await slack.click(action, str(handoff_id), user, on.response["ts"]) == 200
+    value = await _value(slack, handoff_id)
+    assert await slack.click(action, value, user, on.response["ts"]) == 200
     await slack.adapter.wait_completed(before + 1)
 
 
@@ -97,16 +106,16 @@ async def test_slack_ticket_reads_in_one_go_and_send_delivers_the_draft_once(
     key, customer_ts, ticket, suggestion, handoff_id = await _slack_handoff(slack, first, angry)
     _checks_summary(json.dumps(ticket.params["blocks"], ensure_ascii=False), labels)
     assert [(b["action_id"], b["value"]) for b in ticket.params["blocks"][-1]["elements"]] == [
-        ("ondo_take", str(handoff_id)),
-        ("ondo_resolve", str(handoff_id)),
+        ("ondo_take", await _value(slack, handoff_id)),
+        ("ondo_resolve", await _value(slack, handoff_id)),
     ]
     draft = await suggestion_of(store, handoff_id)
     assert draft is not None and DRAFT_TEXTS["greeting"][language] in draft  # type: ignore[index]
     assert PHONE not in draft
     buttons = suggestion.params["blocks"][-1]["elements"]
     assert [(b["action_id"], b["value"]) for b in buttons] == [
-        ("ondo_suggest_send", str(handoff_id)),
-        ("ondo_suggest_edit", str(handoff_id)),
+        ("ondo_suggest_send", await _value(slack, handoff_id)),
+        ("ondo_suggest_edit", await _value(slack, handoff_id)),
     ]
     told = len(_customer_texts(slack))
 
@@ -218,7 +227,7 @@ async def _discord_handoff(discord: Discord, first: str, angry: str) -> tuple[st
         int(m["id"])
         for m in discord.fake.messages.values()
         if m["channel_id"] == str(ticket)
-        and f"ondo:suggest:{handoff.id}" in json.dumps(m.get("components"))
+        and f"ondo:suggest:{handoff_value(handoff)}" in json.dumps(m.get("components"))
     ]
     return key, thread, ticket, suggestion
 
@@ -238,22 +247,24 @@ async def test_discord_ticket_reads_in_one_go_and_send_delivers_the_draft_once(
     assert draft is not None and PHONE not in draft
     [row] = fake.messages[suggestion]["components"]
     assert [b["custom_id"] for b in row["components"]] == [
-        f"ondo:suggest:{handoff.id}",
-        f"ondo:edit:{handoff.id}",
+        f"ondo:suggest:{handoff_value(handoff)}",
+        f"ondo:edit:{handoff_value(handoff)}",
     ]
     told = len(discord.posts(thread))
 
     # The customer cannot click it (no staff role): refused privately.
-    refused = await discord.click(suggestion, f"ondo:suggest:{handoff.id}", fake.customer_id)
+    refused = await discord.click(
+        suggestion, f"ondo:suggest:{handoff_value(handoff)}", fake.customer_id
+    )
     assert refused.body["type"] == 4 and refused.body["data"]["flags"] == 64
     assert len(discord.posts(thread)) == told
 
     # Staff click Send twice: the customer gets the draft once.
-    first_click = await discord.click(suggestion, f"ondo:suggest:{handoff.id}")
+    first_click = await discord.click(suggestion, f"ondo:suggest:{handoff_value(handoff)}")
     assert first_click.body["type"] == 7  # the suggestion now shows what was sent, no buttons
     assert first_click.body["data"]["components"] == []
     assert f"Sent to the customer by <@{fake.staff_id}>" in first_click.body["data"]["content"]
-    again = await discord.click(suggestion, f"ondo:suggest:{handoff.id}")
+    again = await discord.click(suggestion, f"ondo:suggest:{handoff_value(handoff)}")
     assert "already sent" in again.body["data"]["content"]
     assert discord.texts(thread).count(draft) == 1
     assert len(discord.posts(thread)) == told + 1
@@ -271,14 +282,16 @@ async def test_discord_edit_opens_a_modal_and_its_submission_sends(
     assert handoff is not None
     draft = await suggestion_of(discord.runtime.store, handoff.id)
 
-    opened = await discord.click(suggestion, f"ondo:edit:{handoff.id}")
+    opened = await discord.click(suggestion, f"ondo:edit:{handoff_value(handoff)}")
     assert opened.body["type"] == 9
     modal = opened.body["data"]
-    assert modal["custom_id"] == f"ondo:edited:{handoff.id}"
+    assert modal["custom_id"] == f"ondo:edited:{handoff_value(handoff)}"
     [text_input] = [c for row in modal["components"] for c in row["components"]]
     assert text_input["style"] == 2 and text_input["value"] == draft  # paragraph, prefilled
 
-    submitted = await discord.submit_modal(suggestion, f"ondo:edited:{handoff.id}", edited)
+    submitted = await discord.submit_modal(
+        suggestion, f"ondo:edited:{handoff_value(handoff)}", edited
+    )
     assert submitted.body["type"] == 7
     assert discord.texts(thread)[-1] == edited
     assert draft not in discord.texts(thread)
@@ -286,8 +299,8 @@ async def test_discord_edit_opens_a_modal_and_its_submission_sends(
 
     # A resolved handoff's suggestion cannot be sent any more.
     await discord.click(
-        int(handoff.thread_ref.removeprefix("discord:")), f"ondo:resolve:{handoff.id}"
+        int(handoff.thread_ref.removeprefix("discord:")), f"ondo:resolve:{handoff_value(handoff)}"
     )  # type: ignore[union-attr]
-    late = await discord.click(suggestion, f"ondo:suggest:{handoff.id}")
+    late = await discord.click(suggestion, f"ondo:suggest:{handoff_value(handoff)}")
     assert "closed" in late.body["data"]["content"]
     assert draft not in discord.texts(thread)

@@ -483,20 +483,35 @@ async def test_first_sighting_is_once_per_platform_event(db_path: Path) -> None:
 
 async def test_cancel_handoff_gives_the_conversation_back_unless_taken(store: Store) -> None:
     await store.conversation(KEY, "discord")
-    await store.set_state(KEY, "waiting_human")
-    first = await store.open_handoff(
+    first = await store.escalate(
         KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"
     )
-    assert [h.id for h in await store.open_handoffs()] == [first]
+    assert first is not None and [h.id for h in await store.open_handoffs()] == [first]
     assert (await store.handoff_by_id(first)).intent == "refund"  # type: ignore[union-attr]
     await store.cancel_handoff(first)
-    assert await store.open_handoffs() == [] and await store.handoff_by_id(first) is None
+    # Put off, not deleted: closed to agents, its number kept for the retry.
+    assert await store.open_handoffs() == [] and await store.current_handoff(KEY) is None
+    kept = await store.handoff_by_id(first)
+    assert kept is not None and kept.notice_failed_at is not None
     assert (await store.conversation(KEY, "discord")).state == "bot"
+    assert not await store.claim_ticket(first)  # no ticket for a put-off handoff
 
-    await store.set_state(KEY, "human")
-    second = await store.open_handoff(
-        KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"
+    again = await store.escalate(
+        KEY,
+        reason="asked_for_human",
+        summary="s2",
+        intent="refund",
+        emotion="angry",
+        language="ko",
     )
-    await store.cancel_handoff(second)
+    assert again == first  # the retry reopens it under the same number
+    reopened = await store.handoff_by_id(first)
+    assert reopened is not None and reopened.notice_failed_at is None
+    assert reopened.token == kept.token and reopened.reason == "asked_for_human"
+    assert [h.id for h in await store.open_handoffs()] == [first]
+
+    await store.set_state(KEY, "human")  # an agent took it meanwhile: the handoff is theirs
+    await store.cancel_handoff(first)
     assert (await store.conversation(KEY, "discord")).state == "human"
+    assert [h.id for h in await store.open_handoffs()] == [first]
     await store.cancel_handoff(12345)  # unknown: nothing happens

@@ -51,6 +51,7 @@ from bot.settings import Settings
 from bot.store import Handoff
 from bot.suggest import NOTES as SUGGEST_NOTES
 from bot.suggest import open_handoff_for, send_suggestion
+from bot.ticket_buttons import STALE_BUTTON, clicked_handoff
 from bot.types import Language
 
 log = logging.getLogger("ondo.discord")
@@ -360,27 +361,29 @@ class DiscordAdapter(CountsCompletions):
         finally:
             await self._finished()
 
-    async def _button(self, interaction: discord.Interaction, action: str, handoff_id: int) -> None:
+    async def _button(self, interaction: discord.Interaction, action: str, value: str) -> None:
         user = interaction.user
         if not self._may_act(interaction):
             log.warning(
-                "%s on ticket #%d by %s in channel %s refused: %s",
+                "%s on ticket %s by %s in channel %s refused: %s",
                 action,
-                handoff_id,
+                value,
                 user.id,
                 interaction.channel_id,
                 self.staff.rule,
             )
             await interaction.response.send_message(STAFF_ONLY, ephemeral=True)
             return
+        store = self.engine.store
+        ticket = await clicked_handoff(store, value, user=str(user.id), what=action)
+        if ticket is None:
+            await self._answer(interaction, STALE_BUTTON)
+            return
+        handoff_id = ticket.id
         try:
             await interaction.response.defer()  # the ticket is edited below, by message id
         except discord.HTTPException as exc:
             log.warning("click on ticket #%d not acknowledged: %s", handoff_id, describe(exc))
-        ticket = await self.engine.store.handoff_by_id(handoff_id)
-        if ticket is None:
-            log.warning("%s by %s: no handoff #%d", action, user.id, handoff_id)
-            return
         agent = str(user.id)
         if await open_handoff_for(self.router, handoff_id) is None:
             # Resolved, or the conversation has a newer handoff this click must not touch.
@@ -426,25 +429,30 @@ class DiscordAdapter(CountsCompletions):
             await self._finished()
         return True
 
-    async def _suggestion(
-        self, interaction: discord.Interaction, action: str, handoff_id: int
-    ) -> None:
+    async def _suggestion(self, interaction: discord.Interaction, action: str, value: str) -> None:
         user = interaction.user
         if not self._may_act(interaction):
             log.warning(
-                "%s of the suggested reply of #%d by %s refused: %s",
+                "%s of the suggested reply of %s by %s refused: %s",
                 action,
-                handoff_id,
+                value,
                 user.id,
                 self.staff.rule,
             )
             await self._answer(interaction, STAFF_ONLY)
             return
+        store = self.engine.store
+        clicked = await clicked_handoff(store, value, user=str(user.id), what=action)
+        if clicked is None:
+            await self._answer(interaction, STALE_BUTTON)
+            return
+        handoff_id = clicked.id
         if action == EDIT:
             if await open_handoff_for(self.router, handoff_id) is None:
                 await self._answer(interaction, SUGGEST_NOTES["closed"])
                 return
-            modal = edit_modal(handoff_id, await suggestion_of(self.engine.store, handoff_id) or "")
+            draft = await suggestion_of(store, handoff_id) or ""
+            modal = edit_modal(handoff_id, draft, clicked.token)
             try:
                 await interaction.response.send_modal(modal)
             except discord.HTTPException as exc:

@@ -3,9 +3,11 @@
 The ticket is the head of the summary, a context line ``#<id> · reason · intent · emotion ·
 language`` and the **Take over** / **Resolve** buttons; the thread started on it (which has
 the ticket message's id) gets the rest of a long summary, the relayed customer messages and
-the notes. The buttons' custom ids carry the handoff id (``ondo:take:<id>``,
-``ondo:resolve:<id>``); clicks are handled from the raw interaction, not by a view kept in
-memory, so buttons on tickets posted before a restart keep working.
+the notes. The buttons' custom ids carry the handoff's button value (``ondo:take:<id>.<token>``,
+``ondo:resolve:<id>.<token>``, see :mod:`bot.ticket_buttons`); clicks are handled from the raw
+interaction, not by a view kept in memory, so buttons on tickets posted before a restart keep
+working. A ticket is posted with a nonce, and a repeated attempt reads the channel first, so a
+ticket Discord took just before a crash is adopted rather than posted twice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from adapters.discord.sender import (
 from adapters.discord.split import MESSAGE_LIMIT, size, split_message
 from bot.engine import HandoffTicket
 from bot.store import Handoff
+from bot.ticket_buttons import button_value, parse_button_value
 from bot.types import Language
 
 log = logging.getLogger("ondo.discord")
@@ -43,31 +46,48 @@ SUGGESTION_TITLE = "**Suggested reply** (Send delivers it to the customer as you
 CUSTOM_ID_PREFIX = "ondo"
 STATUS_ROOM = 120
 """Characters kept free in the ticket message for the status line added on a click."""
+SEARCH_LIMIT = 500
+"""How many of the agents' channel's latest messages are read for a ticket posted before."""
 
 
-def custom_id(action: str, handoff_id: int) -> str:
-    """The custom id of a ticket button: ``ondo:<take|resolve>:<handoff id>``."""
-    return f"{CUSTOM_ID_PREFIX}:{action}:{handoff_id}"
+def custom_id(action: str, handoff_id: int, token: str | None = None) -> str:
+    """The custom id of a ticket button: ``ondo:<action>:<button value>``."""
+    return f"{CUSTOM_ID_PREFIX}:{action}:{button_value(handoff_id, token)}"
 
 
-def parse_custom_id(value: str | None) -> tuple[str, int] | None:
-    """``(action, handoff id)`` of one of Ondo's ticket buttons; ``None`` for anything else."""
+def _parse(value: str | None, actions: tuple[str, ...]) -> tuple[str, str] | None:
     prefix, _, rest = (value or "").partition(":")
-    action, _, number = rest.partition(":")
-    if prefix != CUSTOM_ID_PREFIX or action not in (TAKE, RESOLVE) or not number.isdecimal():
+    action, _, handoff = rest.partition(":")
+    if prefix != CUSTOM_ID_PREFIX or action not in actions or parse_button_value(handoff) is None:
         return None
-    return action, int(number)
+    return action, handoff
+
+
+def parse_custom_id(value: str | None) -> tuple[str, str] | None:
+    """``(action, button value)`` of one of Ondo's ticket buttons; ``None`` for anything
+    else. Whether the value names a handoff with its token is
+    :func:`bot.ticket_buttons.clicked_handoff`'s to check."""
+    return _parse(value, (TAKE, RESOLVE))
+
+
+def nonce(handoff_id: int) -> str:
+    """The nonce a ticket is posted with (Discord allows 25 characters)."""
+    return f"ondot{handoff_id}"
 
 
 class TicketButtons(StaticButtons):
     """Take over (while nobody has taken the ticket) and Resolve."""
 
-    def __init__(self, handoff_id: int, *, take: bool = True) -> None:
+    def __init__(self, handoff_id: int, token: str | None = None, *, take: bool = True) -> None:
         take_over = button(
-            custom_id(TAKE, handoff_id), label="Take over", style=discord.ButtonStyle.primary
+            custom_id(TAKE, handoff_id, token),
+            label="Take over",
+            style=discord.ButtonStyle.primary,
         )
         resolve = button(
-            custom_id(RESOLVE, handoff_id), label="Resolve", style=discord.ButtonStyle.success
+            custom_id(RESOLVE, handoff_id, token),
+            label="Resolve",
+            style=discord.ButtonStyle.success,
         )
         super().__init__([take_over, resolve] if take else [resolve])
 
@@ -130,31 +150,77 @@ class DiscordDesk:
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Post the ticket with its buttons and start its thread; returns ``discord:<thread
         id>``. Raises when the ticket itself cannot be posted (the router retries later); a
-        thread that cannot be started now is started by the first post into it."""
+        thread that cannot be started now is started by the first post into it.
+
+        On a repeated attempt, a ticket already in the channel is adopted: its thread gets
+        only what it lacks (nothing, once Ondo has posted in it)."""
         context = context_line(
             ticket.id, ticket.reason, ticket.intent, ticket.emotion.label, ticket.language
         )
         head, *rest = summary_parts(ticket.summary, context)
         channel = await self.channel()
-        [message] = await post(
-            channel, ticket_content(head, context), view=TicketButtons(ticket.id)
-        )
-        ref = thread_ref(message.id)
+        found = await self.posted_ticket(channel, ticket) if ticket.attempt > 1 else None
+        if found is not None:
+            log.info("ticket #%d was already in Discord channel %s", ticket.id, channel.id)
+            message_id = found
+        else:
+            [message] = await post(
+                channel,
+                ticket_content(head, context),
+                view=TicketButtons(ticket.id, ticket.token),
+                nonce=nonce(ticket.id),
+            )
+            message_id = message.id
+        ref = thread_ref(message_id)
         try:
-            await open_thread(channel, message.id, _thread_name(ticket.id, ticket.intent))
+            await open_thread(channel, message_id, _thread_name(ticket.id, ticket.intent))
+            thread = channel_for(self.client, message_id, channel.guild.id)
+            if found is not None and await self._posted_in(thread):
+                return ref
             for chunk in rest:
-                await post(channel_for(self.client, message.id, channel.guild.id), chunk)
+                await post(thread, chunk)
             if ticket.suggestion:
                 await post(
-                    channel_for(self.client, message.id, channel.guild.id),
+                    thread,
                     suggestion_content(ticket.suggestion),
-                    view=SuggestionButtons(ticket.id),
+                    view=SuggestionButtons(ticket.id, ticket.token),
                 )
         except Exception as exc:
             log.warning(
                 "ticket #%d posted without its full thread yet: %s", ticket.id, describe(exc)
             )
         return ref
+
+    async def posted_ticket(
+        self, channel: discord.TextChannel, ticket: HandoffTicket
+    ) -> int | None:
+        """The id of Ondo's ticket message for ``ticket`` among the channel's latest
+        messages (found by its Resolve button's custom id); ``None`` when there is none or
+        the channel cannot be read (then posting is the safer mistake)."""
+        me = self.client.user
+        wanted = custom_id(RESOLVE, ticket.id, ticket.token)
+        try:
+            async for message in channel.history(limit=SEARCH_LIMIT):
+                if me is not None and message.author.id == me.id and wanted in _custom_ids(message):
+                    return message.id
+        except discord.HTTPException as exc:
+            log.warning(
+                "could not read Discord channel %s to avoid a duplicate ticket: %s",
+                channel.id,
+                describe(exc),
+            )
+        return None
+
+    async def _posted_in(self, thread: discord.abc.Messageable) -> bool:
+        """Whether Ondo has posted anything in ``thread`` (``True`` if it cannot tell)."""
+        me = self.client.user
+        try:
+            async for message in thread.history(limit=20):
+                if me is not None and message.author.id == me.id:
+                    return True
+        except discord.HTTPException:
+            return True
+        return False
 
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
         """Post ``text`` in the ticket thread ``thread_ref``; raises if Discord refuses."""
@@ -176,7 +242,7 @@ class DiscordDesk:
             handoff.id, handoff.reason, handoff.intent, handoff.emotion, handoff.language
         )
         head = summary_parts(handoff.summary, context)[0]
-        view = TicketButtons(handoff.id, take=False) if resolvable else None
+        view = TicketButtons(handoff.id, handoff.token, take=False) if resolvable else None
         try:
             channel = await self.channel()
             await channel.get_partial_message(message_id).edit(
@@ -193,6 +259,16 @@ class DiscordDesk:
             )
 
 
+def _custom_ids(message: discord.Message) -> set[str]:
+    ids: set[str] = set()
+    for row in message.components:
+        for child in getattr(row, "children", ()):
+            value = getattr(child, "custom_id", None)
+            if isinstance(value, str):
+                ids.add(value)
+    return ids
+
+
 def _thread_name(handoff_id: int | None, intent: str | None) -> str:
     if handoff_id is None:
         return "Handoff"
@@ -202,14 +278,10 @@ def _thread_name(handoff_id: int | None, intent: str | None) -> str:
 # --- the suggested reply ----------------------------------------------------------------
 
 
-def parse_suggestion_id(value: str | None) -> tuple[str, int] | None:
-    """``(action, handoff id)`` of a suggested reply's Send (``ondo:suggest:<id>``) or Edit
-    (``ondo:edit:<id>``) button, or of its edit modal (``ondo:edited:<id>``)."""
-    prefix, _, rest = (value or "").partition(":")
-    action, _, number = rest.partition(":")
-    if prefix != CUSTOM_ID_PREFIX or action not in (SUGGEST, EDIT, EDITED):
-        return None
-    return (action, int(number)) if number.isdecimal() else None
+def parse_suggestion_id(value: str | None) -> tuple[str, str] | None:
+    """``(action, button value)`` of a suggested reply's Send (``ondo:suggest:<value>``) or
+    Edit (``ondo:edit:<value>``) button, or of its edit modal (``ondo:edited:<value>``)."""
+    return _parse(value, (SUGGEST, EDIT, EDITED))
 
 
 def quoted(text: str) -> str:
@@ -235,23 +307,23 @@ def sent_content(text: str, agent: str) -> str:
 class SuggestionButtons(StaticButtons):
     """**Send** and **Edit** under a suggested reply."""
 
-    def __init__(self, handoff_id: int) -> None:
+    def __init__(self, handoff_id: int, token: str | None = None) -> None:
         super().__init__(
             [
                 button(
-                    custom_id(SUGGEST, handoff_id),
+                    custom_id(SUGGEST, handoff_id, token),
                     label="Send",
                     style=discord.ButtonStyle.primary,
                 ),
-                button(custom_id(EDIT, handoff_id), label="Edit"),
+                button(custom_id(EDIT, handoff_id, token), label="Edit"),
             ]
         )
 
 
-def edit_modal(handoff_id: int, draft: str) -> discord.ui.Modal:
+def edit_modal(handoff_id: int, draft: str, token: str | None = None) -> discord.ui.Modal:
     """The modal in which staff edit the suggested reply; submitting it sends the text."""
     modal = discord.ui.Modal(
-        title=f"Reply to #{handoff_id}"[:45], custom_id=custom_id(EDITED, handoff_id)
+        title=f"Reply to #{handoff_id}"[:45], custom_id=custom_id(EDITED, handoff_id, token)
     )
     modal.add_item(
         discord.ui.TextInput(

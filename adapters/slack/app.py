@@ -61,6 +61,7 @@ from bot.settings import Settings
 from bot.store import Inbound
 from bot.suggest import NOTES as SUGGEST_NOTES
 from bot.suggest import open_handoff_for, send_suggestion
+from bot.ticket_buttons import STALE_BUTTON, clicked_handoff, handoff_value
 
 log = logging.getLogger("ondo.slack")
 
@@ -240,12 +241,15 @@ class SlackAdapter(CountsCompletions):
     async def _clicked_conversation(
         self, value: str, user: str, channel: str, what: str
     ) -> str | None:
-        """The conversation of the ticket button's ``value`` (a handoff id; tickets posted
-        before carry the conversation key); ``None``, and the agent is told, when that handoff
-        is resolved or no longer the conversation's current one."""
-        if not value.isdecimal():
-            return value
-        handoff = await open_handoff_for(self.router, int(value))
+        """The conversation of the ticket button's ``value`` (:mod:`bot.ticket_buttons`);
+        ``None``, and the agent is told privately, when the value names no handoff with its
+        token (stale or made up), or that handoff is resolved or no longer the
+        conversation's current one."""
+        clicked = await clicked_handoff(self.engine.store, value, user=user, what=what)
+        if clicked is None:
+            await self._tell(channel, user, STALE_BUTTON)
+            return None
+        handoff = await open_handoff_for(self.router, clicked.id)
         if handoff is None:
             log.info("%s by %s on the closed handoff #%s ignored", what, user, value)
             await self._tell(channel, user, SUGGEST_NOTES["ticket_closed"])
@@ -315,19 +319,23 @@ class SlackAdapter(CountsCompletions):
         user = str(body["user"]["id"])
         channel = str(body.get("channel", {}).get("id") or body["container"]["channel_id"])
         ts = str(body.get("container", {}).get("message_ts") or "")
-        if not value.isdecimal() or not await self._refuse_non_agent(user, channel, action_id):
+        if not await self._refuse_non_agent(user, channel, action_id):
+            return
+        clicked = await clicked_handoff(self.engine.store, value, user=user, what=action_id)
+        if clicked is None:
+            await self._tell(channel, user, STALE_BUTTON)
             return
         if action_id == SUGGEST_SEND_ACTION:
-            await self._send_suggestion(int(value), user, channel, ts)
+            await self._send_suggestion(clicked.id, user, channel, ts)
             return
-        if await open_handoff_for(self.router, int(value)) is None:
+        if await open_handoff_for(self.router, clicked.id) is None:
             await self._tell(channel, user, SUGGEST_NOTES["closed"])
             return
-        draft = await suggestion_of(self.engine.store, int(value)) or ""
+        draft = await suggestion_of(self.engine.store, clicked.id) or ""
         try:
             await self.client.views_open(
                 trigger_id=str(body.get("trigger_id") or ""),
-                view=edit_view(int(value), draft, channel, ts),
+                view=edit_view(clicked.id, draft, channel, ts, clicked.token),
             )
         except SlackApiError as exc:
             log.error("editor for handoff #%s not opened: %s", value, exc.response.get("error"))
@@ -339,9 +347,15 @@ class SlackAdapter(CountsCompletions):
             user = str((body.get("user") or {}).get("id") or "")
             if submitted is None:
                 return
-            handoff_id, channel, ts, text = submitted
-            if await self._refuse_non_agent(user, channel, SUGGEST_MODAL):
-                await self._send_suggestion(handoff_id, user, channel, ts, text=text)
+            value, channel, ts, text = submitted
+            if not await self._refuse_non_agent(user, channel, SUGGEST_MODAL):
+                return
+            store = self.engine.store
+            clicked = await clicked_handoff(store, value, user=user, what=SUGGEST_MODAL)
+            if clicked is None:
+                await self._tell(channel, user, STALE_BUTTON)
+                return
+            await self._send_suggestion(clicked.id, user, channel, ts, text=text)
         finally:
             await self._finished()
 
@@ -364,7 +378,8 @@ class SlackAdapter(CountsCompletions):
         if sent.handoff is not None and sent.handoff.agent is None and target is not None:
             fresh = await self.engine.store.handoff_by_id(handoff_id)
             taken = ticket_status(True, user)
-            blocks = ticket_blocks(None, fresh, str(handoff_id), taken, resolvable=True)
+            value = handoff_value(fresh) if fresh is not None else str(handoff_id)
+            blocks = ticket_blocks(None, fresh, value, taken, resolvable=True)
             await self._edit_ticket(target[0], target[1], blocks, taken)
 
     # --- /ondo ---------------------------------------------------------------------------
@@ -405,7 +420,8 @@ class SlackAdapter(CountsCompletions):
             await post(self.client, target[0], note, thread_ts=target[1])
             fresh = await self.engine.store.handoff_by_id(ticket.id)
             status = ticket_status(taking, user)
-            blocks = ticket_blocks(None, fresh, str(ticket.id), status, resolvable=taking)
+            value = handoff_value(fresh or ticket)
+            blocks = ticket_blocks(None, fresh, value, status, resolvable=taking)
             await self._edit_ticket(target[0], target[1], blocks, status)
 
     async def _open_tickets(self) -> str:

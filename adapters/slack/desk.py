@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import PLATFORM
 from adapters.slack.sender import post, text_sections
 from bot.engine import HandoffTicket
 from bot.store import Handoff
+from bot.ticket_buttons import button_value, parse_button_value
 from bot.types import Language
 
 log = logging.getLogger("ondo.slack")
@@ -26,6 +29,12 @@ REPLY_INPUT_BLOCK = "ondo_reply"
 REPLY_INPUT = "text"
 MODAL_TEXT_LIMIT = 3000
 """Slack's limit for a plain-text input's value."""
+TICKET_EVENT = "ondo_ticket"
+"""Message metadata event type of a ticket (payload: its ``handoff_id`` and ``token``)."""
+SUGGESTION_EVENT = "ondo_suggestion"
+"""Message metadata event type of a ticket's suggested reply (payload: its ``handoff_id``)."""
+SEARCH_LIMIT = 1000
+"""How many of the agents' channel's latest messages are read for a ticket posted before."""
 
 
 def thread_ref(channel: str, ts: str) -> str:
@@ -54,27 +63,73 @@ class SlackDesk:
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Post the ticket with Take over / Resolve; its thread is where agents answer, and
-        where the suggested reply goes with Send / Edit."""
-        ts = await post(
-            self.client,
-            self.channel,
-            ticket.summary.splitlines()[0] if ticket.summary else "Handoff",
-            blocks=handoff_blocks(ticket),
-        )
+        where the suggested reply goes with Send / Edit.
+
+        The ticket carries its handoff in the message metadata. On a repeated attempt the
+        channel is read first: a ticket Slack took just before a crash (before Ondo noted its
+        thread) is adopted, and only its missing suggested reply is posted."""
+        found = await self.posted_ticket(ticket) if ticket.attempt > 1 else None
+        if found is not None:
+            log.info("ticket #%d was already in Slack channel %s", ticket.id, self.channel)
+            ts: str | None = found
+        else:
+            ts = await post(
+                self.client,
+                self.channel,
+                ticket.summary.splitlines()[0] if ticket.summary else "Handoff",
+                blocks=handoff_blocks(ticket),
+                metadata={
+                    "event_type": TICKET_EVENT,
+                    "event_payload": {"handoff_id": ticket.id, "token": ticket.token or ""},
+                },
+            )
         if not ts:
             return None
-        if ticket.suggestion:
+        if ticket.suggestion and (found is None or not await self._has_suggestion(ticket, ts)):
             try:
                 await post(
                     self.client,
                     self.channel,
                     SUGGESTION_TITLE,
                     thread_ts=ts,
-                    blocks=suggestion_blocks(ticket.id, ticket.suggestion),
+                    blocks=suggestion_blocks(ticket.id, ticket.suggestion, ticket.token),
+                    metadata={
+                        "event_type": SUGGESTION_EVENT,
+                        "event_payload": {"handoff_id": ticket.id},
+                    },
                 )
             except Exception as exc:  # the ticket is posted; agents can still type a reply
                 log.warning("suggested reply of ticket #%d not posted: %s", ticket.id, exc)
         return thread_ref(self.channel, ts)
+
+    async def posted_ticket(self, ticket: HandoffTicket) -> str | None:
+        """The ts of Ondo's ticket for ``ticket`` among the channel's latest messages, if Slack
+        has it; ``None`` when it has none or the channel cannot be read (then posting is the
+        safer mistake: a second ticket, rather than none)."""
+
+        def page(cursor: str | None) -> Awaitable[Any]:
+            return self.client.conversations_history(
+                channel=self.channel, include_all_metadata=True, limit=200, cursor=cursor
+            )
+
+        def mine(payload: dict[str, Any]) -> bool:
+            return payload.get("handoff_id") == ticket.id and (payload.get("token") or None) == (
+                ticket.token or None
+            )
+
+        return await _find(page, TICKET_EVENT, mine, f"channel {self.channel}")
+
+    async def _has_suggestion(self, ticket: HandoffTicket, ts: str) -> bool:
+        def page(cursor: str | None) -> Awaitable[Any]:
+            return self.client.conversations_replies(
+                channel=self.channel, ts=ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
+
+        def mine(payload: dict[str, Any]) -> bool:
+            return payload.get("handoff_id") == ticket.id
+
+        where = f"the thread of ticket #{ticket.id}"
+        return await _find(page, SUGGESTION_EVENT, mine, where) is not None
 
     async def post_in_thread(self, ref: str, text: str) -> None:
         """Post ``text`` in the ticket's thread."""
@@ -84,8 +139,42 @@ class SlackDesk:
         await post(self.client, target[0], text, thread_ts=target[1])
 
 
+async def _find(
+    page: Callable[[str | None], Awaitable[Any]],
+    event_type: str,
+    matches: Callable[[dict[str, Any]], bool],
+    where: str,
+) -> str | None:
+    """The ts of the first message in ``page``'s pages (at most :data:`SEARCH_LIMIT`
+    messages) with metadata of ``event_type`` whose payload ``matches``."""
+    cursor: str | None = None
+    read = 0
+    try:
+        while read < SEARCH_LIMIT:
+            answer = await page(cursor)
+            messages = answer.get("messages") or []
+            read += len(messages) or SEARCH_LIMIT
+            for message in messages:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload")
+                if (
+                    metadata.get("event_type") == event_type
+                    and isinstance(payload, dict)
+                    and matches(payload)
+                ):
+                    return str(message.get("ts"))
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+    except SlackApiError as exc:
+        log.warning("could not read %s to avoid a duplicate: %s", where, exc.response.get("error"))
+    return None
+
+
 def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
-    """Block Kit for the agents' channel: the summary and the Take over / Resolve buttons."""
+    """Block Kit for the agents' channel: the summary and the Take over / Resolve buttons
+    (their value: :func:`bot.ticket_buttons.button_value`)."""
+    value = button_value(ticket.id, ticket.token)
     return [
         *text_sections(ticket.summary),
         {
@@ -108,13 +197,13 @@ def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
                     "action_id": TAKE_ACTION,
                     "text": {"type": "plain_text", "text": "Take over"},
                     "style": "primary",
-                    "value": str(ticket.id),
+                    "value": value,
                 },
                 {
                     "type": "button",
                     "action_id": RESOLVE_ACTION,
                     "text": {"type": "plain_text", "text": "Resolve"},
-                    "value": str(ticket.id),
+                    "value": value,
                 },
             ],
         },
@@ -125,8 +214,8 @@ def ticket_blocks(
     original: Any, ticket: Handoff | None, value: str, status: str, *, resolvable: bool
 ) -> list[dict[str, Any]]:
     """The ticket after a click: its content without the old buttons, the status, and the
-    Resolve button (carrying ``value``, the handoff id) while it is still open. Without the
-    clicked message's blocks, the content is rebuilt from the stored handoff."""
+    Resolve button (carrying ``value``, the handoff's button value) while it is still open.
+    Without the clicked message's blocks, the content is rebuilt from the stored handoff."""
     if isinstance(original, list) and original:
         blocks = [b for b in original if isinstance(b, dict) and b.get("type") != "actions"]
     elif ticket is not None:
@@ -161,8 +250,10 @@ def ticket_blocks(
 SUGGESTION_TITLE = "Suggested reply (Send delivers it to the customer as you):"
 
 
-def suggestion_blocks(handoff_id: int, text: str) -> list[dict[str, Any]]:
-    """The suggested reply in the ticket thread, quoted, with **Send** and **Edit**."""
+def suggestion_blocks(handoff_id: int, text: str, token: str | None = None) -> list[dict[str, Any]]:
+    """The suggested reply in the ticket thread, quoted, with **Send** and **Edit** (their
+    value: the handoff's button value)."""
+    value = button_value(handoff_id, token)
     quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
     return [
         *text_sections(f"*{SUGGESTION_TITLE}*\n{quoted}"),
@@ -175,13 +266,13 @@ def suggestion_blocks(handoff_id: int, text: str) -> list[dict[str, Any]]:
                     "action_id": SUGGEST_SEND_ACTION,
                     "text": {"type": "plain_text", "text": "Send"},
                     "style": "primary",
-                    "value": str(handoff_id),
+                    "value": value,
                 },
                 {
                     "type": "button",
                     "action_id": SUGGEST_EDIT_ACTION,
                     "text": {"type": "plain_text", "text": "Edit"},
-                    "value": str(handoff_id),
+                    "value": value,
                 },
             ],
         },
@@ -197,13 +288,16 @@ def sent_blocks(text: str, status: str) -> list[dict[str, Any]]:
     ]
 
 
-def edit_view(handoff_id: int, text: str, channel: str, message_ts: str) -> dict[str, Any]:
-    """The modal in which an agent edits the suggested reply before sending it; where the
-    suggestion message is travels in ``private_metadata`` (``<id>:<channel>:<ts>``)."""
+def edit_view(
+    handoff_id: int, text: str, channel: str, message_ts: str, token: str | None = None
+) -> dict[str, Any]:
+    """The modal in which an agent edits the suggested reply before sending it; the handoff
+    and where the suggestion message is travel in ``private_metadata``
+    (``<button value>:<channel>:<ts>``)."""
     return {
         "type": "modal",
         "callback_id": SUGGEST_MODAL,
-        "private_metadata": f"{handoff_id}:{channel}:{message_ts}",
+        "private_metadata": f"{button_value(handoff_id, token)}:{channel}:{message_ts}",
         "title": {"type": "plain_text", "text": f"Reply to #{handoff_id}"[:24]},
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -224,15 +318,15 @@ def edit_view(handoff_id: int, text: str, channel: str, message_ts: str) -> dict
     }
 
 
-def parse_submission(view: Any) -> tuple[int, str, str, str] | None:
-    """``(handoff id, channel, suggestion message ts, text)`` of a submitted edit modal;
-    ``None`` when the view is not one of Ondo's."""
+def parse_submission(view: Any) -> tuple[str, str, str, str] | None:
+    """``(handoff's button value, channel, suggestion message ts, text)`` of a submitted edit
+    modal; ``None`` when the view is not one of Ondo's."""
     if not isinstance(view, dict) or view.get("callback_id") != SUGGEST_MODAL:
         return None
-    number, _, where = str(view.get("private_metadata") or "").partition(":")
+    value, _, where = str(view.get("private_metadata") or "").partition(":")
     channel, _, ts = where.partition(":")
     values = ((view.get("state") or {}).get("values") or {}).get(REPLY_INPUT_BLOCK) or {}
     text = (values.get(REPLY_INPUT) or {}).get("value")
-    if not number.isdecimal() or not isinstance(text, str):
+    if parse_button_value(value) is None or not isinstance(text, str):
         return None
-    return int(number), channel, ts, text
+    return value, channel, ts, text

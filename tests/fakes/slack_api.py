@@ -706,6 +706,28 @@ class FakeSlack:
             "response_metadata": {"next_cursor": ""},
         }
 
+    def _history(self, call: Call) -> Answer:
+        """``conversations.history``: the bot's top-level messages of a channel (not thread
+        replies), newest first, ``limit`` a page (default 100) with a cursor; metadata only
+        with ``include_all_metadata``, as Slack does."""
+        channel = str(call.params.get("channel", ""))
+        with_metadata = str(call.params.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = max(1, min(int(call.params.get("limit") or 100), 1000))
+        start = int(call.params.get("cursor") or 0)
+        found = [
+            {k: v for k, v in m.items() if with_metadata or k != "metadata"}
+            for (c, ts), m in sorted(self.messages.items(), reverse=True)
+            if c == channel and m.get("thread_ts") in (None, ts)
+        ]
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     def _members(self, call: Call) -> Answer:
         channel = str(call.params.get("channel", ""))
         if channel not in self.members:
@@ -763,6 +785,7 @@ _BUILTINS: dict[str, Callable[[FakeSlack, Call], Answer]] = {
     "chat.postEphemeral": FakeSlack._post_ephemeral,
     "conversations.members": FakeSlack._members,
     "conversations.replies": FakeSlack._replies,
+    "conversations.history": FakeSlack._history,
     "users.info": FakeSlack._users_info,
     "reactions.add": FakeSlack._reactions_add,
     "views.open": FakeSlack._views_open,
