@@ -14,8 +14,9 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -177,6 +178,14 @@ class Store(RetentionMixin):
     def _locked(self, fn: Callable[[], T]) -> T:
         with self._lock:
             return fn()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Several statements as one: sqlite-utils commits each write on its own unless a
+        transaction is open, so ``with conn:`` alone does not make them atomic."""
+        with self._db.conn:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row = self._db.execute(sql, list(params)).fetchone()
@@ -655,7 +664,7 @@ class Store(RetentionMixin):
         now = time.time()
 
         def run() -> int | None:
-            with self._db.conn:
+            with self._transaction():
                 moved = self._db.execute(
                     "UPDATE conversations SET state = 'waiting_human', updated_at = ? "
                     "WHERE key = ? AND state = 'bot'",
@@ -719,7 +728,7 @@ class Store(RetentionMixin):
         now = time.time()
 
         def run() -> None:
-            with self._db.conn:
+            with self._transaction():
                 row = self._one(
                     "SELECT conversation_key FROM handoffs WHERE id = ? AND resolved_at IS NULL",
                     [handoff_id],
