@@ -569,14 +569,15 @@ class World:
         self._customer_post(Post("slack", location, ts, text, now, "reply"))
 
     def _conversation_of(self, value: str | None) -> str | None:
-        """The conversation of a ticket from its Resolve button's value: the handoff id,
+        """The conversation of a ticket from its Resolve button's value (``<handoff id>.<token>``),
         looked up in Ondo's database as an agent's tool would (read-only)."""
-        if value is None or not value.isdigit() or not self.db_path:
+        number = (value or "").partition(".")[0]
+        if value is None or not number.isdigit() or not self.db_path:
             return value
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30.0)
         try:
             row = conn.execute(
-                "SELECT conversation_key FROM handoffs WHERE id = ?", [int(value)]
+                "SELECT conversation_key FROM handoffs WHERE id = ?", [int(number)]
             ).fetchone()
         finally:
             conn.close()
