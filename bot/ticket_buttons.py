@@ -1,8 +1,9 @@
 """What the buttons of a handoff's ticket carry: its number and its random token (``12.9f0c…``).
 
-A handoff's number is never given to another one (migration 8), and the token binds a button
-to one handoff even where a number was reused before that, or where a value was made up: a
-click whose value does not name the handoff with its token is refused, privately, and logged.
+A handoff's number is never given to another one (migration ``_m10_handoff_ids``), and the
+token binds a button to one handoff even where a number was reused before that, or where a
+value was made up: a click whose value does not name the handoff with its token is refused,
+privately, and logged.
 Handoffs recorded before tokens existed have none; their tickets carry the plain number, which
 is accepted for them only. Both desks (Slack action values, Discord custom ids) use this form.
 """

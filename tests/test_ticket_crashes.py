@@ -33,7 +33,7 @@ import sqlite_utils
 
 import bot.store
 from bot.app import Runtime
-from bot.migrations import MIGRATIONS
+from bot.migrations import MIGRATIONS, _m10_handoff_ids
 from bot.routing import MemoryCustomers, MemoryDesk, MemorySender, Router, ticket_of
 from bot.store import Handoff, Store
 from bot.suggest import open_handoff_for
@@ -281,12 +281,12 @@ async def test_numbers_are_never_reused_after_forget_or_purge(store: Store) -> N
     assert await escalate(store, "discord:dm:lee") > after
 
 
-def test_migration_8_keeps_numbers_and_old_buttons(tmp_path: Path) -> None:
+def test_the_handoff_ids_migration_keeps_numbers_and_old_buttons(tmp_path: Path) -> None:
     path = tmp_path / "v7.db"
     conn = sqlite3.connect(path)
     db = sqlite_utils.Database(conn)
     db.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
-    for version, step in enumerate(MIGRATIONS[:7], start=1):
+    for version, step in enumerate(MIGRATIONS[: MIGRATIONS.index(_m10_handoff_ids)], start=1):
         step(db)
         db.execute("INSERT INTO _migrations VALUES (?, ?, '')", [version, step.__name__])
     db.execute(

@@ -192,7 +192,7 @@ class SlackAdapter(CountsCompletions):
         if handoff is None or handoff.agent != agent or target is None:
             return
         status = ticket_status(True, agent)
-        blocks = ticket_blocks(None, handoff, str(handoff.id), status, resolvable=True)
+        blocks = ticket_blocks(None, handoff, handoff_value(handoff), status, resolvable=True)
         await self._edit_ticket(target[0], target[1], blocks, status)
 
     async def _agent(self, item: AgentMessage) -> None:
