@@ -324,14 +324,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_kb_import(args: argparse.Namespace) -> int:
-    from bot.store import Store
+    from bot.store import open_store
     from knowledge.loader import load_paths
 
     entries = load_paths(args.paths)  # all files validated before anything is written
     if not entries:
         raise CliError("no entries found in " + ", ".join(map(str, args.paths)))
     settings = Settings.from_env()
-    store = Store.open(settings.db_path)
+    store = open_store(settings)
     try:
         added, updated = asyncio.run(
             store.import_entries(entries, ", ".join(str(p) for p in args.paths))
@@ -347,12 +347,12 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_kb_list(args: argparse.Namespace) -> int:
-    from bot.store import Store
+    from bot.store import open_store
     from knowledge.base import merge
     from knowledge.loader import load_paths
 
     settings = Settings.from_env()
-    store = Store.open(settings.db_path)
+    store = open_store(settings)
     try:
         entries = merge(load_paths(settings.kb_paths), store.imported_entries_sync())
     finally:

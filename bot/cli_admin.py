@@ -7,9 +7,9 @@ import asyncio
 import json
 import sys
 
-from bot.crypto import FernetCipher, cipher_for, generate_key
+from bot.crypto import FernetCipher, generate_key
 from bot.settings import Settings, SettingsError, parse_duration
-from bot.store import Store
+from bot.store import Store, open_store
 
 
 def duration(text: str) -> float:
@@ -58,7 +58,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _open_store() -> tuple[Settings, Store]:
     settings = Settings.from_env()
-    return settings, Store.open(settings.db_path, cipher_for(settings.encryption_key))
+    return settings, open_store(settings)
 
 
 def _cmd_keys_generate(_args: argparse.Namespace) -> int:

@@ -15,9 +15,8 @@ from collections.abc import Callable, Coroutine
 from typing import TypeVar
 
 from bot.corrections import Correction, CorrectionError, Corrections, KbChange, describe
-from bot.crypto import cipher_for
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.texts import shorten
 
 T = TypeVar("T")
@@ -73,7 +72,7 @@ def reviewer() -> str:
 
 def _with_store(work: Callable[[Store], Coroutine[object, object, T]]) -> T:
     settings = Settings.from_env()
-    store = Store.open(settings.db_path, cipher_for(settings.encryption_key))
+    store = open_store(settings)
     try:
         return asyncio.run(work(store))
     except CorrectionError as exc:

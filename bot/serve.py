@@ -116,9 +116,19 @@ async def _healthz(request: web.Request) -> web.Response:
     )
 
 
-def slack_web_app(bolt_app: AsyncApp | None) -> web.Application:
-    """The HTTP app: Bolt's Events API handler at ``/slack/events`` (if given) and ``/healthz``."""
-    web_app = bolt_app.web_app(path=EVENTS_PATH) if bolt_app is not None else web.Application()
+def slack_web_app(bolt_app: AsyncApp | None, signing_secret: str | None = None) -> web.Application:
+    """The HTTP app: Bolt's Events API handler at ``/slack/events`` (if given) and ``/healthz``.
+
+    A signed body Bolt cannot take (broken JSON, not an object, wrong types) is answered 400
+    before it reaches Bolt; ``signing_secret`` tells a signed one from noise (401).
+    """
+    if bolt_app is None:
+        web_app = web.Application()
+    else:
+        from adapters.slack.guard import guard
+
+        web_app = bolt_app.web_app(path=EVENTS_PATH)
+        web_app.middlewares.append(guard(EVENTS_PATH, signing_secret))
     web_app.router.add_get("/healthz", _healthz)
     return web_app
 
@@ -165,7 +175,7 @@ async def serve(
 
         bolt_app, _adapter = build_app(router, settings)
         socket_mode = settings.slack_app_token is not None
-    web_app = slack_web_app(None if socket_mode else bolt_app)
+    web_app = slack_web_app(None if socket_mode else bolt_app, settings.slack_signing_secret)
     web_app[SERVED] = list(platforms)
     web_app[RUNTIME] = runtime
     connected: dict[str, asyncio.Event] = {}

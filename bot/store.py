@@ -24,9 +24,10 @@ from typing import Any, TypeVar
 import numpy as np
 import sqlite_utils
 
-from bot.crypto import PREFIX, Cipher, CipherError, PlainCipher
+from bot.crypto import PREFIX, Cipher, CipherError, PlainCipher, cipher_for
 from bot.migrations import migrate
 from bot.retention import SEALED_COLUMNS, RetentionMixin
+from bot.settings import Settings
 from bot.types import Emotion, Message, State
 from knowledge.embedders import Vectors
 from knowledge.entries import Entry
@@ -159,10 +160,12 @@ class Store(RetentionMixin):
             db = sqlite_utils.Database(conn)
             migrate(db)
             _check_cipher(db, cipher or PlainCipher())
+            _probe_write(db)
         except (sqlite3.DatabaseError, OSError, CipherError) as exc:
             if conn is not None:
                 conn.close()
-            raise StoreError(f"cannot open database {name}: {exc}") from None
+            hint = _READONLY_HINT if "readonly" in str(exc) else ""
+            raise StoreError(f"cannot open database {name}: {exc}{hint}") from None
         return cls(db, name, cipher)
 
     def close(self) -> None:
@@ -196,8 +199,7 @@ class Store(RetentionMixin):
 
         def run() -> bool:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("ROLLBACK")
+                _probe_write(self._db)
                 return True
             except sqlite3.Error:
                 return False
@@ -878,6 +880,12 @@ class Store(RetentionMixin):
         return [_entry_from_json(json.loads(r[0])) for r in rows]
 
 
+def open_store(settings: Settings) -> Store:
+    """The store of ``ONDO_DB`` with the cipher of ``ONDO_ENCRYPTION_KEY``: every command opens
+    it this way, so none refuses an encrypted database that the key opens."""
+    return Store.open(settings.db_path, cipher_for(settings.encryption_key))
+
+
 def _enable_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
     """Switch to WAL. SQLite answers "locked" at once, without waiting out the busy timeout,
     when another connection is switching the same fresh file at the same moment: retry."""
@@ -889,6 +897,20 @@ def _enable_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
             if "locked" not in str(exc) or attempt == attempts - 1:
                 raise
             time.sleep(0.02)
+
+
+_READONLY_HINT = " (the file and its folder must be writable by the user running ondo)"
+
+
+def _probe_write(db: sqlite_utils.Database) -> None:
+    """Write one row and roll it back. Taking the write lock is not enough: SQLite opens a
+    file it may not write read-only without a word and only refuses the first real write."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE _migrations SET name = name WHERE version = 1")
+    finally:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
 
 
 def _check_cipher(db: sqlite_utils.Database, cipher: Cipher) -> None:

@@ -84,6 +84,10 @@ TEXTS: Mapping[str, Mapping[Language, str]] = {
         "ko": "메시지가 너무 길어 앞부분만 읽었어요.",
         "en": "Your message was very long, so I read only the first part.",
     },
+    "rating.not_yours": {
+        "ko": "질문하신 분만 이 답변을 평가할 수 있어요.",
+        "en": "Only the person who asked can rate this answer.",
+    },
     "draft.greeting": {
         "ko": "안녕하세요, 고객님. 상담원입니다.",
         "en": "Hi, this is a member of the support team.",

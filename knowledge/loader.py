@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,13 @@ FAQ_AUDIENCE: Audience = "customers"
 DOCUMENT_AUDIENCE: Audience = "staff"
 """A Markdown document is internal until its front matter says ``audience: customers``: a
 handbook dropped into ``ONDO_KB`` unmarked must never reach a customer (fail closed)."""
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""A knowledge file larger than this is refused unread (a whole FAQ fits in far less)."""
+MAX_TEXT_CHARS = 8000
+"""An answer, a question or a Markdown section longer than this is a load error: it would
+come back whole in a reply, past what Slack and Discord show, and dilute search."""
+MAX_YAML_DEPTH = 20
+"""Entries nest four levels (list, entry, questions, language); deeper is not a knowledge file."""
 
 
 def split_paths(spec: str) -> list[Path]:
@@ -56,6 +63,7 @@ def load_file(path: Path) -> list[Entry]:
     if suffix not in SUFFIXES and path.exists():
         raise KnowledgeError(f"{path}: unsupported file type {suffix!r} (use .yaml, .csv or .md)")
     try:
+        _check_file_size(path)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise KnowledgeError(f"{path}: no such file") from None
@@ -65,10 +73,82 @@ def load_file(path: Path) -> list[Entry]:
     except OSError as exc:
         raise KnowledgeError(f"{path}: cannot read ({exc.strerror})") from None
     if suffix in (".yaml", ".yml"):
-        return parse_yaml(text, str(path))
-    if suffix == ".csv":
-        return parse_csv(text, str(path))
-    return parse_markdown(text, str(path))
+        entries = parse_yaml(text, str(path))
+    elif suffix == ".csv":
+        entries = parse_csv(text, str(path))
+    else:
+        entries = parse_markdown(text, str(path))
+    _check_text_sizes(entries, str(path))
+    return entries
+
+
+# --- limits (kept apart from the parsing so each format's rules stay readable) -----------
+
+
+def _check_file_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise KnowledgeError(
+            f"{path}: {size / 1024 / 1024:.1f} MB is over the {MAX_FILE_BYTES // 1024 // 1024} MB "
+            "limit for a knowledge file (split it into several files)"
+        )
+
+
+def _check_text_sizes(entries: Sequence[Entry], name: str) -> None:
+    for entry in entries:
+        where = entry.source if entry.kind == "policy" else f"{name}: entry {entry.id!r}"
+        what = "section" if entry.kind == "policy" else "answer"
+        texts = [(f"{what} ({lang})", a) for lang, a in entry.answer.items()]
+        texts += [(f"question ({lang})", q) for lang, qs in entry.questions.items() for q in qs]
+        for field, value in texts:
+            if len(value) > MAX_TEXT_CHARS:
+                hint = "split it under more headings" if what == "section" else "shorten it"
+                raise KnowledgeError(
+                    f"{where}: {field} is {len(value):,} characters, over the limit of "
+                    f"{MAX_TEXT_CHARS:,} ({hint})"
+                )
+
+
+def _check_yaml_shape(text: str, name: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_YAML_DEPTH` (the composer recurses and
+    would overflow) and anchors/aliases, the ingredient of a "billion laughs" bomb. Reads
+    events only: the event parser is iterative, so this cannot overflow itself."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise KnowledgeError(
+                    f"{name}: line {_line(event)}: YAML anchors and aliases (&name, *name) are not "
+                    "allowed in knowledge files; write the text out"
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise KnowledgeError(
+                        f"{name}: line {_line(event)}: YAML nested deeper than "
+                        f"{MAX_YAML_DEPTH} levels"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # parse_yaml reports the syntax error with its line
+
+
+def _line(event: yaml.Event) -> int:
+    return event.start_mark.line + 1 if event.start_mark is not None else 0
+
+
+def _csv_rows(reader: csv.DictReader[str], name: str) -> Iterator[dict[str | Any, Any]]:
+    """The reader's rows; a field over the csv module's limit (128 KB, far above
+    :data:`MAX_TEXT_CHARS`) or a NUL byte is a load error naming the line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        problem = str(exc)
+        if "field larger than field limit" in problem:
+            problem = f"a field is longer than {csv.field_size_limit() // 1024} KB"
+        # line_num counts the lines read in full; the bad one is the next.
+        raise KnowledgeError(f"{name}: line {reader.line_num + 1}: {problem}") from None
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -85,6 +165,7 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
 
 def parse_yaml(text: str, name: str) -> list[Entry]:
     """Parse a YAML list of FAQ entries."""
+    _check_yaml_shape(text, name)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -211,7 +292,7 @@ def parse_csv(text: str, name: str) -> list[Entry]:
     reader.fieldnames = header
     order: list[str] = []
     rows: dict[str, dict[str, Any]] = {}
-    for row in reader:
+    for row in _csv_rows(reader, name):
         line = reader.line_num
         if None in row:
             raise KnowledgeError(f"{name}: line {line}: more fields than the header has")

@@ -125,7 +125,9 @@ async def running_slack(
     """Serve the Bolt app for ``runtime`` on a free loopback port, registered with ``router``."""
     router = router or Router(runtime.engine, handoff_channel=runtime.settings.handoff_channel)
     app, adapter = build_app(router, runtime.settings)
-    runner = web.AppRunner(slack_web_app(app), shutdown_timeout=0.5)
+    runner = web.AppRunner(
+        slack_web_app(app, runtime.settings.slack_signing_secret), shutdown_timeout=0.5
+    )
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from pathlib import Path
@@ -156,3 +157,31 @@ def test_no_key_warns_once_at_start(
         assert cli.main(["ask", "-"]) == 0
     warnings = [r for r in caplog.records if "ONDO_ENCRYPTION_KEY is not set" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_kb_import_and_list_open_an_encrypted_database_with_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = generate_key()
+    db = tmp_path / "sealed.db"
+    store = Store.open(db, cipher_for(key))
+    asyncio.run(store.record_inbound(message(TEXTS[0], "m1")))
+    store.close()
+    kb = tmp_path / "extra.csv"
+    kb.write_text(
+        "id,category,lang,question,answer\n"
+        "gift-wrap,promotion,ko,선물 포장 되나요?,주문서에서 선물 포장을 선택하세요.\n"
+        "gift-wrap,promotion,en,Do you offer gift wrapping?,Choose gift wrap at checkout.\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("ONDO_KB", raising=False)
+    monkeypatch.setenv("ONDO_DB", str(db))
+    monkeypatch.setenv("ONDO_ENCRYPTION_KEY", key)
+    assert cli.main(["kb", "import", str(kb)]) == 0
+    assert "1 added" in capsys.readouterr().out
+    assert cli.main(["kb", "list", "--category", "promotion"]) == 0
+    assert "gift-wrap" in capsys.readouterr().out
+    # Without the key both still refuse, in one line.
+    monkeypatch.delenv("ONDO_ENCRYPTION_KEY")
+    assert cli.main(["kb", "list"]) == 1
+    assert "set ONDO_ENCRYPTION_KEY" in capsys.readouterr().err

@@ -110,6 +110,41 @@ async def test_store_writable_is_true_on_a_fresh_file(tmp_path: Path) -> None:
         store.close()
 
 
+async def test_healthz_is_503_when_sqlite_opened_the_file_read_only(tmp_path: Path) -> None:
+    """A file SQLite may not write opens read-only without a word: the health check must
+    really write to notice (taking the write lock alone succeeds)."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    import sqlite_utils
+    from aiohttp import web
+
+    from bot.serve import RUNTIME, slack_web_app
+    from bot.store import Store
+
+    Store.open(tmp_path / "ro.db").close()
+    conn = sqlite3.connect(f"file:{tmp_path / 'ro.db'}?mode=ro", uri=True, check_same_thread=False)
+    store = Store(sqlite_utils.Database(conn), str(tmp_path / "ro.db"))
+    app = slack_web_app(None)
+    app[RUNTIME] = SimpleNamespace(  # type: ignore[assignment]
+        knowledge=SimpleNamespace(entries=("an entry",)), store=store
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as resp,
+        ):
+            body = await resp.json()
+    finally:
+        await runner.cleanup()
+        store.close()
+    assert resp.status == 503 and body["problems"] == ["the database is not writable"]
+
+
 # --- the black box -----------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -109,6 +110,61 @@ async def test_bad_signature_is_rejected_and_nothing_processed(slack: Slack) -> 
         assert resp.status == 401
     assert slack.fake.calls == []
     assert slack.adapter.completed == 0
+
+
+_DEEP = b'{"type": "event_callback", "event": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001
+_EVENT = b'{"type": "event_callback", "event": %s}'
+MALFORMED = {
+    "broken JSON": (b'{"type": "event_callback", "event": ', "application/json"),
+    "null": (b"null", "application/json"),
+    "a list": (b'[{"type": "event_callback"}]', "application/json"),
+    "a string": (b'"event_callback"', "application/json"),
+    "event a string": (_EVENT % b'"hello"', "application/json"),
+    "type a number": (b'{"type": 5, "event": []}', "application/json"),
+    "event fields of wrong types": (
+        _EVENT % b'{"type": "message", "user": 5, "text": [1], "channel": {}}',
+        "application/json",
+    ),
+    "deep nesting": (_DEEP, "application/json"),
+    "deep but parseable": (
+        _EVENT % (b'{"type": "message", "x": ' + b"[" * 100 + b"]" * 100 + b"}"),
+        "application/json",
+    ),
+    "non-UTF-8 JSON": (_EVENT % b'{"type": "message", "text": "\xff\xfe"}', "application/json"),
+    "non-UTF-8 bytes": (b"\xff\xfe\x00", "application/x-www-form-urlencoded"),
+    "broken payload": (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
+    "payload null": (b"payload=null", "application/x-www-form-urlencoded"),
+    "payload a list": (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),
+    "actions a number": (
+        b"payload=%7B%22type%22%3A%22block_actions%22%2C%22actions%22%3A5%7D",
+        "application/x-www-form-urlencoded",
+    ),
+    "an action a string": (
+        b"payload=%7B%22type%22%3A%22block_actions%22%2C%22actions%22%3A%5B%22x%22%5D%7D",
+        "application/x-www-form-urlencoded",
+    ),
+    "form field not UTF-8": (b"command=%2Fondo&text=%ff", "application/x-www-form-urlencoded"),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+async def test_a_signed_malformed_body_is_400_and_one_log_line(
+    slack: Slack, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body, content_type = MALFORMED[name]
+    signed = signed_request_headers(body, SECRET) | {"Content-Type": content_type}
+    caplog.set_level(logging.DEBUG)
+    assert await slack.post_signed(body, signed) == 400
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1 and "malformed request body" in problems[0].getMessage()
+    assert problems[0].exc_info is None and "\n" not in problems[0].getMessage()
+    unsigned = signed_request_headers(body, "wrong") | {"Content-Type": content_type}
+    assert await slack.post_signed(body, unsigned) == 401
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
+    assert slack.fake.calls == [] and slack.adapter.completed == 0
+    # The app still answers a well-formed event afterwards.
+    assert await slack.deliver(dm(slack.fake, "hello")) == 200
+    await slack.adapter.wait_completed(1)
 
 
 async def test_own_and_bot_messages_and_edits_are_ignored(slack: Slack) -> None:
@@ -299,6 +355,33 @@ async def test_answer_is_rated_down_then_up_against_its_entry(
     assert await store.ratings_for(entry_id) == (1, 0)
     assert store._db.execute("SELECT COUNT(*) FROM ratings").fetchone() == (1,)
     assert len(slack.fake.calls_to("chat.postEphemeral")) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "not_yours"),
+    [
+        ("환불 요청하려면 어떻게 해야 하나요?", "질문하신 분만"),
+        ("How do I request a refund?", "Only the person who asked"),
+    ],
+)
+async def test_only_the_customer_who_asked_may_rate_an_answer_in_a_channel(
+    slack: Slack, text: str, not_yours: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    mention = f"<@{slack.fake.bot_user_id}> {text}"
+    await slack.deliver(slack.fake.message_event(mention, channel="C0SUPPORT"))
+    reply = await slack.post_no(1)
+    await slack.adapter.wait_completed(1)
+    assert rating_buttons(reply)
+    store = slack.runtime.store
+    await rate(slack, "ondo_rate_down", reply, user="U0BYSTANDER")
+    assert store._db.execute("SELECT COUNT(*) FROM ratings").fetchone() == (0,)
+    assert "not the asker" in caplog.text
+    [refusal] = slack.fake.calls_to("chat.postEphemeral")
+    assert refusal.params["user"] == "U0BYSTANDER" and not_yours in refusal.params["text"]
+    await rate(slack, "ondo_rate_down", reply)  # the customer who asked
+    assert store._db.execute("SELECT user, rating FROM ratings").fetchall() == [
+        ("U0CUSTOMER", -1)
+    ]
 
 
 @pytest.mark.parametrize(

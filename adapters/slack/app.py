@@ -55,6 +55,8 @@ from adapters.slack.sender import (
     SlackSender,
     post,
 )
+from bot import texts
+from bot.corrections import Corrections
 from bot.past_handoffs import suggestion_of
 from bot.routing import Router
 from bot.settings import Settings
@@ -62,6 +64,7 @@ from bot.store import Inbound
 from bot.suggest import NOTES as SUGGEST_NOTES
 from bot.suggest import open_handoff_for, send_suggestion
 from bot.ticket_buttons import STALE_BUTTON, clicked_handoff, handoff_value
+from bot.types import Language
 
 log = logging.getLogger("ondo.slack")
 
@@ -457,9 +460,20 @@ class SlackAdapter(CountsCompletions):
         rating = 1 if action["action_id"] == RATE_UP_ACTION else -1
         user = str(body["user"]["id"])
         value = str(action.get("value", ""))
-        entry_id = None
-        if value.isdigit():
-            entry_id = await self.engine.store.rate(int(value), user, rating)
+        if not value.isdigit():
+            log.warning(
+                "rating %+d by %s refused: %r is not a rateable answer", rating, user, value
+            )
+            return
+        language: Language = (
+            "ko" if await self.engine.store.reply_language(int(value)) == "ko" else "en"
+        )
+        # Only the customer who asked rates an answer: in a channel anyone sees the buttons.
+        if await Corrections(self.engine.store).asker_of(int(value)) != user:
+            log.warning("rating %+d of answer %s by %s refused: not the asker", rating, value, user)
+            await self._tell_rater(body, user, texts.text("rating.not_yours", language))
+            return
+        entry_id = await self.engine.store.rate(int(value), user, rating)
         if entry_id is None:
             log.warning(
                 "rating %+d by %s refused: %r is not a rateable answer", rating, user, value
@@ -468,18 +482,20 @@ class SlackAdapter(CountsCompletions):
         log.info("answer %s (entry %s) rated %+d by %s", value, entry_id, rating, user)
         if rating < 0 and self.review is not None:
             await self.review.thumbs_down(int(value))
-        language = await self.engine.store.reply_language(int(value))
+        await self._tell_rater(body, user, RATING_THANKS[language])
+
+    async def _tell_rater(self, body: Mapping[str, Any], user: str, message: str) -> None:
         container = body.get("container") or {}
         channel = str((body.get("channel") or {}).get("id") or container.get("channel_id"))
         try:
             await self.client.chat_postEphemeral(
                 channel=channel,
                 user=user,
-                text=RATING_THANKS["ko" if language == "ko" else "en"],
+                text=message,
                 thread_ts=container.get("thread_ts") or None,
             )
         except SlackApiError as exc:
-            log.error("thanks for a rating in %s failed: %s", channel, exc.response.get("error"))
+            log.error("answer to a rating in %s failed: %s", channel, exc.response.get("error"))
 
     async def _is_agent(self, user: str) -> bool:
         """Whether ``user`` is a member of the handoff channel (a yes is trusted for a minute,
