@@ -16,6 +16,7 @@ import discord
 
 from adapters.discord.components import StaticButtons, button
 from adapters.discord.events import PLATFORM, thread_of, thread_ref
+from adapters.discord.inert import inert, mention
 from adapters.discord.sender import (
     NO_MENTIONS,
     channel_for,
@@ -130,25 +131,34 @@ class DiscordDesk:
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Post the ticket with its buttons and start its thread; returns ``discord:<thread
         id>``. Raises when the ticket itself cannot be posted (the router retries later); a
-        thread that cannot be started now is started by the first post into it."""
+        thread that cannot be started now is started by the first post into it. The summary
+        and the suggestion carry the customer's words (and a model's): they are posted inert."""
         context = context_line(
             ticket.id, ticket.reason, ticket.intent, ticket.emotion.label, ticket.language
         )
-        head, *rest = summary_parts(ticket.summary, context)
+        head, *rest = summary_parts(inert(ticket.summary), context)
         channel = await self.channel()
         [message] = await post(
-            channel, ticket_content(head, context), view=TicketButtons(ticket.id)
+            channel,
+            ticket_content(head, context),
+            view=TicketButtons(ticket.id),
+            suppress_embeds=True,
         )
         ref = thread_ref(message.id)
         try:
             await open_thread(channel, message.id, _thread_name(ticket.id, ticket.intent))
             for chunk in rest:
-                await post(channel_for(self.client, message.id, channel.guild.id), chunk)
+                await post(
+                    channel_for(self.client, message.id, channel.guild.id),
+                    chunk,
+                    suppress_embeds=True,
+                )
             if ticket.suggestion:
                 await post(
                     channel_for(self.client, message.id, channel.guild.id),
                     suggestion_content(ticket.suggestion),
                     view=SuggestionButtons(ticket.id),
+                    suppress_embeds=True,
                 )
         except Exception as exc:
             log.warning(
@@ -157,14 +167,30 @@ class DiscordDesk:
         return ref
 
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
-        """Post ``text`` in the ticket thread ``thread_ref``; raises if Discord refuses."""
+        """Post Ondo's own ``text`` (its markup intended) in the ticket thread
+        ``thread_ref``; raises if Discord refuses."""
+        await self._post_in_thread(thread_ref, text)
+
+    async def relay(self, thread_ref: str, author: str | None, text: str) -> None:
+        """Post a customer's ``text`` in the ticket thread, inert, after a mention of
+        ``author`` (a Discord user id; nobody is pinged) or "Customer"."""
+        who = (mention(author) if author else None) or "Customer"
+        await self._post_in_thread(thread_ref, f"{who}: {inert(text)}", suppress_embeds=True)
+
+    async def _post_in_thread(
+        self, thread_ref: str, text: str, *, suppress_embeds: bool = False
+    ) -> None:
         thread_id = thread_of(thread_ref)
         if thread_id is None:
             raise ValueError(f"{thread_ref!r} is not a Discord thread")
         channel = await self.channel()
         if self.client.get_channel(thread_id) is None:
             await open_thread(channel, thread_id, _thread_name(None, None))
-        await post(channel_for(self.client, thread_id, channel.guild.id), text)
+        await post(
+            channel_for(self.client, thread_id, channel.guild.id),
+            text,
+            suppress_embeds=suppress_embeds,
+        )
 
     async def update_ticket(self, handoff: Handoff, status: str, *, resolvable: bool) -> None:
         """Rewrite the ticket message of ``handoff`` with ``status``, keeping only Resolve
@@ -175,7 +201,7 @@ class DiscordDesk:
         context = context_line(
             handoff.id, handoff.reason, handoff.intent, handoff.emotion, handoff.language
         )
-        head = summary_parts(handoff.summary, context)[0]
+        head = summary_parts(inert(handoff.summary), context)[0]
         view = TicketButtons(handoff.id, take=False) if resolvable else None
         try:
             channel = await self.channel()
@@ -213,8 +239,8 @@ def parse_suggestion_id(value: str | None) -> tuple[str, int] | None:
 
 
 def quoted(text: str) -> str:
-    """``text`` as a Discord block quote."""
-    return "\n".join(f"> {line}" for line in text.splitlines())
+    """``text`` inert, as a Discord block quote (the ``>`` are Ondo's own markup)."""
+    return "\n".join(f"> {inert(line)}" for line in text.splitlines())
 
 
 def suggestion_content(text: str) -> str:

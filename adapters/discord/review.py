@@ -21,6 +21,7 @@ import discord
 
 from adapters.discord.components import StaticButtons, button
 from adapters.discord.events import PLATFORM
+from adapters.discord.inert import inert_lines
 from adapters.discord.rating import parse_rate_custom_id
 from adapters.discord.sender import NO_MENTIONS, channel_for, describe, post
 from adapters.discord.staff import StaffPolicy
@@ -290,13 +291,14 @@ class DiscordReview:
     async def _post_card(self, correction: Correction) -> None:
         if self.staff_channel is None:
             return
-        head, *rest = describe_correction(correction)
+        head, *rest = inert_lines(describe_correction(correction))
         text = f"**{head}**\n" + "\n".join(rest)
         try:
             await post(
                 channel_for(self.client, self.staff_channel),
                 text,
                 view=ReviewButtons(correction),
+                suppress_embeds=True,
             )
         except Exception as exc:
             log.error("correction card #%d not posted: %s", correction.id, describe(exc))
