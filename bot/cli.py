@@ -40,16 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
-    from bot.logs import configure
+    from bot.logs import configure, secret_values
 
     try:
-        log_format = Settings.from_env().log_format
+        settings = Settings.from_env()
+        log_format, secrets = settings.log_format, secret_values(settings)
     except SettingsError:
-        log_format = "text"  # the command itself reports the bad setting
+        log_format, secrets = "text", []  # the command itself reports the bad setting
     # A server logs what it does; one-shot commands only their warnings.
     configure(
         logging.INFO if args.verbose or args.handler is _cmd_serve else logging.WARNING,
         log_format,
+        secrets,
     )
     from knowledge.entries import KnowledgeError
 

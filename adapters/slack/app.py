@@ -52,6 +52,7 @@ from adapters.slack.sender import (
     SlackSender,
     post,
 )
+from bot.logs import quiet_slack_signature_dumps
 from bot.past_handoffs import suggestion_of
 from bot.routing import Router
 from bot.settings import Settings
@@ -480,6 +481,7 @@ def build_app(
     if channel is not None:
         router.set_desk(SlackDesk(client, channel, agent_language=settings.agent_language))
     adapter = SlackAdapter(router, client, handoff_channel=channel)
+    quiet_slack_signature_dumps()  # a refused request's body holds a customer's message
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
