@@ -120,6 +120,20 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
+def warn_if_readable(db_path: str) -> None:
+    """One warning line when group or others can read the database file (the customer
+    conversations are in it); ``chmod 600`` is the fix."""
+    from bot.files import readable_by_others
+
+    if db_path != ":memory:" and readable_by_others(Path(db_path)):
+        logging.getLogger("ondo").warning(
+            "%s can be read by other users of this machine: it holds customer conversations "
+            "(chmod 600 %s)",
+            db_path,
+            db_path,
+        )
+
+
 def _runtime(settings: Settings | None = None) -> Runtime:
     from bot.app import build_runtime
 
@@ -192,6 +206,7 @@ _CHAT_HELP = """Commands: /debug  toggle the analysis line   /agent TEXT  reply 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    warn_if_readable(settings.db_path)
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = _runtime(settings)
     try:
@@ -279,6 +294,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     platforms = plan_platforms(settings, args.platform)  # before the models load
+    warn_if_readable(settings.db_path)
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = _runtime(settings)
     try:
