@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.crypto import cipher_for
 from bot.emotion_model import default_detector
 from bot.engine import Engine
+from bot.logs import mask_url
 from bot.responder.base import Responder
 from bot.responder.composer import ComposerResponder
 from bot.settings import Settings
@@ -46,7 +47,7 @@ def build_responder(
     log.info(
         "replies through the LLM %s at %s",
         settings.llm_model,
-        settings.openai_base_url or "the OpenAI API",
+        mask_url(settings.openai_base_url) if settings.openai_base_url else "the OpenAI API",
     )
     return LLMResponder.from_settings(
         api_key=settings.openai_api_key or "not-needed",

@@ -40,16 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
-    from bot.logs import configure
+    from bot.logs import configure, secret_values
 
     try:
-        log_format = Settings.from_env().log_format
+        settings = Settings.from_env()
+        log_format, secrets = settings.log_format, secret_values(settings)
     except SettingsError:
-        log_format = "text"  # the command itself reports the bad setting
+        log_format, secrets = "text", []  # the command itself reports the bad setting
     # A server logs what it does; one-shot commands only their warnings.
     configure(
         logging.INFO if args.verbose or args.handler is _cmd_serve else logging.WARNING,
         log_format,
+        secrets,
     )
     from knowledge.entries import KnowledgeError
 
@@ -136,6 +138,20 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
+def warn_if_readable(db_path: str) -> None:
+    """One warning line when group or others can read the database file (the customer
+    conversations are in it); ``chmod 600`` is the fix."""
+    from bot.files import readable_by_others
+
+    if db_path != ":memory:" and readable_by_others(Path(db_path)):
+        logging.getLogger("ondo").warning(
+            "%s can be read by other users of this machine: it holds customer conversations "
+            "(chmod 600 %s)",
+            db_path,
+            db_path,
+        )
+
+
 def _runtime(settings: Settings | None = None) -> Runtime:
     from bot.app import build_runtime
 
@@ -219,6 +235,7 @@ _CHAT_HELP = """Commands: /debug  toggle the analysis line   /agent TEXT  reply 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    warn_if_readable(settings.db_path)
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = _runtime(settings)
     try:
@@ -311,6 +328,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     platforms = plan_platforms(settings, args.platform)  # before the models load
+    warn_if_readable(settings.db_path)
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = _runtime(settings)
     try:

@@ -76,7 +76,14 @@ class AgentDesk(Protocol):
         ...
 
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
-        """Post ``text`` in the ticket thread ``thread_ref``; raise if it could not."""
+        """Post Ondo's own ``text`` (a note, its markup intended) in the ticket thread
+        ``thread_ref``; raise if it could not."""
+        ...
+
+    async def relay(self, thread_ref: str, author: str | None, text: str) -> None:
+        """Post a customer's ``text`` in the ticket thread, made inert for the desk's
+        platform, after a mention of ``author`` (their user id on the desk's platform) or
+        "Customer" when ``None``; raise if it could not."""
         ...
 
 
@@ -207,10 +214,10 @@ class Router:
         # A mention names the customer on their own platform (desks post with mentions
         # disabled, so nobody is pinged); across platforms it would be noise.
         same_platform = platform_of(key) == platform_of(ticket.thread_ref)
-        who = f"<@{message.user}>" if same_platform else "Customer"
+        author = message.user if same_platform else None
         text = outcome.relay_text or "(empty)"
         try:
-            await self.desk.post_in_thread(ticket.thread_ref, f"{who}: {text}")
+            await self.desk.relay(ticket.thread_ref, author, text)
         except Exception as exc:
             log.error("relay of a message in %s to the agents failed: %s", key, _reason(exc))
             await self.engine.store.unclaim(outcome.inbound_id)
@@ -455,3 +462,8 @@ class MemoryDesk:
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
         """Record a post in a ticket thread."""
         self.posts.append((thread_ref, text))
+
+    async def relay(self, thread_ref: str, author: str | None, text: str) -> None:
+        """Record a relayed customer message as ``<@author>: text`` (or ``Customer: text``)."""
+        who = f"<@{author}>" if author else "Customer"
+        await self.post_in_thread(thread_ref, f"{who}: {text}")

@@ -25,6 +25,7 @@ import numpy as np
 import sqlite_utils
 
 from bot.crypto import PREFIX, Cipher, CipherError, PlainCipher, cipher_for
+from bot.files import create_private
 from bot.migrations import migrate
 from bot.retention import SEALED_COLUMNS, RetentionMixin
 from bot.settings import Settings
@@ -148,6 +149,7 @@ class Store(RetentionMixin):
         try:
             if name != ":memory:":
                 Path(name).parent.mkdir(parents=True, exist_ok=True)
+                create_private(Path(name))  # before SQLite makes it 0644 (and its WAL too)
             conn = sqlite3.connect(name, check_same_thread=False, timeout=10.0)
             conn.execute("PRAGMA foreign_keys = ON")
             if name != ":memory:":

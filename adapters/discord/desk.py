@@ -18,6 +18,7 @@ import discord
 
 from adapters.discord.components import StaticButtons, button
 from adapters.discord.events import PLATFORM, thread_of, thread_ref
+from adapters.discord.inert import inert, mention
 from adapters.discord.sender import (
     NO_MENTIONS,
     channel_for,
@@ -150,14 +151,15 @@ class DiscordDesk:
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Post the ticket with its buttons and start its thread; returns ``discord:<thread
         id>``. Raises when the ticket itself cannot be posted (the router retries later); a
-        thread that cannot be started now is started by the first post into it.
+        thread that cannot be started now is started by the first post into it. The summary
+        and the suggestion carry the customer's words (and a model's): they are posted inert.
 
         On a repeated attempt, a ticket already in the channel is adopted: its thread gets
         only what it lacks (nothing, once Ondo has posted in it)."""
         context = context_line(
             ticket.id, ticket.reason, ticket.intent, ticket.emotion.label, ticket.language
         )
-        head, *rest = summary_parts(ticket.summary, context)
+        head, *rest = summary_parts(inert(ticket.summary), context)
         channel = await self.channel()
         found = await self.posted_ticket(channel, ticket) if ticket.attempt > 1 else None
         if found is not None:
@@ -169,6 +171,7 @@ class DiscordDesk:
                 ticket_content(head, context),
                 view=TicketButtons(ticket.id, ticket.token),
                 nonce=nonce(ticket.id),
+                suppress_embeds=True,
             )
             message_id = message.id
         ref = thread_ref(message_id)
@@ -178,12 +181,13 @@ class DiscordDesk:
             if found is not None and await self._posted_in(thread):
                 return ref
             for chunk in rest:
-                await post(thread, chunk)
+                await post(thread, chunk, suppress_embeds=True)
             if ticket.suggestion:
                 await post(
                     thread,
                     suggestion_content(ticket.suggestion),
                     view=SuggestionButtons(ticket.id, ticket.token),
+                    suppress_embeds=True,
                 )
         except Exception as exc:
             log.warning(
@@ -223,14 +227,30 @@ class DiscordDesk:
         return False
 
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
-        """Post ``text`` in the ticket thread ``thread_ref``; raises if Discord refuses."""
+        """Post Ondo's own ``text`` (its markup intended) in the ticket thread
+        ``thread_ref``; raises if Discord refuses."""
+        await self._post_in_thread(thread_ref, text)
+
+    async def relay(self, thread_ref: str, author: str | None, text: str) -> None:
+        """Post a customer's ``text`` in the ticket thread, inert, after a mention of
+        ``author`` (a Discord user id; nobody is pinged) or "Customer"."""
+        who = (mention(author) if author else None) or "Customer"
+        await self._post_in_thread(thread_ref, f"{who}: {inert(text)}", suppress_embeds=True)
+
+    async def _post_in_thread(
+        self, thread_ref: str, text: str, *, suppress_embeds: bool = False
+    ) -> None:
         thread_id = thread_of(thread_ref)
         if thread_id is None:
             raise ValueError(f"{thread_ref!r} is not a Discord thread")
         channel = await self.channel()
         if self.client.get_channel(thread_id) is None:
             await open_thread(channel, thread_id, _thread_name(None, None))
-        await post(channel_for(self.client, thread_id, channel.guild.id), text)
+        await post(
+            channel_for(self.client, thread_id, channel.guild.id),
+            text,
+            suppress_embeds=suppress_embeds,
+        )
 
     async def update_ticket(self, handoff: Handoff, status: str, *, resolvable: bool) -> None:
         """Rewrite the ticket message of ``handoff`` with ``status``, keeping only Resolve
@@ -241,7 +261,7 @@ class DiscordDesk:
         context = context_line(
             handoff.id, handoff.reason, handoff.intent, handoff.emotion, handoff.language
         )
-        head = summary_parts(handoff.summary, context)[0]
+        head = summary_parts(inert(handoff.summary), context)[0]
         view = TicketButtons(handoff.id, handoff.token, take=False) if resolvable else None
         try:
             channel = await self.channel()
@@ -285,8 +305,8 @@ def parse_suggestion_id(value: str | None) -> tuple[str, str] | None:
 
 
 def quoted(text: str) -> str:
-    """``text`` as a Discord block quote."""
-    return "\n".join(f"> {line}" for line in text.splitlines())
+    """``text`` inert, as a Discord block quote (the ``>`` are Ondo's own markup)."""
+    return "\n".join(f"> {inert(line)}" for line in text.splitlines())
 
 
 def suggestion_content(text: str) -> str:

@@ -21,6 +21,7 @@ import discord
 
 from adapters.discord.components import StaticButtons, button
 from adapters.discord.events import PLATFORM
+from adapters.discord.inert import inert_lines
 from adapters.discord.rating import parse_rate_custom_id
 from adapters.discord.sender import NO_MENTIONS, channel_for, describe, post
 from adapters.discord.staff import StaffPolicy
@@ -290,16 +291,22 @@ class DiscordReview:
     async def _post_card(self, correction: Correction) -> None:
         if self.staff_channel is None:
             return
-        head, *rest = describe_correction(correction)
-        text = f"**{head}**\n" + "\n".join(rest)
         try:
             await post(
                 channel_for(self.client, self.staff_channel),
-                text,
+                card_content(correction),
                 view=ReviewButtons(correction),
+                suppress_embeds=True,
             )
         except Exception as exc:
             log.error("correction card #%d not posted: %s", correction.id, describe(exc))
+
+
+def card_content(correction: Correction) -> str:
+    """The review card's text: what was asked, answered and proposed, every line inert (the
+    question is a customer's, the answers a model's or staff's)."""
+    head, *rest = inert_lines(describe_correction(correction))
+    return f"**{head}**\n" + "\n".join(rest)
 
 
 async def _tell(interaction: discord.Interaction, text: str) -> None:

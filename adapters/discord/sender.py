@@ -55,9 +55,11 @@ async def post(
     *,
     view: discord.ui.View | None = None,
     nonce: str | None = None,
+    suppress_embeds: bool = False,
 ) -> list[discord.Message]:
     """Post ``text`` in as many messages as it needs (``view`` goes on the last); logs the
-    channel id and re-raises when Discord refuses.
+    channel id and re-raises when Discord refuses. ``suppress_embeds`` for text carrying
+    foreign links (the agents' desk), which must not unfold into previews.
 
     With ``nonce``, each part is sent with ``<nonce>-<part>`` and ``enforce_nonce``: posting the
     same text again within Discord's few minutes returns the parts already posted instead of
@@ -66,6 +68,8 @@ async def post(
     sent: list[discord.Message] = []
     for number, chunk in enumerate(chunks, 1):
         extra: dict[str, Any] = {"nonce": f"{nonce}-{number}"} if nonce else {}
+        if suppress_embeds:
+            extra["suppress_embeds"] = True
         try:
             if view is not None and number == len(chunks):
                 message = await channel.send(

@@ -72,8 +72,10 @@ def _hard_cut(text: str, limit: int) -> list[str]:
     for char in text:
         width = size(char)
         if used + width > limit:
-            chunks.append(current)
-            current, used = "", 0
+            # An escaping backslash goes with the character it escapes.
+            carry = "\\" if current.endswith("\\") and not current.endswith("\\\\") else ""
+            chunks.append(current[: len(current) - len(carry)])
+            current, used = carry, len(carry)
         current += char
         used += width
     if current:

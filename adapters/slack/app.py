@@ -57,6 +57,7 @@ from adapters.slack.sender import (
 )
 from bot import texts
 from bot.corrections import Corrections
+from bot.logs import quiet_slack_signature_dumps
 from bot.past_handoffs import suggestion_of
 from bot.routing import Router
 from bot.settings import Settings
@@ -551,6 +552,7 @@ def build_app(
         router.set_desk(SlackDesk(client, channel, agent_language=settings.agent_language))
     staff = SlackStaff(client, settings.slack_staff_channels)
     adapter = SlackAdapter(router, client, handoff_channel=channel, staff=staff)
+    quiet_slack_signature_dumps()  # a refused request's body holds a customer's message
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "",

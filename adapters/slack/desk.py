@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import PLATFORM
+from adapters.slack.inert import inert, mention
 from adapters.slack.sender import post, text_sections
 from bot.engine import HandoffTicket
 from bot.store import Handoff
@@ -63,7 +64,8 @@ class SlackDesk:
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Post the ticket with Take over / Resolve; its thread is where agents answer, and
-        where the suggested reply goes with Send / Edit.
+        where the suggested reply goes with Send / Edit. The summary and the suggestion
+        carry the customer's words (and a model's): they are posted inert.
 
         The ticket carries its handoff in the message metadata. On a repeated attempt the
         channel is read first: a ticket Slack took just before a crash (before Ondo noted its
@@ -76,12 +78,13 @@ class SlackDesk:
             ts = await post(
                 self.client,
                 self.channel,
-                ticket.summary.splitlines()[0] if ticket.summary else "Handoff",
+                inert(ticket.summary.splitlines()[0]) if ticket.summary else "Handoff",
                 blocks=handoff_blocks(ticket),
                 metadata={
                     "event_type": TICKET_EVENT,
                     "event_payload": {"handoff_id": ticket.id, "token": ticket.token or ""},
                 },
+                unfurl=False,
             )
         if not ts:
             return None
@@ -97,6 +100,7 @@ class SlackDesk:
                         "event_type": SUGGESTION_EVENT,
                         "event_payload": {"handoff_id": ticket.id},
                     },
+                    unfurl=False,
                 )
             except Exception as exc:  # the ticket is posted; agents can still type a reply
                 log.warning("suggested reply of ticket #%d not posted: %s", ticket.id, exc)
@@ -132,11 +136,22 @@ class SlackDesk:
         return await _find(page, SUGGESTION_EVENT, mine, where) is not None
 
     async def post_in_thread(self, ref: str, text: str) -> None:
-        """Post ``text`` in the ticket's thread."""
+        """Post Ondo's own ``text`` (its markup intended) in the ticket's thread."""
         target = parse_thread_ref(ref)
         if target is None:
             raise ValueError(f"{ref!r} is not a Slack thread")
         await post(self.client, target[0], text, thread_ts=target[1])
+
+    async def relay(self, ref: str, author: str | None, text: str) -> None:
+        """Post a customer's ``text`` in the ticket's thread, inert, after a mention of
+        ``author`` (a Slack user id) or "Customer"."""
+        target = parse_thread_ref(ref)
+        if target is None:
+            raise ValueError(f"{ref!r} is not a Slack thread")
+        who = (mention(author) if author else None) or "Customer"
+        await post(
+            self.client, target[0], f"{who}: {inert(text)}", thread_ts=target[1], unfurl=False
+        )
 
 
 async def _find(
@@ -172,18 +187,22 @@ async def _find(
 
 
 def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
-    """Block Kit for the agents' channel: the summary and the Take over / Resolve buttons
-    (their value: :func:`bot.ticket_buttons.button_value`)."""
+    """Block Kit for the agents' channel: the summary (inert) and the Take over / Resolve
+    buttons (their value: :func:`bot.ticket_buttons.button_value`). The context line's values
+    are the engine's own labels, escaped all the same."""
     value = button_value(ticket.id, ticket.token)
     return [
-        *text_sections(ticket.summary),
+        *text_sections(inert(ticket.summary)),
         {
             "type": "context",
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"#{ticket.id} · {ticket.reason} · {ticket.intent} · "
-                    f"{ticket.emotion.label} · {ticket.language} · <!date^{int(time.time())}"
+                    "text": inert(
+                        f"#{ticket.id} · {ticket.reason} · {ticket.intent} · "
+                        f"{ticket.emotion.label} · {ticket.language} · "
+                    )
+                    + f"<!date^{int(time.time())}"
                     "^{time}|now>",
                 }
             ],
@@ -220,10 +239,10 @@ def ticket_blocks(
         blocks = [b for b in original if isinstance(b, dict) and b.get("type") != "actions"]
     elif ticket is not None:
         blocks = [
-            *text_sections(ticket.summary),
+            *text_sections(inert(ticket.summary)),
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"#{ticket.id} · {ticket.reason}"}],
+                "elements": [{"type": "mrkdwn", "text": inert(f"#{ticket.id} · {ticket.reason}")}],
             },
         ]
     else:
@@ -251,10 +270,10 @@ SUGGESTION_TITLE = "Suggested reply (Send delivers it to the customer as you):"
 
 
 def suggestion_blocks(handoff_id: int, text: str, token: str | None = None) -> list[dict[str, Any]]:
-    """The suggested reply in the ticket thread, quoted, with **Send** and **Edit** (their
-    value: the handoff's button value)."""
+    """The suggested reply in the ticket thread, quoted and inert, with **Send** and **Edit**
+    (their value: the handoff's button value)."""
     value = button_value(handoff_id, token)
-    quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    quoted = _quoted(text)
     return [
         *text_sections(f"*{SUGGESTION_TITLE}*\n{quoted}"),
         {
@@ -280,12 +299,17 @@ def suggestion_blocks(handoff_id: int, text: str, token: str | None = None) -> l
 
 
 def sent_blocks(text: str, status: str) -> list[dict[str, Any]]:
-    """The suggestion message once sent: the text that reached the customer, and ``status``."""
-    quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    """The suggestion message once sent: the text that reached the customer (inert), and
+    ``status``."""
     return [
-        *text_sections(quoted),
+        *text_sections(_quoted(text)),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": status}]},
     ]
+
+
+def _quoted(text: str) -> str:
+    """``text`` inert, as a mrkdwn block quote (the ``>`` are Ondo's own markup)."""
+    return "\n".join(f"> {inert(line)}" if line else ">" for line in text.splitlines())
 
 
 def edit_view(

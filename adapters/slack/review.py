@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import PLATFORM
+from adapters.slack.inert import inert, inert_lines
 from adapters.slack.sender import text_sections
 from bot import kb_live
 from bot.corrections import Correction, CorrectionError, Corrections, Mode, describe
@@ -294,7 +295,7 @@ class SlackReview:
 
 def card_blocks(correction: Correction) -> list[dict[str, Any]]:
     """Block Kit for one waiting correction: what was asked, answered, proposed, and buttons."""
-    head, *rest = describe(correction)
+    head, *rest = inert_lines(describe(correction))
     text = f"*{head}*\n" + "\n".join(rest)
     if correction.proposed_answer:
         buttons = [(APPROVE_NEW_ACTION, "Approve (new entry)", "primary")]
@@ -324,7 +325,7 @@ def card_blocks(correction: Correction) -> list[dict[str, Any]]:
 
 def correction_view(reply_id: int, channel: str, question: str, answer: str) -> dict[str, Any]:
     """The "Mark as wrong" modal: the question and answer for context, and the right answer."""
-    context = f"*Question:* {question or '—'}\n*Ondo answered:* {answer or '—'}"
+    context = f"*Question:* {inert(question) or '—'}\n*Ondo answered:* {inert(answer) or '—'}"
     return {
         "type": "modal",
         "callback_id": CORRECTION_VIEW,

@@ -139,12 +139,20 @@ async def post(
     thread_ts: str | None = None,
     blocks: list[dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
+    unfurl: bool = True,
 ) -> str | None:
     """``chat.postMessage`` (plain text, optionally with blocks and message metadata); logs
-    the channel on failure and re-raises."""
+    the channel on failure and re-raises. ``unfurl=False`` for text carrying foreign links
+    (the agents' desk): no link or media previews."""
     try:
         response = await client.chat_postMessage(
-            channel=channel, text=text, thread_ts=thread_ts, blocks=blocks, metadata=metadata
+            channel=channel,
+            text=text,
+            thread_ts=thread_ts,
+            blocks=blocks,
+            metadata=metadata,
+            unfurl_links=None if unfurl else False,
+            unfurl_media=None if unfurl else False,
         )
     except SlackApiError as exc:
         log.error("chat.postMessage to %s failed: %s", channel, exc.response.get("error"))

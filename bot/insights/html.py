@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 
+from bot.files import write_private_text
 from bot.insights import InsightsError
 
 PALETTE: tuple[str, ...] = (
@@ -350,8 +351,9 @@ def _same_length(labels: Sequence[str], values: Sequence[float]) -> None:
 
 
 def write_html(path: Path, document: str) -> None:
-    """Write ``document`` to ``path`` (UTF-8), or raise a one-line :class:`InsightsError`."""
+    """Write ``document`` to ``path`` (UTF-8, owner-only: it quotes customers), or raise a
+    one-line :class:`InsightsError`."""
     try:
-        path.write_text(document, encoding="utf-8")
+        write_private_text(path, document)
     except OSError as exc:
         raise InsightsError(f"cannot write {path}: {exc.strerror or exc}") from None
