@@ -379,9 +379,7 @@ async def test_only_the_customer_who_asked_may_rate_an_answer_in_a_channel(
     [refusal] = slack.fake.calls_to("chat.postEphemeral")
     assert refusal.params["user"] == "U0BYSTANDER" and not_yours in refusal.params["text"]
     await rate(slack, "ondo_rate_down", reply)  # the customer who asked
-    assert store._db.execute("SELECT user, rating FROM ratings").fetchall() == [
-        ("U0CUSTOMER", -1)
-    ]
+    assert store._db.execute("SELECT user, rating FROM ratings").fetchall() == [("U0CUSTOMER", -1)]
 
 
 @pytest.mark.parametrize(

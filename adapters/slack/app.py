@@ -469,8 +469,14 @@ class SlackAdapter(CountsCompletions):
         language: Language = (
             "ko" if await self.engine.store.reply_language(int(value)) == "ko" else "en"
         )
+        asker = await Corrections(self.engine.store).asker_of(int(value))
+        if asker is None:
+            log.warning(
+                "rating %+d by %s refused: %r is not a rateable answer", rating, user, value
+            )
+            return
         # Only the customer who asked rates an answer: in a channel anyone sees the buttons.
-        if await Corrections(self.engine.store).asker_of(int(value)) != user:
+        if asker != user:
             log.warning("rating %+d of answer %s by %s refused: not the asker", rating, value, user)
             await self._tell_rater(body, user, texts.text("rating.not_yours", language))
             return
