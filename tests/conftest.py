@@ -20,7 +20,7 @@ from bot.settings import Settings
 from bot.store import Store
 from knowledge.embedders import Embedder, HashEmbedder
 
-pytest_plugins = ["tests.plugins.staff_guard"]
+pytest_plugins = ["tests.plugins.staff_guard", "tests.plugins.log_scan"]
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_CATEGORIES = frozenset(

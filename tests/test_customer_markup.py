@@ -17,6 +17,7 @@ import pytest_asyncio
 from adapters.discord.desk import sent_content
 from adapters.discord.inert import inert as discord_inert
 from adapters.discord.review import card_content
+from adapters.discord.split import split_message
 from adapters.slack.desk import sent_blocks
 from adapters.slack.inert import inert as slack_inert
 from adapters.slack.review import card_blocks, correction_view
@@ -351,3 +352,13 @@ def test_insights_html_escapes_every_customer_string() -> None:
     shown = html_visible("".join(parsed.text))
     for payload in PAYLOADS[:25]:
         assert payload.shows in shown, payload.id
+
+
+@pytest.mark.parametrize("shift", range(23))
+def test_a_hard_cut_never_separates_an_escape_from_its_character(shift: int) -> None:
+    # One word of escaped 23-character role mentions: some shift puts a backslash at a cut.
+    text = discord_inert("가" * shift + "<@&223456789012345678>" * 200)
+    parts = split_message(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert discord_live(part) == [], part[:80]
