@@ -17,6 +17,7 @@ from bot import handoff
 from bot.emotion import EmotionDetector
 from bot.escalation import decide
 from bot.language import detect_language
+from bot.normalize import emoji_emotion, for_analysis, has_words
 from bot.past_handoffs import save_suggestion
 from bot.privacy import redact, without_identifiers
 from bot.responder.base import ReplyRequest, Responder, Turn
@@ -29,13 +30,15 @@ from bot.texts import text as fixed_text
 from bot.types import Emotion, Escalation, Language, Message, Reply, audience_for
 from knowledge.base import KnowledgeBase
 from knowledge.entries import Audience
-from knowledge.results import Match
+from knowledge.results import Match, SearchResult
 from knowledge.retrieval import ANSWER_THRESHOLD
 
 log = logging.getLogger("ondo.engine")
 
 MAX_TEXT_CHARS = 4000
-"""Longer messages are cut here before analysis (the full text is still stored)."""
+"""Longer messages are cut here before analysis (the stored text is longer)."""
+MAX_STORED_CHARS = 40_000
+"""Longer messages are stored cut here, with a note: a database is not a file store."""
 INTENT_THRESHOLD = 0.35
 """Below the answer threshold but above this, the best match still names the intent."""
 HISTORY_TURNS = 8
@@ -138,11 +141,17 @@ class Engine:
         knowledge the asker may see; a staff member's question never escalates (a colleague
         asking how to calm an angry customer is not an angry customer).
         """
+        text = for_analysis(text) or text
         language = detect_language(text)
         redacted = redact(text, language)
         meaning = without_identifiers(redacted) or redacted
-        emotion = self.detector.detect(meaning, language)
-        result = await self.knowledge.search(meaning, k=5, language=language, audience=audience)
+        if has_words(meaning):
+            emotion = self.detector.detect(meaning, language)
+            result = await self.knowledge.search(meaning, k=5, language=language, audience=audience)
+        else:
+            # Emoji alone: how the customer feels, but nothing to answer from.
+            emotion = emoji_emotion(meaning)
+            result = SearchResult((), 0.0)
         best = result.best
         answered = best is not None and result.confidence >= ANSWER_THRESHOLD
         intent = "other"
@@ -465,9 +474,12 @@ def utf8(text: str) -> str:
 def storable(message: Message) -> Message:
     """``message`` with text that UTF-8 can encode: a lone surrogate (possible in JSON
     escapes from a platform) becomes ``?`` instead of failing the database write."""
-    fields = (message.conversation_key, message.user, message.text, message.message_id)
+    text = message.text
+    if len(text) > MAX_STORED_CHARS:
+        text = text[:MAX_STORED_CHARS] + f" […{len(text) - MAX_STORED_CHARS} characters cut]"
+    fields = (message.conversation_key, message.user, text, message.message_id)
     clean = [utf8(f) for f in fields]
-    if clean == list(fields):
+    if clean == [message.conversation_key, message.user, message.text, message.message_id]:
         return message
     return replace(
         message, conversation_key=clean[0], user=clean[1], text=clean[2], message_id=clean[3]

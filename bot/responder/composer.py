@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.responder.base import ReplyRequest
 from bot.texts import text
 from knowledge.results import Match
@@ -23,7 +25,9 @@ def compose(request: ReplyRequest) -> str:
     lang = request.language
     mood = request.emotion.label
     parts: list[str] = []
-    if mood != "neutral":
+    # "Thank you, that's lovely to hear!" answers a compliment, not a request or a handoff.
+    thanked = mood == "positive" and not request.handoff and not is_request(request.text)
+    if mood != "neutral" and (mood != "positive" or thanked):
         parts.append(text(f"opener.{mood}", lang))
     best = request.matches[0] if request.matches else None
     if request.answered and best is not None:
@@ -39,6 +43,19 @@ def compose(request: ReplyRequest) -> str:
         if best is not None and best.score >= SUGGEST_MIN_SCORE and best.entry.kind == "faq":
             parts.append(text("unsure.suggest", lang, question=_question_in(best, lang)))
     return "\n".join(p for p in parts if p)
+
+
+_REQUEST_RE = re.compile(
+    r"\?|주세요|줘요|해\s*줘|해줄래|할까요|되나요|인가요|나요\b|까요|어떻게|언제|어디|뭐|무엇|왜|알려|"
+    r"하고\s*싶|원해|필요해|\bplease\b|\bpls\b|\bcan\s+(i|you)\b|\bcould\s+you\b|\bhow\b|"
+    r"\bwhat\b|\bwhere\b|\bwhen\b|\bwhy\b|\bi\s+(want|need|would\s+like)\b|\bconnect\b",
+    re.IGNORECASE,
+)
+
+
+def is_request(message: str) -> bool:
+    """Whether the customer asks for something (a question or a request), not only praises."""
+    return _REQUEST_RE.search(message) is not None
 
 
 def _question_in(match: Match, lang: str) -> str:
