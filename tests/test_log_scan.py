@@ -38,6 +38,13 @@ CASES = {
         1,
         "stderr of",
     ),
+    "a-longer-number-is-another-number": (  # a Discord id holding a corpus account number
+        "import logging\n"
+        "def test_it():\n"
+        "    logging.getLogger('discord.http').debug('GET /channels/%s', '912345678901234567')\n",
+        0,
+        "log scan: no personal data or test secret in any log",
+    ),
     "pii-that-redaction-removes": (
         "import logging\n"
         "def test_it():\n"

@@ -55,7 +55,7 @@ class LogScan:
     """The plugin: captures, scans, and fails the session on a leak."""
 
     def __init__(self, values: Iterable[str]) -> None:
-        self.pattern = re.compile("|".join(map(re.escape, values)))
+        self.pattern = re.compile("|".join(map(_bounded, values)))
         self.redactor = RedactingFilter()
         self.leaks: list[Leak] = []
         self.test = "(session)"
@@ -117,6 +117,14 @@ class LogScan:
         for leak in self.leaks:
             terminalreporter.write_line(f"{leak.where} ({leak.test}): {leak.value!r}")
         terminalreporter.write_line(f"log scan FAILED: {len(self.leaks)} leak(s)")
+
+
+def _bounded(value: str) -> str:
+    """``value`` as a pattern that a longer run of digits does not match: "12345678901234"
+    inside a Discord id is another number, not the corpus's account number."""
+    before = r"(?<![0-9])" if value[:1].isdigit() else ""
+    after = r"(?![0-9])" if value[-1:].isdigit() else ""
+    return before + re.escape(value) + after
 
 
 class _Handler(logging.Handler):
