@@ -36,6 +36,9 @@ _TOKENS = re.compile(
     r"|\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}"  # Discord bot token
     r"|(?<=\bBearer )[A-Za-z0-9._~+/-]{8,}=*"
     r"|(?<=\bBot )[A-Za-z0-9._-]{20,}"
+    # Slack's verification token, in every event payload and Socket Mode envelope dumped.
+    r"""|(?<=['"]token['"]: ['"])[^'"]{6,}(?=['"])"""
+    r"""|(?<=['"]token['"]:['"])[^'"]{6,}(?=['"])"""
 )
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+@")
 _MIN_SECRET = 6

@@ -180,3 +180,13 @@ def test_the_llm_url_is_logged_without_its_password(caplog: pytest.LogCaptureFix
     assert mask_url("https://a:b@h/x?q=1") == "https://***:***@h/x?q=1"
     assert mask_url("https://h/x") == "https://h/x"
     assert secret_values(settings) == [TOKENS["openai"], "hunter2pass"]
+
+
+def test_a_slack_verification_token_in_a_dumped_payload_is_masked() -> None:
+    from bot.logs import RedactingFilter
+
+    clean = RedactingFilter().clean
+    assert clean("{'token': 'fake-verification-token', 'type': 'events_api'}") == (
+        "{'token': '[SECRET]', 'type': 'events_api'}"
+    )
+    assert "verification" not in clean('{"token":"fake-verification-token"}')
