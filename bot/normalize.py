@@ -8,11 +8,10 @@ for, but "😡🤬" still says how the customer feels.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from bot.types import Emotion
+from knowledge.text import normalise
 
-_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _WORD_RE = re.compile(r"[^\W_]", re.UNICODE)
 
 ANGRY_EMOJI = frozenset("😡🤬👿💢😠😤🖕👊💀🔥")
@@ -21,8 +20,8 @@ HAPPY_EMOJI = frozenset("😀😃😄😁😊🙂😍🥰😘👍👏🙏💕�
 
 
 def for_analysis(text: str) -> str:
-    """``text`` in NFKC with invisible characters removed and white space folded."""
-    return " ".join(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)).split())
+    """``text`` normalised (:func:`knowledge.text.normalise`), white space folded."""
+    return " ".join(normalise(text).split())
 
 
 def has_words(text: str) -> bool:

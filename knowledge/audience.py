@@ -9,16 +9,15 @@ of a staff entry (that no customer entry also says) inside text about to reach a
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 from knowledge.entries import Audience, Entry
+from knowledge.text import normalise
 
 SHINGLE_WORDS = 8
 """A leak is this many consecutive words of a staff entry."""
 
 _WORD_RE = re.compile(r"[0-9A-Za-z\uac00-\ud7a3\u3131-\u318e]+")
-_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 def visible_to(audience: Audience, entries: Iterable[Entry]) -> list[Entry]:
@@ -29,9 +28,9 @@ def visible_to(audience: Audience, entries: Iterable[Entry]) -> list[Entry]:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased words of ``text`` after NFKC, without invisible characters or punctuation."""
-    folded = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)).lower()
-    return _WORD_RE.findall(folded)
+    """Lower-cased words of ``text``, normalised (:func:`knowledge.text.normalise`), without
+    punctuation."""
+    return _WORD_RE.findall(normalise(text).lower())
 
 
 def shingles(text: str, n: int = SHINGLE_WORDS) -> set[tuple[str, ...]]:

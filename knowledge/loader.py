@@ -430,6 +430,7 @@ def _front_matter(text: str, name: str) -> tuple[Audience, str]:
     if end is None:
         raise KnowledgeError(f"{name}: line 1: front matter opened with --- is never closed")
     block = rest[: end.start()]
+    _check_yaml_shape(block, name)  # the same rules as a YAML file: no aliases, bounded depth
     try:
         data = yaml.safe_load(block)
     except yaml.YAMLError as exc:

@@ -21,7 +21,6 @@ text (an injected check).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +28,7 @@ from functools import lru_cache
 from bot.privacy import find_order_numbers, find_pii
 from bot.responder.prompts import echoes_instructions, instruction_references
 from bot.types import Language
+from knowledge.text import normalise
 
 ABSOLUTE_MAX_CHARS = 1500
 """No answer is longer than this, whatever the passages."""
@@ -99,21 +99,6 @@ def refusal(text: str, grounds: Grounds) -> str | None:
 # --- normalisation --------------------------------------------------------------------------
 
 _SPACE = re.compile(r"\s+")
-
-
-def normalise(text: str) -> str:
-    """``text`` in NFKC, without invisible (format) characters, with ASCII digits."""
-    text = unicodedata.normalize("NFKC", text)
-    out: list[str] = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cf" or ch in "\u034f\u115f\u1160\u3164\uffa0" or "\ufe00" <= ch <= "\ufe0f":
-            continue  # zero-width, bidi controls, variation selectors, Hangul fillers
-        if category == "Nd" and not ch.isascii():
-            out.append(str(unicodedata.decimal(ch)))
-            continue
-        out.append(ch)
-    return "".join(out)
 
 
 _SCHEME = re.compile(r"\b[h][\s]*[tx][\s]*[tx][\s]*p[\s]*(s?)[\s]*(?::|\[:\]|\(:\))[\s]*/[\s]*/")
