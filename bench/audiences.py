@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.app import build_runtime
-from bot.engine import Engine
+from bot.conversation.engine import Engine
 from bot.settings import Settings
 from bot.types import Message, Role
 from knowledge.audience import StaffText

@@ -24,11 +24,16 @@ from bench.common import Config, Models, progress
 from bench.latency import time_calls
 from bench.table import Row, pct
 from bench.train_emotion import Example
-from bot.emotion import ANGER_THRESHOLD, CueEmotionDetector, EmotionDetector, escalates
-from bot.emotion_model import LABELS, MANIFEST, MODELS_DIR, TrainedEmotionDetector
-from bot.language import detect_language
 from bot.types import Language
+from bot.understanding.emotion import (
+    ANGER_THRESHOLD,
+    CueEmotionDetector,
+    EmotionDetector,
+    escalates,
+)
+from bot.understanding.emotion_model import LABELS, MANIFEST, MODELS_DIR, TrainedEmotionDetector
 from knowledge.embedders import Embedder
+from knowledge.language import detect_language
 
 EMBED_BATCH = 512
 LATENCY_MESSAGES = 300

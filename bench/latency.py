@@ -14,13 +14,14 @@ from bench import datasets
 from bench.common import Config, Models, median, percentile, progress
 from bench.table import Row, ms
 from bot.app import Runtime, build_runtime
-from bot.engine import Engine
-from bot.language import detect_language
+from bot.conversation.engine import Engine
 from bot.settings import Settings
 from bot.types import Message
 from knowledge.embedders import Embedder
 from knowledge.entries import Entry
-from knowledge.retrieval import MemoryVectorCache, Retriever, VectorCache
+from knowledge.language import detect_language
+from knowledge.retrieval import Retriever
+from knowledge.vectors import MemoryVectorCache, VectorCache
 
 WARMUP = 5
 REPEATS = 3

@@ -31,9 +31,9 @@ from bench import datasets, train_emotion
 from bench.common import Config, Models, progress
 from bench.table import Row, pct
 from bench.train_emotion import Example
-from bot.emotion import CueEmotionDetector
 from bot.insights.polarity import POLARITIES, EmotionPolarity, Polarity, ReviewPolarity
-from bot.language import detect_language
+from bot.understanding.emotion import CueEmotionDetector
+from knowledge.language import detect_language
 
 _KOTE_POSITIVE = frozenset(train_emotion.KOTE_GROUPS["positive"])
 _KOTE_NEUTRAL = frozenset(("없음", "깨달음", "놀람", "신기함/관심", "비장함"))

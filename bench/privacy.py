@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from bench.table import Row, markdown, pct
-from bot.privacy import PLACEHOLDERS, PiiSpan, find_order_numbers, find_pii, redact
 from bot.types import Language
+from bot.understanding.privacy import PLACEHOLDERS, PiiSpan, find_order_numbers, find_pii, redact
 
 if TYPE_CHECKING:
     from bench.common import Config, Models

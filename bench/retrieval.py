@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from bench import datasets
 from bench.common import Config, MemoEmbedder, Models, progress
 from bench.table import Row, pct
-from bot.language import detect_language
 from knowledge.embedders import Embedder
 from knowledge.entries import Entry
+from knowledge.language import detect_language
 from knowledge.results import SearchResult
 from knowledge.retrieval import ANSWER_THRESHOLD, Retriever
 

@@ -21,7 +21,7 @@ from bench import emotion, latency, polarity, privacy, retrieval
 from bench.common import Config, Models, load_models, progress
 from bench.report import BENCHMARKS_DOC, REPO, update_section
 from bench.table import Row, markdown
-from bot.emotion import ANGER_THRESHOLD
+from bot.understanding.emotion import ANGER_THRESHOLD
 from knowledge.retrieval import ANSWER_THRESHOLD
 
 DEFAULT_OUT = BENCHMARKS_DOC

@@ -3,9 +3,9 @@
 English: GoEmotions train.tsv trains the n-gram heads, dev.tsv fits the mixing/calibration
 layer. Korean: KOTE val.tsv (its only training split here) trains the heads; the mixing layer
 is fitted on 5-fold out-of-fold predictions over the same file. No test split is read.
-Writes ``bot/models/emotion_en.npz``, ``bot/models/emotion_ko.npz`` and
-``bot/models/emotion.json``; the run is deterministic (fixed seed, deterministic solvers).
-See ``bench/README.md`` for the label mappings.
+Writes ``bot/understanding/models/emotion_en.npz``, ``bot/understanding/models/emotion_ko.npz`` and
+``bot/understanding/models/emotion.json``; the run is deterministic (fixed seed, deterministic
+solvers). See ``bench/README.md`` for the label mappings.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from bench.common import progress
-from bot.emotion import ANGER_THRESHOLD, CuePoints, cue_points
-from bot.emotion_model import (
+from bot.types import EmotionLabel, Language
+from bot.understanding.emotion import ANGER_THRESHOLD, CuePoints, cue_points
+from bot.understanding.emotion_model import (
     CUE_FEATURES,
     FEATURE_VERSION,
     LABELS,
@@ -43,7 +44,6 @@ from bot.emotion_model import (
     ngrams,
     plain_request,
 )
-from bot.types import EmotionLabel, Language
 
 SEED = 0
 FOLDS = 5
@@ -298,7 +298,8 @@ RECIPES: dict[Language, Recipe] = {
 
 
 class Vectorizer:
-    """Builds the same sparse TF-IDF vectors as :class:`bot.emotion_model.LinearModel`."""
+    """Builds the same sparse TF-IDF vectors as
+    :class:`bot.understanding.emotion_model.LinearModel`."""
 
     def __init__(self, recipe: Recipe, texts: Sequence[str]) -> None:
         self.recipe = recipe

@@ -6,14 +6,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.crypto import cipher_for
-from bot.emotion_model import default_detector
-from bot.engine import Engine
+from bot.conversation.engine import Engine
 from bot.logs import mask_url
 from bot.responder.base import Responder
 from bot.responder.composer import ComposerResponder
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage.crypto import cipher_for
+from bot.storage.sqlite import Store
+from bot.understanding.emotion_model import default_detector
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import Embedder
 
@@ -87,7 +87,7 @@ def build_runtime(
         )
     store = Store.open(settings.db_path, cipher)
     try:
-        from bot.kb_live import version_sync
+        from bot.corrections.live import version_sync
 
         version = version_sync(store)  # read first: a change made meanwhile is picked up later
         imported = store.imported_entries_sync()

@@ -5,8 +5,8 @@ reasons), but libraries do: slack_bolt logs the whole body of a request whose si
 an HTTP client may log a URL with ``user:password@`` in it. So every record of every logger
 that reaches the configured handler goes through :class:`RedactingFilter` first: its message
 (formatted with its arguments), exception and stack text are redacted with
-:func:`bot.privacy.redact` and credentials are masked: Slack, Discord and OpenAI-style tokens,
-the configured secret values themselves, and the password part of URLs.
+:func:`bot.understanding.privacy.redact` and credentials are masked: Slack, Discord and
+OpenAI-style tokens, the configured secret values themselves, and the password part of URLs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from bot.privacy import redact
+from bot.understanding.privacy import redact
 
 if TYPE_CHECKING:
     from bot.settings import Settings

@@ -1,7 +1,7 @@
 """``ondo serve slack|discord|all``: run the platform adapters until interrupted.
 
-One process, one :class:`bot.routing.Router`: every adapter registers its customers and the
-one whose platform holds ``ONDO_HANDOFF_CHANNEL`` registers the agents' desk, so a customer
+One process, one :class:`bot.conversation.routing.Router`: every adapter registers its customers
+and the one whose platform holds ``ONDO_HANDOFF_CHANNEL`` registers the agents' desk, so a customer
 on one platform can be served by agents on the other. ``/healthz`` is always served on
 ``PORT``; the Slack Events API shares that HTTP server at ``/slack/events``.
 """
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
-from bot import kb_live
 from bot.app import Runtime
-from bot.routing import Router, platform_of
+from bot.conversation.routing import Router, platform_of
+from bot.corrections import live as kb_live
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger("ondo.serve")

@@ -7,8 +7,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from knowledge.entries import Audience
+from knowledge.language import LANGUAGES, Language
 
-Language = Literal["ko", "en"]
+__all__ = [
+    "LANGUAGES",
+    "Audience",
+    "Emotion",
+    "EmotionLabel",
+    "Escalation",
+    "EscalationReason",
+    "Language",
+    "Message",
+    "Reply",
+    "Role",
+    "State",
+    "audience_for",
+]
+
 EmotionLabel = Literal["positive", "neutral", "disappointed", "angry"]
 EscalationReason = Literal["angry", "asked_for_human", "no_answer", "sensitive"]
 State = Literal["bot", "waiting_human", "human", "closed"]
@@ -16,8 +31,6 @@ Role = Literal["customer", "staff"]
 """Who asks: a ``customer`` (the default: anyone the adapter cannot prove is staff) or a
 ``staff`` member asking the internal handbook. Decided by the adapter from platform facts,
 never from message text."""
-
-LANGUAGES: tuple[Language, ...] = ("ko", "en")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from knowledge.embedders import Embedder
 from knowledge.entries import Audience, Entry, KnowledgeError
 from knowledge.loader import load_paths
 from knowledge.results import SearchResult
-from knowledge.retrieval import Retriever, VectorCache
+from knowledge.retrieval import Retriever
+from knowledge.vectors import VectorCache
 
 log = logging.getLogger("ondo.knowledge")
 

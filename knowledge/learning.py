@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,10 +33,11 @@ from numpy.typing import NDArray
 from knowledge import classifier as softmax
 from knowledge.calibration import Calibrator, FloatArray, features
 from knowledge.classifier import SoftmaxClassifier
+from knowledge.entries import Entry
+from knowledge.vectors import Probe, Scored, VectorCache, single_blas_thread, text_hash
 
-if TYPE_CHECKING:
-    from knowledge.retrieval import Retriever, VectorCache
-
+CLASSIFIER_SHARE = 0.3
+"""An entry's score is this much classifier probability plus the rest fused similarity."""
 MODEL_VERSION = 1
 """Bump when anything that changes what is learned changes, so cached models are not reused."""
 CACHE_MODEL = "ondo-learned-retrieval"
@@ -53,6 +55,53 @@ _CHUNK = 400
 # Held-out entries stand for questions the knowledge base cannot answer; in support traffic
 # those are the minority, so in total they weigh this much of the answerable examples.
 NEGATIVE_SHARE = 0.05
+
+
+class Retriever(Protocol):
+    """What learning needs of a retriever (:class:`knowledge.retrieval.Retriever`): its example
+    questions and entries, and scoring them against each other."""
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """The entries, in row-entry order."""
+        ...
+
+    @property
+    def row_entry(self) -> NDArray[np.int64]:
+        """The entry index of each example question (row)."""
+        ...
+
+    @property
+    def row_text(self) -> list[str]:
+        """The example questions."""
+        ...
+
+    @property
+    def row_features(self) -> NDArray[np.float32] | None:
+        """The classifier input of each row, or None without a classifier."""
+        ...
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """The names of the similarity signals."""
+        ...
+
+    @property
+    def weights(self) -> Mapping[str, Mapping[str, float]]:
+        """Signal weights by query language."""
+        ...
+
+    def entry_rows(self, entry: int) -> tuple[int, int]:
+        """The first and one-past-last row of ``entry``."""
+        ...
+
+    def probe_rows(self, rows: NDArray[np.int64]) -> Probe:
+        """Rows ``rows`` as queries, already embedded."""
+        ...
+
+    def score(self, probe: Probe, classifier: SoftmaxClassifier | None) -> Scored:
+        """Scores of ``probe`` against every entry."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -87,8 +136,6 @@ def wants_classifier(n_rows: int, n_entries: int) -> bool:
 
 def cache_key(retriever: Retriever, calibrate: bool, use_classifier: bool) -> str:
     """Hash of everything the learned model depends on."""
-    from knowledge.retrieval import CLASSIFIER_SHARE, text_hash
-
     payload = {
         "version": MODEL_VERSION,
         "signals": retriever.signals,
@@ -124,8 +171,6 @@ def learn(
         found = cache.get_vectors(CACHE_MODEL, [key])
         if key in found:
             return Learned.from_vector(found[key])
-    from knowledge.retrieval import single_blas_thread
-
     with single_blas_thread():
         learned = train(retriever, calibrate=calibrate, use_classifier=use_classifier)
     vector = learned.to_vector()

@@ -15,9 +15,8 @@ from typing import Any
 
 import yaml
 
-from bot.language import detect_language
-from bot.types import LANGUAGES
 from knowledge.entries import AUDIENCES, Audience, Entry, KnowledgeError
+from knowledge.language import LANGUAGES, detect_language
 
 SUFFIXES = {".yaml", ".yml", ".csv", ".md", ".markdown"}
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"

@@ -6,8 +6,8 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from bot.engine import Engine, Outcome
-from bot.routing import MemorySender
+from bot.conversation.engine import Engine, Outcome
+from bot.conversation.routing import MemorySender
 from bot.types import Message
 
 _ids = itertools.count(1)

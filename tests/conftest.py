@@ -17,7 +17,7 @@ import contextlib
 
 from bot.app import Runtime, build_runtime
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage.sqlite import Store
 from knowledge.embedders import Embedder, HashEmbedder
 
 pytest_plugins = ["tests.plugins.staff_guard", "tests.plugins.log_scan"]

@@ -27,7 +27,7 @@ from adapters.discord import (
     guild_key,
 )
 from bot.app import Runtime
-from bot.routing import Router
+from bot.conversation.routing import Router
 from tests.fakes.discord_gateway import FakeDiscord, RestCall
 
 TIMEOUT = 10.0

@@ -14,9 +14,9 @@ from slack_bolt.async_app import AsyncApp
 
 from adapters.slack import SlackAdapter, build_app
 from bot.app import Runtime
-from bot.routing import Router
+from bot.conversation.routing import Router
+from bot.conversation.ticket_buttons import parse_button_value
 from bot.serve import slack_web_app
-from bot.ticket_buttons import parse_button_value
 from tests.fakes.slack_api import (
     BOT_TOKEN,
     Call,

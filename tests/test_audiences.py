@@ -19,7 +19,9 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Runtime
-from bot.cli import _ask, main
+from bot.cli import main
+from bot.cli.chat import _ask
+from bot.corrections import live as kb_live
 from bot.responder.base import ReplyRequest
 from bot.types import Message
 from knowledge.audience import StaffText, shingles, visible_to
@@ -443,8 +445,7 @@ async def _staff_answer(runtime: Runtime, text: str) -> tuple[int, str | None]:
 async def test_a_staff_answer_marked_wrong_becomes_a_staff_entry(
     runtime: Runtime, question: str, right: str
 ) -> None:
-    from bot import kb_live
-    from bot.corrections import Corrections, describe
+    from bot.corrections.loop import Corrections, describe
 
     queue = Corrections(runtime.store)
     reply_id, entry = await _staff_answer(runtime, question)
@@ -469,7 +470,7 @@ async def test_a_staff_answer_marked_wrong_becomes_a_staff_entry(
 async def test_a_staff_question_never_rewrites_a_customer_answer_unless_said(
     runtime: Runtime,
 ) -> None:
-    from bot.corrections import CorrectionError, Corrections
+    from bot.corrections.loop import CorrectionError, Corrections
 
     queue = Corrections(runtime.store)
     reply_id, entry = await _staff_answer(runtime, "환불은 며칠 걸려요?")

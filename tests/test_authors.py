@@ -16,9 +16,9 @@ import sqlite_utils
 
 from bot import cli
 from bot.app import Runtime
-from bot.migrations import MIGRATIONS, migrate
-from bot.routing import MemoryCustomers, MemoryDesk, Router
-from bot.store import Store
+from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
+from bot.storage.migrations import MIGRATIONS, migrate
+from bot.storage.sqlite import Store
 from bot.types import Message
 
 KEY = "slack:T1:C0SUPPORT:100.000001"

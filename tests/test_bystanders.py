@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Runtime
-from bot.routing import Router
+from bot.conversation.routing import Router
 from bot.types import Message
 from tests.discord_harness import (
     DM_CHANNEL,

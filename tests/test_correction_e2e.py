@@ -27,7 +27,7 @@ from adapters.slack.review import (
     REJECT_ACTION,
 )
 from bot.app import Runtime
-from bot.corrections import Corrections
+from bot.corrections.loop import Corrections
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import RestCall
 from tests.fakes.slack_api import Call, interactive_body, signed_request_headers

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot import kb_live
 from bot.app import Runtime
-from bot.corrections import CorrectionError, Corrections, describe
-from bot.crypto import PREFIX, FernetCipher, generate_key
-from bot.engine import Engine
+from bot.conversation.engine import Engine
+from bot.corrections import live as kb_live
+from bot.corrections.loop import CorrectionError, Corrections, describe
 from bot.settings import Settings, SettingsError, parse_admins
-from bot.store import Store
+from bot.storage.crypto import PREFIX, FernetCipher, generate_key
+from bot.storage.sqlite import Store
 from bot.types import Message
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import Embedder

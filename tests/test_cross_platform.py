@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Runtime
-from bot.routing import Router
+from bot.conversation.routing import Router
+from bot.conversation.ticket_buttons import handoff_value
 from bot.texts import text as fixed_text
-from bot.ticket_buttons import handoff_value
 from tests.discord_harness import discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import FakeSlack

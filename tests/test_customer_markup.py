@@ -22,10 +22,10 @@ from adapters.slack.desk import sent_blocks
 from adapters.slack.inert import inert as slack_inert
 from adapters.slack.review import card_blocks, correction_view
 from bot.app import Runtime
-from bot.corrections import Correction
-from bot.engine import HandoffTicket
+from bot.conversation.engine import HandoffTicket
+from bot.conversation.routing import Router
+from bot.corrections.loop import Correction
 from bot.insights import html
-from bot.routing import Router
 from bot.types import Emotion
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord

@@ -9,8 +9,8 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Runtime
-from bot.engine import HandoffTicket
-from bot.ticket_buttons import handoff_value
+from bot.conversation.engine import HandoffTicket
+from bot.conversation.ticket_buttons import handoff_value
 from bot.types import Emotion
 from tests.discord_harness import (
     DM_CHANNEL,

@@ -15,7 +15,7 @@ import yarl
 from adapters.discord import DiscordConfigError, DiscordEndpointsMoved, run_discord
 from adapters.discord.endpoints import api_base_url, discord_endpoints
 from bot.app import Runtime
-from bot.routing import Router
+from bot.conversation.routing import Router
 from bot.settings import Settings
 from tests.discord_harness import DM_CHANNEL, discord_settings, fake_discord
 from tests.fakes.discord_gateway import (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emotion import (
+from bot.types import Emotion, EmotionLabel, Language
+from bot.understanding.emotion import (
     ANGER_THRESHOLD,
     CueEmotionDetector,
     EmotionDetector,
@@ -13,7 +14,6 @@ from bot.emotion import (
     cue_points,
     escalates,
 )
-from bot.types import Emotion, EmotionLabel, Language
 
 DETECTOR: EmotionDetector = CueEmotionDetector()
 

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from bench.train_emotion import RECIPES, Heads, Vectorizer, save_weights
-from bot.emotion import ANGER_THRESHOLD, CueEmotionDetector, CuePoints, cue_points, escalates
-from bot.emotion_model import (
+from bot.conversation.escalation import decide
+from bot.types import Emotion, EmotionLabel, Escalation, Language
+from bot.understanding.emotion import (
+    ANGER_THRESHOLD,
+    CueEmotionDetector,
+    CuePoints,
+    cue_points,
+    escalates,
+)
+from bot.understanding.emotion_model import (
     FEATURE_VERSION,
     LABELS,
     MANIFEST,
@@ -23,8 +31,6 @@ from bot.emotion_model import (
     default_detector,
     plain_request,
 )
-from bot.escalation import decide
-from bot.types import Emotion, EmotionLabel, Escalation, Language
 
 DETECTOR = default_detector()
 MANIFEST_DATA = json.loads((MODELS_DIR / MANIFEST).read_text(encoding="utf-8"))

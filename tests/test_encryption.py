@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.corrections import Corrections
-from bot.crypto import CipherError, FernetCipher, PlainCipher, cipher_for, generate_key
-from bot.store import Store, StoreError
+from bot.corrections.loop import Corrections
+from bot.storage.crypto import CipherError, FernetCipher, PlainCipher, cipher_for, generate_key
+from bot.storage.sqlite import Store, StoreError
 from bot.types import Message
 
 TEXTS = [

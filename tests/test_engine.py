@@ -7,8 +7,8 @@ import re
 import pytest
 
 from bot.app import Runtime
-from bot.engine import MAX_TEXT_CHARS
-from bot.handoff import InvalidTransition
+from bot.conversation.engine import MAX_TEXT_CHARS
+from bot.conversation.handoff import InvalidTransition
 from tests.chat import Chat
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emotion import ANGER_THRESHOLD, CueEmotionDetector
-from bot.escalation import NO_ANSWER_LIMIT, asks_for_human, decide, is_sensitive
+from bot.conversation.escalation import NO_ANSWER_LIMIT, asks_for_human, decide, is_sensitive
 from bot.types import Emotion, Escalation, EscalationReason, Language
+from bot.understanding.emotion import ANGER_THRESHOLD, CueEmotionDetector
 
 HUMAN_REQUESTS = [
     # English

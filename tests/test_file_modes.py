@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.files import readable_by_others
 from bot.insights.html import page, write_html
-from bot.store import Store
+from bot.storage.files import readable_by_others
+from bot.storage.sqlite import Store
 from bot.types import Message
 
 

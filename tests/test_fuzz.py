@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from adapters.slack.events import AgentMessage, CustomerMessage, parse_event
 from bot.app import Runtime
-from bot.routing import MemoryCustomers, MemoryDesk, Router
+from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
 from bot.types import Message
 from tests.discord_harness import discord_settings, running_discord
 from tests.fakes.discord_gateway import FakeDiscord

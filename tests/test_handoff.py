@@ -6,7 +6,7 @@ from typing import get_args
 
 import pytest
 
-from bot.handoff import Event, InvalidTransition, bot_speaks, next_state, sources
+from bot.conversation.handoff import Event, InvalidTransition, bot_speaks, next_state, sources
 from bot.types import State
 
 STATES: tuple[State, ...] = get_args(State)

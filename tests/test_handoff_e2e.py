@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Runtime
-from bot.past_handoffs import suggestion_of
-from bot.suggest import DRAFT_TEXTS
-from bot.ticket_buttons import handoff_value
+from bot.conversation.drafting import DRAFT_TEXTS
+from bot.conversation.past_handoffs import suggestion_of
+from bot.conversation.ticket_buttons import handoff_value
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import Call

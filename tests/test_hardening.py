@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.store import Store, StoreError
+from bot.storage.sqlite import Store, StoreError
 from knowledge.entries import KnowledgeError
 from knowledge.loader import MAX_TEXT_CHARS, load_file
 

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from bot.app import Runtime
-from bot.crypto import generate_key
-from bot.engine import Outcome
+from bot.conversation.engine import Outcome
 from bot.insights import conversations
 from bot.insights.conversation_report import describe_duration
 from bot.insights.conversation_stats import (
@@ -30,7 +29,8 @@ from bot.insights.conversation_stats import (
     summarize,
 )
 from bot.insights.queries import InboundRow, RatingRow, UnansweredRow, read_window
-from bot.store import Store
+from bot.storage.crypto import generate_key
+from bot.storage.sqlite import Store
 from knowledge.embedders import Embedder
 from tests.chat import Chat
 

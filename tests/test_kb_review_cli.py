@@ -17,9 +17,9 @@ import pytest
 
 from bot import cli, kb_live
 from bot.app import Runtime, build_runtime
-from bot.corrections import Corrections
+from bot.corrections.loop import Corrections
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage.sqlite import Store
 from bot.types import Message
 from knowledge.embedders import Embedder
 

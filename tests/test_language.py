@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language import detect_language
 from bot.types import Language
+from knowledge.language import detect_language
 
 CASES: list[tuple[str, Language]] = [
     # Korean

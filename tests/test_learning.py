@@ -7,14 +7,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from bot.store import Store
+from bot.storage.sqlite import Store
 from knowledge import classifier as softmax
 from knowledge import learning
 from knowledge.calibration import Calibrator, features
 from knowledge.classifier import SoftmaxClassifier
 from knowledge.embedders import Embedder, HashEmbedder, Vectors
 from knowledge.entries import Entry
-from knowledge.retrieval import ANSWER_THRESHOLD, MemoryVectorCache, Retriever
+from knowledge.retrieval import ANSWER_THRESHOLD, Retriever
+from knowledge.vectors import MemoryVectorCache
 from tests.test_retrieval import KB, faq
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bot.app import Runtime, build_responder
+from bot.conversation.routing import MemoryCustomers, MemoryDesk, MemorySender, Router
 from bot.logs import (
     BAD_SIGNATURE,
     TEXT_FORMAT,
@@ -19,7 +20,6 @@ from bot.logs import (
     mask_url,
     secret_values,
 )
-from bot.routing import MemoryCustomers, MemoryDesk, MemorySender, Router
 from bot.settings import Settings, SettingsError
 from tests.chat import Chat
 from tests.fakes.slack_api import signed_request_headers

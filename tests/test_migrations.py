@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-import bot.migrations
-from bot.migrations import MIGRATIONS, migrate
-from bot.store import Store
+import bot.storage.migrations
+from bot.storage.migrations import MIGRATIONS, migrate
+from bot.storage.sqlite import Store
 
 ALL_APPLIED = [(n, step.__name__) for n, step in enumerate(MIGRATIONS, start=1)]
 
@@ -87,13 +87,13 @@ def test_failed_step_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> N
         raise RuntimeError("disk full")
 
     db = fresh()
-    monkeypatch.setattr(bot.migrations, "MIGRATIONS", (MIGRATIONS[0], broken))
+    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", (MIGRATIONS[0], broken))
     with pytest.raises(RuntimeError, match="disk full"):
         migrate(db)
     assert "embeddings" not in db.table_names()
     assert applied(db) == [(1, "_m1_core")]
     # Once the step is fixed, the same database migrates cleanly.
-    monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", MIGRATIONS)
     assert migrate(db) == len(MIGRATIONS)
     assert applied(db) == ALL_APPLIED
 
@@ -176,11 +176,11 @@ def test_version_2_database_upgrades_to_ratings_keeping_its_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db = fresh()
-    monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", MIGRATIONS[:2])
     migrate(db)
     add_conversation(db)
     inbound = add_message(db, platform_id="m1")
-    monkeypatch.setattr(bot.migrations, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", MIGRATIONS)
     assert migrate(db) == len(MIGRATIONS)
     assert applied(db)[2:4] == [(3, "_m3_ratings"), (4, "_m4_routing")]
     assert db.execute("SELECT id FROM messages").fetchall() == [(inbound,)]

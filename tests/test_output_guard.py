@@ -20,14 +20,15 @@ import pytest_asyncio
 
 from bench.output_guard import GOOD, HOSTILE, Case, load, score, staff_check, verdict
 from bot.app import Runtime
+from bot.conversation.brief import Brief, Line
+from bot.conversation.drafting import draft_reply
+from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
+from bot.conversation.suggestions import send_suggestion
+from bot.conversation.summarizer import _handoff_data
 from bot.responder.base import ReplyRequest
 from bot.responder.composer import ComposerResponder
 from bot.responder.guard import Grounds, deobfuscated, normalise, refusal, shares_text
 from bot.responder.llm import LLMResponder
-from bot.responder.summarizer import _handoff_data
-from bot.routing import MemoryCustomers, MemoryDesk, Router
-from bot.suggest import draft_reply, send_suggestion
-from bot.summary import Brief, Line
 from bot.types import Emotion, Language, Message
 from knowledge.entries import Entry
 from knowledge.results import Match

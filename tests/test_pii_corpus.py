@@ -25,7 +25,7 @@ from bench.privacy import (
     load_corpus,
     score,
 )
-from bot.privacy import ORDER_KIND, PLACEHOLDERS, find_order_numbers, find_pii, redact
+from bot.understanding.privacy import ORDER_KIND, PLACEHOLDERS, find_order_numbers, find_pii, redact
 
 CORPUS = load_corpus()
 

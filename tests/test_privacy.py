@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from bot.privacy import PLACEHOLDERS, PiiSpan, find_pii, redact, without_identifiers
 from bot.types import Language
+from bot.understanding.privacy import PLACEHOLDERS, PiiSpan, find_pii, redact, without_identifiers
 
 # (text, language, kind, the personal data inside text)
 POSITIVES: list[tuple[str, Language, str, str]] = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Runtime
-from bot.engine import MAX_STORED_CHARS, storable
-from bot.normalize import emoji_emotion, for_analysis, has_words
+from bot.conversation.engine import MAX_STORED_CHARS, storable
 from bot.texts import TEXTS
+from bot.understanding.normalize import emoji_emotion, for_analysis, has_words
 from tests.chat import Chat
 
 THANKS = (TEXTS["opener.positive"]["ko"], TEXTS["opener.positive"]["en"])

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.corrections import Corrections
-from bot.crypto import cipher_for, generate_key
-from bot.store import Store
+from bot.corrections.loop import Corrections
+from bot.storage.crypto import cipher_for, generate_key
+from bot.storage.sqlite import Store
 from bot.types import Message
 
 

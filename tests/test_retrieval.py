@@ -7,19 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from bot.store import Store
+from bot.storage.sqlite import Store
 from knowledge.calibration import Calibrator, features
 from knowledge.embedders import Embedder, HashEmbedder, Vectors
 from knowledge.entries import Entry
 from knowledge.results import SearchResult
-from knowledge.retrieval import (
-    ANSWER_THRESHOLD,
-    MemoryVectorCache,
-    Retriever,
-    embed_cached,
-    query_language,
-    text_hash,
-)
+from knowledge.retrieval import ANSWER_THRESHOLD, Retriever, query_language
+from knowledge.vectors import MemoryVectorCache, embed_cached, text_hash
 
 
 def faq(entry_id: str, ko: Sequence[str], en: Sequence[str]) -> Entry:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.app import Runtime
-from bot.engine import Analysis
+from bot.conversation.engine import Analysis
 from tests.conftest import SAMPLE_CATEGORIES
 
 QUERIES: dict[str, list[dict[str, Any]]] = yaml.safe_load(

@@ -101,7 +101,7 @@ async def test_healthz_is_ready_only_with_knowledge_and_a_writable_database(
 
 
 async def test_store_writable_is_true_on_a_fresh_file(tmp_path: Path) -> None:
-    from bot.store import Store
+    from bot.storage.sqlite import Store
 
     store = Store.open(tmp_path / "h.db")
     try:
@@ -120,7 +120,7 @@ async def test_healthz_is_503_when_sqlite_opened_the_file_read_only(tmp_path: Pa
     from aiohttp import web
 
     from bot.serve import RUNTIME, slack_web_app
-    from bot.store import Store
+    from bot.storage.sqlite import Store
 
     Store.open(tmp_path / "ro.db").close()
     conn = sqlite3.connect(f"file:{tmp_path / 'ro.db'}?mode=ro", uri=True, check_same_thread=False)

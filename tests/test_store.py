@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bot.store
-from bot.migrations import MIGRATIONS
-from bot.store import Store, StoreError
+import bot.storage.sqlite
+from bot.storage.migrations import MIGRATIONS
+from bot.storage.sqlite import Store, StoreError
 from bot.types import Emotion, Message
 from knowledge.entries import Entry
 
@@ -138,7 +138,7 @@ async def test_expired_claim_without_reply_is_processed_again(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbound = await store.record_inbound(msg("m1"))
-    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", -1.0)
     again = await store.record_inbound(msg("m1"))
     assert (again.id, again.duplicate, again.process) == (inbound.id, True, True)
 
@@ -148,7 +148,7 @@ async def test_handled_message_is_never_processed_again(
 ) -> None:
     inbound = await store.record_inbound(msg("m1"))
     await store.mark_handled(inbound.id)
-    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", -1.0)
     assert (await store.record_inbound(msg("m1"))).process is False
 
 
@@ -159,7 +159,7 @@ async def test_replied_message_is_never_processed_again(
     reply_id = await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
     assert reply_id is not None
     await store.set_platform_id(reply_id, "posted-1")
-    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", -1.0)
     assert (await store.record_inbound(msg("m1", "Where is my order?"))).process is False
     assert await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"]) == []
 
@@ -171,7 +171,7 @@ async def test_reply_recorded_but_never_posted_is_taken_up_again(
     inbound = await store.record_inbound(msg("m1", "Where is my order?"))
     reply_id = await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
     assert await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"]) == []
-    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", -1.0)
     [pending] = await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"])
     assert pending.id == inbound.id
     assert await store.unposted_reply(inbound.id) == (reply_id, "It shipped yesterday.")
@@ -186,9 +186,9 @@ async def test_ticket_claim_is_exclusive_until_it_expires(
         KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"
     )
     assert await store.claim_ticket(handoff_id) is False  # opening it claimed it
-    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", -1.0)
     assert await store.claim_ticket(handoff_id) is True
-    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", 120.0)
+    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", 120.0)
     assert await store.claim_ticket(handoff_id) is False
     await store.release_ticket(handoff_id)
     assert await store.claim_ticket(handoff_id) is True

@@ -12,15 +12,16 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Runtime
-from bot.engine import HandoffTicket
-from bot.past_handoffs import suggestion_of
+from bot.conversation.brief import Brief
+from bot.conversation.drafting import DRAFT_TEXTS, draft_reply
+from bot.conversation.engine import HandoffTicket
+from bot.conversation.past_handoffs import suggestion_of
+from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
+from bot.conversation.suggestions import send_suggestion
+from bot.conversation.summarizer import finish_ticket
 from bot.responder.composer import ComposerResponder
 from bot.responder.llm import LLMResponder
 from bot.responder.prompts import LANGUAGE_NAMES
-from bot.responder.summarizer import finish_ticket
-from bot.routing import MemoryCustomers, MemoryDesk, Router
-from bot.suggest import DRAFT_TEXTS, draft_reply, send_suggestion
-from bot.summary import Brief
 from bot.types import Emotion, Language, Message
 from tests.fakes.openai_server import FakeOpenAI
 

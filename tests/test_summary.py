@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.facts import Facts, Shift, emotion_path, extract_facts
-from bot.summary import Brief, Line, render_summary
+from bot.conversation.brief import Brief, Line, render_summary
+from bot.conversation.facts import Facts, Shift, emotion_path, extract_facts
 from bot.types import Emotion, EscalationReason, Language
 from knowledge.entries import Entry
 

@@ -4,7 +4,7 @@ handoff, and buttons that act only on the handoff they were posted for.
 The crash windows, in the order a handoff goes through them:
 
 1. the conversation moves to ``waiting_human`` and the handoff is recorded: one transaction
-   (:meth:`bot.store.Store.escalate`), so a kill leaves both or neither;
+   (:meth:`bot.storage.sqlite.Store.escalate`), so a kill leaves both or neither;
 2. the customer's notice is posted: if that fails, the handoff is put off under its number
    and the retry reopens it (before: deleted, and the retry recorded a new one, with another
    number, in another order); a kill after the notice was recorded is the reply path's
@@ -31,13 +31,18 @@ import pytest
 import pytest_asyncio
 import sqlite_utils
 
-import bot.store
+import bot.storage.sqlite
 from bot.app import Runtime
-from bot.migrations import MIGRATIONS, _m10_handoff_ids
-from bot.routing import MemoryCustomers, MemoryDesk, MemorySender, Router, ticket_of
-from bot.store import Handoff, Store
-from bot.suggest import open_handoff_for
-from bot.ticket_buttons import STALE_BUTTON, button_value, clicked_handoff, handoff_value
+from bot.conversation.routing import MemoryCustomers, MemoryDesk, MemorySender, Router, ticket_of
+from bot.conversation.suggestions import open_handoff_for
+from bot.conversation.ticket_buttons import (
+    STALE_BUTTON,
+    button_value,
+    clicked_handoff,
+    handoff_value,
+)
+from bot.storage.migrations import MIGRATIONS, _m10_handoff_ids
+from bot.storage.sqlite import Handoff, Store
 from bot.types import Message, Reply
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
@@ -93,7 +98,7 @@ async def escalate(store: Store, key: str, language: str = "en") -> int:
 
 def expire_claims(monkeypatch: pytest.MonkeyPatch) -> None:
     """The lease of every claim is over (as it is a while after a restart)."""
-    monkeypatch.setattr(bot.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", -1.0)
 
 
 # --- the store and the router, with the memory desk ------------------------------------------

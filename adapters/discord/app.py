@@ -1,10 +1,10 @@
 """The Discord client for Ondo: gateway events in, router calls out (discord.py).
 
 :class:`DiscordAdapter` turns each message into a :class:`bot.types.Message`
-(``events.classify``) for :meth:`bot.routing.Router.customer_message`, staff messages in
-ticket threads into :meth:`~bot.routing.Router.agent_message`, and Take over / Resolve clicks
-into :meth:`~bot.routing.Router.take_over` / :meth:`~bot.routing.Router.resolve`.
-:func:`run_discord` runs it until asked to stop.
+(``events.classify``) for :meth:`bot.conversation.routing.Router.customer_message`, staff messages
+in ticket threads into :meth:`~bot.conversation.routing.Router.agent_message`, and Take over /
+Resolve clicks into :meth:`~bot.conversation.routing.Router.take_over` /
+:meth:`~bot.conversation.routing.Router.resolve`. :func:`run_discord` runs it until asked to stop.
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ from adapters.discord.review import DiscordReview
 from adapters.discord.sender import NO_MENTIONS, DiscordCustomers, DiscordSender, describe
 from adapters.discord.staff import StaffPolicy
 from adapters.progress import CountsCompletions
-from bot.past_handoffs import suggestion_of
-from bot.routing import Router
+from bot.conversation.past_handoffs import suggestion_of
+from bot.conversation.routing import Router
+from bot.conversation.suggestions import NOTES as SUGGEST_NOTES
+from bot.conversation.suggestions import open_handoff_for, send_suggestion
+from bot.conversation.ticket_buttons import STALE_BUTTON, clicked_handoff
 from bot.settings import Settings
-from bot.store import Handoff
-from bot.suggest import NOTES as SUGGEST_NOTES
-from bot.suggest import open_handoff_for, send_suggestion
-from bot.ticket_buttons import STALE_BUTTON, clicked_handoff
+from bot.storage.sqlite import Handoff
 from bot.types import Language
 
 log = logging.getLogger("ondo.discord")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import discord
 
 from adapters.discord.events import PLATFORM, target_of
-from bot.store import Store
+from bot.storage.sqlite import Store
 
 log = logging.getLogger("ondo.discord")
 

@@ -4,9 +4,9 @@ The ticket is the head of the summary, a context line ``#<id> · reason · inten
 language`` and the **Take over** / **Resolve** buttons; the thread started on it (which has
 the ticket message's id) gets the rest of a long summary, the relayed customer messages and
 the notes. The buttons' custom ids carry the handoff's button value (``ondo:take:<id>.<token>``,
-``ondo:resolve:<id>.<token>``, see :mod:`bot.ticket_buttons`); clicks are handled from the raw
-interaction, not by a view kept in memory, so buttons on tickets posted before a restart keep
-working. A ticket is posted with a nonce, and a repeated attempt reads the channel first, so a
+``ondo:resolve:<id>.<token>``, see :mod:`bot.conversation.ticket_buttons`); clicks are handled from
+the raw interaction, not by a view kept in memory, so buttons on tickets posted before a restart
+keep working. A ticket is posted with a nonce, and a repeated attempt reads the channel first, so a
 ticket Discord took just before a crash is adopted rather than posted twice.
 """
 
@@ -27,9 +27,9 @@ from adapters.discord.sender import (
     post,
 )
 from adapters.discord.split import MESSAGE_LIMIT, size, split_message
-from bot.engine import HandoffTicket
-from bot.store import Handoff
-from bot.ticket_buttons import button_value, parse_button_value
+from bot.conversation.engine import HandoffTicket
+from bot.conversation.ticket_buttons import button_value, parse_button_value
+from bot.storage.sqlite import Handoff
 from bot.types import Language
 
 log = logging.getLogger("ondo.discord")
@@ -67,7 +67,7 @@ def _parse(value: str | None, actions: tuple[str, ...]) -> tuple[str, str] | Non
 def parse_custom_id(value: str | None) -> tuple[str, str] | None:
     """``(action, button value)`` of one of Ondo's ticket buttons; ``None`` for anything
     else. Whether the value names a handoff with its token is
-    :func:`bot.ticket_buttons.clicked_handoff`'s to check."""
+    :func:`bot.conversation.ticket_buttons.clicked_handoff`'s to check."""
     return _parse(value, (TAKE, RESOLVE))
 
 
@@ -125,7 +125,7 @@ def resolved_status(agent: str) -> str:
 
 
 class DiscordDesk:
-    """A :class:`bot.routing.AgentDesk` in the Discord text channel ``channel_id``."""
+    """A :class:`bot.conversation.routing.AgentDesk` in the Discord text channel ``channel_id``."""
 
     platform = PLATFORM
 

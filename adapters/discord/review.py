@@ -25,10 +25,10 @@ from adapters.discord.inert import inert_lines
 from adapters.discord.rating import parse_rate_custom_id
 from adapters.discord.sender import NO_MENTIONS, channel_for, describe, post
 from adapters.discord.staff import StaffPolicy
-from bot import kb_live
-from bot.corrections import Correction, CorrectionError, Corrections, Mode
-from bot.corrections import describe as describe_correction
-from bot.engine import Engine
+from bot.conversation.engine import Engine
+from bot.corrections import live as kb_live
+from bot.corrections.loop import Correction, CorrectionError, Corrections, Mode
+from bot.corrections.loop import describe as describe_correction
 from bot.texts import shorten
 
 log = logging.getLogger("ondo.discord")
@@ -109,7 +109,7 @@ def submitted_answer(data: object) -> str | None:
 
 
 class DiscordReview:
-    """Discord's side of :mod:`bot.corrections` for one client."""
+    """Discord's side of :mod:`bot.corrections.loop` for one client."""
 
     def __init__(
         self,

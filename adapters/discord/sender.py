@@ -1,9 +1,9 @@
-"""Posting to Discord: the engine's :class:`bot.engine.Sender` for one conversation.
+"""Posting to Discord: the engine's :class:`bot.conversation.engine.Sender` for one conversation.
 
 Every post is split at Discord's 2,000-character limit and sent with no allowed mentions, so
 text relayed from customers or agents can never ping ``@everyone``, ``@here``, users or roles.
 Failures (after discord.py's own retries of 429 and 5xx) are logged with the channel id and
-raised, so the engine releases the message for :meth:`bot.routing.Router.recover`.
+raised, so the engine releases the message for :meth:`bot.conversation.routing.Router.recover`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import discord
 from adapters.discord.events import PLATFORM, Target, target_of
 from adapters.discord.rating import rating_view
 from adapters.discord.split import split_message
-from bot.engine import Sender
+from bot.conversation.engine import Sender
 from bot.types import Language, Reply
 
 log = logging.getLogger("ondo.discord")
@@ -131,7 +131,8 @@ class DiscordSender:
 
 
 class DiscordCustomers:
-    """Discord's :class:`bot.routing.CustomerSide`: a conversation key names its thread or DM."""
+    """Discord's :class:`bot.conversation.routing.CustomerSide`: a conversation key names its
+    thread or DM."""
 
     platform = PLATFORM
 

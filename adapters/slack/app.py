@@ -56,15 +56,15 @@ from adapters.slack.sender import (
     post,
 )
 from bot import texts
-from bot.corrections import Corrections
+from bot.conversation.past_handoffs import suggestion_of
+from bot.conversation.routing import Router
+from bot.conversation.suggestions import NOTES as SUGGEST_NOTES
+from bot.conversation.suggestions import open_handoff_for, send_suggestion
+from bot.conversation.ticket_buttons import STALE_BUTTON, clicked_handoff, handoff_value
+from bot.corrections.loop import Corrections
 from bot.logs import quiet_slack_signature_dumps
-from bot.past_handoffs import suggestion_of
-from bot.routing import Router
 from bot.settings import Settings
-from bot.store import Inbound
-from bot.suggest import NOTES as SUGGEST_NOTES
-from bot.suggest import open_handoff_for, send_suggestion
-from bot.ticket_buttons import STALE_BUTTON, clicked_handoff, handoff_value
+from bot.storage.sqlite import Inbound
 from bot.types import Language
 
 log = logging.getLogger("ondo.slack")
@@ -245,10 +245,10 @@ class SlackAdapter(CountsCompletions):
     async def _clicked_conversation(
         self, value: str, user: str, channel: str, what: str
     ) -> str | None:
-        """The conversation of the ticket button's ``value`` (:mod:`bot.ticket_buttons`);
-        ``None``, and the agent is told privately, when the value names no handoff with its
-        token (stale or made up), or that handoff is resolved or no longer the
-        conversation's current one."""
+        """The conversation of the ticket button's ``value``
+        (:mod:`bot.conversation.ticket_buttons`); ``None``, and the agent is told privately, when
+        the value names no handoff with its token (stale or made up), or that handoff is resolved
+        or no longer the conversation's current one."""
         clicked = await clicked_handoff(self.engine.store, value, user=user, what=what)
         if clicked is None:
             await self._tell(channel, user, STALE_BUTTON)

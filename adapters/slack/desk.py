@@ -13,9 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.events import PLATFORM
 from adapters.slack.inert import inert, mention
 from adapters.slack.sender import post, text_sections
-from bot.engine import HandoffTicket
-from bot.store import Handoff
-from bot.ticket_buttons import button_value, parse_button_value
+from bot.conversation.engine import HandoffTicket
+from bot.conversation.ticket_buttons import button_value, parse_button_value
+from bot.storage.sqlite import Handoff
 from bot.types import Language
 
 log = logging.getLogger("ondo.slack")
@@ -51,7 +51,7 @@ def parse_thread_ref(ref: str) -> tuple[str, str] | None:
 
 
 class SlackDesk:
-    """A :class:`bot.routing.AgentDesk` in the Slack channel ``channel``."""
+    """A :class:`bot.conversation.routing.AgentDesk` in the Slack channel ``channel``."""
 
     platform = PLATFORM
 
@@ -188,8 +188,8 @@ async def _find(
 
 def handoff_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
     """Block Kit for the agents' channel: the summary (inert) and the Take over / Resolve
-    buttons (their value: :func:`bot.ticket_buttons.button_value`). The context line's values
-    are the engine's own labels, escaped all the same."""
+    buttons (their value: :func:`bot.conversation.ticket_buttons.button_value`). The context line's
+    values are the engine's own labels, escaped all the same."""
     value = button_value(ticket.id, ticket.token)
     return [
         *text_sections(inert(ticket.summary)),

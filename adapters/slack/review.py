@@ -26,9 +26,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.events import PLATFORM
 from adapters.slack.inert import inert, inert_lines
 from adapters.slack.sender import text_sections
-from bot import kb_live
-from bot.corrections import Correction, CorrectionError, Corrections, Mode, describe
-from bot.engine import Engine
+from bot.conversation.engine import Engine
+from bot.corrections import live as kb_live
+from bot.corrections.loop import Correction, CorrectionError, Corrections, Mode, describe
 from bot.texts import shorten
 
 log = logging.getLogger("ondo.slack")
@@ -50,7 +50,7 @@ REVIEW_HELP = (
 
 
 class SlackReview:
-    """Slack's side of :mod:`bot.corrections`, registered on the Bolt app by :meth:`register`.
+    """Slack's side of :mod:`bot.corrections.loop`, registered on the Bolt app by :meth:`register`.
 
     ``is_agent`` says whether a user is a member of the agents' channel; ``finished`` is
     called after every handled event (tests wait on it).

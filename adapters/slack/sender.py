@@ -1,4 +1,4 @@
-"""Posting to Slack: the engine's :class:`bot.engine.Sender` for one thread."""
+"""Posting to Slack: the engine's :class:`bot.conversation.engine.Sender` for one thread."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import thread_of
-from bot.engine import Sender
+from bot.conversation.engine import Sender
 from bot.types import Reply
 
 log = logging.getLogger("ondo.slack")
@@ -92,7 +92,8 @@ class SlackSender:
 
 
 class SlackCustomers:
-    """Slack's :class:`bot.routing.CustomerSide`: a conversation key names its thread."""
+    """Slack's :class:`bot.conversation.routing.CustomerSide`: a conversation key names its
+    thread."""
 
     platform = "slack"
 

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.escalation import asks_for_human, is_sensitive
+from bot.conversation.escalation import asks_for_human, is_sensitive
 from bot.insights.queries import HandoffRow, InboundRow, RatingRow, UnansweredRow, WindowRows
-from bot.privacy import PLACEHOLDERS, redact
 from bot.types import Language
+from bot.understanding.privacy import PLACEHOLDERS, redact
 from knowledge.embedders import Embedder
 
 EMOTIONS = ("positive", "neutral", "disappointed", "angry")

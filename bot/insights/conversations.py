@@ -17,14 +17,14 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
-from bot.crypto import cipher_for
 from bot.insights import InsightsError
 from bot.insights.conversation_report import describe_duration, page, report_language, summary
 from bot.insights.conversation_stats import summarize
 from bot.insights.html import write_html
 from bot.insights.queries import WindowRows, read_window
 from bot.settings import Settings, parse_duration
-from bot.store import Store
+from bot.storage.crypto import cipher_for
+from bot.storage.sqlite import Store
 from knowledge.embedders import Embedder
 
 DEFAULT_SINCE = "30d"

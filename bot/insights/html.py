@@ -33,8 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 
-from bot.files import write_private_text
 from bot.insights import InsightsError
+from bot.storage.files import write_private_text
 
 PALETTE: tuple[str, ...] = (
     "#2563eb",

@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from bot.emotion import CueEmotionDetector, EmotionDetector
 from bot.types import EmotionLabel, Language
+from bot.understanding.emotion import CueEmotionDetector, EmotionDetector
 
 if TYPE_CHECKING:
-    from bot.emotion_model import TrainedEmotionDetector
+    from bot.understanding.emotion_model import TrainedEmotionDetector
 
 Polarity = Literal["positive", "negative", "neutral"]
 POLARITIES: tuple[Polarity, ...] = ("positive", "negative", "neutral")
@@ -69,7 +69,7 @@ class EmotionPolarity:
 
     def __init__(self, detector: EmotionDetector | None = None) -> None:
         if detector is None:
-            from bot.emotion_model import default_detector
+            from bot.understanding.emotion_model import default_detector
 
             detector = default_detector()
         self.detector = detector
@@ -111,7 +111,7 @@ class ReviewPolarity:
         neutral_bias: float = NEUTRAL_BIAS,
     ) -> None:
         if detector is None:
-            from bot.emotion_model import default_detector
+            from bot.understanding.emotion_model import default_detector
 
             detector = default_detector()
         self.detector = detector

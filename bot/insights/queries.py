@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.store import Store
+from bot.storage.sqlite import Store
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The review analysis behind ``ondo insights reviews``: polarity mix, key phrases, quotes.
 
-Every review is redacted (:func:`bot.privacy.redact`, in its own language) before anything is
-read from it, so phrases and quotes never carry personal data. The ratio is the text polarity
-of :mod:`bot.insights.polarity` (stars are summarized beside it, not mixed in), rounded to three
-decimals with the largest-remainder method so the three shares sum to exactly 1.
+Every review is redacted (:func:`bot.understanding.privacy.redact`, in its own language) before
+anything is read from it, so phrases and quotes never carry personal data. The ratio is the text
+polarity of :mod:`bot.insights.polarity` (stars are summarized beside it, not mixed in), rounded to
+three decimals with the largest-remainder method so the three shares sum to exactly 1.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 from bot.insights.keyphrases import Candidates, KeyPhrase, Side, candidates, rank
 from bot.insights.polarity import POLARITIES, Polarity, PolarityDetector, star_polarity
 from bot.insights.reading import ReviewFile
-from bot.language import detect_language
-from bot.privacy import redact
 from bot.types import Language
+from bot.understanding.privacy import redact
+from knowledge.language import detect_language
 
 KEYPHRASES = 10
 """Key phrases per side."""

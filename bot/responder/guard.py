@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.privacy import find_order_numbers, find_pii
 from bot.responder.prompts import echoes_instructions, instruction_references
 from bot.types import Language
+from bot.understanding.privacy import find_order_numbers, find_pii
 from knowledge.text import normalise
 
 ABSOLUTE_MAX_CHARS = 1500

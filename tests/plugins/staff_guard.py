@@ -47,7 +47,7 @@ def take_violations() -> list[str]:
 
 
 def _install() -> None:
-    from bot.engine import Engine
+    from bot.conversation.engine import Engine
     from tests.fakes.openai_server import FakeOpenAI
 
     deliver = Engine._deliver

@@ -1,8 +1,8 @@
 """The handoff written by the LLM, when one is configured: the summary's prose and the
 suggested reply, each falling back to the offline version on any doubt.
 
-When: :func:`finish_ticket` runs in :meth:`bot.routing.Router.open_ticket`, after the engine
-has posted the customer's handoff notice and before the ticket is posted, bounded by
+When: :func:`finish_ticket` runs in :meth:`bot.conversation.routing.Router.open_ticket`, after the
+engine has posted the customer's handoff notice and before the ticket is posted, bounded by
 :data:`DEADLINE_SECONDS` for both requests together (they run concurrently). So the customer
 is never kept waiting for it, agents get one complete ticket (no edit flickering in later),
 and a slow or failing model delays the ticket by at most those seconds.
@@ -30,15 +30,15 @@ from typing import Any
 
 import openai
 
-from bot.engine import HandoffTicket
-from bot.past_handoffs import save_suggestion, save_summary, suggestion_of
+from bot.conversation.brief import Brief, render_summary
+from bot.conversation.engine import HandoffTicket
+from bot.conversation.past_handoffs import save_suggestion, save_summary, suggestion_of
 from bot.responder.base import Responder
 from bot.responder.breaker import CircuitBreaker
 from bot.responder.guard import Grounds
 from bot.responder.llm import LLMResponder, checked_text, failure_reason
 from bot.responder.prompts import LANGUAGE_NAMES, PROMPT_MARKER, TONES
-from bot.store import Store
-from bot.summary import Brief, render_summary
+from bot.storage.sqlite import Store
 from bot.types import Language
 
 log = logging.getLogger("ondo.llm")

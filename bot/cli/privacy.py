@@ -1,4 +1,4 @@
-"""``ondo keys`` and ``ondo privacy``: encryption keys, retention, and a customer's rights."""
+"""``ondo privacy``: retention, and a customer's rights to see and delete what is stored."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import asyncio
 import json
 import sys
 
-from bot.crypto import FernetCipher, generate_key
-from bot.settings import Settings, SettingsError, parse_duration
-from bot.store import Store, open_store
+from bot.cli.errors import usage
+from bot.settings import Settings, parse_duration
+from bot.storage.sqlite import Store, open_store
 
 
 def duration(text: str) -> float:
@@ -21,18 +21,7 @@ def duration(text: str) -> float:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``keys`` and ``privacy`` on the ``ondo`` parser."""
-    keys = sub.add_parser("keys", help="encryption keys for message text at rest")
-    keys_sub = keys.add_subparsers(title="keys commands")
-    generate = keys_sub.add_parser("generate", help="print a new ONDO_ENCRYPTION_KEY")
-    generate.set_defaults(handler=_cmd_keys_generate)
-    rotate = keys_sub.add_parser(
-        "rotate", help="re-encrypt everything stored with a new key (prints it)"
-    )
-    rotate.add_argument("--new-key", help="the new key (default: a freshly generated one)")
-    rotate.set_defaults(handler=_cmd_keys_rotate)
-    keys.set_defaults(handler=lambda _args: _usage(keys))
-
+    """Register ``privacy`` on the ``ondo`` parser."""
     privacy = sub.add_parser("privacy", help="retention, export and deletion of customer data")
     privacy_sub = privacy.add_subparsers(title="privacy commands")
     purge = privacy_sub.add_parser("purge", help="delete conversations idle for longer than AGE")
@@ -48,46 +37,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     forget.add_argument("--user", required=True, help="the person's platform user id")
     forget.set_defaults(handler=_cmd_forget)
-    privacy.set_defaults(handler=lambda _args: _usage(privacy))
+    privacy.set_defaults(handler=lambda _args: usage(privacy))
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
-def _open_store() -> tuple[Settings, Store]:
-    settings = Settings.from_env()
-    return settings, open_store(settings)
-
-
-def _cmd_keys_generate(_args: argparse.Namespace) -> int:
-    print(generate_key())
-    return 0
-
-
-def _cmd_keys_rotate(args: argparse.Namespace) -> int:
-    new_key = args.new_key or generate_key()
-    new = FernetCipher([new_key])
-    settings, store = _open_store()
-    if settings.encryption_key and new_key in settings.encryption_key.split(","):
-        store.close()
-        raise SettingsError("--new-key is the key in use; give a different one")
-    try:
-        count = asyncio.run(store.reseal(new))
-    finally:
-        store.close()
-    print(new_key)
-    print(
-        f"re-encrypted {count} stored texts in {settings.db_path}. Set ONDO_ENCRYPTION_KEY to "
-        "the key above now: the old key no longer opens anything.",
-        file=sys.stderr,
-    )
-    return 0
+def _open_store() -> Store:
+    return open_store(Settings.from_env())
 
 
 def _cmd_purge(args: argparse.Namespace) -> int:
-    _settings, store = _open_store()
+    store = _open_store()
     try:
         counts = asyncio.run(store.purge(args.older_than))
     finally:
@@ -97,7 +55,7 @@ def _cmd_purge(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    _settings, store = _open_store()
+    store = _open_store()
     try:
         data = asyncio.run(store.export_user(args.user))
     finally:
@@ -109,7 +67,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    _settings, store = _open_store()
+    store = _open_store()
     try:
         counts = asyncio.run(store.forget_user(args.user))
     finally:

@@ -7,7 +7,7 @@ rejects. Approving either adds a new entry whose example question is the custome
 replaces the answer of the entry the bot answered from, in the customer's language (``update``:
 the match was right, its answer was wrong). The result is stored in ``kb_entries`` (it
 survives restarts and overrides a file entry of the same id) and every change is kept in
-``kb_changes`` with who, when, and what it replaced. :mod:`bot.kb_live` makes running bots
+``kb_changes`` with who, when, and what it replaced. :mod:`bot.corrections.live` makes running bots
 use it.
 
 The customer's question is stored sealed like message text, shown redacted, and enters the
@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from bot.language import detect_language
-from bot.privacy import redact
-from bot.store import Store, _entry_from_json, _entry_json
+from bot.storage.sqlite import Store, _entry_from_json, _entry_json
 from bot.texts import shorten
 from bot.types import Language
+from bot.understanding.privacy import redact
 from knowledge.entries import Audience, Entry
+from knowledge.language import detect_language
 
 Source = Literal["agent", "rating"]
 Status = Literal["pending", "approved", "rejected"]

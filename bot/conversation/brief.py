@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.facts import Facts, Shift, emotion_path, extract_facts
-from bot.past_handoffs import PastHandoff, customer_turns, similar_resolved
-from bot.store import Store
+from bot.conversation.facts import Facts, Shift, emotion_path, extract_facts
+from bot.conversation.past_handoffs import PastHandoff, customer_turns, similar_resolved
+from bot.storage.sqlite import Store
 from bot.texts import shorten
 from bot.types import Emotion, EscalationReason, Language
 from knowledge.entries import Entry

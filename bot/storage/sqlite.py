@@ -24,11 +24,11 @@ from typing import Any, TypeVar
 import numpy as np
 import sqlite_utils
 
-from bot.crypto import PREFIX, Cipher, CipherError, PlainCipher, cipher_for
-from bot.files import create_private
-from bot.migrations import migrate
-from bot.retention import SEALED_COLUMNS, RetentionMixin
 from bot.settings import Settings
+from bot.storage.crypto import PREFIX, Cipher, CipherError, PlainCipher, cipher_for
+from bot.storage.files import create_private
+from bot.storage.migrations import migrate
+from bot.storage.retention import SEALED_COLUMNS, RetentionMixin
 from bot.types import Emotion, Message, State
 from knowledge.embedders import Vectors
 from knowledge.entries import Entry
@@ -817,7 +817,7 @@ class Store(RetentionMixin):
     # --- knowledge -----------------------------------------------------------------------
 
     def get_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, Vectors]:
-        """Cached embeddings among ``hashes`` (a :class:`knowledge.retrieval.VectorCache`)."""
+        """Cached embeddings among ``hashes`` (a :class:`knowledge.vectors.VectorCache`)."""
         out: dict[str, Vectors] = {}
         with self._lock:
             for start in range(0, len(hashes), 500):

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.store import Store
+from bot.storage.sqlite import Store
 from knowledge.base import KnowledgeBase
 
 log = logging.getLogger("ondo.knowledge")

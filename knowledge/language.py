@@ -1,10 +1,17 @@
-"""Pick the reply language (Korean or English) from the customer's message."""
+"""The two languages Ondo speaks, and which one a text is written in.
+
+It lives in ``knowledge/`` (the lowest layer) because both sides need it: the loader tags each
+knowledge file's language when the file does not say, and the conversation picks the reply
+language from the customer's message.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-from bot.types import Language
+Language = Literal["ko", "en"]
+LANGUAGES: tuple[Language, ...] = ("ko", "en")
 
 # Hangul syllables, conjoining jamo (incl. extended blocks), compatibility jamo (ㅋ, ㅠ)
 # and halfwidth jamo.

@@ -1,11 +1,9 @@
-"""The suggested reply: a draft an agent can send to the customer with one click, or edit first.
+"""Sending the suggested reply: the draft (:mod:`bot.conversation.drafting`) an agent sends to the
+customer with one click, or edits first.
 
-The offline draft is built from fixed sentences, the tone opener for the customer's emotion
-(the same as the composer's) and the matched knowledge entry's answer, in the customer's
-language. With an LLM configured, :mod:`bot.responder.summarizer` may write a better one,
-with this draft as the fallback. :func:`send_suggestion` sends a draft (or the agent's edit of
-it) through :meth:`bot.routing.Router.agent_message`, so sending behaves exactly like an
-agent's message in the ticket thread: it takes the conversation over, is deduplicated, and a
+:func:`send_suggestion` sends a draft (or the agent's edit of it) through
+:meth:`bot.conversation.routing.Router.agent_message`, so sending behaves exactly like an agent's
+message in the ticket thread: it takes the conversation over, is deduplicated, and a
 failure to deliver is reported in the thread. One suggestion per handoff is sent at most once.
 """
 
@@ -14,28 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from bot.past_handoffs import suggestion_of
-from bot.store import Handoff
-from bot.summary import Brief
-from bot.texts import TEXTS
-from bot.texts import text as fixed_text
-from bot.types import Language
-
-if TYPE_CHECKING:
-    from bot.routing import Router
+from bot.conversation.past_handoffs import suggestion_of
+from bot.conversation.routing import Router
+from bot.storage.sqlite import Handoff
 
 log = logging.getLogger("ondo.suggest")
 
 SendResult = Literal[
     "relayed", "duplicate", "refused", "undelivered", "closed", "no_suggestion", "not_a_ticket"
 ]
-
-DRAFT_TEXTS: Mapping[str, Mapping[Language, str]] = {
-    part: TEXTS[f"draft.{part}"] for part in ("greeting", "order", "check", "closing")
-}
-"""The draft's fixed sentences (kept in :data:`bot.texts.TEXTS` with the others)."""
 
 NOTES: Mapping[str, str] = {
     "duplicate": "The suggested reply was already sent; nothing was sent again.",
@@ -50,21 +37,6 @@ NOTES: Mapping[str, str] = {
 }
 """What the agent is told after a Send (``refused`` / ``undelivered`` are noted by the
 router in the ticket thread)."""
-
-
-def draft_reply(brief: Brief) -> str:
-    """The offline draft for ``brief``, in the customer's language."""
-    language = brief.language
-    parts = [fixed_text("draft.greeting", language)]
-    opener = fixed_text(f"opener.{brief.emotion.label}", language)
-    if opener:
-        parts.append(opener)
-    if brief.facts.order_numbers:
-        parts.append(fixed_text("draft.order", language, order=brief.facts.order_numbers[0]))
-    answer = brief.entry.answer_in(language) if brief.entry is not None else ""
-    parts.append(answer or fixed_text("draft.check", language))
-    parts.append(fixed_text("draft.closing", language))
-    return "\n".join(parts)
 
 
 def event_id(handoff_id: int) -> str:

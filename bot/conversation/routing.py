@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from bot.engine import Engine, HandoffTicket, Outcome, Sender, storable
-from bot.handoff import InvalidTransition
-from bot.language import detect_language
-from bot.privacy import redact
-from bot.responder.summarizer import finish_ticket
-from bot.store import Handoff, Inbound
+from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
+from bot.conversation.handoff import InvalidTransition
+from bot.conversation.summarizer import finish_ticket
+from bot.storage.sqlite import Handoff, Inbound
 from bot.types import Emotion, EmotionLabel, Language, Message, Reply
+from bot.understanding.privacy import redact
+from knowledge.language import detect_language
 
 log = logging.getLogger("ondo.routing")
 

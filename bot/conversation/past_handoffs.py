@@ -1,18 +1,18 @@
 """What the store remembers that a handoff needs: the customer's turns so far, how similar
 handoffs were resolved, and the handoff's suggested reply (sealed at rest like its summary).
 
-Small SQL queries over :class:`bot.store.Store`'s connection, run on its worker thread.
+Small SQL queries over :class:`bot.storage.sqlite.Store`'s connection, run on its worker thread.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.crypto import CipherError
-from bot.privacy import redact
-from bot.store import Store
+from bot.storage.crypto import CipherError
+from bot.storage.sqlite import Store
 from bot.texts import shorten
 from bot.types import Language
+from bot.understanding.privacy import redact
 
 MAX_TURNS = 200
 """The customer messages a summary looks at (the whole conversation, in practice)."""

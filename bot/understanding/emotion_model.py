@@ -1,14 +1,14 @@
 """Trained emotion detector: per-language n-gram linear models combined with the cue lexicon.
 
 Each language has one small linear model over TF-IDF word and character n-grams (weights in
-``bot/models/emotion_<lang>.npz``, trained by ``python -m bench.train_emotion``) with two
-heads: an anger head trained on the data set's own anger label and a four-way head (positive,
-neutral, disappointed, angry). A tiny mixing layer (in ``bot/models/emotion.json``), fitted on
-held-out data, combines each head with the cue points of :mod:`bot.emotion` and calibrates the
-anger head into a probability. :func:`combine` then applies the customer-service rules: plain
-questions are neutral, the cue lexicon's verdicts stand (so what it escalated still
+``bot/understanding/models/emotion_<lang>.npz``, trained by ``python -m bench.train_emotion``) with
+two heads: an anger head trained on the data set's own anger label and a four-way head (positive,
+neutral, disappointed, angry). A tiny mixing layer (in ``bot/understanding/models/emotion.json``),
+fitted on held-out data, combines each head with the cue points of :mod:`bot.understanding.emotion`
+and calibrates the anger head into a probability. :func:`combine` then applies the customer-service
+rules: plain questions are neutral, the cue lexicon's verdicts stand (so what it escalated still
 escalates), and the model's anger probability escalates at/above
-:data:`bot.emotion.ANGER_THRESHOLD`. See ``bench/README.md`` for the figures.
+:data:`bot.understanding.emotion.ANGER_THRESHOLD`. See ``bench/README.md`` for the figures.
 
 Everything loads with ``numpy.load(allow_pickle=False)`` and ``json``; nothing is unpickled.
 """
@@ -29,8 +29,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.emotion import ANGER_THRESHOLD, CuePoints, blank_formulas, cue_emotion, cue_points
 from bot.types import Emotion, EmotionLabel, Language
+from bot.understanding.emotion import (
+    ANGER_THRESHOLD,
+    CuePoints,
+    blank_formulas,
+    cue_emotion,
+    cue_points,
+)
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MANIFEST = "emotion.json"
@@ -384,7 +390,8 @@ def plain_request(text: str, points: CuePoints, language: Language) -> bool:
 
 
 class TrainedEmotionDetector:
-    """Four-way emotion with an anger probability, from the models in ``bot/models``."""
+    """Four-way emotion with an anger probability, from the models in
+    ``bot/understanding/models``."""
 
     def __init__(
         self, models: dict[Language, LanguageModel], threshold: float = ANGER_THRESHOLD
@@ -434,8 +441,8 @@ class TrainedEmotionDetector:
         """Label ``text`` positive, neutral, disappointed or angry, with a 0..1 score.
 
         For ``angry`` the score is the anger probability (or the cue lexicon's score when
-        that is higher), so it reaches :data:`bot.emotion.ANGER_THRESHOLD` exactly when the
-        conversation should escalate; for the other labels it is that label's probability.
+        that is higher), so it reaches :data:`bot.understanding.emotion.ANGER_THRESHOLD` exactly
+        when the conversation should escalate; for the other labels it is that label's probability.
         """
         return self.read(text, language).emotion
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 
-from bot.store import Handoff, Store
+from bot.storage.sqlite import Handoff, Store
 
 log = logging.getLogger("ondo.tickets")
 

@@ -6,8 +6,8 @@ intensifiers (진짜, 너무, "so") only amplify a label that the cues already c
 score is ``1 - exp(-points)``, so one strong anger cue (1.0 point) scores 0.63 and a lone
 weak one (0.5 point) scores 0.39, on either side of :data:`ANGER_THRESHOLD`.
 
-The shipped detector, :class:`bot.emotion_model.TrainedEmotionDetector`, reads these cue
-points as features next to its trained n-gram model and keeps the cue verdicts as a floor.
+The shipped detector, :class:`bot.understanding.emotion_model.TrainedEmotionDetector`, reads these
+cue points as features next to its trained n-gram model and keeps the cue verdicts as a floor.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the store does for privacy: re-encryption, retention, and a customer's rights.
 
-:class:`RetentionMixin` is part of :class:`bot.store.Store`; it lives here to keep the
+:class:`RetentionMixin` is part of :class:`bot.storage.sqlite.Store`; it lives here to keep the
 store's day-to-day code apart from these rarely run, whole-database operations.
 """
 
@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 import sqlite_utils
 
-from bot.crypto import Cipher
+from bot.storage.crypto import Cipher
 
 T = TypeVar("T")
 

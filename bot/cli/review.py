@@ -1,7 +1,7 @@
 """``ondo kb review`` and ``ondo kb history``: the correction queue from the terminal.
 
 They act on the database only (no models load); a running ``ondo serve`` picks an approved
-change up within seconds (:mod:`bot.kb_live`).
+change up within seconds (:mod:`bot.corrections.live`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TypeVar
 
-from bot.corrections import Correction, CorrectionError, Corrections, KbChange, describe
+from bot.cli.errors import CliError
+from bot.corrections.loop import Correction, CorrectionError, Corrections, KbChange, describe
 from bot.settings import Settings
-from bot.store import Store, open_store
+from bot.storage.sqlite import Store, open_store
 from bot.texts import shorten
 
 T = TypeVar("T")
@@ -76,8 +77,6 @@ def _with_store(work: Callable[[Store], Coroutine[object, object, T]]) -> T:
     try:
         return asyncio.run(work(store))
     except CorrectionError as exc:
-        from bot.cli import CliError
-
         raise CliError(str(exc)) from None
     finally:
         store.close()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.emotion import cue_pattern, escalates
 from bot.types import Emotion, Escalation
+from bot.understanding.emotion import cue_pattern, escalates
 
 NO_ANSWER_LIMIT = 2
 """Consecutive unanswered messages (this one included) after which a person takes over."""
@@ -143,7 +143,7 @@ def decide(text: str, emotion: Emotion, *, answered: bool, consecutive_misses: i
     """Decide whether this message hands the conversation to a person, and why.
 
     Precedence: ``sensitive`` > ``asked_for_human`` > ``angry`` (label angry with score at or
-    above :data:`bot.emotion.ANGER_THRESHOLD`) > ``no_answer`` (unanswered, and
+    above :data:`bot.understanding.emotion.ANGER_THRESHOLD`) > ``no_answer`` (unanswered, and
     ``consecutive_misses``, which already counts this message, is at least
     :data:`NO_ANSWER_LIMIT`).
     """

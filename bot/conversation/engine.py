@@ -13,23 +13,23 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from bot import handoff
-from bot.emotion import EmotionDetector
-from bot.escalation import decide
-from bot.language import detect_language
-from bot.normalize import emoji_emotion, for_analysis, has_words
-from bot.past_handoffs import save_suggestion
-from bot.privacy import redact, without_identifiers
+from bot.conversation import handoff
+from bot.conversation.brief import Brief, Line, gather_brief, render_summary
+from bot.conversation.drafting import draft_reply
+from bot.conversation.escalation import decide
+from bot.conversation.past_handoffs import save_suggestion
 from bot.responder.base import ReplyRequest, Responder, Turn
 from bot.responder.composer import ComposerResponder, compose
 from bot.responder.staff import staff_reply
-from bot.store import Inbound, Store
-from bot.suggest import draft_reply
-from bot.summary import Brief, Line, gather_brief, render_summary
+from bot.storage.sqlite import Inbound, Store
 from bot.texts import text as fixed_text
 from bot.types import Emotion, Escalation, Language, Message, Reply, audience_for
+from bot.understanding.emotion import EmotionDetector
+from bot.understanding.normalize import emoji_emotion, for_analysis, has_words
+from bot.understanding.privacy import redact, without_identifiers
 from knowledge.base import KnowledgeBase
 from knowledge.entries import Audience
+from knowledge.language import detect_language
 from knowledge.results import Match, SearchResult
 from knowledge.retrieval import ANSWER_THRESHOLD
 
@@ -90,9 +90,10 @@ class HandoffTicket:
     """The reply agents can send with one click (stored with the handoff)."""
     brief: Brief | None = None
     """What the summary was made of, for the router to finish it (see
-    :func:`bot.responder.summarizer.finish_ticket`); ``None`` once finished."""
+    :func:`bot.conversation.summarizer.finish_ticket`); ``None`` once finished."""
     token: str | None = None
-    """The random part of its buttons' ids (:mod:`bot.ticket_buttons`), set by the router."""
+    """The random part of its buttons' ids (:mod:`bot.conversation.ticket_buttons`), set by the
+    router."""
     attempt: int = 1
     """Which claim of posting it this is: after the first, the desk looks on the platform for
     a post that reached it before a crash, and adopts it instead of posting again."""

@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from bot.cli.errors import EXIT_ERROR, usage
 from bot.insights import InsightsError
-
-EXIT_ERROR = 1
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,12 +42,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     if isinstance(module, ModuleType):
         module.add_arguments(conversations)
     conversations.set_defaults(handler=_cmd_conversations)
-    insights.set_defaults(handler=lambda _args: _usage(insights))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    insights.set_defaults(handler=lambda _args: usage(insights))
 
 
 def _conversations_module() -> ModuleType | str:

@@ -1,7 +1,7 @@
 """Facts an agent needs from a conversation: order numbers, amounts, dates, emotion shifts.
 
 Everything here is pure and works on text that is already redacted: order numbers survive
-redaction on purpose (:func:`bot.privacy.find_order_numbers`), personal data does not.
+redaction on purpose (:func:`bot.understanding.privacy.find_order_numbers`), personal data does not.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.privacy import find_order_numbers
+from bot.understanding.privacy import find_order_numbers
 
 _AMOUNT = re.compile(
     r"(?:₩|\$|US\$|KRW ?)\s?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?(?!\d|,\d)"

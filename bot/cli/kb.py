@@ -1,0 +1,101 @@
+"""``ondo kb``: import, list and search the knowledge base (review: :mod:`bot.cli.review`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.cli import review
+from bot.cli.chat import as_argument
+from bot.cli.errors import CliError, usage
+from bot.cli.runtime import runtime as runtime_for
+from bot.settings import Settings
+from bot.types import audience_for
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``kb`` and its commands (``review`` and ``history`` too) on the parser."""
+    kb = sub.add_parser("kb", help="manage the knowledge base")
+    kb_sub = kb.add_subparsers(title="kb commands")
+    kb_import = kb_sub.add_parser("import", help="validate knowledge files and add them")
+    kb_import.add_argument("paths", nargs="+", type=Path, help="YAML, CSV or Markdown files")
+    kb_import.set_defaults(handler=_cmd_kb_import)
+    kb_list = kb_sub.add_parser("list", help="list the entries the bot answers from")
+    kb_list.add_argument("--category", help="only this category")
+    kb_list.add_argument(
+        "--audience", choices=("customers", "staff"), help="only entries for this audience"
+    )
+    kb_list.set_defaults(handler=_cmd_kb_list)
+    kb_search = kb_sub.add_parser("search", help="show the best matches for a question")
+    kb_search.add_argument("text")
+    kb_search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
+    as_argument(kb_search)
+    kb_search.set_defaults(handler=_cmd_kb_search)
+    review.add_commands(kb_sub)
+    kb.set_defaults(handler=lambda _args: usage(kb))
+
+
+def _cmd_kb_import(args: argparse.Namespace) -> int:
+    from bot.storage.sqlite import open_store
+    from knowledge.loader import load_paths
+
+    entries = load_paths(args.paths)  # all files validated before anything is written
+    if not entries:
+        raise CliError("no entries found in " + ", ".join(map(str, args.paths)))
+    settings = Settings.from_env()
+    store = open_store(settings)
+    try:
+        added, updated = asyncio.run(
+            store.import_entries(entries, ", ".join(str(p) for p in args.paths))
+        )
+    finally:
+        store.close()
+    unchanged = len(entries) - added - updated
+    print(
+        f"imported {len(entries)} entries into {settings.db_path}: "
+        f"{added} added, {updated} updated, {unchanged} unchanged"
+    )
+    return 0
+
+
+def _cmd_kb_list(args: argparse.Namespace) -> int:
+    from bot.storage.sqlite import open_store
+    from knowledge.base import merge
+    from knowledge.loader import load_paths
+
+    settings = Settings.from_env()
+    store = open_store(settings)
+    try:
+        entries = merge(load_paths(settings.kb_paths), store.imported_entries_sync())
+    finally:
+        store.close()
+    shown = [
+        e
+        for e in entries
+        if (not args.category or e.category == args.category)
+        and (not args.audience or e.audience == args.audience)
+    ]
+    for entry in shown:
+        first = next(iter(entry.questions.get("ko") or entry.questions.get("en") or ("",)))
+        print(f"{entry.id}\t{entry.category}\t{entry.audience}\t{first}")
+    print(f"({len(shown)} entries)", file=sys.stderr)
+    return 0
+
+
+def _cmd_kb_search(args: argparse.Namespace) -> int:
+    runtime = runtime_for()
+    try:
+        result = runtime.knowledge.search_sync(
+            args.text, k=args.k, audience=audience_for(args.role)
+        )
+    finally:
+        runtime.close()
+    print(f"confidence {result.confidence:.2f} (as {args.role})")
+    for match in result.matches:
+        entry = match.entry
+        print(
+            f"{match.score:.3f}\t{entry.id}\t{entry.category}\t{entry.audience}\t{match.question}"
+        )
+    return 0
