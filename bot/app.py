@@ -11,8 +11,8 @@ from bot.logs import mask_url
 from bot.responder.base import Responder
 from bot.responder.composer import ComposerResponder
 from bot.settings import Settings
-from bot.storage.crypto import cipher_for
-from bot.storage.sqlite import Store
+from bot.storage.connect import open_store
+from bot.storage.interface import Store
 from bot.understanding.emotion_model import default_detector
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import Embedder
@@ -78,18 +78,16 @@ def build_runtime(
     responder: Responder | None = None,
 ) -> Runtime:
     """Open the store, load the knowledge base (files + imported entries) and the engine."""
-    cipher = cipher_for(settings.encryption_key)
-    if not cipher.encrypts:
+    store = open_store(settings)
+    if not store.cipher.encrypts:
         log.warning(
             "ONDO_ENCRYPTION_KEY is not set: customer messages are stored unencrypted in %s "
             "(`ondo keys generate` makes a key)",
             settings.db_path,
         )
-    store = Store.open(settings.db_path, cipher)
     try:
-        from bot.corrections.live import version_sync
-
-        version = version_sync(store)  # read first: a change made meanwhile is picked up later
+        # Read first: a change made meanwhile is picked up later.
+        version = store.knowledge_version_sync()
         imported = store.imported_entries_sync()
         knowledge = KnowledgeBase.from_paths(
             settings.kb_paths,

@@ -147,7 +147,7 @@ async def run_retention(
     """Purge conversations idle for longer than ``older_than`` now and every ``interval``."""
     while not stop.is_set():
         try:
-            counts = await runtime.store.purge(older_than)
+            counts = await runtime.store.retention.purge(older_than)
             log.info("retention: %s", ", ".join(f"{n} {t}" for t, n in counts.items()))
         except Exception:
             log.exception("retention purge failed")

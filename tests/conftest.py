@@ -17,7 +17,7 @@ import contextlib
 
 from bot.app import Runtime, build_runtime
 from bot.settings import Settings
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
 from knowledge.embedders import Embedder, HashEmbedder
 
 pytest_plugins = ["tests.plugins.staff_guard", "tests.plugins.log_scan"]
@@ -50,9 +50,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
+def store(db_path: Path) -> Iterator[SQLiteStore]:
     """A real SQLite store on a temporary file."""
-    opened = Store.open(db_path)
+    opened = SQLiteStore.open(db_path)
     yield opened
     opened.close()
 

@@ -495,7 +495,6 @@ async def test_staff_questions_are_counted_apart_and_suggest_handbook_sections(
 
     from bot.insights.conversation_report import page, summary
     from bot.insights.conversation_stats import summarize
-    from bot.insights.queries import read_window
 
     for text in ("환불은 며칠 걸려요?", "How do I track my order?"):
         await Chat(runtime.engine).say(text)
@@ -508,7 +507,7 @@ async def test_staff_questions_are_counted_apart_and_suggest_handbook_sections(
     ]
     for text in staff:
         await runtime.engine.handle(staff_message(Chat(runtime.engine), text))
-    rows = await read_window(runtime.store, 0, time.time() + 1)
+    rows = await runtime.store.insights.read_window(0, time.time() + 1)
     use = next(e for e in real_embedders if e.name == "use-multilingual-v3")
     stats = summarize(rows, since=0, until=time.time() + 1, tz=UTC, embedder=use)
     assert (stats.conversations, stats.messages) == (2, 2)  # customers only

@@ -1,6 +1,6 @@
 """A conversation belongs to the customer who opened it; everyone else's messages are theirs.
 
-Store level (owner, third-party role, history), the router (never answered, relayed as a
+SQLiteStore level (owner, third-party role, history), the router (never answered, relayed as a
 third party's while a handoff is open), the migration, and privacy export / forget per author.
 """
 
@@ -17,8 +17,8 @@ import sqlite_utils
 from bot import cli
 from bot.app import Runtime
 from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
-from bot.storage.migrations import MIGRATIONS, migrate
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
+from bot.storage.sqlite.migrations import MIGRATIONS, migrate
 from bot.types import Message
 
 KEY = "slack:T1:C0SUPPORT:100.000001"
@@ -28,7 +28,7 @@ def said(user: str, text: str, message_id: str, key: str = KEY) -> Message:
     return Message("slack", key, user, text, time.time(), message_id)
 
 
-async def test_the_first_writer_owns_the_conversation(store: Store) -> None:
+async def test_the_first_writer_owns_the_conversation(store: SQLiteStore) -> None:
     first = await store.record_inbound(said("U0CUSTOMER", "환불은 언제 되나요?", "m1"))
     other = await store.record_inbound(said("U0BYSTANDER", "상담원 연결해 주세요", "m2"))
     again = await store.record_inbound(said("U0CUSTOMER", "답변 기다릴게요", "m3"))
@@ -155,7 +155,7 @@ async def test_is_agent_failing_makes_a_third_party(
 # --- privacy per author ------------------------------------------------------------------
 
 
-async def fill_thread(store: Store) -> None:
+async def fill_thread(store: SQLiteStore) -> None:
     """민지 opens a thread with her name and order number; a bystander writes in it."""
     first = await store.record_inbound(
         said("U0CUSTOMER", "김민지입니다. 주문번호 ORD-2024-7788 환불해 주세요", "m1")
@@ -168,16 +168,16 @@ async def fill_thread(store: Store) -> None:
     )
 
 
-async def test_export_is_per_author(store: Store) -> None:
+async def test_export_is_per_author(store: SQLiteStore) -> None:
     await fill_thread(store)
-    bystander = await store.export_user("U0BYSTANDER")
+    bystander = await store.retention.export_user("U0BYSTANDER")
     dumped = json.dumps(bystander, ensure_ascii=False)
     assert "김민지" not in dumped and "ORD-2024-7788" not in dumped and "환불 안내" not in dumped
     assert [m["text"] for m in bystander["messages_elsewhere"]] == ["상담원 연결해 주세요"]
     [own] = bystander["conversations"]
     assert [m["text"] for m in own["messages"]] == ["My own question"]
 
-    customer = await store.export_user("U0CUSTOMER")
+    customer = await store.retention.export_user("U0CUSTOMER")
     [conversation] = customer["conversations"]
     assert [m["text"] for m in conversation["messages"]] == [
         "김민지입니다. 주문번호 ORD-2024-7788 환불해 주세요",
@@ -186,21 +186,21 @@ async def test_export_is_per_author(store: Store) -> None:
     assert customer["messages_elsewhere"] == []
 
 
-async def test_forget_is_per_author(store: Store) -> None:
+async def test_forget_is_per_author(store: SQLiteStore) -> None:
     await fill_thread(store)
-    deleted = await store.forget_user("U0BYSTANDER")
+    deleted = await store.retention.forget_user("U0BYSTANDER")
     assert deleted["conversations"] == 1 and deleted["messages"] == 2
-    customer = await store.export_user("U0CUSTOMER")
+    customer = await store.retention.export_user("U0CUSTOMER")
     assert [m["text"] for m in customer["conversations"][0]["messages"]] == [
         "김민지입니다. 주문번호 ORD-2024-7788 환불해 주세요",
         "환불 안내입니다",
     ]
     # Forgetting the customer deletes the thread she opened.
-    assert (await store.forget_user("U0CUSTOMER"))["conversations"] == 1
+    assert (await store.retention.forget_user("U0CUSTOMER"))["conversations"] == 1
     assert await store.has_conversation(KEY) is False
 
 
-async def test_forget_a_bystander_answered_before_third_parties_existed(store: Store) -> None:
+async def test_forget_a_bystander_answered_before_third_parties_existed(store: SQLiteStore) -> None:
     await fill_thread(store)
     # An old row: the bystander recorded as a customer, and the bot answered them.
     legacy = await store.record_inbound(said("U0BYSTANDER", "old", "m9"), "agent")
@@ -210,11 +210,12 @@ async def test_forget_a_bystander_answered_before_third_parties_existed(store: S
     assert reply is not None
     await store.annotate_inbound(legacy.id, entry_id="refund-how-to")
     assert await store.rate(reply, "U0BYSTANDER", 1) == "refund-how-to"
-    deleted = await store.forget_user("U0BYSTANDER")
+    deleted = await store.retention.forget_user("U0BYSTANDER")
     # Their DM, their two messages in 민지's thread and the bot's answer to the old one.
     assert deleted["messages"] == 4 and deleted["ratings"] == 1
     texts = [
-        m["text"] for m in (await store.export_user("U0CUSTOMER"))["conversations"][0]["messages"]
+        m["text"]
+        for m in (await store.retention.export_user("U0CUSTOMER"))["conversations"][0]["messages"]
     ]
     assert "answer to the bystander" not in texts and len(texts) == 2
 
@@ -227,7 +228,7 @@ def test_privacy_cli_per_author(
     db = tmp_path / "cli.db"
     monkeypatch.setenv("ONDO_DB", str(db))
     monkeypatch.delenv("ONDO_ENCRYPTION_KEY", raising=False)
-    store = Store.open(db)
+    store = SQLiteStore.open(db)
     asyncio.run(fill_thread(store))
     store.close()
     assert cli.main(["privacy", "export", "--user", "U0BYSTANDER"]) == 0
@@ -277,7 +278,7 @@ def test_migration_names_owners_and_allows_third_parties(tmp_path: Path) -> None
     assert migrate(db) == len(MIGRATIONS)
     conn.close()
 
-    store = Store.open(path)  # a new connection reads the widened schema
+    store = SQLiteStore.open(path)  # a new connection reads the widened schema
     try:
         row = store._db.execute("SELECT owner FROM conversations WHERE key = ?", [KEY]).fetchone()
         assert row[0] == "U0CUSTOMER"

@@ -83,7 +83,7 @@ async def test_slack_bystander_cannot_hand_over_nor_read_or_erase_the_customers_
     assert await store.conversation_owner(key) == "U0CUSTOMER"
 
     # privacy export --user <bystander>: only what they wrote.
-    exported = await store.export_user(BYSTANDER)
+    exported = await store.retention.export_user(BYSTANDER)
     dumped = json.dumps(exported, ensure_ascii=False)
     assert name not in dumped and ORDER not in dumped
     assert [m["text"] for m in exported["messages_elsewhere"]] == [takeover, takeover]
@@ -91,9 +91,9 @@ async def test_slack_bystander_cannot_hand_over_nor_read_or_erase_the_customers_
     assert exported["conversations"] == []
 
     # privacy forget --user <bystander>: their messages go, the customer's stay.
-    deleted = await store.forget_user(BYSTANDER)
+    deleted = await store.retention.forget_user(BYSTANDER)
     assert deleted["messages"] == 2 and deleted["conversations"] == 0
-    [conversation] = (await store.export_user("U0CUSTOMER"))["conversations"]
+    [conversation] = (await store.retention.export_user("U0CUSTOMER"))["conversations"]
     texts = [m["text"] for m in conversation["messages"]]
     assert texts[0] == ask and takeover not in texts
 
@@ -182,10 +182,10 @@ async def test_discord_bystander_and_staff_in_a_customers_thread(
     await discord.say(takeover, channel=thread, author=fake.users[HELPER_ID])
     assert len(discord.posts(thread)) == 1 and await discord.state(key) == "bot"
 
-    dumped = json.dumps(await store.export_user(str(BYSTANDER_ID)), ensure_ascii=False)
+    dumped = json.dumps(await store.retention.export_user(str(BYSTANDER_ID)), ensure_ascii=False)
     assert name not in dumped and ORDER not in dumped and takeover in dumped
-    assert (await store.forget_user(str(BYSTANDER_ID)))["messages"] == 1
-    [conversation] = (await store.export_user(str(fake.customer_id)))["conversations"]
+    assert (await store.retention.forget_user(str(BYSTANDER_ID)))["messages"] == 1
+    [conversation] = (await store.retention.export_user(str(fake.customer_id)))["conversations"]
     assert conversation["messages"][0]["text"] == ask
     roles = store._db.execute(
         "SELECT user, role FROM messages WHERE conversation_key = ? AND direction = 'in'", [key]

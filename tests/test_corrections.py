@@ -16,7 +16,7 @@ from bot.corrections import live as kb_live
 from bot.corrections.loop import CorrectionError, Corrections, describe
 from bot.settings import Settings, SettingsError, parse_admins
 from bot.storage.crypto import PREFIX, FernetCipher, generate_key
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import Embedder
@@ -189,7 +189,7 @@ async def test_approved_entry_survives_a_restart(
     first.close()
     second = sample_runtime_factory(tmp_path / "ondo.db")
     assert change.new in second.knowledge.entries
-    assert second.knowledge.version == await kb_live.version(second.store)
+    assert second.knowledge.version == await second.store.knowledge_version()
     _, after, entry = await answer(second.engine, question)
     assert entry == change.entry_id and right in after
 
@@ -197,10 +197,10 @@ async def test_approved_entry_survives_a_restart(
 async def test_a_change_made_through_another_handle_reaches_the_running_bot(
     runtime: Runtime,
 ) -> None:
-    """``ondo kb review`` in another process: its own Store on the same file."""
+    """``ondo kb review`` in another process: its own SQLiteStore on the same file."""
     question, _, right = WRONG_MATCH["ko"]
     reply_id, _, _ = await answer(runtime.engine, question)
-    other = Store.open(runtime.settings.db_path)
+    other = SQLiteStore.open(runtime.settings.db_path)
     try:
         queue = Corrections(other)
         correction = await queue.thumbs_down(reply_id)

@@ -12,7 +12,8 @@ import pytest
 from bot import cli
 from bot.corrections.loop import Corrections
 from bot.storage.crypto import CipherError, FernetCipher, PlainCipher, cipher_for, generate_key
-from bot.storage.sqlite import Store, StoreError
+from bot.storage.records import StoreError
+from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
 
 TEXTS = [
@@ -55,7 +56,7 @@ def test_malformed_key_is_a_clear_error(key: str) -> None:
 async def test_store_seals_messages_and_summaries(tmp_path: Path) -> None:
     key = generate_key()
     db = tmp_path / "sealed.db"
-    store = Store.open(db, cipher_for(key))
+    store = SQLiteStore.open(db, cipher_for(key))
     for n, text in enumerate(TEXTS):
         inbound = await store.record_inbound(message(text, f"m{n}"))
         await store.record_reply(inbound.id, "slack:T:D:U1", "slack", f"답변 {text}")
@@ -78,10 +79,10 @@ async def test_store_seals_messages_and_summaries(tmp_path: Path) -> None:
     store.close()
 
     with pytest.raises(StoreError, match="cannot be decrypted"):
-        Store.open(db, cipher_for(generate_key()))
+        SQLiteStore.open(db, cipher_for(generate_key()))
     with pytest.raises(StoreError, match="set ONDO_ENCRYPTION_KEY"):
-        Store.open(db)
-    reopened = Store.open(db, cipher_for(key))
+        SQLiteStore.open(db)
+    reopened = SQLiteStore.open(db, cipher_for(key))
     assert (await reopened.history("slack:T:D:U1", 1))[0].text == "상담원 메모: 고객 김민지"
     reopened.close()
 
@@ -90,7 +91,7 @@ async def test_rotation_re_encrypts_every_row_and_plain_databases_get_sealed(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "plain.db"
-    store = Store.open(db)  # written before anyone set a key
+    store = SQLiteStore.open(db)  # written before anyone set a key
     for n, text in enumerate(TEXTS):
         await store.record_inbound(message(text, f"m{n}"))
     [inbound] = [m for m in await store.history("slack:T:D:U1", 10) if m.text == TEXTS[0]]
@@ -100,14 +101,14 @@ async def test_rotation_re_encrypts_every_row_and_plain_databases_get_sealed(
     assert TEXTS[0].encode() in raw_bytes(db)
     first = generate_key()
     # 2 messages + the reply, the correction's question and bot answer.
-    assert await store.reseal(cipher_for(first)) == 5
+    assert await store.retention.reseal(cipher_for(first)) == 5
     assert not any(t.encode() in raw_bytes(db) for t in TEXTS)
     second = generate_key()
-    assert await store.reseal(cipher_for(second)) == 5
+    assert await store.retention.reseal(cipher_for(second)) == 5
     store.close()
     with pytest.raises(StoreError):
-        Store.open(db, cipher_for(first))
-    rotated = Store.open(db, cipher_for(second))
+        SQLiteStore.open(db, cipher_for(first))
+    rotated = SQLiteStore.open(db, cipher_for(second))
     assert [m.text for m in await rotated.history("slack:T:D:U1", 10)][:2] == TEXTS
     [queued] = await Corrections(rotated).pending()
     assert (queued.question, queued.bot_answer) == (TEXTS[0], "답변입니다")
@@ -164,7 +165,7 @@ def test_kb_import_and_list_open_an_encrypted_database_with_the_key(
 ) -> None:
     key = generate_key()
     db = tmp_path / "sealed.db"
-    store = Store.open(db, cipher_for(key))
+    store = SQLiteStore.open(db, cipher_for(key))
     asyncio.run(store.record_inbound(message(TEXTS[0], "m1")))
     store.close()
     kb = tmp_path / "extra.csv"

@@ -13,7 +13,7 @@ import pytest
 from bot import cli
 from bot.insights.html import page, write_html
 from bot.storage.files import readable_by_others
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
 
 
@@ -31,7 +31,7 @@ def mode(path: Path) -> int:
 
 async def test_a_new_database_and_its_wal_are_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "data" / "ondo.db"
-    store = Store.open(path)
+    store = SQLiteStore.open(path)
     try:
         message = Message(
             platform="slack",
@@ -52,9 +52,9 @@ async def test_a_new_database_and_its_wal_are_owner_only(tmp_path: Path) -> None
 
 def test_an_existing_database_keeps_its_mode_and_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    Store.open(path).close()
+    SQLiteStore.open(path).close()
     path.chmod(0o644)
-    Store.open(path).close()
+    SQLiteStore.open(path).close()
     assert mode(path) == 0o644 and readable_by_others(path)
 
 

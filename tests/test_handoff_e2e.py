@@ -13,7 +13,6 @@ import pytest_asyncio
 
 from bot.app import Runtime
 from bot.conversation.drafting import DRAFT_TEXTS
-from bot.conversation.past_handoffs import suggestion_of
 from bot.conversation.ticket_buttons import handoff_value
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
@@ -109,7 +108,7 @@ async def test_slack_ticket_reads_in_one_go_and_send_delivers_the_draft_once(
         ("ondo_take", await _value(slack, handoff_id)),
         ("ondo_resolve", await _value(slack, handoff_id)),
     ]
-    draft = await suggestion_of(store, handoff_id)
+    draft = await store.suggestion_of(handoff_id)
     assert draft is not None and DRAFT_TEXTS["greeting"][language] in draft  # type: ignore[index]
     assert PHONE not in draft
     buttons = suggestion.params["blocks"][-1]["elements"]
@@ -144,7 +143,7 @@ async def test_slack_edit_opens_the_draft_and_sends_the_edited_text(
 ) -> None:
     fake = slack.fake
     key, customer_ts, _, suggestion, handoff_id = await _slack_handoff(slack, first, angry)
-    draft = await suggestion_of(slack.runtime.store, handoff_id)
+    draft = await slack.runtime.store.suggestion_of(handoff_id)
 
     await _click(slack, "ondo_suggest_edit", handoff_id, AGENT, suggestion)
     [opened] = fake.calls_to("views.open")
@@ -243,7 +242,7 @@ async def test_discord_ticket_reads_in_one_go_and_send_delivers_the_draft_once(
     _checks_summary(
         "\n".join([*discord.texts(fake.staff_channel_id), *discord.texts(ticket)]), labels
     )
-    draft = await suggestion_of(discord.runtime.store, handoff.id)
+    draft = await discord.runtime.store.suggestion_of(handoff.id)
     assert draft is not None and PHONE not in draft
     [row] = fake.messages[suggestion]["components"]
     assert [b["custom_id"] for b in row["components"]] == [
@@ -280,7 +279,7 @@ async def test_discord_edit_opens_a_modal_and_its_submission_sends(
     key, thread, _, suggestion = await _discord_handoff(discord, first, angry)
     handoff = await discord.runtime.store.current_handoff(key)
     assert handoff is not None
-    draft = await suggestion_of(discord.runtime.store, handoff.id)
+    draft = await discord.runtime.store.suggestion_of(handoff.id)
 
     opened = await discord.click(suggestion, f"ondo:edit:{handoff_value(handoff)}")
     assert opened.body["type"] == 9

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.storage.sqlite import Store, StoreError
+from bot.storage.records import StoreError
+from bot.storage.sqlite import SQLiteStore
 from knowledge.entries import KnowledgeError
 from knowledge.loader import MAX_TEXT_CHARS, load_file
 
@@ -67,7 +68,7 @@ def test_a_read_only_database_at_start_is_one_line_and_exit_1(
     if read_only == "folder":
         shared_dir.chmod(0o555)
     with unprivileged(), pytest.raises(StoreError, match=r"readonly.*must be writable"):
-        Store.open(db)
+        SQLiteStore.open(db)
     with unprivileged():
         code = cli.main(["kb", "list"])
     err = capsys.readouterr().err

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bot.app import Runtime
+from bot.cli import insights as conversations
 from bot.conversation.engine import Outcome
-from bot.insights import conversations
 from bot.insights.conversation_report import describe_duration
 from bot.insights.conversation_stats import (
     ConversationStats,
@@ -28,9 +28,9 @@ from bot.insights.conversation_stats import (
     suggest_faq,
     summarize,
 )
-from bot.insights.queries import InboundRow, RatingRow, UnansweredRow, read_window
 from bot.storage.crypto import generate_key
-from bot.storage.sqlite import Store
+from bot.storage.records import InboundRow, RatingRow, UnansweredRow
+from bot.storage.sqlite import SQLiteStore
 from knowledge.embedders import Embedder
 from tests.chat import Chat
 
@@ -188,11 +188,11 @@ def use(real_embedders: Sequence[Embedder]) -> Embedder:
 def _stats(
     path: Path, use: Embedder, window_days: float = 30, since: float | None = None
 ) -> ConversationStats:
-    store = Store.open(path)
+    store = SQLiteStore.open(path)
     try:
         until = datetime.now(UTC).timestamp()
         since = until - window_days * DAY if since is None else since
-        rows = asyncio.run(read_window(store, since, until))
+        rows = asyncio.run(store.insights.read_window(since, until))
     finally:
         store.close()
     return summarize(rows, since=since, until=until, tz=UTC, embedder=use)
@@ -416,7 +416,7 @@ def test_empty_database(
     assert out.startswith("no conversations in the last 30 days")
     assert not (tmp_path / "ondo.db").exists()
     # An empty database, and the JSON object with zeros.
-    Store.open(tmp_path / "empty.db").close()
+    SQLiteStore.open(tmp_path / "empty.db").close()
     monkeypatch.setenv("ONDO_DB", str(tmp_path / "empty.db"))
     code, out, _err = command(capsys, "--since", "2w")
     assert (code, out.strip()) == (

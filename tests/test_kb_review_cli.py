@@ -15,11 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot import cli, kb_live
+from bot import cli
 from bot.app import Runtime, build_runtime
+from bot.corrections import live as kb_live
 from bot.corrections.loop import Corrections
 from bot.settings import Settings
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
 from knowledge.embedders import Embedder
 
@@ -165,7 +166,7 @@ async def test_ondo_serve_uses_a_change_approved_by_another_process(
             assert right not in await ask_in_dm(1)
             [rating] = fake.calls_to("chat.postMessage")[0].params["blocks"][-1:]
             reply_id = int(rating["elements"][0]["value"])
-            store = Store.open(tmp_path / "serve.db")
+            store = SQLiteStore.open(tmp_path / "serve.db")
             try:
                 correction = await Corrections(store).mark_wrong(reply_id, right, "slack:U0AGENT")
             finally:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
 from knowledge import classifier as softmax
 from knowledge import learning
 from knowledge.calibration import Calibrator, features
@@ -163,7 +163,7 @@ def test_changed_knowledge_base_retrains(
 
 
 def test_store_keeps_the_learned_model(
-    store: Store, fake_embedders: Sequence[Embedder], trainings: list[int]
+    store: SQLiteStore, fake_embedders: Sequence[Embedder], trainings: list[int]
 ) -> None:
     first = build(fake_embedders, cache=store)
     trainings.clear()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-import bot.storage.migrations
-from bot.storage.migrations import MIGRATIONS, migrate
-from bot.storage.sqlite import Store
+import bot.storage.sqlite.migrations
+from bot.storage.sqlite import SQLiteStore
+from bot.storage.sqlite.migrations import MIGRATIONS, migrate
 
 ALL_APPLIED = [(n, step.__name__) for n, step in enumerate(MIGRATIONS, start=1)]
 
@@ -87,26 +87,26 @@ def test_failed_step_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> N
         raise RuntimeError("disk full")
 
     db = fresh()
-    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", (MIGRATIONS[0], broken))
+    monkeypatch.setattr(bot.storage.sqlite.migrations, "MIGRATIONS", (MIGRATIONS[0], broken))
     with pytest.raises(RuntimeError, match="disk full"):
         migrate(db)
     assert "embeddings" not in db.table_names()
     assert applied(db) == [(1, "_m1_core")]
     # Once the step is fixed, the same database migrates cleanly.
-    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(bot.storage.sqlite.migrations, "MIGRATIONS", MIGRATIONS)
     assert migrate(db) == len(MIGRATIONS)
     assert applied(db) == ALL_APPLIED
 
 
 def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
     barrier = threading.Barrier(4)
-    opened: list[Store] = []
+    opened: list[SQLiteStore] = []
     errors: list[BaseException] = []
 
     def open_store() -> None:
         barrier.wait()
         try:
-            opened.append(Store.open(db_path))
+            opened.append(SQLiteStore.open(db_path))
         except BaseException as exc:
             errors.append(exc)
 
@@ -118,7 +118,7 @@ def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
     for store in opened:
         store.close()
     assert errors == []
-    check = Store.open(db_path)
+    check = SQLiteStore.open(db_path)
     try:
         assert applied(check._db) == ALL_APPLIED
     finally:
@@ -176,11 +176,11 @@ def test_version_2_database_upgrades_to_ratings_keeping_its_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db = fresh()
-    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(bot.storage.sqlite.migrations, "MIGRATIONS", MIGRATIONS[:2])
     migrate(db)
     add_conversation(db)
     inbound = add_message(db, platform_id="m1")
-    monkeypatch.setattr(bot.storage.migrations, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(bot.storage.sqlite.migrations, "MIGRATIONS", MIGRATIONS)
     assert migrate(db) == len(MIGRATIONS)
     assert applied(db)[2:4] == [(3, "_m3_ratings"), (4, "_m4_routing")]
     assert db.execute("SELECT id FROM messages").fetchall() == [(inbound,)]

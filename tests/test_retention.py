@@ -10,7 +10,7 @@ import pytest
 from bot import cli
 from bot.corrections.loop import Corrections
 from bot.storage.crypto import cipher_for, generate_key
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
 
 
@@ -18,7 +18,7 @@ def message(user: str, text: str, message_id: str, key: str | None = None) -> Me
     return Message("discord", key or f"discord:dm:{user}", user, text, time.time(), message_id)
 
 
-async def fill(store: Store) -> None:
+async def fill(store: SQLiteStore) -> None:
     """Two customers: 민지 (Korean, handed over and rated) and Sam (English)."""
     first = await store.record_inbound(message("minji", "환불 부탁드려요 010-1234-5678", "m1"))
     reply = await store.record_reply(first.id, "discord:dm:minji", "discord", "환불 안내입니다")
@@ -40,9 +40,9 @@ async def fill(store: Store) -> None:
 @pytest.mark.parametrize("encrypted", [False, True])
 async def test_export_then_forget_one_customer(tmp_path: Path, encrypted: bool) -> None:
     db = tmp_path / "rights.db"
-    store = Store.open(db, cipher_for(generate_key() if encrypted else None))
+    store = SQLiteStore.open(db, cipher_for(generate_key() if encrypted else None))
     await fill(store)
-    exported = await store.export_user("minji")
+    exported = await store.retention.export_user("minji")
     [conversation] = exported["conversations"]
     assert [m["text"] for m in conversation["messages"]] == [
         "환불 부탁드려요 010-1234-5678",
@@ -54,7 +54,7 @@ async def test_export_then_forget_one_customer(tmp_path: Path, encrypted: bool) 
     assert correction["question"] == "환불 부탁드려요 010-1234-5678"
     assert correction["proposed_answer"] == "환불은 주문 내역에서 신청해 주세요"
 
-    deleted = await store.forget_user("minji")
+    deleted = await store.retention.forget_user("minji")
     assert deleted == {
         "conversations": 1,
         "messages": 2,
@@ -63,16 +63,16 @@ async def test_export_then_forget_one_customer(tmp_path: Path, encrypted: bool) 
         "corrections": 1,
     }
     assert await Corrections(store).pending() == []
-    assert (await store.export_user("minji"))["conversations"] == []
+    assert (await store.retention.export_user("minji"))["conversations"] == []
     # Sam is untouched, and nothing of 민지 is left in the file.
-    assert len((await store.export_user("sam"))["conversations"]) == 1
+    assert len((await store.retention.export_user("sam"))["conversations"]) == 1
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("rights.db*"))
     assert b"010-1234-5678" not in raw and "환불 부탁".encode() not in raw
     store.close()
 
 
 async def test_purge_deletes_only_idle_conversations(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "purge.db")
+    store = SQLiteStore.open(tmp_path / "purge.db")
     await fill(store)
     # 민지's conversation went quiet 100 days ago; Sam wrote just now.
     old = time.time() - 100 * 86400
@@ -84,11 +84,11 @@ async def test_purge_deletes_only_idle_conversations(tmp_path: Path) -> None:
         "UPDATE conversations SET updated_at = ? WHERE key = 'discord:dm:minji'", [old]
     )
     store._db.conn.commit()
-    deleted = await store.purge(90 * 86400)
+    deleted = await store.retention.purge(90 * 86400)
     assert deleted["conversations"] == 1 and deleted["messages"] == 2
     assert deleted["handoffs"] == 1 and deleted["ratings"] == 1
     assert deleted["corrections"] == 1
-    assert await store.purge(90 * 86400) == {
+    assert await store.retention.purge(90 * 86400) == {
         "conversations": 0,
         "messages": 0,
         "handoffs": 0,
@@ -96,7 +96,7 @@ async def test_purge_deletes_only_idle_conversations(tmp_path: Path) -> None:
         "corrections": 0,
         "seen_events": 0,
     }
-    assert len((await store.export_user("sam"))["conversations"]) == 1
+    assert len((await store.retention.export_user("sam"))["conversations"]) == 1
     store.close()
 
 
@@ -108,7 +108,7 @@ def test_privacy_commands_from_the_cli(
     db = tmp_path / "cli.db"
     monkeypatch.setenv("ONDO_DB", str(db))
     monkeypatch.delenv("ONDO_ENCRYPTION_KEY", raising=False)
-    store = Store.open(db)
+    store = SQLiteStore.open(db)
     asyncio.run(fill(store))
     store.close()
     assert cli.main(["privacy", "export", "--user", "minji"]) == 0
@@ -139,7 +139,7 @@ async def test_serve_runs_retention_at_start_and_stops(tmp_path: Path) -> None:
 
     from bot.serve import run_retention
 
-    store = Store.open(tmp_path / "sched.db")
+    store = SQLiteStore.open(tmp_path / "sched.db")
     await fill(store)
     old = time.time() - 100 * 86400
     store._db.execute("UPDATE messages SET created_at = ?", [old])

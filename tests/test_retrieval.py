@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import SQLiteStore
 from knowledge.calibration import Calibrator, features
 from knowledge.embedders import Embedder, HashEmbedder, Vectors
 from knowledge.entries import Entry
@@ -242,7 +242,7 @@ def test_retriever_reembeds_only_changed_questions() -> None:
     assert built.search("주문 취소 요청").matches[0].entry.id == "cancel-order"
 
 
-def test_store_works_as_the_vector_cache(store: Store) -> None:
+def test_store_works_as_the_vector_cache(store: SQLiteStore) -> None:
     first = RecordingEmbedder()
     built = retriever([first], cache=store)
     assert first.calls == 1

@@ -101,9 +101,9 @@ async def test_healthz_is_ready_only_with_knowledge_and_a_writable_database(
 
 
 async def test_store_writable_is_true_on_a_fresh_file(tmp_path: Path) -> None:
-    from bot.storage.sqlite import Store
+    from bot.storage.sqlite import SQLiteStore
 
-    store = Store.open(tmp_path / "h.db")
+    store = SQLiteStore.open(tmp_path / "h.db")
     try:
         assert await store.writable()
     finally:
@@ -120,11 +120,11 @@ async def test_healthz_is_503_when_sqlite_opened_the_file_read_only(tmp_path: Pa
     from aiohttp import web
 
     from bot.serve import RUNTIME, slack_web_app
-    from bot.storage.sqlite import Store
+    from bot.storage.sqlite import SQLiteStore
 
-    Store.open(tmp_path / "ro.db").close()
+    SQLiteStore.open(tmp_path / "ro.db").close()
     conn = sqlite3.connect(f"file:{tmp_path / 'ro.db'}?mode=ro", uri=True, check_same_thread=False)
-    store = Store(sqlite_utils.Database(conn), str(tmp_path / "ro.db"))
+    store = SQLiteStore(sqlite_utils.Database(conn), str(tmp_path / "ro.db"))
     app = slack_web_app(None)
     app[RUNTIME] = SimpleNamespace(  # type: ignore[assignment]
         knowledge=SimpleNamespace(entries=("an entry",)), store=store

@@ -17,7 +17,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.app import Runtime
-from bot.storage.sqlite import Inbound
+from bot.storage.records import Inbound
 from bot.types import Message
 from tests.fakes.slack_api import (
     APP_TOKEN,

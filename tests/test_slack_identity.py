@@ -18,7 +18,7 @@ from adapters.slack.identity import Member, SlackStaff, installing_team
 from bot.app import Runtime
 from bot.conversation.routing import Router
 from bot.settings import Settings, SettingsError
-from bot.storage.sqlite import Inbound
+from bot.storage.records import Inbound
 from bot.types import Message
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.slack_harness import Slack, fake_slack, running_slack, slack_settings

@@ -15,7 +15,6 @@ from bot.app import Runtime
 from bot.conversation.brief import Brief
 from bot.conversation.drafting import DRAFT_TEXTS, draft_reply
 from bot.conversation.engine import HandoffTicket
-from bot.conversation.past_handoffs import suggestion_of
 from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
 from bot.conversation.suggestions import send_suggestion
 from bot.conversation.summarizer import finish_ticket
@@ -132,7 +131,7 @@ async def test_llm_writes_the_prose_and_the_reply_from_redacted_text_only(
     assert done.suggestion == REPLY[language] and done.brief is None
     stored = await runtime.store.handoff_by_id(ticket.id)
     assert stored is not None and stored.summary == done.summary
-    assert await suggestion_of(runtime.store, ticket.id) == REPLY[language]
+    assert await runtime.store.suggestion_of(ticket.id) == REPLY[language]
 
     assert len(server.requests) == 2
     sent = json.dumps(server.requests, ensure_ascii=False)

@@ -4,7 +4,7 @@ handoff, and buttons that act only on the handoff they were posted for.
 The crash windows, in the order a handoff goes through them:
 
 1. the conversation moves to ``waiting_human`` and the handoff is recorded: one transaction
-   (:meth:`bot.storage.sqlite.Store.escalate`), so a kill leaves both or neither;
+   (:meth:`bot.storage.interface.Store.escalate`), so a kill leaves both or neither;
 2. the customer's notice is posted: if that fails, the handoff is put off under its number
    and the retry reopens it (before: deleted, and the retry recorded a new one, with another
    number, in another order); a kill after the notice was recorded is the reply path's
@@ -31,7 +31,7 @@ import pytest
 import pytest_asyncio
 import sqlite_utils
 
-import bot.storage.sqlite
+import bot.storage.sqlite.store
 from bot.app import Runtime
 from bot.conversation.routing import MemoryCustomers, MemoryDesk, MemorySender, Router, ticket_of
 from bot.conversation.suggestions import open_handoff_for
@@ -41,8 +41,9 @@ from bot.conversation.ticket_buttons import (
     clicked_handoff,
     handoff_value,
 )
-from bot.storage.migrations import MIGRATIONS, _m10_handoff_ids
-from bot.storage.sqlite import Handoff, Store
+from bot.storage.records import Handoff
+from bot.storage.sqlite import SQLiteStore
+from bot.storage.sqlite.migrations import MIGRATIONS, _m10_handoff_ids
 from bot.types import Message, Reply
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
@@ -72,12 +73,12 @@ def restart(runtime: Runtime, desk: MemoryDesk) -> tuple[Router, MemoryCustomers
     return router, customers
 
 
-def handoff_rows(store: Store) -> list[tuple[int, str]]:
+def handoff_rows(store: SQLiteStore) -> list[tuple[int, str]]:
     rows = store._db.execute("SELECT id, conversation_key FROM handoffs ORDER BY id").fetchall()
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
-async def sql(store: Store, statement: str, params: list[Any] | None = None) -> None:
+async def sql(store: SQLiteStore, statement: str, params: list[Any] | None = None) -> None:
     """Run and commit ``statement`` on the store's own connection."""
 
     def run() -> None:
@@ -87,7 +88,7 @@ async def sql(store: Store, statement: str, params: list[Any] | None = None) -> 
     await store._run(run)
 
 
-async def escalate(store: Store, key: str, language: str = "en") -> int:
+async def escalate(store: SQLiteStore, key: str, language: str = "en") -> int:
     await store.conversation(key, key.partition(":")[0])
     number = await store.escalate(
         key, reason="angry", summary="s", intent="refund", emotion="angry", language=language
@@ -98,7 +99,7 @@ async def escalate(store: Store, key: str, language: str = "en") -> int:
 
 def expire_claims(monkeypatch: pytest.MonkeyPatch) -> None:
     """The lease of every claim is over (as it is a while after a restart)."""
-    monkeypatch.setattr(bot.storage.sqlite, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
 
 
 # --- the store and the router, with the memory desk ------------------------------------------
@@ -242,7 +243,7 @@ async def test_a_kill_between_the_state_and_the_handoff_leaves_neither(
 
 
 async def test_buttons_are_bound_to_their_handoff(
-    store: Store, caplog: pytest.LogCaptureFixture
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     mine, theirs = await escalate(store, KEY, "ko"), await escalate(store, OTHER)
     a, b = await store.handoff_by_id(mine), await store.handoff_by_id(theirs)
@@ -266,13 +267,13 @@ async def test_buttons_are_bound_to_their_handoff(
     assert "stale or made-up" in caplog.text
 
 
-async def test_numbers_are_never_reused_after_forget_or_purge(store: Store) -> None:
+async def test_numbers_are_never_reused_after_forget_or_purge(store: SQLiteStore) -> None:
     first = await store.record_inbound(message("hello", "m1", key="discord:dm:minji"))
     assert first.id
     numbers = [await escalate(store, key) for key in ("discord:dm:sam", "discord:dm:minji")]
     forgotten = await store.handoff_by_id(numbers[-1])
     assert forgotten is not None
-    await store.forget_user("customer-1")  # the newest handoff goes with its conversation
+    await store.retention.forget_user("customer-1")  # the newest handoff goes with its conversation
     assert await store.handoff_by_id(numbers[-1]) is None
 
     after = await escalate(store, "discord:dm:jun")
@@ -281,7 +282,7 @@ async def test_numbers_are_never_reused_after_forget_or_purge(store: Store) -> N
     assert await clicked_handoff(store, stale, user="agent-1", what="take") is None
 
     await sql(store, "UPDATE conversations SET updated_at = 0")
-    await store.purge(older_than=3600)
+    await store.retention.purge(older_than=3600)
     assert await store.open_handoffs() == []
     assert await escalate(store, "discord:dm:lee") > after
 
@@ -307,7 +308,7 @@ def test_the_handoff_ids_migration_keeps_numbers_and_old_buttons(tmp_path: Path)
     conn.commit()
     conn.close()
 
-    store = Store.open(path)
+    store = SQLiteStore.open(path)
     try:
         rows = store._db.execute(
             "SELECT id, summary, thread_ref, button_token, ticket_attempts FROM handoffs"
@@ -327,7 +328,9 @@ def test_the_handoff_ids_migration_keeps_numbers_and_old_buttons(tmp_path: Path)
         store.close()
 
 
-async def test_an_old_plain_number_button_still_works_for_its_old_handoff(store: Store) -> None:
+async def test_an_old_plain_number_button_still_works_for_its_old_handoff(
+    store: SQLiteStore,
+) -> None:
     await store.conversation(KEY, "slack")
     await sql(
         store,

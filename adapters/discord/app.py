@@ -45,13 +45,12 @@ from adapters.discord.review import DiscordReview
 from adapters.discord.sender import NO_MENTIONS, DiscordCustomers, DiscordSender, describe
 from adapters.discord.staff import StaffPolicy
 from adapters.progress import CountsCompletions
-from bot.conversation.past_handoffs import suggestion_of
 from bot.conversation.routing import Router
 from bot.conversation.suggestions import NOTES as SUGGEST_NOTES
 from bot.conversation.suggestions import open_handoff_for, send_suggestion
 from bot.conversation.ticket_buttons import STALE_BUTTON, clicked_handoff
 from bot.settings import Settings
-from bot.storage.sqlite import Handoff
+from bot.storage.records import Handoff
 from bot.types import Language
 
 log = logging.getLogger("ondo.discord")
@@ -451,7 +450,7 @@ class DiscordAdapter(CountsCompletions):
             if await open_handoff_for(self.router, handoff_id) is None:
                 await self._answer(interaction, SUGGEST_NOTES["closed"])
                 return
-            draft = await suggestion_of(store, handoff_id) or ""
+            draft = await store.suggestion_of(handoff_id) or ""
             modal = edit_modal(handoff_id, draft, clicked.token)
             try:
                 await interaction.response.send_modal(modal)

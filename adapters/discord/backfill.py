@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import discord
 
 from adapters.discord.events import PLATFORM, target_of
-from bot.storage.sqlite import Store
+from bot.storage.interface import Store
 
 log = logging.getLogger("ondo.discord")
 
@@ -50,31 +50,17 @@ async def plan(store: Store, support_channels: Sequence[int]) -> CatchUp | None:
     """The channels to read and the id to read after; ``None`` when Ondo has never recorded a
     Discord message (a first start has nothing to catch up)."""
 
-    def run() -> tuple[float | None, list[str]]:
-        row = store._db.execute(
-            "SELECT MAX(created_at) FROM messages WHERE platform = ? AND direction = 'in'",
-            [PLATFORM],
-        ).fetchone()
-        last = float(row[0]) if row and row[0] is not None else None
-        if last is None:
-            return None, []
-        keys = store._db.execute(
-            "SELECT conversation_key FROM messages WHERE platform = ? AND direction = 'in' "
-            "AND created_at >= ? GROUP BY conversation_key ORDER BY MAX(created_at) DESC "
-            "LIMIT ?",
-            [PLATFORM, last - MAX_LOOKBACK_SECONDS, MAX_CHANNELS],
-        ).fetchall()
-        return last, [str(k[0]) for k in keys]
-
-    last, keys = await store._run(run)
-    if last is None:
+    recent = await store.recent_activity(
+        PLATFORM, lookback=MAX_LOOKBACK_SECONDS, limit=MAX_CHANNELS
+    )
+    if recent is None:
         return None
     channels = list(dict.fromkeys(support_channels))
-    for key in keys:
+    for key in recent.conversation_keys:
         target = target_of(key)
         if target is not None and target.channel_id not in channels:
             channels.append(target.channel_id)
-    since = max(last - LOOKBACK_MARGIN_SECONDS, time.time() - MAX_LOOKBACK_SECONDS)
+    since = max(recent.last_at - LOOKBACK_MARGIN_SECONDS, time.time() - MAX_LOOKBACK_SECONDS)
     return CatchUp(snowflake_at(since), tuple(channels[:MAX_CHANNELS]))
 
 

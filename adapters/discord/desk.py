@@ -29,7 +29,7 @@ from adapters.discord.sender import (
 from adapters.discord.split import MESSAGE_LIMIT, size, split_message
 from bot.conversation.engine import HandoffTicket
 from bot.conversation.ticket_buttons import button_value, parse_button_value
-from bot.storage.sqlite import Handoff
+from bot.storage.records import Handoff
 from bot.types import Language
 
 log = logging.getLogger("ondo.discord")

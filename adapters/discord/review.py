@@ -27,8 +27,9 @@ from adapters.discord.sender import NO_MENTIONS, channel_for, describe, post
 from adapters.discord.staff import StaffPolicy
 from bot.conversation.engine import Engine
 from bot.corrections import live as kb_live
-from bot.corrections.loop import Correction, CorrectionError, Corrections, Mode
+from bot.corrections.loop import CorrectionError, Corrections, Mode
 from bot.corrections.loop import describe as describe_correction
+from bot.storage.records import Correction
 from bot.texts import shorten
 
 log = logging.getLogger("ondo.discord")

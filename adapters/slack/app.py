@@ -56,7 +56,6 @@ from adapters.slack.sender import (
     post,
 )
 from bot import texts
-from bot.conversation.past_handoffs import suggestion_of
 from bot.conversation.routing import Router
 from bot.conversation.suggestions import NOTES as SUGGEST_NOTES
 from bot.conversation.suggestions import open_handoff_for, send_suggestion
@@ -64,7 +63,7 @@ from bot.conversation.ticket_buttons import STALE_BUTTON, clicked_handoff, hando
 from bot.corrections.loop import Corrections
 from bot.logs import quiet_slack_signature_dumps
 from bot.settings import Settings
-from bot.storage.sqlite import Inbound
+from bot.storage.records import Inbound
 from bot.types import Language
 
 log = logging.getLogger("ondo.slack")
@@ -335,7 +334,7 @@ class SlackAdapter(CountsCompletions):
         if await open_handoff_for(self.router, clicked.id) is None:
             await self._tell(channel, user, SUGGEST_NOTES["closed"])
             return
-        draft = await suggestion_of(self.engine.store, clicked.id) or ""
+        draft = await self.engine.store.suggestion_of(clicked.id) or ""
         try:
             await self.client.views_open(
                 trigger_id=str(body.get("trigger_id") or ""),

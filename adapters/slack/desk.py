@@ -15,7 +15,7 @@ from adapters.slack.inert import inert, mention
 from adapters.slack.sender import post, text_sections
 from bot.conversation.engine import HandoffTicket
 from bot.conversation.ticket_buttons import button_value, parse_button_value
-from bot.storage.sqlite import Handoff
+from bot.storage.records import Handoff
 from bot.types import Language
 
 log = logging.getLogger("ondo.slack")

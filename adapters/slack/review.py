@@ -28,7 +28,8 @@ from adapters.slack.inert import inert, inert_lines
 from adapters.slack.sender import text_sections
 from bot.conversation.engine import Engine
 from bot.corrections import live as kb_live
-from bot.corrections.loop import Correction, CorrectionError, Corrections, Mode, describe
+from bot.corrections.loop import CorrectionError, Corrections, Mode, describe
+from bot.storage.records import Correction
 from bot.texts import shorten
 
 log = logging.getLogger("ondo.slack")

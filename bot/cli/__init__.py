@@ -13,7 +13,7 @@ from bot import __version__
 from bot.cli import chat, insights, kb, keys, privacy, serve
 from bot.cli.errors import EXIT_ERROR, EXIT_USAGE, CliError
 from bot.settings import Settings, SettingsError
-from bot.storage.sqlite import StoreError
+from bot.storage.records import StoreError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,20 +1,30 @@
 """``ondo insights reviews`` and ``ondo insights conversations``: figures for the shop owner.
 
 Both print a compact terminal summary, or one JSON object with ``--json``, and write a
-self-contained HTML report with ``--html PATH``. ``conversations`` is implemented by
-:mod:`bot.insights.conversations` (its ``add_arguments`` and ``run``).
+self-contained HTML report with ``--html PATH``. ``conversations`` reads the database named by
+the settings (``ONDO_DB``, opened with ``ONDO_ENCRYPTION_KEY``) and computes the figures of
+:mod:`bot.insights.conversation_stats`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
+import time
+from datetime import datetime, tzinfo
 from pathlib import Path
-from types import ModuleType
+from typing import NamedTuple
 
 from bot.cli.errors import EXIT_ERROR, usage
-from bot.insights import InsightsError
+from bot.insights import InsightsError, conversation_report
+from bot.insights.conversation_stats import summarize
+from bot.insights.html import write_html
+from bot.settings import Settings, parse_duration
+from bot.storage.connect import open_store
+from bot.storage.records import WindowRows
+from knowledge.embedders import Embedder
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,28 +48,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     conversations = insights_sub.add_parser(
         "conversations", help="volume, intents, emotions and handoffs from the database"
     )
-    module = _conversations_module()
-    if isinstance(module, ModuleType):
-        module.add_arguments(conversations)
+    _conversations_arguments(conversations)
     conversations.set_defaults(handler=_cmd_conversations)
     insights.set_defaults(handler=lambda _args: usage(insights))
-
-
-def _conversations_module() -> ModuleType | str:
-    """The conversations module, or why it cannot be imported."""
-    try:
-        from bot.insights import conversations
-    except ImportError as exc:
-        return str(exc)
-    return conversations
-
-
-def _cmd_conversations(args: argparse.Namespace) -> int:
-    module = _conversations_module()
-    if not isinstance(module, ModuleType):
-        print(f"ondo: error: insights conversations is not available: {module}", file=sys.stderr)
-        return EXIT_ERROR
-    return int(module.run(args))
 
 
 def _cmd_reviews(args: argparse.Namespace) -> int:
@@ -87,3 +78,84 @@ def _cmd_reviews(args: argparse.Namespace) -> int:
     if args.html is not None:
         print(f"HTML report: {args.html}", file=sys.stderr)
     return 0
+
+
+DEFAULT_SINCE = "30d"
+
+
+class Since(NamedTuple):
+    """The ``--since`` window: as typed, and in seconds."""
+
+    text: str
+    seconds: float
+
+
+def since(text: str) -> Since:
+    """Parse ``--since`` (``90d``, ``12h``, ``2w``) for argparse."""
+    try:
+        return Since(text, parse_duration(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _conversations_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--since",
+        type=since,
+        default=since(DEFAULT_SINCE),
+        metavar="AGE",
+        help=f"how far back to look: s, m, h, d or w (default {DEFAULT_SINCE})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument(
+        "--html", type=Path, metavar="PATH", help="also write a self-contained HTML report here"
+    )
+
+
+def load_embedder() -> Embedder:
+    """The multilingual sentence model that clusters unanswered questions (loads on first use)."""
+    from knowledge.embedders import USEEmbedder
+
+    return USEEmbedder()
+
+
+def _cmd_conversations(args: argparse.Namespace) -> int:
+    """Compute the figures for the window and print or write them; returns the exit code."""
+    window: Since = args.since
+    settings = Settings.from_env()
+    until = time.time()
+    start = until - window.seconds
+    rows = _read(settings, start, until)
+    stats = summarize(rows, since=start, until=until, tz=_local_tz(), embedder=load_embedder())
+    language = conversation_report.report_language(stats, settings.agent_language)
+    described = conversation_report.describe_duration(window.text, language)
+    if args.html is not None:
+        try:
+            write_html(args.html, conversation_report.page(stats, described, language))
+        except InsightsError as exc:
+            print(f"ondo: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    if args.json:
+        print(json.dumps(stats.to_json(), ensure_ascii=False))
+    else:
+        print(conversation_report.summary(stats, described, language))
+    if args.html is not None:
+        print(f"HTML report: {args.html}", file=sys.stderr)
+    return 0
+
+
+def _read(settings: Settings, start: float, until: float) -> WindowRows:
+    # Looking must not create a database: a missing file simply holds no conversations.
+    if settings.db_path != ":memory:" and not Path(settings.db_path).exists():
+        return WindowRows((), (), (), ())
+    store = open_store(settings)
+    try:
+        return asyncio.run(store.insights.read_window(start, until))
+    finally:
+        store.close()
+
+
+def _local_tz() -> tzinfo:
+    zone = datetime.now().astimezone().tzinfo
+    assert zone is not None
+    return zone

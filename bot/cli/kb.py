@@ -38,7 +38,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _cmd_kb_import(args: argparse.Namespace) -> int:
-    from bot.storage.sqlite import open_store
+    from bot.storage.connect import open_store
     from knowledge.loader import load_paths
 
     entries = load_paths(args.paths)  # all files validated before anything is written
@@ -61,7 +61,7 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_kb_list(args: argparse.Namespace) -> int:
-    from bot.storage.sqlite import open_store
+    from bot.storage.connect import open_store
     from knowledge.base import merge
     from knowledge.loader import load_paths
 

@@ -8,8 +8,8 @@ import sys
 
 from bot.cli.errors import usage
 from bot.settings import Settings, SettingsError
+from bot.storage.connect import open_store
 from bot.storage.crypto import FernetCipher, generate_key
-from bot.storage.sqlite import open_store
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +40,7 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
         store.close()
         raise SettingsError("--new-key is the key in use; give a different one")
     try:
-        count = asyncio.run(store.reseal(new))
+        count = asyncio.run(store.retention.reseal(new))
     finally:
         store.close()
     print(new_key)

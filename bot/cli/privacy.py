@@ -9,7 +9,8 @@ import sys
 
 from bot.cli.errors import usage
 from bot.settings import Settings, parse_duration
-from bot.storage.sqlite import Store, open_store
+from bot.storage.connect import open_store
+from bot.storage.interface import Store
 
 
 def duration(text: str) -> float:
@@ -47,7 +48,7 @@ def _open_store() -> Store:
 def _cmd_purge(args: argparse.Namespace) -> int:
     store = _open_store()
     try:
-        counts = asyncio.run(store.purge(args.older_than))
+        counts = asyncio.run(store.retention.purge(args.older_than))
     finally:
         store.close()
     print(_counts("deleted", counts))
@@ -57,7 +58,7 @@ def _cmd_purge(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     store = _open_store()
     try:
-        data = asyncio.run(store.export_user(args.user))
+        data = asyncio.run(store.retention.export_user(args.user))
     finally:
         store.close()
     print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -69,7 +70,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_forget(args: argparse.Namespace) -> int:
     store = _open_store()
     try:
-        counts = asyncio.run(store.forget_user(args.user))
+        counts = asyncio.run(store.retention.forget_user(args.user))
     finally:
         store.close()
     print(_counts(f"deleted for {args.user}:", counts))

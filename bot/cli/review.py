@@ -15,9 +15,11 @@ from collections.abc import Callable, Coroutine
 from typing import TypeVar
 
 from bot.cli.errors import CliError
-from bot.corrections.loop import Correction, CorrectionError, Corrections, KbChange, describe
+from bot.corrections.loop import CorrectionError, Corrections, describe
 from bot.settings import Settings
-from bot.storage.sqlite import Store, open_store
+from bot.storage.connect import open_store
+from bot.storage.interface import Store
+from bot.storage.records import Correction, KbChange
 from bot.texts import shorten
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bot.conversation.facts import Facts, Shift, emotion_path, extract_facts
 from bot.conversation.past_handoffs import PastHandoff, customer_turns, similar_resolved
-from bot.storage.sqlite import Store
+from bot.storage.interface import Store
 from bot.texts import shorten
 from bot.types import Emotion, EscalationReason, Language
 from knowledge.entries import Entry

@@ -17,11 +17,11 @@ from bot.conversation import handoff
 from bot.conversation.brief import Brief, Line, gather_brief, render_summary
 from bot.conversation.drafting import draft_reply
 from bot.conversation.escalation import decide
-from bot.conversation.past_handoffs import save_suggestion
 from bot.responder.base import ReplyRequest, Responder, Turn
 from bot.responder.composer import ComposerResponder, compose
 from bot.responder.staff import staff_reply
-from bot.storage.sqlite import Inbound, Store
+from bot.storage.interface import Store
+from bot.storage.records import Inbound
 from bot.texts import text as fixed_text
 from bot.types import Emotion, Escalation, Language, Message, Reply, audience_for
 from bot.understanding.emotion import EmotionDetector
@@ -318,7 +318,7 @@ class Engine:
         )
         if handoff_id is None:
             return None
-        await save_suggestion(self.store, handoff_id, suggestion)
+        await self.store.save_suggestion(handoff_id, suggestion)
         log.info("conversation %s handed to a human (%s)", key, reason)
         return HandoffTicket(
             handoff_id,

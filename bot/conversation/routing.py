@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
 from bot.conversation.handoff import InvalidTransition
 from bot.conversation.summarizer import finish_ticket
-from bot.storage.sqlite import Handoff, Inbound
+from bot.storage.records import Handoff, Inbound
 from bot.types import Emotion, EmotionLabel, Language, Message, Reply
 from bot.understanding.privacy import redact
 from knowledge.language import detect_language

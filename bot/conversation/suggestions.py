@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.conversation.past_handoffs import suggestion_of
 from bot.conversation.routing import Router
-from bot.storage.sqlite import Handoff
+from bot.storage.records import Handoff
 
 log = logging.getLogger("ondo.suggest")
 
@@ -77,7 +76,7 @@ async def send_suggestion(
     if await open_handoff_for(router, handoff_id) is None:
         log.info("suggestion of the closed handoff #%d not sent (by %s)", handoff_id, agent)
         return Sent("closed", handoff)
-    body = (text if text is not None else await suggestion_of(store, handoff_id) or "").strip()
+    body = (text if text is not None else await store.suggestion_of(handoff_id) or "").strip()
     if not body:
         return Sent("no_suggestion", handoff)
     result = await router.agent_message(

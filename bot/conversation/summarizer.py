@@ -32,13 +32,12 @@ import openai
 
 from bot.conversation.brief import Brief, render_summary
 from bot.conversation.engine import HandoffTicket
-from bot.conversation.past_handoffs import save_suggestion, save_summary, suggestion_of
 from bot.responder.base import Responder
 from bot.responder.breaker import CircuitBreaker
 from bot.responder.guard import Grounds
 from bot.responder.llm import LLMResponder, checked_text, failure_reason
 from bot.responder.prompts import LANGUAGE_NAMES, PROMPT_MARKER, TONES
-from bot.storage.sqlite import Store
+from bot.storage.interface import Store
 from bot.types import Language
 
 log = logging.getLogger("ondo.llm")
@@ -181,7 +180,7 @@ async def finish_ticket(
     brief = ticket.brief
     if brief is None:
         if ticket.suggestion is None:
-            ticket = dataclasses.replace(ticket, suggestion=await suggestion_of(store, ticket.id))
+            ticket = dataclasses.replace(ticket, suggestion=await store.suggestion_of(ticket.id))
         return ticket
     prose = reply = None
     writer = HandoffWriter.for_responder(responder)
@@ -189,9 +188,9 @@ async def finish_ticket(
         prose, reply = await _within(deadline, writer.summary(brief), writer.reply(brief))
     summary = render_summary(brief, prose=prose, agent_language=agent_language)
     if summary != ticket.summary:
-        await save_summary(store, ticket.id, summary)
+        await store.save_summary(ticket.id, summary)
     if reply is not None:
-        await save_suggestion(store, ticket.id, reply)
+        await store.save_suggestion(ticket.id, reply)
     return dataclasses.replace(
         ticket, summary=summary, suggestion=reply or ticket.suggestion, brief=None
     )

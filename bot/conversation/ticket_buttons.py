@@ -13,7 +13,8 @@ from __future__ import annotations
 import hmac
 import logging
 
-from bot.storage.sqlite import Handoff, Store
+from bot.storage.interface import Store
+from bot.storage.records import Handoff
 
 log = logging.getLogger("ondo.tickets")
 

@@ -13,41 +13,18 @@ import asyncio
 import contextlib
 import logging
 
-from bot.storage.sqlite import Store
+from bot.storage.interface import Store
 from knowledge.base import KnowledgeBase
 
 log = logging.getLogger("ondo.knowledge")
 
 POLL_SECONDS = 5.0
-_VERSION_SQL = (
-    "SELECT (SELECT COALESCE(MAX(id), 0) FROM kb_changes), (SELECT COUNT(*) FROM kb_entries), "
-    "(SELECT COALESCE(MAX(imported_at), 0) FROM kb_entries)"
-)
-
-Version = tuple[int, int, float]
-
-
-def version_sync(store: Store) -> Version:
-    """The stored knowledge's version (blocking; for start-up, before the loop runs)."""
-    with store._lock:
-        return _version(store)
-
-
-async def version(store: Store) -> Version:
-    """The stored knowledge's version."""
-    return await store._run(lambda: _version(store))
-
-
-def _version(store: Store) -> Version:
-    row = store._one(_VERSION_SQL)
-    assert row is not None
-    return int(row[0]), int(row[1]), float(row[2])
 
 
 async def refresh(store: Store, knowledge: KnowledgeBase) -> bool:
     """Rebuild ``knowledge`` over the files and the stored entries if the stored version
     changed since it was built; returns whether it did."""
-    current = await version(store)
+    current = await store.knowledge_version()
     if current == knowledge.version:
         return False
     return await asyncio.to_thread(knowledge.sync, current, store.imported_entries_sync)

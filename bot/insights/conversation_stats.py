@@ -2,7 +2,7 @@
 
 Volume by intent and by day, the emotion mix per day, escalation and deflection rates,
 answer ratings per knowledge entry, and unanswered questions clustered into suggested FAQ
-entries. Nothing here touches the database; :mod:`bot.insights.queries` reads the rows.
+entries. Nothing here touches the database; ``store.insights`` reads the rows.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.conversation.escalation import asks_for_human, is_sensitive
-from bot.insights.queries import HandoffRow, InboundRow, RatingRow, UnansweredRow, WindowRows
+from bot.storage.records import HandoffRow, InboundRow, RatingRow, UnansweredRow, WindowRows
 from bot.types import Language
 from bot.understanding.privacy import PLACEHOLDERS, redact
 from knowledge.embedders import Embedder

@@ -1,2 +1,3 @@
-"""Where conversations, handoffs, corrections and caches are kept: the :class:`Store` interface
-and its SQLite implementation, migrations, retention and encryption at rest."""
+"""Where conversations, handoffs, corrections and caches are kept: the store interface
+(:mod:`bot.storage.interface`) and its SQLite implementation, with migrations, retention and
+encryption at rest."""

@@ -1,39 +1,43 @@
-"""All persistent state in one SQLite file: conversations, messages, handoffs, ratings,
-embeddings.
+"""The SQLite store: conversations, messages, handoffs, ratings, embeddings and imported
+knowledge in one file, with its corrections and retention as parts over the same database.
 
-Every call runs on one worker thread that owns the connection, so the event loop never blocks
-on disk and writes are serialized. Uniqueness lives in the schema (see ``migrations``), which
-is what makes duplicate handling hold across restarts and across processes sharing the file.
+Uniqueness lives in the schema (see :mod:`bot.storage.sqlite.migrations`), which is what makes
+duplicate handling hold across restarts and across processes sharing the file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-import sqlite_utils
 
-from bot.settings import Settings
-from bot.storage.crypto import PREFIX, Cipher, CipherError, PlainCipher, cipher_for
-from bot.storage.files import create_private
-from bot.storage.migrations import migrate
-from bot.storage.retention import SEALED_COLUMNS, RetentionMixin
+from bot.storage.crypto import Cipher, CipherError
+from bot.storage.records import (
+    Conversation,
+    CustomerMessage,
+    Handoff,
+    Inbound,
+    KnowledgeVersion,
+    Pending,
+    RecentActivity,
+    ResolvedHandoff,
+    StoredMessage,
+    new_token,
+)
+from bot.storage.sqlite.corrections import SQLiteCorrections
+from bot.storage.sqlite.database import Bound, Database, probe_write
+from bot.storage.sqlite.entries import entry_json, load_entry
+from bot.storage.sqlite.insights import SQLiteInsights
+from bot.storage.sqlite.retention import SQLiteRetention
 from bot.types import Emotion, Message, State
 from knowledge.embedders import Vectors
 from knowledge.entries import Entry
-
-T = TypeVar("T")
 
 _HANDOFF_COLUMNS = (
     "id, conversation_key, reason, summary, agent, thread_ref, created_at, taken_at, resolved_at,"
@@ -50,158 +54,33 @@ _POSTED_REPLY = (
 """A reply that reached the platform (a bot reply gets its platform id once posted)."""
 
 
-class StoreError(RuntimeError):
-    """The database cannot be opened or used; the message says which file and why."""
+class SQLiteStore(Bound):
+    """The SQLite :class:`bot.storage.interface.Store`. Open with :meth:`open`; close with
+    :meth:`close`."""
 
-
-@dataclass(frozen=True)
-class Inbound:
-    """The stored row of an inbound message and whether this delivery should be processed."""
-
-    id: int
-    duplicate: bool
-    process: bool
-    role: str = "customer"
-    """Whose message it is: ``customer`` (the conversation's owner), ``agent`` or
-    ``third_party`` (someone else writing in the customer's thread)."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """A conversation's durable state."""
-
-    key: str
-    platform: str
-    state: State
-    language: str | None
-    last_emotion: str | None
-    misses: int
-    context_since: int
-
-
-@dataclass(frozen=True)
-class Pending:
-    """An inbound customer message that still waits for its answer."""
-
-    id: int
-    message: Message
-    attempts: int
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """One stored message, for history and summaries."""
-
-    id: int
-    role: str
-    text: str
-    emotion: str | None
-    intent: str | None
-    created_at: float
-
-
-@dataclass(frozen=True)
-class Handoff:
-    """One hand-over of a conversation to people."""
-
-    id: int
-    conversation_key: str
-    reason: str
-    summary: str
-    agent: str | None
-    thread_ref: str | None
-    created_at: float
-    taken_at: float | None
-    resolved_at: float | None
-    intent: str | None = None
-    emotion: str | None = None
-    language: str | None = None
-    token: str | None = None
-    """The random part of its ticket's button ids (``None`` for handoffs from before it)."""
-    notice_failed_at: float | None = None
-    """Set while the customer's notice could not be posted: the handoff waits, closed to
-    agents, for the retry that reopens it under the same number."""
-    ticket_attempts: int = 0
-    """How many times posting its ticket was claimed (a second one looks first)."""
-
-
-def new_token() -> str:
-    """A fresh button token: 64 random bits, never guessed from the handoff's number."""
-    return secrets.token_hex(8)
-
-
-class Store(RetentionMixin):
-    """The SQLite store. Open with :meth:`open`; close with :meth:`close`."""
-
-    def __init__(self, db: sqlite_utils.Database, path: str, cipher: Cipher | None = None) -> None:
-        self._db = db
-        self.path = path
-        self.cipher: Cipher = cipher or PlainCipher()
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ondo-db")
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.path = database.path
+        self.corrections = SQLiteCorrections(database)
+        self.retention = SQLiteRetention(database)
+        self.insights = SQLiteInsights(database)
 
     @classmethod
-    def open(cls, path: str | Path, cipher: Cipher | None = None) -> Store:
+    def open(cls, path: str | Path, cipher: Cipher | None = None) -> SQLiteStore:
         """Open (creating if needed) and migrate the database at ``path`` (``:memory:`` works);
         with a ``cipher`` that encrypts, customer text is stored sealed."""
-        name = str(path)
-        conn: sqlite3.Connection | None = None
-        try:
-            if name != ":memory:":
-                Path(name).parent.mkdir(parents=True, exist_ok=True)
-                create_private(Path(name))  # before SQLite makes it 0644 (and its WAL too)
-            conn = sqlite3.connect(name, check_same_thread=False, timeout=10.0)
-            conn.execute("PRAGMA foreign_keys = ON")
-            if name != ":memory:":
-                _enable_wal(conn)
-                # Safe in WAL mode: a crash loses nothing committed; only power loss could.
-                conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA busy_timeout = 10000")
-            # Deleted rows (purge, forget, re-encryption) are overwritten, not left in free pages.
-            conn.execute("PRAGMA secure_delete = ON")
-            db = sqlite_utils.Database(conn)
-            migrate(db)
-            _check_cipher(db, cipher or PlainCipher())
-            _probe_write(db)
-        except (sqlite3.DatabaseError, OSError, CipherError) as exc:
-            if conn is not None:
-                conn.close()
-            hint = _READONLY_HINT if "readonly" in str(exc) else ""
-            raise StoreError(f"cannot open database {name}: {exc}{hint}") from None
-        return cls(db, name, cipher)
+        return cls(Database.open(path, cipher))
 
     def close(self) -> None:
         """Finish pending work and close the connection."""
-        self._executor.shutdown(wait=True)
-        with self._lock:
-            self._db.conn.close()
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._locked, fn)
-
-    def _locked(self, fn: Callable[[], T]) -> T:
-        with self._lock:
-            return fn()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """Several statements as one: sqlite-utils commits each write on its own unless a
-        transaction is open, so ``with conn:`` alone does not make them atomic."""
-        with self._db.conn:
-            self._db.execute("BEGIN IMMEDIATE")
-            yield
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        row = self._db.execute(sql, list(params)).fetchone()
-        return tuple(row) if row is not None else None
+        self._database.close()
 
     async def writable(self) -> bool:
         """Whether the database takes writes right now (for health checks)."""
 
         def run() -> bool:
             try:
-                _probe_write(self._db)
+                probe_write(self._db)
                 return True
             except sqlite3.Error:
                 return False
@@ -466,6 +345,31 @@ class Store(RetentionMixin):
 
         if not platforms:
             return []
+        return await self._run(run)
+
+    async def recent_activity(
+        self, platform: str, *, lookback: float, limit: int
+    ) -> RecentActivity | None:
+        """The newest inbound message time on ``platform`` and up to ``limit`` conversations
+        with inbound messages in the ``lookback`` seconds before it, most recent first;
+        ``None`` when nothing was ever recorded there."""
+
+        def run() -> RecentActivity | None:
+            row = self._one(
+                "SELECT MAX(created_at) FROM messages WHERE platform = ? AND direction = 'in'",
+                [platform],
+            )
+            if row is None or row[0] is None:
+                return None
+            last = float(row[0])
+            keys = self._db.execute(
+                "SELECT conversation_key FROM messages WHERE platform = ? AND direction = 'in' "
+                "AND created_at >= ? GROUP BY conversation_key ORDER BY MAX(created_at) DESC "
+                "LIMIT ?",
+                [platform, last - lookback, limit],
+            ).fetchall()
+            return RecentActivity(last, tuple(str(k[0]) for k in keys))
+
         return await self._run(run)
 
     async def first_sighting(self, platform: str, event_id: str, kind: str) -> bool:
@@ -814,12 +718,99 @@ class Store(RetentionMixin):
 
         await self._run(run)
 
+    async def save_summary(self, handoff_id: int, summary: str) -> None:
+        """Replace the stored summary of handoff ``handoff_id`` (sealed), e.g. with the LLM's."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "UPDATE handoffs SET summary = ? WHERE id = ?",
+                    [self.cipher.seal(summary), handoff_id],
+                )
+
+        await self._run(run)
+
+    async def save_suggestion(self, handoff_id: int, text: str) -> None:
+        """Store the suggested reply of handoff ``handoff_id`` (sealed)."""
+
+        def run() -> None:
+            with self._db.conn:
+                self._db.execute(
+                    "UPDATE handoffs SET suggestion = ? WHERE id = ?",
+                    [self.cipher.seal(text), handoff_id],
+                )
+
+        await self._run(run)
+
+    async def suggestion_of(self, handoff_id: int) -> str | None:
+        """The suggested reply of handoff ``handoff_id``; ``None`` if it has none (or it was
+        sealed with a key the store no longer has)."""
+
+        def run() -> str | None:
+            row = self._one("SELECT suggestion FROM handoffs WHERE id = ?", [handoff_id])
+            if row is None or not row[0]:
+                return None
+            try:
+                return self.cipher.open(row[0])
+            except CipherError:
+                return None
+
+        return await self._run(run)
+
+    async def customer_messages(self, key: str, limit: int) -> list[CustomerMessage]:
+        """The customer's latest ``limit`` messages of conversation ``key`` since its context
+        was cleared, oldest first (not third parties')."""
+
+        def run() -> list[CustomerMessage]:
+            rows = self._db.execute(
+                "SELECT m.text, m.emotion, m.entry_id, m.answered, m.language FROM messages m "
+                "JOIN conversations c ON c.key = m.conversation_key "
+                "WHERE m.conversation_key = ? AND m.id > c.context_since AND m.direction = 'in' "
+                "AND m.role = 'customer' ORDER BY m.id DESC LIMIT ?",
+                [key, limit],
+            ).fetchall()
+            return [
+                CustomerMessage(
+                    self.cipher.open(text), emotion, entry_id if answered else None, language
+                )
+                for text, emotion, entry_id, answered, language in reversed(rows)
+            ]
+
+        return await self._run(run)
+
+    async def resolved_handoffs(
+        self, intent: str, *, limit: int, lines_each: int
+    ) -> list[ResolvedHandoff]:
+        """The latest ``limit`` resolved handoffs with ``intent``, newest first, each with its
+        first ``lines_each`` agent messages."""
+
+        def run() -> list[ResolvedHandoff]:
+            rows = self._db.execute(
+                "SELECT id, conversation_key, created_at, resolved_at, language FROM handoffs "
+                "WHERE intent = ? AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT ?",
+                [intent, limit],
+            ).fetchall()
+            found = []
+            for handoff_id, key, created, resolved, language in rows:
+                texts = self._db.execute(
+                    "SELECT text FROM messages WHERE conversation_key = ? AND role = 'agent' "
+                    "AND created_at BETWEEN ? AND ? ORDER BY id LIMIT ?",
+                    [key, created, resolved, lines_each],
+                ).fetchall()
+                lines = tuple(self.cipher.open(text[0]) for text in texts)
+                found.append(
+                    ResolvedHandoff(int(handoff_id), (resolved - created) / 60.0, lines, language)
+                )
+            return found
+
+        return await self._run(run)
+
     # --- knowledge -----------------------------------------------------------------------
 
     def get_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, Vectors]:
         """Cached embeddings among ``hashes`` (a :class:`knowledge.vectors.VectorCache`)."""
         out: dict[str, Vectors] = {}
-        with self._lock:
+        with self._database.lock:
             for start in range(0, len(hashes), 500):
                 chunk = list(hashes[start : start + 500])
                 rows = self._db.execute(
@@ -842,7 +833,7 @@ class Store(RetentionMixin):
             }
             for h, v in items.items()
         ]
-        with self._lock, self._db.conn:
+        with self._database.lock, self._db.conn:
             self._db.table("embeddings").upsert_all(rows, pk=("model", "text_hash"))
 
     async def import_entries(self, entries: Sequence[Entry], source: str) -> tuple[int, int]:
@@ -865,7 +856,7 @@ class Store(RetentionMixin):
                             "category": entry.category,
                             "kind": entry.kind,
                             "content_hash": digest,
-                            "data": json.dumps(_entry_json(entry), ensure_ascii=False),
+                            "data": json.dumps(entry_json(entry), ensure_ascii=False),
                             "source": source,
                             "imported_at": now,
                         },
@@ -877,77 +868,22 @@ class Store(RetentionMixin):
 
     def imported_entries_sync(self) -> list[Entry]:
         """Entries added with ``ondo kb import`` (for start-up, before the loop runs)."""
-        with self._lock:
+        with self._database.lock:
             rows = self._db.execute("SELECT data FROM kb_entries ORDER BY id").fetchall()
-        return [_entry_from_json(json.loads(r[0])) for r in rows]
+        return [load_entry(r[0]) for r in rows]
 
+    async def knowledge_version(self) -> KnowledgeVersion:
+        """The stored knowledge's version (see :data:`bot.storage.records.KnowledgeVersion`)."""
+        return await self._run(self._knowledge_version)
 
-def open_store(settings: Settings) -> Store:
-    """The store of ``ONDO_DB`` with the cipher of ``ONDO_ENCRYPTION_KEY``: every command opens
-    it this way, so none refuses an encrypted database that the key opens."""
-    return Store.open(settings.db_path, cipher_for(settings.encryption_key))
+    def knowledge_version_sync(self) -> KnowledgeVersion:
+        """:meth:`knowledge_version`, blocking (for start-up, before the loop runs)."""
+        return self._database.locked(self._knowledge_version)
 
-
-def _enable_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
-    """Switch to WAL. SQLite answers "locked" at once, without waiting out the busy timeout,
-    when another connection is switching the same fresh file at the same moment: retry."""
-    for attempt in range(attempts):
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.02)
-
-
-_READONLY_HINT = " (the file and its folder must be writable by the user running ondo)"
-
-
-def _probe_write(db: sqlite_utils.Database) -> None:
-    """Write one row and roll it back. Taking the write lock is not enough: SQLite opens a
-    file it may not write read-only without a word and only refuses the first real write."""
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("UPDATE _migrations SET name = name WHERE version = 1")
-    finally:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-
-
-def _check_cipher(db: sqlite_utils.Database, cipher: Cipher) -> None:
-    """Fail at start, not mid-conversation, when stored text cannot be opened with the key."""
-    for table, column in SEALED_COLUMNS:
-        row = db.execute(
-            f"SELECT {column} FROM {table} WHERE {column} LIKE '{PREFIX}%' ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        if row is not None:
-            cipher.open(row[0])
-
-
-def _entry_json(entry: Entry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "category": entry.category,
-        "questions": {k: list(v) for k, v in entry.questions.items()},
-        "answer": dict(entry.answer),
-        "agent_steps": list(entry.agent_steps),
-        "source": entry.source,
-        "kind": entry.kind,
-        "audience": entry.audience,
-    }
-
-
-def _entry_from_json(data: dict[str, Any]) -> Entry:
-    kind = data.get("kind", "faq")
-    return Entry(
-        id=data["id"],
-        category=data["category"],
-        questions={k: tuple(v) for k, v in data["questions"].items()},
-        answer=dict(data["answer"]),
-        agent_steps=tuple(data.get("agent_steps", ())),
-        source=data.get("source", ""),
-        kind=kind,
-        # Stored before audiences existed: the loader's defaults (documents are staff's).
-        audience=data.get("audience") or ("staff" if kind == "policy" else "customers"),
-    )
+    def _knowledge_version(self) -> KnowledgeVersion:
+        row = self._one(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM kb_changes), (SELECT COUNT(*) FROM "
+            "kb_entries), (SELECT COALESCE(MAX(imported_at), 0) FROM kb_entries)"
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), float(row[2])

@@ -1,44 +1,25 @@
 """What the store does for privacy: re-encryption, retention, and a customer's rights.
 
-:class:`RetentionMixin` is part of :class:`bot.storage.sqlite.Store`; it lives here to keep the
-store's day-to-day code apart from these rarely run, whole-database operations.
+A part of :class:`bot.storage.sqlite.store.SQLiteStore` (``store.retention``), kept apart from
+the store's day-to-day code: these are rarely run, whole-database operations.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import sqlite_utils
 
 from bot.storage.crypto import Cipher
-
-T = TypeVar("T")
-
-# Tables and columns holding customer text that is sealed at rest.
-SEALED_COLUMNS = (
-    ("messages", "text"),
-    ("handoffs", "summary"),
-    ("handoffs", "suggestion"),
-    ("corrections", "question"),
-    ("corrections", "bot_answer"),
-    ("corrections", "proposed_answer"),
-)
-"""Every column that holds text sealed with the cipher (some may be NULL)."""
+from bot.storage.sqlite.database import SEALED_COLUMNS, Bound
 
 
-class _StoreLike(Protocol):
-    _db: sqlite_utils.Database
-    cipher: Cipher
+class SQLiteRetention(Bound):
+    """:class:`bot.storage.interface.Retention` over the SQLite database: re-encryption,
+    purging by age, and export / deletion of one customer's data."""
 
-    async def _run(self, fn: Callable[[], T]) -> T: ...
-
-
-class RetentionMixin:
-    """Re-encryption, purging by age, and export / deletion of one customer's data."""
-
-    async def reseal(self: _StoreLike, new: Cipher) -> int:
+    async def reseal(self, new: Cipher) -> int:
         """Re-encrypt every stored text with ``new`` (opening it with the current cipher) in
         one transaction; then compact the file so no old form of the text stays on disk.
         Returns how many values were rewritten. The store uses ``new`` afterwards."""
@@ -57,12 +38,12 @@ class RetentionMixin:
                         )
                         count += 1
             _compact(self._db)
-            self.cipher = new
+            self._database.cipher = new
             return count
 
         return await self._run(run)
 
-    async def purge(self: _StoreLike, older_than: float) -> dict[str, int]:
+    async def purge(self, older_than: float) -> dict[str, int]:
         """Delete conversations whose last activity is older than ``older_than`` seconds ago,
         with their messages, handoffs and ratings; returns what was deleted, by table."""
         cutoff = time.time() - older_than
@@ -87,7 +68,7 @@ class RetentionMixin:
 
         return await self._run(run)
 
-    async def export_user(self: _StoreLike, user: str) -> dict[str, Any]:
+    async def export_user(self, user: str) -> dict[str, Any]:
         """Everything stored about the customer ``user`` (a platform user id), as plain data:
         the conversations they own with the bot's and agents' messages in them (not other
         people's), the messages they wrote in other people's conversations, their handoffs
@@ -156,7 +137,7 @@ class RetentionMixin:
 
         return await self._run(run)
 
-    async def forget_user(self: _StoreLike, user: str) -> dict[str, int]:
+    async def forget_user(self, user: str) -> dict[str, int]:
         """Delete everything stored about the customer ``user``: the conversations they own,
         the messages they wrote in other people's (with any bot reply to them), and their
         ratings; other people's messages stay. Returns what was deleted."""

@@ -1,0 +1,392 @@
+"""What the rest of Ondo asks of a store: the typed interface every backend implements.
+
+:class:`bot.storage.sqlite.SQLiteStore` is the embedded one; a PostgreSQL store implements the
+same protocols. Everything crosses it as plain values (:mod:`bot.storage.records`, ``str``,
+``int``, ``float``, numpy vectors): no connection, cursor or row type of a driver leaks through,
+and text goes in and comes out in clear (the store seals it at rest when a key is set).
+
+The store itself holds what a message's path needs (conversations, messages, handoffs, ratings,
+the embedding cache and imported knowledge); the rarely used concerns are parts reached by
+attribute: ``store.corrections``, ``store.retention`` and ``store.insights``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from bot.storage.crypto import Cipher
+from bot.storage.records import (
+    Conversation,
+    Correction,
+    CustomerMessage,
+    Handoff,
+    Inbound,
+    KbChange,
+    KnowledgeVersion,
+    Pending,
+    RecentActivity,
+    ReplyContext,
+    ResolvedHandoff,
+    StoredMessage,
+    WindowRows,
+)
+from bot.types import Emotion, Message, State
+from knowledge.entries import Entry
+from knowledge.vectors import VectorCache
+
+
+class CorrectionRecords(Protocol):
+    """The correction queue and the knowledge changes (``store.corrections``)."""
+
+    async def reply_by_platform_id(self, platform: str, platform_message_id: str) -> int | None:
+        """The id of the bot answer posted on ``platform`` as ``platform_message_id``."""
+        ...
+
+    async def asker_of(self, reply_id: int) -> str | None:
+        """The user whose message bot answer ``reply_id`` answers (who may rate it)."""
+        ...
+
+    async def reply_context(self, reply_id: int) -> ReplyContext | None:
+        """What bot answer ``reply_id`` answered; ``None`` when it is no answer of the bot."""
+        ...
+
+    async def propose(self, reply_id: int, answer: str, by: str) -> int | None:
+        """Record ``answer`` by ``by`` as the right one for bot answer ``reply_id``: into its
+        pending correction (a 👎) if it has one, else a new correction. Returns the
+        correction's id; ``None`` when ``reply_id`` is no answer of the bot."""
+        ...
+
+    async def queue_rating(self, reply_id: int) -> int | None:
+        """Queue bot answer ``reply_id`` after a 👎; ``None`` when it was queued before (one
+        correction per answer) or is no answer of the bot."""
+        ...
+
+    async def get(self, correction_id: int) -> Correction | None:
+        """Correction ``correction_id``, if there is one."""
+        ...
+
+    async def pending(self) -> list[Correction]:
+        """Every correction waiting for a decision, oldest first."""
+        ...
+
+    async def history(self, entry_id: str | None = None) -> list[KbChange]:
+        """Knowledge changes (of ``entry_id``, if given), oldest first."""
+        ...
+
+    async def reject(self, correction_id: int, by: str) -> bool:
+        """Reject pending correction ``correction_id``; ``False`` if it is not pending."""
+        ...
+
+    async def approve(
+        self, correction_id: int, by: str, old: Entry | None, new: Entry, source: str
+    ) -> KbChange | None:
+        """Approve pending correction ``correction_id``: store ``new`` (replacing ``old``, if
+        any) and the change, atomically and once; ``None`` if it is not pending."""
+        ...
+
+
+class Retention(Protocol):
+    """Re-encryption, purging by age, and one customer's rights (``store.retention``)."""
+
+    async def reseal(self, new: Cipher) -> int:
+        """Re-encrypt every stored text with ``new`` (opening it with the current cipher) in
+        one transaction; then compact the file so no old form of the text stays on disk.
+        Returns how many values were rewritten. The store uses ``new`` afterwards."""
+        ...
+
+    async def purge(self, older_than: float) -> dict[str, int]:
+        """Delete conversations whose last activity is older than ``older_than`` seconds ago,
+        with their messages, handoffs and ratings; returns what was deleted, by table."""
+        ...
+
+    async def export_user(self, user: str) -> dict[str, Any]:
+        """Everything stored about the customer ``user`` (a platform user id), as plain data:
+        the conversations they own with the bot's and agents' messages in them (not other
+        people's), the messages they wrote in other people's conversations, their handoffs
+        and ratings. Per author: nothing another person wrote is exported as theirs."""
+        ...
+
+    async def forget_user(self, user: str) -> dict[str, int]:
+        """Delete everything stored about the customer ``user``: the conversations they own,
+        the messages they wrote in other people's (with any bot reply to them), and their
+        ratings; other people's messages stay. Returns what was deleted."""
+        ...
+
+
+class InsightsReader(Protocol):
+    """Read-only rows for the conversation reports (``store.insights``)."""
+
+    async def read_window(self, since: float, until: float) -> WindowRows:
+        """The rows created at or after ``since`` and before ``until`` (epoch seconds), for
+        the conversation figures. Only reads; customer text is opened only for unanswered
+        questions, the one figure that needs it."""
+        ...
+
+
+class Store(VectorCache, Protocol):
+    """Conversations, messages, handoffs, ratings, cached embeddings and imported knowledge,
+    with its parts. Every ``async`` method may be called from the event loop: a backend does
+    its I/O without blocking it."""
+
+    @property
+    def corrections(self) -> CorrectionRecords:
+        """The correction queue and the knowledge changes."""
+        ...
+
+    @property
+    def retention(self) -> Retention:
+        """Re-encryption, purging and a customer's rights."""
+        ...
+
+    @property
+    def insights(self) -> InsightsReader:
+        """Rows for the conversation reports."""
+        ...
+
+    @property
+    def cipher(self) -> Cipher:
+        """The cipher stored text is sealed with."""
+        ...
+
+    def close(self) -> None:
+        """Finish pending work and close the connection."""
+        ...
+
+    async def writable(self) -> bool:
+        """Whether the database takes writes right now (for health checks)."""
+        ...
+
+    async def conversation(self, key: str, platform: str) -> Conversation:
+        """The conversation ``key``, created in state ``bot`` when new."""
+        ...
+
+    async def conversation_owner(self, key: str) -> str | None:
+        """The user who opened conversation ``key`` (whose conversation it is), if known."""
+        ...
+
+    async def has_conversation(self, key: str) -> bool:
+        """Whether ``key`` is a stored conversation (without creating it)."""
+        ...
+
+    async def set_state(self, key: str, state: State, *, expected: Sequence[State] = ()) -> bool:
+        """Move ``key`` to ``state``; with ``expected``, only from one of those states.
+
+        Returns whether the row changed, so two racing writers cannot both win."""
+        ...
+
+    async def note_turn(self, key: str, *, language: str, emotion: Emotion, misses: int) -> None:
+        """Remember the latest language, emotion and consecutive-miss count."""
+        ...
+
+    async def clear_context(self, key: str) -> None:
+        """Forget the conversation's context: later history starts after the newest message."""
+        ...
+
+    async def record_inbound(self, message: Message, role: str = "customer") -> Inbound:
+        """Store an inbound message before anything else happens to it.
+
+        A second delivery of the same platform message id is a duplicate; it is processed
+        again only if the first delivery never finished (no reply, claim expired).
+
+        The first customer to write in a conversation owns it; a ``customer`` message by
+        anybody else there is recorded (and returned) as ``third_party``: it is theirs, never
+        the owner's. The returned :attr:`Inbound.role` is the role stored."""
+        ...
+
+    async def annotate_inbound(self, inbound_id: int, **fields: str | float | bool | None) -> None:
+        """Attach analysis results (language, emotion, intent, ...) to an inbound row."""
+        ...
+
+    async def mark_handled(self, inbound_id: int) -> None:
+        """Mark an inbound message as fully handled: a later duplicate is never processed."""
+        ...
+
+    async def unclaim(self, inbound_id: int) -> None:
+        """Give up the claim on an inbound message so the recovery sweep can take it now."""
+        ...
+
+    async def unposted_reply(self, inbound_id: int) -> tuple[int, str] | None:
+        """``(reply id, text)`` of a reply to ``inbound_id`` recorded but never marked posted
+        (the process died between recording and posting it)."""
+        ...
+
+    async def release(self, inbound_id: int, reply_id: int) -> None:
+        """Undo a reply that could not be posted, so a redelivery of the inbound is processed."""
+        ...
+
+    async def unfinished_inbound(
+        self,
+        *,
+        since: float,
+        max_attempts: int,
+        platforms: Sequence[str],
+        conversation_key: str | None = None,
+    ) -> list[Pending]:
+        """Customer messages from ``platforms`` (and ``conversation_key``, if given) received
+        after ``since`` that were never answered (no reply, or a reply recorded but never
+        posted) nor otherwise handled and are not being processed now (their claim is free or
+        expired), with fewer than ``max_attempts`` retries so far; oldest first."""
+        ...
+
+    async def recent_activity(
+        self, platform: str, *, lookback: float, limit: int
+    ) -> RecentActivity | None:
+        """The newest inbound message time on ``platform`` and up to ``limit`` conversations
+        with inbound messages in the ``lookback`` seconds before it, most recent first;
+        ``None`` when nothing was ever recorded there."""
+        ...
+
+    async def first_sighting(self, platform: str, event_id: str, kind: str) -> bool:
+        """Record a platform event that is not a customer message (an agent's reply, a slash
+        command); ``False`` if it was seen before, so a retried delivery is not acted on twice."""
+        ...
+
+    async def record_reply(
+        self, inbound_id: int, conversation_key: str, platform: str, text: str
+    ) -> int | None:
+        """Record the bot's reply to ``inbound_id``; ``None`` if one was already recorded."""
+        ...
+
+    async def record_outbound(
+        self, conversation_key: str, platform: str, text: str, role: str = "system"
+    ) -> int:
+        """Record a message the bot posted that answers no inbound (relay, notice)."""
+        ...
+
+    async def set_platform_id(self, message_id: int, platform_message_id: str) -> None:
+        """Remember the platform's id of a message the bot posted."""
+        ...
+
+    async def history(self, key: str, limit: int = 10) -> list[StoredMessage]:
+        """The conversation's latest messages since its context was last cleared, oldest first;
+        third parties' messages are not part of it (they are not the customer's words)."""
+        ...
+
+    async def count_replies(self, inbound_id: int) -> int:
+        """How many bot replies are recorded for ``inbound_id`` (0 or 1 by construction)."""
+        ...
+
+    async def rate(self, reply_id: int, user: str, rating: int) -> str | None:
+        """Rate the bot reply ``reply_id`` (+1 or -1) as ``user``; a second rating by the same
+        user replaces the first. Returns the knowledge entry it answered from, or ``None``
+        (nothing stored) when ``reply_id`` is not a bot reply answered from the knowledge base."""
+        ...
+
+    async def ratings_for(self, entry_id: str) -> tuple[int, int]:
+        """``(up, down)``: how many 👍 and 👎 the answers from ``entry_id`` received."""
+        ...
+
+    async def reply_language(self, reply_id: int) -> str | None:
+        """The language of the customer message the bot reply ``reply_id`` answers."""
+        ...
+
+    async def open_handoff(
+        self,
+        key: str,
+        *,
+        reason: str,
+        summary: str,
+        intent: str,
+        emotion: str,
+        language: str,
+    ) -> int:
+        """Record a new handoff for ``key``; its ticket is claimed by the caller, who posts it."""
+        ...
+
+    async def escalate(
+        self,
+        key: str,
+        *,
+        reason: str,
+        summary: str,
+        intent: str,
+        emotion: str,
+        language: str,
+    ) -> int | None:
+        """Hand ``key`` over in one transaction: the conversation moves from ``bot`` to
+        ``waiting_human`` and its handoff is opened, so a crash leaves either both or neither.
+        A handoff whose customer's notice failed (:meth:`cancel_handoff`) is reopened under
+        its number, its ticket claimed again; otherwise a new one is recorded, its ticket
+        claimed by the caller, who posts it. ``None`` (nothing changed) unless the
+        conversation was the bot's."""
+        ...
+
+    async def current_handoff(self, key: str) -> Handoff | None:
+        """The conversation's open handoff (not resolved, its notice not failed), if any."""
+        ...
+
+    async def handoff_by_thread(self, thread_ref: str) -> Handoff | None:
+        """The newest handoff whose agents' thread is ``thread_ref`` (resolved or not)."""
+        ...
+
+    async def cancel_handoff(self, handoff_id: int) -> None:
+        """Put off a handoff whose notice never reached the customer: the conversation is the
+        bot's again, so the retry of the message hands it over again, notice first, and
+        :meth:`escalate` then reopens this handoff under the same number (its ticket's buttons,
+        if one was posted, stay bound to it). Meanwhile it is not open: agents' clicks on it are
+        refused and no ticket is posted for it. Nothing changes once somebody has taken the
+        conversation (the handoff is theirs)."""
+        ...
+
+    async def claim_ticket(self, handoff_id: int) -> bool:
+        """Claim posting the ticket of an open handoff that has no thread yet and whose last
+        claim (at creation, or by another sweep) has expired; ``False`` if someone holds it."""
+        ...
+
+    async def release_ticket(self, handoff_id: int) -> None:
+        """Free the claim on a ticket that could not be posted, for the next sweep."""
+        ...
+
+    async def handoff_by_id(self, handoff_id: int) -> Handoff | None:
+        """The handoff numbered ``handoff_id`` (the ``#id`` on its ticket)."""
+        ...
+
+    async def open_handoffs(self) -> list[Handoff]:
+        """Every open handoff (not resolved, its notice not failed), oldest first."""
+        ...
+
+    async def update_handoff(self, handoff_id: int, **fields: str | float | None) -> None:
+        """Set ``agent``, ``thread_ref``, ``taken_at`` or ``resolved_at`` of a handoff."""
+        ...
+
+    async def save_summary(self, handoff_id: int, summary: str) -> None:
+        """Replace the stored summary of handoff ``handoff_id`` (sealed), e.g. with the LLM's."""
+        ...
+
+    async def save_suggestion(self, handoff_id: int, text: str) -> None:
+        """Store the suggested reply of handoff ``handoff_id`` (sealed)."""
+        ...
+
+    async def suggestion_of(self, handoff_id: int) -> str | None:
+        """The suggested reply of handoff ``handoff_id``; ``None`` if it has none (or it was
+        sealed with a key the store no longer has)."""
+        ...
+
+    async def customer_messages(self, key: str, limit: int) -> list[CustomerMessage]:
+        """The customer's latest ``limit`` messages of conversation ``key`` since its context
+        was cleared, oldest first (not third parties')."""
+        ...
+
+    async def resolved_handoffs(
+        self, intent: str, *, limit: int, lines_each: int
+    ) -> list[ResolvedHandoff]:
+        """The latest ``limit`` resolved handoffs with ``intent``, newest first, each with its
+        first ``lines_each`` agent messages."""
+        ...
+
+    async def import_entries(self, entries: Sequence[Entry], source: str) -> tuple[int, int]:
+        """Upsert imported entries; returns ``(added, updated)``; unchanged ones are neither."""
+        ...
+
+    def imported_entries_sync(self) -> list[Entry]:
+        """Entries added with ``ondo kb import`` (for start-up, before the loop runs)."""
+        ...
+
+    async def knowledge_version(self) -> KnowledgeVersion:
+        """The stored knowledge's version (see :data:`bot.storage.records.KnowledgeVersion`)."""
+        ...
+
+    def knowledge_version_sync(self) -> KnowledgeVersion:
+        """:meth:`knowledge_version`, blocking (for start-up, before the loop runs)."""
+        ...

@@ -1,0 +1,48 @@
+"""Knowledge entries as the JSON the database keeps them in (imported and corrected ones)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from knowledge.entries import Entry
+
+
+def dump_entry(entry: Entry) -> str:
+    """``entry`` as stored JSON text."""
+    return json.dumps(entry_json(entry), ensure_ascii=False)
+
+
+def load_entry(text: str) -> Entry:
+    """The entry stored as JSON ``text``."""
+    return entry_from_json(json.loads(text))
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """``entry`` as a JSON-ready dict."""
+    return {
+        "id": entry.id,
+        "category": entry.category,
+        "questions": {k: list(v) for k, v in entry.questions.items()},
+        "answer": dict(entry.answer),
+        "agent_steps": list(entry.agent_steps),
+        "source": entry.source,
+        "kind": entry.kind,
+        "audience": entry.audience,
+    }
+
+
+def entry_from_json(data: dict[str, Any]) -> Entry:
+    """The entry of a JSON dict written by :func:`entry_json` (or an older version of it)."""
+    kind = data.get("kind", "faq")
+    return Entry(
+        id=data["id"],
+        category=data["category"],
+        questions={k: tuple(v) for k, v in data["questions"].items()},
+        answer=dict(data["answer"]),
+        agent_steps=tuple(data.get("agent_steps", ())),
+        source=data.get("source", ""),
+        kind=kind,
+        # Stored before audiences existed: the loader's defaults (documents are staff's).
+        audience=data.get("audience") or ("staff" if kind == "policy" else "customers"),
+    )
