@@ -9,24 +9,33 @@ Each check is also shown to fail on a graph that breaks it.
 
 from __future__ import annotations
 
-import contextlib
-import io
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
 import grimp
-from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "knowledge", "adapters")
 
 
 def lint(config: Path) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = lint_imports(config_filename=str(config), no_cache=True, no_logo=True)
-    return code, out.getvalue()
+    """``lint-imports`` on ``config``, in its own process: import-linter reconfigures logging
+    (disabling every existing logger), which must not leak into the other tests."""
+    command = [sys.executable, "-c", "from importlinter.cli import lint_imports_command as c; c()"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [*command, "--config", str(config), "--no-cache", "--no-logo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stdout + done.stderr
 
 
 def circles(graph: grimp.ImportGraph, modules: Iterable[str]) -> list[list[str]]:
