@@ -13,6 +13,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import NamedTuple
@@ -54,7 +55,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _cmd_reviews(args: argparse.Namespace) -> int:
-    from bot.insights.html import write_html
     from bot.insights.polarity import ReviewPolarity
     from bot.insights.reading import SAMPLE_REVIEWS, read_reviews
     from bot.insights.reviews import analyze
@@ -65,16 +65,23 @@ def _cmd_reviews(args: argparse.Namespace) -> int:
     try:
         file = read_reviews(args.file or SAMPLE_REVIEWS)
         report = analyze(file, ReviewPolarity())
-        language = report_language(report, configured)
-        if args.html is not None:
-            write_html(args.html, page(report, language))
     except InsightsError as exc:
         print(f"ondo: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if args.json:
-        print(json.dumps(report.to_json(), ensure_ascii=False))
-    else:
-        print(summary(report, language))
+    language = report_language(report, configured)
+    return _emit(args, report.to_json(), summary(report, language), lambda: page(report, language))
+
+
+def _emit(args: argparse.Namespace, figures: object, text: str, html: Callable[[], str]) -> int:
+    """Write the HTML report if asked (first: a path that cannot be written prints nothing
+    else), then print the figures as JSON (``--json``) or the terminal summary."""
+    if args.html is not None:
+        try:
+            write_html(args.html, html())
+        except InsightsError as exc:
+            print(f"ondo: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    print(json.dumps(figures, ensure_ascii=False) if args.json else text)
     if args.html is not None:
         print(f"HTML report: {args.html}", file=sys.stderr)
     return 0
@@ -129,19 +136,12 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
     stats = summarize(rows, since=start, until=until, tz=_local_tz(), embedder=load_embedder())
     language = conversation_report.report_language(stats, settings.agent_language)
     described = conversation_report.describe_duration(window.text, language)
-    if args.html is not None:
-        try:
-            write_html(args.html, conversation_report.page(stats, described, language))
-        except InsightsError as exc:
-            print(f"ondo: error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-    if args.json:
-        print(json.dumps(stats.to_json(), ensure_ascii=False))
-    else:
-        print(conversation_report.summary(stats, described, language))
-    if args.html is not None:
-        print(f"HTML report: {args.html}", file=sys.stderr)
-    return 0
+    return _emit(
+        args,
+        stats.to_json(),
+        conversation_report.summary(stats, described, language),
+        lambda: conversation_report.page(stats, described, language),
+    )
 
 
 def _read(settings: Settings, start: float, until: float) -> WindowRows:
