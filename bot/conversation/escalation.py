@@ -110,6 +110,7 @@ def asks_for_human(text: str) -> bool:
     """
     text = text.lower()
     reading: Words | None = None
+    korean = 0
     for m in _HUMAN_REQUEST.finditer(text):
         before = text[max(0, m.start() - 25) : m.start()]
         after = text[m.end() : m.end() + 12]
@@ -118,6 +119,9 @@ def asks_for_human(text: str) -> bool:
         if declined or _NOT_A_REQUEST_AFTER.search(after):
             continue
         if is_syllable(text[m.start()]):
+            korean += 1
+            if korean > _MAX_SENTENCES:
+                break
             reading = reading or words(text)
             # "봇 말고 …" asks by refusing the bot; the other Korean requests end in a verb.
             verb = not _BOT_WORDS.search(m.group())
@@ -474,6 +478,7 @@ _SKIPPABLE = frozenset(
     {"좀", "바로", "당장", "직접", "꼭", "다", "정식", "정식으로", "그냥", "진짜"}
 )
 _TASTE = re.compile(r"맛|과자|참기름|들기름|깨|견과|땅콩|냄새|향|빵|라떼|커피|식감|우유|두유|치즈")
+_MAX_SENTENCES = 16  # analysed per message: bounds the work on pathological input
 # What an act's predicate must not be doing: describing a noun (소송하는 장면, 신고하기 버튼,
 # 소송 중인 제품) or someone else's words (친구가 신고했대요).
 _NOT_ACT_MOODS = frozenset({"modifier", "hearsay"})
@@ -584,6 +589,8 @@ def _korean_threat(reading: Words) -> bool:
         tokens = reading.sentence(m.start())
         if not tokens or tokens[0].start in seen:
             continue
+        if len(seen) == _MAX_SENTENCES:
+            break
         seen.add(tokens[0].start)
         sentence = reading.text[tokens[0].start : tokens[-1].end]
         for i in range(len(tokens)):
