@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.understanding import words as words_module
-from bot.understanding.words import Mood, chain, has_hangul, head_before, mood, words
+from bot.understanding.words import Mood, chain, head_before, mood, words
 
 
 def test_offsets_index_the_message() -> None:
@@ -91,7 +91,11 @@ def test_only_the_sentences_asked_for_are_analysed() -> None:
     assert words_module._analyse.cache_info().currsize == 0  # nothing until asked
     reading.sentence(text.index("신고"))
     assert words_module._analyse.cache_info().currsize == 1
-    assert not has_hangul("where is my order?") and has_hangul("배송 where?")
+
+
+def test_warm_up_loads_the_analyzer() -> None:
+    words_module.warm_up()
+    assert words_module._kiwi.cache_info().currsize == 1
 
 
 def test_long_text_is_cut_into_bounded_sentences() -> None:

@@ -4,10 +4,11 @@ Each message is scanned for anger, disappointment and positive cues (both lexico
 customers code-switch), with simple negation handling. English cues match on word boundaries;
 Korean cues only as whole words by kiwipiepy morphemes (:mod:`bot.understanding.words`), so
 기자 in 연기자 or 시발 in 출시발표 is no cue. Anger words that are only named (a colleague
-asking how to handle angry customers, "I'm such an idiot") count as negated anger. Punctuation runs, ALL CAPS and
-intensifiers (진짜, 너무, "so") only amplify a label that the cues already chose. The label's
-score is ``1 - exp(-points)``, so one strong anger cue (1.0 point) scores 0.63 and a lone
-weak one (0.5 point) scores 0.39, on either side of :data:`ANGER_THRESHOLD`.
+asking how to handle angry customers, "I'm such an idiot") count as negated anger.
+Punctuation runs, ALL CAPS and intensifiers (진짜, 너무, "so") only amplify a label that the
+cues already chose. The label's score is ``1 - exp(-points)``, so one strong anger cue
+(1.0 point) scores 0.63 and a lone weak one (0.5 point) scores 0.39, on either side of
+:data:`ANGER_THRESHOLD`.
 
 The shipped detector, :class:`bot.understanding.emotion_model.TrainedEmotionDetector`, reads these
 cue points as features next to its trained n-gram model and keeps the cue verdicts as a floor.

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-_HANGUL = "\uac00-\ud7a3"
-_SYLLABLE = re.compile(f"[{_HANGUL}]")
 # Sentences end at terminal punctuation or a line break; a long run without one is cut at a
 # space so that one pathological message never costs more than its candidates' windows.
 _SENTENCE_END = re.compile(r"(?<=[.!?。？！\n])\s*")
@@ -168,11 +166,6 @@ def words(text: str) -> Words:
     return Words(text)
 
 
-def has_hangul(text: str) -> bool:
-    """Whether ``text`` holds a Hangul syllable."""
-    return _SYLLABLE.search(text) is not None
-
-
 def is_syllable(char: str) -> bool:
     """Whether ``char`` is a Hangul syllable (not a bare jamo like ㅅ or ㅠ)."""
     return "\uac00" <= char <= "\ud7a3"
@@ -196,11 +189,6 @@ def head_before(tokens: Sequence[Token], end: int) -> int | None:
         if token.pos[:1] in ("N", "V", "X") and token.pos not in ("XSN", "XPN"):
             head = i
     return head
-
-
-def follows(tokens: Sequence[Token], i: int, lemmas: Iterable[str]) -> bool:
-    """Whether the morpheme right after index ``i`` is one of ``lemmas``."""
-    return i + 1 < len(tokens) and any(tokens[i + 1].has(lemma) for lemma in lemmas)
 
 
 # --- what a predicate does -------------------------------------------------------------
