@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import emotion, latency, polarity, privacy, retrieval
+from bench import emotion, latency, near_miss, polarity, privacy, retrieval
 from bench.common import Config, Models, load_models, progress
 from bench.report import BENCHMARKS_DOC, REPO, update_section
 from bench.table import Row, markdown
@@ -41,6 +41,7 @@ SUITES: dict[str, Suite] = {
     "bigkb": latency.big_kb,
     "polarity": polarity.polarity,
     "privacy": privacy.suite,
+    "nearmiss": near_miss.suite,
 }
 TABLE_ORDER = (
     "banking77",
@@ -48,6 +49,7 @@ TABLE_ORDER = (
     "clinc150",
     "goemotions",
     "kote",
+    "nearmiss",
     "polarity",
     "privacy",
     "core",

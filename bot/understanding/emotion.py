@@ -1,10 +1,14 @@
 """Baseline emotion detection from lexical cues, for Korean and English customer messages.
 
 Each message is scanned for anger, disappointment and positive cues (both lexicons always:
-customers code-switch), with simple negation handling. Punctuation runs, ALL CAPS and
-intensifiers (진짜, 너무, "so") only amplify a label that the cues already chose. The label's
-score is ``1 - exp(-points)``, so one strong anger cue (1.0 point) scores 0.63 and a lone
-weak one (0.5 point) scores 0.39, on either side of :data:`ANGER_THRESHOLD`.
+customers code-switch), with simple negation handling. English cues match on word boundaries;
+Korean cues only as whole words by kiwipiepy morphemes (:mod:`bot.understanding.words`), so
+기자 in 연기자 or 시발 in 출시발표 is no cue. Anger words that are only named (a colleague
+asking how to handle angry customers, "I'm such an idiot") count as negated anger.
+Punctuation runs, ALL CAPS and intensifiers (진짜, 너무, "so") only amplify a label that the
+cues already chose. The label's score is ``1 - exp(-points)``, so one strong anger cue
+(1.0 point) scores 0.63 and a lone weak one (0.5 point) scores 0.39, on either side of
+:data:`ANGER_THRESHOLD`.
 
 The shipped detector, :class:`bot.understanding.emotion_model.TrainedEmotionDetector`, reads these
 cue points as features next to its trained n-gram model and keeps the cue verdicts as a floor.
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.types import Emotion, Language
+from bot.understanding.words import Words, covering, is_syllable, words
 
 ANGER_THRESHOLD = 0.5
 """Score at/above which an ``"angry"`` label should hand the conversation to a person.
@@ -119,11 +124,33 @@ def _first_chars(parts: Iterable[str]) -> frozenset[str] | None:
     return frozenset(chars)
 
 
-_Rows = tuple[tuple[float, tuple[str, ...]], ...]
+@dataclass(frozen=True)
+class Ko:
+    """A Korean cue with conditions on its morphemes (every Korean cue must be whole words:
+    it starts where a morpheme starts and does not end inside a noun, :meth:`Words.whole`).
+
+    ``lemmas``: the morpheme at its start must be one of these (``사기/NNG``, not 사- "buy" +
+    -기); ``inside``: it may also sit inside one longer morpheme (개새끼, 씨발놈), but still not
+    straddle two (출시|발표 is not 시발); ``unless_before``: the morpheme right before it
+    cancels it (전원이 꺼져요 "the power turns off" is not 꺼져 "get lost").
+    """
+
+    pattern: str
+    lemmas: tuple[str, ...] = ()
+    inside: bool = False
+    unless_before: tuple[str, ...] = ()
 
 
-def _table(rows: Iterable[tuple[float, Iterable[str]]]) -> _Rows:
+Part = str | Ko
+_Rows = tuple[tuple[float, tuple[Part, ...]], ...]
+
+
+def _table(rows: Iterable[tuple[float, Iterable[Part]]]) -> _Rows:
     return tuple((weight, tuple(parts)) for weight, parts in rows)
+
+
+def _pattern(part: Part) -> str:
+    return part.pattern if isinstance(part, Ko) else part
 
 
 _ANGER = _table(
@@ -131,86 +158,133 @@ _ANGER = _table(
         (
             1.0,
             [
-                r"\bsh[i1]t+\w*",
+                r"\bsh[i1]t+(?!ake)\w*",  # not shiitake
                 r"\bwtf\b",
                 r"\bstfu\b",
                 r"\bpiss(?:ed|ing)?\b",
-                r"\bfurious\b",
-                r"\bscam\w*",
+                r"(?<!fast & )(?<!fast and )\bfurious\b(?!\s+\d)",  # not the film
+                r"\bscam(?!pi)\w*",  # not scampi
                 r"\brip-?\s?off\b",
                 r"\bripped\s+(?:me\s+|us\s+)?off\b",
-                r"\bworst\b",
+                r"\bworst\b(?!\s+case)",
                 r"\boutrag\w*",
                 r"\bdisgust\w*",
                 r"\bthie(?:f|ves)\b",
                 r"\bcrooks?\b",
                 r"\bidiot\w*",
                 r"\bmoron\w*",
-                r"\bstupid\b",
+                r"\bstupid\b(?!\s+question)",
                 r"\basshole\w*",
                 r"\bthanks?\s+(?:you\s+)?for\s+nothing\b",
                 r"\bscrew\s+(?:you|this|that|your)\b",
                 r"\bgo\s+to\s+hell\b",
                 r"\binfuriat\w*",
                 r"\blivid\b",
-                r"씨발|씨바|씨팔|시발(?!점|역)|ㅅㅂ|ㅆㅂ|ㅆㅃ|좆|병신|ㅂㅅ|븅신|새끼|ㅅㄲ",
-                r"꺼져|닥쳐|엿\s*(?:같|먹)|지랄|ㅈㄹ|염병",
+                Ko(r"씨발|씨바|씨팔|시발(?!점|역)|좆|병신|븅신", inside=True),
+                r"ㅅㅂ|ㅆㅂ|ㅆㅃ|ㅂㅅ|ㅅㄲ|ㅈㄹ",
+                # 새끼 is also "young animal" and the little finger or toe.
+                Ko(
+                    r"새끼(?!\s*(?:고양이|강아지|손가락|발가락|손톱|발톱|오리|곰|돼지|거북|토끼"
+                    r"|물고기|새|양|줄))",
+                    inside=True,
+                ),
+                Ko(r"꺼져(?![요서도버있])", unless_before=("이/JKS", "가/JKS")),
+                r"닥쳐|엿\s*(?:같|먹)|지랄|염병",
                 r"빡(?:치|쳐|침|쳤|친|돌)",
-                r"최악|쓰레기|거지\s*같|개판|개\s*같",
+                r"최악(?!\s*(?:의\s*)?(?:경우|상황|시나리오))",
+                r"쓰레기(?!\s*(?:봉투|봉지|통|분리|수거|처리|배출|종량제|집게|버리|버릴|버려|를\s*버"
+                r"|줍|분류))",
+                r"거지\s*같|개판|개\s*같",
                 # 사기 is also "to buy" + nominalizer: 사기 전에, 사기 위해, 사기가 어렵다.
-                r"사기(?!\s*(?:전|위해|위한|로\s*(?:했|결정|마음)|가\s*(?:어렵|힘들|쉽|싫|좀)"
-                r"|싫|좋|힘들|어렵|쉽|편|불편|망설))",
+                Ko(
+                    r"사기(?!\s*(?:전|위해|위한|로\s*(?:했|결정|마음)|가\s*(?:어렵|힘들|쉽|싫|좀)"
+                    r"|싫|좋|힘들|어렵|쉽|편|불편|망설))",
+                    lemmas=("사기/NNG",),
+                ),
             ],
         ),
         (
             0.9,
             [
                 # 장난감 (toy) never matches: a verb ending must follow 장난.
-                r"장난(?:하|해|치|쳐|함|질|까)",
+                # Not 장난치다가 "while playing" or 장난치면서.
+                Ko(
+                    r"장난(?:하|해|치|쳐|함|질|까)(?!다가|면서|고\s*놀)",
+                    lemmas=("장난/NNG", "장난치/VV"),
+                ),
                 r"열\s*받|열불",
+                # Rhetorical blame: "how are you going to take responsibility?", "are you sane?"
+                r"책임\s*(?:질|지실|지시겠)\s*(?:거|건|겁|꺼|껀|래)",
+                r"제정신\s*(?:이\s*)?(?:아니|아냐|아님|없)|제정신",
+                r"사람\s*(?:을\s*)?(?:가지고|갖고)\s*(?:장난|놀)",
+                r"악질",
             ],
         ),
         (
             0.8,
             [
                 r"\bridiculous\b",
-                r"\bunacceptable\b|\b(?:not|isn'?t|is\s+not)\s+acceptable\b",
+                # "Is it unacceptable to …?" asks about a rule.
+                r"(?<!is it )(?<!would it be )(?<!is that )\bunacceptable\b"
+                r"|\b(?:not|isn'?t|is\s+not)\s+acceptable\b",
+                r"\b(?:what\s+a|such\s+a|a\s+complete|a\s+total|an\s+absolute)\s+mess\b",
                 r"\buseless\b",
                 r"\bincompetent\b",
                 r"\bpathetic\b",
-                r"\bangry\b",
-                r"\bmad\b",
+                r"\bangry\b(?!\s+(?:birds?|face|faces|emoji|emojis|stickers?)\b)",
+                r"\bmad\b(?!\s+(?:scientist|hatter|max|libs?|men)\b)",
                 r"\bhate\b(?!\s+to\b)",
-                r"\bterrible\b",
+                r"\bterrible\b(?!\s+twos)",
                 r"\bhorrible\b",
-                r"\bawful\b",
-                r"\bgarbage\b",
-                r"\btrash\b",
-                r"\b(?:a|what\s+a|such\s+a)\s+joke\b",
+                r"\bawful\b(?!\s+lot)",
+                r"\bgarbage\b(?!\s+(?:bags?|disposals?|cans?|bins?|trucks?|day|collection))",
+                r"\btrash\b(?!\s+(?:bags?|cans?|bins?|compactors?|day))",
+                r"\b(?:a|what\s+a|such\s+a|a\s+(?:complete|total|absolute|bad|sick))\s+joke\b"
+                r"(?!\s+(?:gifts?|books?|shop|present|cards?|items?|toys?|candle|mugs?|t?-?shirts?))",
                 r"\bare\s+you\s+(?:kidding|joking|serious)\b",
                 r"\bkidding\s+me\b",
                 r"\bfed\s+up\b",
                 r"\bsick\s+(?:and\s+tired\s+)?of\b",
-                r"\bhad\s+enough\b",
+                r"\bhad\s+enough\b(?!\s+(?:time|money|space|room|stock|sleep|food|coffee)\b)",
                 r"\bwhat\s+the\s+(?:hell|heck)\b",
-                r"\bliars?\b|\blying\b|\blied\b",
+                r"\bliars?\b|\blied\b",
+                r"\blying\b(?!\s+(?:flat|down|around|on|in|there|face|under|next|sideways)\b)",
                 r"\bclueless\b",
                 r"\babsurd\b",
                 r"\brude\b",
                 r"\bdisrespect\w*",
                 r"\benraged\b",
+                # Rhetorical blame questions.
+                r"\byou(?:'ve|\s+have)?\s+(?:got|gotta|must|have\s+to)\s+be\s+(?:kidding|joking)\b",
+                r"\byou\s+can'?t\s+be\s+serious\b",
+                r"\bwho(?:'s|\s+is)\s+(?:going\s+to\s+be\s+|gonna\s+be\s+)?responsible\s+for"
+                r"\s+(?:this|that)(?:\s+mess)?\s*(?:[?!.]|$)",
+                r"\bhow\s+(?:are\s+you\s+(?:going\s+to|gonna)|will\s+you|do\s+you\s+(?:plan|intend"
+                r"|expect)\s+to)\s+(?:fix|make\s+up\s+for|make\s+(?:this|it)\s+right|explain"
+                r"|justify|compensate)\b",
+                r"\bdo\s+you\s+(?:even|actually|people\s+even)\s+(?:read|listen|care|know|check)\b",
+                r"\bhow\s+hard\s+(?:is\s+it|can\s+it\s+be)\s+to\b",
+                r"\bhow\s+many\s+(?:more\s+)?times\s+do\s+i\s+(?:have|need)\s+to\b",
+                r"\bare\s+you\s+(?:guys\s+|people\s+)?(?:for\s+real|out\s+of\s+your\s+minds?)\b",
                 r"짜증",
-                # 화 must start a word: 전화나, 대화나, 영화나 are not anger.
-                rf"화(?:(?<![{_HANGUL}]화)|(?<=진짜화|너무화|정말화|완전화)|(?<=개화))"
-                r"\s*(?:가\s*)?(?:나|났|납|남|난)",
+                # 화 "anger" + 나다, not 전화나, 대화나, 영화나.
+                Ko(r"화\s*(?:가\s*)?(?:나|났|납|남|난)", lemmas=("화/NNG", "화나/VV", "화나/VA")),
                 r"어이\s*(?:가\s*)?없|어이\s*상실|어처구니",
-                r"미쳤|미친(?!\s*듯)",
-                r"무책임|무능|한심|우롱|이\s*따위|그\s*따위|이딴|그딴",
+                r"미쳤|미친(?!\s*(?:듯|가성비|퀄리티|품질|맛|핏|디자인|색감|착용감|가격|비주얼|성능|음질"
+                r"|화질))",
+                r"무책임|무능력|무능|한심|우롱|이\s*따위|그\s*따위|이딴|그딴",
                 r"양심\s*(?:이\s*)?(?:없|어디)",
                 r"뭐\s*하자는|뭐\s*하는\s*(?:거|짓|회사|곳|겁)",
                 r"말이\s*(?:되|돼)(?:냐|나|니|요\s*\?|\s*\?)|말도\s*안\s*(?:되|돼)",
                 r"내\s*놔|책임\s*져|책임\s*지세요",
                 r"가만\s*(?:안|있지\s*않|두지\s*않|안\s*둬)|두고\s*(?:보|봐)",
+                r"\bwhat(?:'s|\s+is)\s+wrong\s+with\s+(?:you|your\s+(?:company|people|staff|team"
+                r"|store|service))\b",
+                r"(?:어쩔|어떡할|어떻게\s*하실)\s*(?:거|건|겁|꺼|껀)",
+                r"누구\s*(?:맘|마음)\s*대로",
+                r"이게\s*최선(?:이에요|이예요|입니까|이냐|이야|인가요|이세요|\s*[?？])",
+                r"몇\s*번(?:을|이나|째)\s*(?:말|얘기|이야기|전화|문의|연락|요청)",
+                r"악성\s*(?:업체|판매자|기업|회사|쇼핑몰|셀러|사이트|장사)",
             ],
         ),
         (
@@ -233,7 +307,7 @@ _ANGER = _table(
         (
             0.6,
             [
-                r"\bcrap\w*",
+                r"\bcrap(?!pie|s\b)\w*",
                 r"\bannoy\w*",
                 r"\bfrustrat\w*",
                 r"\binsane\b",
@@ -243,6 +317,7 @@ _ANGER = _table(
                 r"ㅡㅡ|ㅡ_ㅡ|-_-|-\.-",
                 r"구려|구림|구리네|구린",
                 r"똑바로|무시\s*하",
+                r"\bthis\s+mess\b",
             ],
         ),
         (0.5, [r"\bdamn\w*", r"\byou\s+people\b", r"답답", r"억울", r"불친절"]),
@@ -327,7 +402,8 @@ _ISSUE = _table(
                 r"\b(?:hasn'?t|didn'?t|not)\s+(?:arrived|come|shipped|received)\b",
                 r"늦(?:어|었|네|게|는|고|다|음|잖)|느려|느림|느리",
                 r"안\s*(?:와|왔|오|옴|온)|아직(?:도)?\s*(?:안|못)",
-                r"파손|깨져|깨졌|고장|불량|망가|누락|오배송|찢어|하자",
+                r"파손|깨져|깨졌|고장|불량|망가|누락|오배송|찢어",
+                Ko(r"하자", lemmas=("하자/NNG",)),  # a defect, not 하- + -자 "let's"
                 r"잘못\s*(?:왔|온|배송|보내)",
             ],
         ),
@@ -343,6 +419,10 @@ _POSITIVE = _table(
                 r"\bawesome\b|\bamazing\b|\bexcellent\b|\bperfect\w*|\bwonderful\b",
                 r"\bfantastic\b|\bbrilliant\b|\boutstanding\b|\bsuperb\b",
                 r"최고|완벽|훌륭|짱",
+                # Praise slang: "the value for money is insane" (before 미쳤 reads as anger).
+                r"(?:가성비|퀄리티|품질|맛|핏|디자인|색감|착용감|가격|비주얼|성능|음질|화질)\s*"
+                r"(?:이|가|은|는)?\s*(?:진짜\s*|완전\s*|개\s*)?(?:미쳤|미친|실화)",
+                r"미친\s*(?:가성비|퀄리티|품질|맛|핏|디자인|색감|착용감|가격|비주얼|성능|음질|화질)",
             ],
         ),
         (0.9, [r"\bappreciat\w*", r"만족|감동|행복|덕분"]),
@@ -385,11 +465,49 @@ _NEGATED_PRAISE = _table(
     ]
 )
 
+# Anger words named, not felt: a colleague asking how to handle angry customers, a customer
+# blaming themselves ("I'm such an idiot"), a question whether a text is a scam, and compounds
+# where the word is a term (악성 재고 "dead stock"). They count as negated anger: the trained
+# model's anger alone does not escalate them (``combine`` in emotion_model.py).
+_MENTION = _table(
+    [
+        (
+            1.0,
+            [
+                r"\b(?:deal(?:ing)?\s+with|handl(?:e|ing)|calm(?:ing)?(?:\s+down)?|respond(?:ing)?"
+                r"\s+to|repl(?:y|ying)\s+to|manag(?:e|ing)|de-?escalat\w*|serv(?:e|ing)|train\w*"
+                r"\s+(?:\w+\s+)?(?:for|on))\s+(?:an?\s+|the\s+|these\s+|those\s+)?(?:really\s+|very\s+)?"
+                r"(?:angry|furious|abusive|rude|upset|irate|difficult|hostile|aggressive|mad"
+                r"|annoyed|frustrated|toxic)\s+(?:customers?|clients?|callers?|buyers?|users?"
+                r"|people|guests?|shoppers?)\b",
+                r"\bi(?:'m|\s+am|\s+was|\s+feel\s+like)\s+(?:such\s+|so\s+|a\s+total\s+"
+                r"|a\s+complete\s+|an\s+absolute\s+)?(?:an?\s+)?(?:idiot|moron|stupid|dumb|dummy)\b",
+                r"\bmy\s+(?:own\s+)?(?:stupid|dumb|idiotic)\s+(?:mistake|fault|error)\b",
+                r"\b(?:a|this|my|the)\s+(?:stupid|dumb|silly)\s+question\b",
+                r"\b(?:he|she|they|my\s+\w+|the\s+kids?|kids)\s+(?:is|are|'s|'re|was|were|got"
+                r"|gets?)\s+(?:so\s+|really\s+)?(?:sick|tired)\s+of\b",
+                r"\bscam\s+(?:emails?|texts?|calls?|messages?|links?|sites?|websites?|alerts?)\b"
+                r"|\bphishing\b",
+                r"(?:악성|진상|화난|성난|분노한|불만|블랙)\s*(?:고객|손님|민원인|민원|구매자|이용자"
+                r"|유저|컨슈머|소비자|리뷰|댓글|클레임|컴플레인)(?=[^.!?]{0,15}(?:응대|대응|대처|상대"
+                r"|처리|관리|다루|매뉴얼|교육|방법|어떻게|요령|가이드|규정|정책))",
+                r"악성\s*(?:재고|코드|종양|채무|부채|루머|댓글|민원)",
+                # Self-deprecation: "useless me", 무능력한 저도 …
+                r"(?:무능력한|무능한|멍청한|바보\s*같은|한심한)\s*(?:저|제|나|내)(?=도|가|는|를|\s|$)",
+            ],
+        )
+    ]
+)
+
 # Every cue in one regex, one pass per message. Where two cues overlap, the earlier one wins,
 # and at the same position the one listed first: "thanks for nothing" is anger, not thanks,
 # and 불친절 is one anger cue rather than also a negated 친절.
-_CueKind = Literal["praise", "anger", "swear", "disappointment", "issue", "positive", "thanks"]
-_CUE_SETS: tuple[tuple[_CueKind, _Rows], ...] = (
+CueKind = Literal[
+    "mention", "praise", "anger", "swear", "disappointment", "issue", "positive", "thanks"
+]
+CueSets = tuple[tuple[CueKind, _Rows], ...]
+CUE_SETS: CueSets = (
+    ("mention", _MENTION),
     ("praise", _NEGATED_PRAISE),
     ("anger", _ANGER),
     ("swear", _SWEAR_INTENSIFIER),
@@ -398,21 +516,111 @@ _CUE_SETS: tuple[tuple[_CueKind, _Rows], ...] = (
     ("positive", _POSITIVE),
     ("thanks", _THANKS),
 )
-_CUE_ROWS = tuple((kind, weight, parts) for kind, rows in _CUE_SETS for weight, parts in rows)
-_CUES = cue_pattern(*(p for _, _, parts in _CUE_ROWS for p in parts))
-_CUE_ROW_PATTERNS = tuple(
-    (kind, weight, cue_pattern(*parts), _first_chars(parts)) for kind, weight, parts in _CUE_ROWS
-)
+"""The cue tables, in precedence order: (kind, ((weight, alternatives), ...))."""
 _MAX_CUES = 40  # points saturate long before; bounds the work on pathological input
 
+_Found = tuple[CueKind, float, int, int]
+"""A cue found in a message: kind, weight, start, end."""
 
-def _cue_row(text: str, start: int) -> tuple[_CueKind, float] | None:
-    """Kind and weight of the first cue row that matches at ``start``."""
-    first = text[start]
-    for kind, weight, pattern, firsts in _CUE_ROW_PATTERNS:
-        if (firsts is None or first in firsts) and pattern.match(text, start):
-            return kind, weight
-    return None  # unreachable while _CUES is built from the same rows
+
+class CueLexicon:
+    """Finds the cues of :data:`CUE_SETS` (or of other tables) in a lower-cased message.
+
+    One regex of every alternative finds candidates; a candidate starting with a Hangul
+    syllable counts only as whole words (:mod:`bot.understanding.words`), with the conditions
+    of its :class:`Ko`. ``morphemes=False`` matches substrings, as the lexicon did before
+    (benchmarks measure that as a baseline).
+    """
+
+    def __init__(self, sets: CueSets, *, morphemes: bool = True) -> None:
+        self.morphemes = morphemes
+        rows = tuple((kind, weight, parts) for kind, table in sets for weight, parts in table)
+        patterns = [_pattern(p) for _, _, parts in rows for p in parts]
+        self._any = cue_pattern(*patterns)
+        self._rows = tuple(
+            (kind, weight, cue_pattern(*map(_pattern, parts)), _first_chars(map(_pattern, parts)))
+            for kind, weight, parts in rows
+        )
+        # Every alternative that can start with a syllable, in table order, for Korean.
+        self._korean = tuple(
+            (kind, weight, cue_pattern(_pattern(part)), _first_chars([_pattern(part)]), part)
+            for kind, weight, parts in rows
+            for part in parts
+            if _may_start_korean(_pattern(part))
+        )
+
+    def find(self, text: str) -> list[_Found]:
+        """The cues of ``text`` (lower-cased, formulas blanked), in order, not overlapping."""
+        found: list[_Found] = []
+        reading: Words | None = None
+        pos = 0
+        while len(found) < _MAX_CUES and (m := self._any.search(text, pos)) is not None:
+            start = m.start()
+            hit: _Found | None
+            if self.morphemes and is_syllable(text[start]):
+                reading = reading or words(text)
+                hit = self._korean_at(text, start, reading)
+            else:
+                row = self._row(text, start)
+                hit = (*row, start, m.end()) if row is not None else None
+            if hit is None:
+                pos = start + 1
+                continue
+            found.append(hit)
+            pos = max(hit[3], start + 1)
+        return found
+
+    def _row(self, text: str, start: int) -> tuple[CueKind, float] | None:
+        """Kind and weight of the first cue row that matches at ``start``."""
+        first = text[start]
+        for kind, weight, pattern, firsts in self._rows:
+            if (firsts is None or first in firsts) and pattern.match(text, start):
+                return kind, weight
+        return None  # unreachable while the candidate regex is built from the same rows
+
+    def _korean_at(self, text: str, start: int, reading: Words) -> _Found | None:
+        first = text[start]
+        for kind, weight, pattern, firsts, part in self._korean:
+            if firsts is not None and first not in firsts:
+                continue
+            m = pattern.match(text, start)
+            if m is not None and m.end() > start and _accepts(part, reading, start, m.end()):
+                return kind, weight, start, m.end()
+        return None
+
+
+def _may_start_korean(pattern: str) -> bool:
+    firsts = _first_chars([pattern])
+    return firsts is None or any(is_syllable(ch) for ch in firsts)
+
+
+def _accepts(part: Part, reading: Words, start: int, end: int) -> bool:
+    """Whether the Korean cue ``part`` found at ``text[start:end]`` is whole words."""
+    ko = part if isinstance(part, Ko) else None
+    if ko is not None and ko.inside:
+        tokens = reading.sentence(start)
+        i = covering(tokens, start)
+        if i is not None and tokens[i].start < start:
+            # Inside one longer morpheme (개새끼) counts; straddling two (출시|발표) does not.
+            return tokens[i].end >= end and reading.text[start:end] in tokens[i].form
+        return True
+    if not reading.whole(start, end):
+        return False
+    if ko is None:
+        return True
+    at = reading.index(start)
+    if at is None:
+        return not ko.lemmas
+    tokens, i = at
+    if ko.lemmas and not any(
+        t.has(lemma) for t in tokens if t.start == start for lemma in ko.lemmas
+    ):
+        return False
+    return not (i and any(tokens[i - 1].has(lemma) for lemma in ko.unless_before))
+
+
+LEXICON = CueLexicon(CUE_SETS)
+"""The shipped cue lexicon."""
 
 
 # Politeness formulas that contain positive words but carry no emotion; blanked out first.
@@ -482,7 +690,8 @@ class CuePoints:
     shouting: bool = False
     """Most Latin words in capitals (acronyms and placeholders aside)."""
     negated_anger: float = 0.0
-    """Points of anger cues that were negated ("I'm not angry", "짜증 안 나요")."""
+    """Points of anger cues that were negated ("I'm not angry", "짜증 안 나요") or only named
+    ("how do I handle angry customers?", 악성 고객 대응)."""
 
 
 def _negated(text: str, start: int, end: int) -> bool:
@@ -528,7 +737,7 @@ def _score(points: float) -> float:
     return round(1.0 - math.exp(-points), 3)
 
 
-def cue_points(raw_text: str) -> CuePoints:
+def cue_points(raw_text: str, lexicon: CueLexicon = LEXICON) -> CuePoints:
     """Score ``raw_text`` against the cue lexicons (both languages, negation-aware)."""
     # Patterns are written lower-case; str.lower() may change the length (İ), which is fine
     # because every offset below indexes this same string.
@@ -538,34 +747,30 @@ def cue_points(raw_text: str) -> CuePoints:
     # A positive word in a question ("is it good for winter?") is not satisfaction.
     positive_factor = 0.5 if is_question else 1.0
 
-    cues: list[tuple[_CueKind, float, re.Match[str]]] = []
-    for m in _CUES.finditer(text):
-        row = _cue_row(text, m.start())
-        if row is not None:
-            cues.append((*row, m))
-        if len(cues) == _MAX_CUES:
-            break
+    cues = lexicon.find(text)
     positive_starts: list[int] = []
-    for kind, weight, m in cues:
+    for kind, weight, start, end in cues:
         if kind == "praise":
             pts.positive += weight * positive_factor
-            positive_starts.append(m.start())
+            positive_starts.append(start)
         elif kind in ("positive", "thanks"):
-            if not _negated(text, m.start(), m.end()):
+            if not _negated(text, start, end):
                 pts.positive += weight * positive_factor
-                positive_starts.append(m.start())
+                positive_starts.append(start)
             elif kind == "positive":
                 # "not happy", "안 좋아요"; but "no thanks" is only a polite refusal.
                 pts.disappointment += _NEGATED_POSITIVE_POINTS
-    for kind, weight, m in cues:
-        if kind == "swear":
-            following = [s for s in positive_starts if m.end() <= s <= m.end() + _SWEAR_REACH]
-            if following and not _CLAUSE_BREAK.search(text, m.end(), following[0]):
+    for kind, weight, start, end in cues:
+        if kind == "mention":
+            pts.negated_anger += weight
+        elif kind == "swear":
+            following = [s for s in positive_starts if end <= s <= end + _SWEAR_REACH]
+            if following and not _CLAUSE_BREAK.search(text, end, following[0]):
                 pts.amplifier += 0.2
             else:
                 pts.anger += weight
         elif kind in ("anger", "disappointment", "issue"):
-            if _negated(text, m.start(), m.end()):
+            if _negated(text, start, end):
                 if kind == "anger":
                     pts.negated_anger += weight
             elif kind == "anger":
