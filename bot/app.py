@@ -13,6 +13,7 @@ from bot.responder.composer import ComposerResponder
 from bot.settings import Settings
 from bot.storage.connect import open_store
 from bot.storage.interface import Store
+from bot.understanding import words
 from bot.understanding.emotion_model import default_detector
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import Embedder
@@ -96,6 +97,8 @@ def build_runtime(
             extra=imported,
         )
         knowledge.version = version
+        # The Korean analyzer the cue lists read with (a Korean knowledge base loaded it already).
+        words.warm_up()
     except BaseException:
         store.close()
         raise

@@ -8,15 +8,14 @@ character unigrams and bigrams catch the rest.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from knowledge.morphology import tokenize
 
 _CONTENT_TAGS = ("NNG", "NNP", "NNB", "NR", "VV", "VA", "XR", "SL", "SN", "MAG", "SH")
 _WORD_RE = re.compile(r"[a-z0-9]+|[\uac00-\ud7a3]+")
@@ -81,19 +80,6 @@ _EN_STOP = frozenset(
 )
 _SUFFIXES = ("ingly", "edly", "ings", "ing", "ies", "ied", "ed", "es", "s", "ly")
 
-_kiwi_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _kiwi() -> Any:
-    from kiwipiepy import Kiwi
-
-    # Without the optional dictionaries (proper nouns, multi-word entries, typos) the analyzer
-    # loads in half the time; the features it gives for questions are the same.
-    return Kiwi(
-        model_type="cong", load_default_dict=False, load_typo_dict=False, load_multi_dict=False
-    )
-
 
 def _stem(word: str) -> str:
     for suffix in _SUFFIXES:
@@ -107,8 +93,7 @@ def tokens(text: str) -> list[str]:
     lowered = text.lower()
     feats: list[str] = []
     if _HANGUL_RE.search(lowered):
-        with _kiwi_lock:
-            morphs = _kiwi().tokenize(lowered)
+        morphs = tokenize(lowered)
         for token in morphs:
             if token.tag.startswith(_CONTENT_TAGS):
                 form = token.form

@@ -95,7 +95,9 @@ def test_only_the_sentences_asked_for_are_analysed() -> None:
 
 def test_warm_up_loads_the_analyzer() -> None:
     words_module.warm_up()
-    assert words_module._kiwi.cache_info().currsize == 1
+    from knowledge.morphology import analyzer
+
+    assert analyzer.cache_info().currsize == 1
 
 
 def test_long_text_is_cut_into_bounded_sentences() -> None:

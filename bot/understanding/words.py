@@ -14,11 +14,12 @@ nothing, a short one with a cue about a millisecond.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
+
+from knowledge.morphology import tokenize
 
 # Sentences end at terminal punctuation or a line break; a long run without one is cut at a
 # space so that one pathological message never costs more than its candidates' windows.
@@ -31,19 +32,6 @@ _PREFIXES = frozenset({"개", "핵", "존", "졸", "왕", "개개"})
 _SUFFIXES = frozenset(
     {"감", "적", "스럽", "스러", "스런", "심", "성", "질", "꾼", "쟁이", "들", "움"}
 )
-
-_kiwi_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _kiwi() -> Any:
-    from kiwipiepy import Kiwi
-
-    # The same analyzer settings as knowledge/lexical.py: without the optional dictionaries
-    # it loads in half the time, and the cue words are all in the base model.
-    return Kiwi(
-        model_type="cong", load_default_dict=False, load_typo_dict=False, load_multi_dict=False
-    )
 
 
 def warm_up() -> None:
@@ -73,8 +61,7 @@ class Token:
 
 @lru_cache(maxsize=4096)
 def _analyse(sentence: str) -> tuple[tuple[str, str, int, int], ...]:
-    with _kiwi_lock:  # one Kiwi instance, not safe to share across threads
-        tokens = _kiwi().tokenize(sentence)
+    tokens = tokenize(sentence)
     return tuple((t.form, t.tag, t.start, t.start + t.len) for t in tokens)
 
 
