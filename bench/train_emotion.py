@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from bench.common import progress
-from bot.types import EmotionLabel, Language
+from bot.types import Emotion, EmotionLabel, Language
 from bot.understanding.emotion import ANGER_THRESHOLD, CuePoints, cue_points
 from bot.understanding.emotion_model import (
     CUE_FEATURES,
@@ -38,6 +38,7 @@ from bot.understanding.emotion_model import (
     LABELS,
     MANIFEST,
     MODELS_DIR,
+    UNCALIBRATED,
     Calibration,
     FeatureSpec,
     combine,
@@ -45,6 +46,7 @@ from bot.understanding.emotion_model import (
     gate_anger,
     ngrams,
     plain_request,
+    rule_verdict,
 )
 
 SEED = 0
@@ -630,25 +632,78 @@ def cross_fitted(data: HeldOut) -> tuple[NDArray[np.float64], NDArray[np.float64
     return logits, anger
 
 
-def labels_with(
+def answers_with(
     calibration: Calibration, logits: NDArray[np.float64], anger: NDArray[np.float64], data: HeldOut
-) -> list[int]:
-    """The detector's label index on each held-out row under ``calibration``."""
+) -> list[Emotion]:
+    """The detector's answer on each held-out row under ``calibration``."""
     out = []
     for i in range(len(data.texts)):
         p = gate_anger(
             calibration.probabilities(logits[i]), float(anger[i]), data.points[i], calibration
         )
-        e = combine(
-            float(anger[i]),
-            p,
-            data.points[i],
-            bool(data.plain[i]),
-            ANGER_THRESHOLD,
-            calibration.min_probability,
+        out.append(
+            combine(
+                float(anger[i]),
+                p,
+                data.points[i],
+                bool(data.plain[i]),
+                ANGER_THRESHOLD,
+                calibration,
+            )
         )
-        out.append(LABELS.index(e.label))
     return out
+
+
+def labels_with(
+    calibration: Calibration, logits: NDArray[np.float64], anger: NDArray[np.float64], data: HeldOut
+) -> list[int]:
+    """The detector's label index on each held-out row under ``calibration``."""
+    return [LABELS.index(e.label) for e in answers_with(calibration, logits, anger, data)]
+
+
+def fit_cue_scaling(
+    anger: NDArray[np.float64], data: HeldOut, rows: Sequence[int]
+) -> dict[str, list[float]]:
+    """Platt scaling of standing cue verdicts (``positive``, ``disappointed``) on held-out rows.
+
+    Per label, a logistic regression of "the mapped gold label is this one" on the cue score,
+    over the mapped rows where that verdict stands (:func:`rule_verdict` says ``cue``). A
+    slope below zero would make a stronger cue less sure, so then only the intercept is kept
+    (the verdict's held-out precision).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    scores: dict[str, list[float]] = {"positive": [], "disappointed": []}
+    right: dict[str, list[bool]] = {"positive": [], "disappointed": []}
+    for i in rows:
+        decided = rule_verdict(float(anger[i]), data.points[i], bool(data.plain[i]))
+        if decided is None or decided[0] != "cue":
+            continue
+        label = decided[1].label
+        scores[label].append(decided[1].score)
+        right[label].append(data.four[i] == LABELS.index(label))
+    out: dict[str, list[float]] = {}
+    for label in ("positive", "disappointed"):
+        y = np.asarray(right[label])
+        if len(y) < 20 or y.all() or not y.any():
+            continue
+        fit = LogisticRegression(C=1e4, max_iter=5000).fit(
+            np.asarray(scores[label]).reshape(-1, 1), y
+        )
+        slope, intercept = float(fit.coef_[0][0]), float(fit.intercept_[0])
+        if slope < 0:
+            rate = float(y.mean())
+            slope, intercept = 0.0, math.log(rate / (1 - rate))
+        out[label] = [round(slope, 6), round(intercept, 6)]
+    return out
+
+
+def score_ece(answers: Sequence[Emotion], rows: Sequence[int], gold: Sequence[int]) -> float:
+    """ECE of the answers' scores as the confidence that their label is right."""
+    return ece_of_scores(
+        [answers[i].score for i in rows],
+        [LABELS.index(answers[i].label) == g for i, g in zip(rows, gold, strict=True)],
+    )
 
 
 def fit_calibration(data: HeldOut) -> dict[str, Any]:
@@ -657,6 +712,7 @@ def fit_calibration(data: HeldOut) -> dict[str, Any]:
     - temperature: NLL-optimal on the cross-fitted four-way logits of the mapped rows;
     - anger evidence: the held-out base rate of the anger label (an anger probability above
       it means the text makes anger more likely than the data set's average);
+    - cue scaling: :func:`fit_cue_scaling`;
     - minimum probability: the one of :data:`MIN_PROBABILITY_GRID` with the best four-way
       macro-F1 of the whole detector (rules and anger gate included) on the mapped held-out
       rows, ties to the larger. Macro-F1 rather than accuracy: accuracy follows the data set's
@@ -668,9 +724,13 @@ def fit_calibration(data: HeldOut) -> dict[str, Any]:
     gold = [int(data.four[i]) for i in rows]  # type: ignore[arg-type]
     temperature = fit_temperature(logits[rows], gold)
     evidence = round(float(data.anger.mean()), 4)
+    scaling = fit_cue_scaling(anger, data, rows)
+    cue_scaling = tuple(
+        (label, scaling[label][0], scaling[label][1]) for label in LABELS if label in scaling
+    )
     grid = []
     for tau in MIN_PROBABILITY_GRID:
-        calibration = Calibration(temperature, tau, evidence)
+        calibration = Calibration(temperature, tau, evidence, cue_scaling)
         labels = labels_with(calibration, logits, anger, data)
         predicted = [labels[i] for i in rows]
         grid.append(
@@ -685,16 +745,36 @@ def fit_calibration(data: HeldOut) -> dict[str, Any]:
                 ),
             }
         )
+    old = answers_with(UNCALIBRATED, logits, anger, data)
+    before = [LABELS.index(old[i].label) for i in rows]
     best = max(grid, key=lambda row: (row["macro_f1"], row["min_probability"]))
     chosen = best["min_probability"]
+    new = answers_with(
+        Calibration(temperature, chosen, evidence, cue_scaling),
+        logits,
+        anger,
+        data,
+    )
     raw = _softmax_rows(logits[rows])
     scaled = _softmax_rows(logits[rows] / temperature)
     return {
         "temperature": temperature,
         "min_probability": chosen,
         "anger_evidence": evidence,
+        "cue_scaling": scaling,
         "held_out_ece": {"before": round(ece(raw, gold), 4), "after": round(ece(scaled, gold), 4)},
+        "held_out_score_ece": {
+            "before": round(score_ece(old, rows, gold), 4),
+            "after": round(score_ece(new, rows, gold), 4),
+        },
         "held_out_grid": grid,
+        "held_out_uncalibrated": {
+            "accuracy": round(
+                sum(p == g for p, g in zip(before, gold, strict=True)) / len(gold), 4
+            ),
+            "macro_f1": round(macro_f1(before, gold), 4),
+            "neutral": round(sum(p == LABELS.index("neutral") for p in before) / len(gold), 4),
+        },
     }
 
 

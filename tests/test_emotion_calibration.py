@@ -103,7 +103,8 @@ def test_the_shipped_calibration_was_fitted() -> None:
 
 def test_a_weak_argmax_is_neutral() -> None:
     weak = [0.1, 0.25, 0.25, 0.4]  # angry is the argmax, but not likely
-    emotion = combine(0.09, weak, CuePoints(anger=0.0), plain=False, min_probability=0.45)
+    calibration = Calibration(min_probability=0.45)
+    emotion = combine(0.09, weak, CuePoints(), plain=False, calibration=calibration)
     assert emotion.label == "neutral"
     assert emotion.score == 0.25  # the calibrated probability of neutral
     # the same probabilities without a minimum: the old argmax
@@ -111,7 +112,10 @@ def test_a_weak_argmax_is_neutral() -> None:
 
 
 def test_a_likely_label_stands() -> None:
-    emotion = combine(0.01, [0.7, 0.2, 0.05, 0.05], CuePoints(), plain=False, min_probability=0.5)
+    calibration = Calibration(min_probability=0.5)
+    emotion = combine(
+        0.01, [0.7, 0.2, 0.05, 0.05], CuePoints(), plain=False, calibration=calibration
+    )
     assert emotion.label == "positive" and emotion.score == 0.7
 
 
@@ -188,6 +192,24 @@ def test_probabilities_sum_to_one(text: str, language: Language) -> None:
     for p in (reading.probabilities, reading.four):
         assert all(0.0 <= x <= 1.0 for x in p)
         assert sum(p) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_standing_cue_verdict_is_scored_with_its_platt_scaling() -> None:
+    calibration = Calibration(cue_scaling=(("positive", 4.0, -0.5), ("disappointed", 0.0, -0.5)))
+    points = CuePoints(positive=1.0)  # cue verdict positive, score 0.632
+    emotion = combine(0.01, [0.1, 0.8, 0.05, 0.05], points, plain=False, calibration=calibration)
+    assert emotion.label == "positive"
+    assert emotion.score == pytest.approx(1 / (1 + np.exp(-(4.0 * 0.632 - 0.5))), abs=1e-3)
+    # a stronger cue is at least as sure (slopes are never negative)
+    scores = [calibration.cue_score("positive", s) for s in (0.4, 0.6, 0.8)]
+    assert scores == sorted(scores)
+    # slope 0: the held-out precision of the verdict, whatever its cue score
+    assert calibration.cue_score("disappointed", 0.4) == calibration.cue_score("disappointed", 0.9)
+    # uncalibrated: the cue lexicon's own score
+    assert combine(0.01, [0.1, 0.8, 0.05, 0.05], points, plain=False).score == 0.632
+    for shipped in (KO, EN):
+        assert {label for label, _, _ in shipped.cue_scaling} <= {"positive", "disappointed"}
+        assert all(slope >= 0 for _, slope, _ in shipped.cue_scaling)
 
 
 def test_a_model_chosen_label_is_scored_with_its_calibrated_probability() -> None:

@@ -5,10 +5,13 @@ Each language has one small linear model over TF-IDF word and character n-grams 
 two heads: an anger head trained on the data set's own anger label and a four-way head (positive,
 neutral, disappointed, angry). A tiny mixing layer (in ``bot/understanding/models/emotion.json``),
 fitted on held-out data, combines each head with the cue points of :mod:`bot.understanding.emotion`
-and calibrates the anger head into a probability. :func:`combine` then applies the customer-service
-rules: plain questions are neutral, the cue lexicon's verdicts stand (so what it escalated still
-escalates), and the model's anger probability escalates at/above
-:data:`bot.understanding.emotion.ANGER_THRESHOLD`. See ``bench/README.md`` for the figures.
+and calibrates the anger head into a probability; a :class:`Calibration`, fitted on the same
+held-out data, scales the four-way probabilities, moves ``angry`` to ``disappointed`` when
+nothing speaks for anger (:func:`gate_anger`) and sets the probability a label needs.
+:func:`combine` then applies the customer-service rules: plain questions are neutral, the cue
+lexicon's verdicts stand (so what it escalated still escalates), the model's anger probability
+escalates at/above :data:`bot.understanding.emotion.ANGER_THRESHOLD`, and otherwise a label is
+given only when it is genuinely likely. See ``bench/README.md`` for the figures.
 
 Everything loads with ``numpy.load(allow_pickle=False)`` and ``json``; nothing is unpickled.
 """
@@ -24,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -310,15 +313,32 @@ class Calibration:
     anger_evidence: float = 0.0
     """Anger probability at/above which the anger head alone counts as evidence of anger (the
     held-out base rate of the anger label: the message makes anger more likely than usual)."""
+    cue_scaling: tuple[tuple[EmotionLabel, float, float], ...] = ()
+    """Platt scaling of a standing cue verdict's score, per label: ``(label, slope,
+    intercept)``, ``sigmoid(slope * cue score + intercept)``; a label not listed keeps its cue
+    score."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
         """Read the ``calibration`` object of the manifest."""
+        scaling = data.get("cue_scaling", {})
         return cls(
             float(data["temperature"]),
             float(data["min_probability"]),
             float(data["anger_evidence"]),
+            tuple(
+                (label, float(scaling[label][0]), float(scaling[label][1]))
+                for label in LABELS
+                if label in scaling
+            ),
         )
+
+    def cue_score(self, label: EmotionLabel, score: float) -> float:
+        """The calibrated score of a standing cue verdict of ``label`` scored ``score``."""
+        for name, slope, intercept in self.cue_scaling:
+            if name == label:
+                return round(_sigmoid(slope * score + intercept), 3)
+        return score
 
     def probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
         """Calibrated probabilities of :data:`LABELS` from the four-way logits."""
@@ -385,17 +405,44 @@ CUE_FLOOR = ANGER_THRESHOLD
 anger cue scores 0.63, a lone weak one 0.39); :func:`combine` keeps those escalations."""
 
 
+RuleName = Literal["plain", "cue_angry", "model_angry", "cue"]
+
+
+def rule_verdict(
+    anger: float, points: CuePoints, plain: bool, threshold: float = ANGER_THRESHOLD
+) -> tuple[RuleName, Emotion] | None:
+    """Steps 1-4 of :func:`combine`: which rule decides and its uncalibrated verdict, or None
+    when the model's probabilities decide."""
+    cue = cue_emotion(points)
+    if plain:
+        return "plain", Emotion("neutral", cue.score)
+    if cue.label == "angry":
+        return "cue_angry", Emotion("angry", round(max(anger, cue.score), 3))
+    other = cue.label in ("disappointed", "positive")
+    if anger >= threshold and not _negated_only(points) and not (other and cue.score > anger):
+        return "model_angry", Emotion("angry", round(anger, 3))
+    if other:
+        return "cue", cue
+    return None
+
+
+def _negated_only(points: CuePoints) -> bool:
+    return points.negated_anger > 0 and points.anger == 0
+
+
 def combine(
     anger: float,
     probabilities: NDArray[np.float64] | Sequence[float],
     points: CuePoints,
     plain: bool,
     threshold: float = ANGER_THRESHOLD,
-    min_probability: float = 0.0,
+    calibration: Calibration | None = None,
 ) -> Emotion:
     """The detector's answer from the model's probabilities and the cue lexicon's points.
 
-    ``probabilities`` are the calibrated four-way probabilities after :func:`gate_anger`.
+    ``probabilities`` are the calibrated four-way probabilities after :func:`gate_anger`;
+    ``calibration`` gives the minimum probability and the cue verdicts' scaling (None: the
+    uncalibrated behaviour).
 
     1. A plain request (:func:`plain_request`) is neutral.
     2. A cue verdict of ``angry`` is angry, scored ``max(anger, cue score)``: what the lexicon
@@ -404,31 +451,28 @@ def combine(
        words were negated ("I'm not angry") or a disappointed/positive cue verdict scores
        higher.
     4. A disappointed or positive cue verdict stands.
-    5. Otherwise the most probable label if its probability reaches ``min_probability``, else
+    5. Otherwise the most probable label if its probability reaches the minimum, else
        neutral (no label is genuinely likely). An ``angry`` label is scored with ``anger``, so
        it stays below the threshold; with only negated anger words, ``angry`` is left out.
 
     Scores: ``angry`` keeps the escalation contract (``score >= threshold`` exactly when it
     escalates); a label of step 5 is scored with its calibrated probability (``neutral``
-    included); the verdicts of steps 1 and 4 carry the cue lexicon's score, as before.
+    included); a cue verdict of step 4 with the held-out precision of such verdicts
+    (:meth:`Calibration.cue_score`); the plain request of step 1 keeps the cue score.
     """
-    cue = cue_emotion(points)
-    if plain:
-        return Emotion("neutral", cue.score)
-    if cue.label == "angry":
-        return Emotion("angry", round(max(anger, cue.score), 3))
-    other = cue.label in ("disappointed", "positive")
-    negated_only = points.negated_anger > 0 and points.anger == 0
-    if anger >= threshold and not negated_only and not (other and cue.score > anger):
-        return Emotion("angry", round(anger, 3))
-    if other:
-        return cue
+    calibration = calibration or UNCALIBRATED
+    decided = rule_verdict(anger, points, plain, threshold)
+    if decided is not None:
+        name, emotion = decided
+        if name == "cue":
+            return Emotion(emotion.label, calibration.cue_score(emotion.label, emotion.score))
+        return emotion
     p = np.asarray(probabilities, dtype=np.float64)
-    if negated_only:
+    if _negated_only(points):
         p = p * (np.arange(len(LABELS)) != _ANGRY)
         p = p / max(float(p.sum()), 1e-12)
     top = int(np.argmax(p))
-    if p[top] < min_probability:
+    if p[top] < calibration.min_probability:
         top = _NEUTRAL
     label = LABELS[top]
     score = anger if label == "angry" else float(p[top])
@@ -529,9 +573,7 @@ class TrainedEmotionDetector:
             four = calibrated = np.asarray([0.0, 1.0, 0.0, 0.0])  # nothing to read: emoji
         probabilities = gate_anger(calibrated, anger, points, calibration)
         plain = plain_request(text, points, language)
-        emotion = combine(
-            anger, probabilities, points, plain, self.threshold, calibration.min_probability
-        )
+        emotion = combine(anger, probabilities, points, plain, self.threshold, calibration)
         return Reading(
             round(anger, 4), _rounded(four), cue_emotion(points), emotion, _rounded(probabilities)
         )
