@@ -56,6 +56,15 @@ def test_the_manifest_matches_the_code() -> None:
     assert MANIFEST_DATA["labels"] == list(LABELS)
     assert MANIFEST_DATA["anger_threshold"] == ANGER_THRESHOLD
     assert set(MANIFEST_DATA["languages"]) == {"en", "ko"}
+    for language in ("en", "ko"):
+        calibration = MANIFEST_DATA["languages"][language]["calibration"]
+        assert {"temperature", "min_probability", "anger_evidence"} <= set(calibration)
+        chosen = [
+            r
+            for r in calibration["held_out_grid"]
+            if r["min_probability"] == (calibration["min_probability"])
+        ]
+        assert len(chosen) == 1  # the minimum is one of the grid's, chosen on held-out rows
 
 
 def test_the_threshold_is_the_chosen_one() -> None:

@@ -5,10 +5,13 @@ Each language has one small linear model over TF-IDF word and character n-grams 
 two heads: an anger head trained on the data set's own anger label and a four-way head (positive,
 neutral, disappointed, angry). A tiny mixing layer (in ``bot/understanding/models/emotion.json``),
 fitted on held-out data, combines each head with the cue points of :mod:`bot.understanding.emotion`
-and calibrates the anger head into a probability. :func:`combine` then applies the customer-service
-rules: plain questions are neutral, the cue lexicon's verdicts stand (so what it escalated still
-escalates), and the model's anger probability escalates at/above
-:data:`bot.understanding.emotion.ANGER_THRESHOLD`. See ``bench/README.md`` for the figures.
+and calibrates the anger head into a probability; a :class:`Calibration`, fitted on the same
+held-out data, scales the four-way probabilities, moves ``angry`` to ``disappointed`` when
+nothing speaks for anger (:func:`gate_anger`) and sets the probability a label needs.
+:func:`combine` then applies the customer-service rules: plain questions are neutral, the cue
+lexicon's verdicts stand (so what it escalated still escalates), the model's anger probability
+escalates at/above :data:`bot.understanding.emotion.ANGER_THRESHOLD`, and otherwise a label is
+given only when it is genuinely likely. See ``bench/README.md`` for the figures.
 
 Everything loads with ``numpy.load(allow_pickle=False)`` and ``json``; nothing is unpickled.
 """
@@ -21,10 +24,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +46,8 @@ MANIFEST = "emotion.json"
 LABELS: tuple[EmotionLabel, ...] = ("positive", "neutral", "disappointed", "angry")
 """Order of the four-way head's outputs."""
 _ANGRY = LABELS.index("angry")
+_DISAPPOINTED = LABELS.index("disappointed")
+_NEUTRAL = LABELS.index("neutral")
 FEATURE_VERSION = 1
 """Bumped whenever :func:`ngrams` changes; the manifest records the version it was trained on."""
 
@@ -281,19 +286,101 @@ class Mixer:
             self.anger_bias + sum(w * x for w, x in zip(self.anger_coef, inputs, strict=True))
         )
 
-    def four(self, raw: NDArray[np.float64], cues: Sequence[float]) -> NDArray[np.float64]:
-        """Probabilities of :data:`LABELS`."""
+    def four_logits(self, raw: NDArray[np.float64], cues: Sequence[float]) -> NDArray[np.float64]:
+        """The four-way layer's logits, in :data:`LABELS` order."""
         inputs = np.asarray([*raw[1:], *cues], dtype=np.float64)
         coef = np.asarray(self.four_coef, dtype=np.float64)
-        return _softmax(coef @ inputs + np.asarray(self.four_bias, dtype=np.float64))
+        out: NDArray[np.float64] = coef @ inputs + np.asarray(self.four_bias, dtype=np.float64)
+        return out
+
+    def four(self, raw: NDArray[np.float64], cues: Sequence[float]) -> NDArray[np.float64]:
+        """Probabilities of :data:`LABELS` (before :class:`Calibration`)."""
+        return _softmax(self.four_logits(raw, cues))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How one language's four-way probabilities are calibrated and turned into a label.
+
+    Fitted by ``bench.train_emotion`` on held-out data (GoEmotions dev.tsv; KOTE val.tsv
+    out-of-fold), never on a test split; ``bench/README.md`` documents the choices.
+    """
+
+    temperature: float = 1.0
+    """The mixing layer's four-way logits are divided by it (temperature scaling)."""
+    min_probability: float = 0.0
+    """A label other than ``neutral`` needs at least this calibrated probability."""
+    anger_evidence: float = 0.0
+    """Anger probability at/above which the anger head alone counts as evidence of anger (the
+    held-out base rate of the anger label: the message makes anger more likely than usual)."""
+    cue_scaling: tuple[tuple[EmotionLabel, float, float], ...] = ()
+    """Platt scaling of a standing cue verdict's score, per label: ``(label, slope,
+    intercept)``, ``sigmoid(slope * cue score + intercept)``; a label not listed keeps its cue
+    score."""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Calibration:
+        """Read the ``calibration`` object of the manifest."""
+        scaling = data.get("cue_scaling", {})
+        return cls(
+            float(data["temperature"]),
+            float(data["min_probability"]),
+            float(data["anger_evidence"]),
+            tuple(
+                (label, float(scaling[label][0]), float(scaling[label][1]))
+                for label in LABELS
+                if label in scaling
+            ),
+        )
+
+    def cue_score(self, label: EmotionLabel, score: float) -> float:
+        """The calibrated score of a standing cue verdict of ``label`` scored ``score``."""
+        for name, slope, intercept in self.cue_scaling:
+            if name == label:
+                return round(_sigmoid(slope * score + intercept), 3)
+        return score
+
+    def probabilities(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Calibrated probabilities of :data:`LABELS` from the four-way logits."""
+        return _softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
+
+
+UNCALIBRATED = Calibration()
+"""The behaviour before calibration: raw probabilities, plain argmax, no evidence needed."""
+
+
+def anger_evident(anger: float, points: CuePoints, calibration: Calibration) -> bool:
+    """True when something in the message speaks for anger: an anger cue that is not negated
+    (shouting counts), or an anger probability at/above ``calibration.anger_evidence``."""
+    return points.anger > 0 or anger >= calibration.anger_evidence
+
+
+def gate_anger(
+    probabilities: NDArray[np.float64] | Sequence[float],
+    anger: float,
+    points: CuePoints,
+    calibration: Calibration,
+) -> NDArray[np.float64]:
+    """The probabilities with ``angry`` moved to ``disappointed`` when anger is not evident.
+
+    The four-way head learned ``angry`` from annoyance and disgust as well as anger, so mild
+    negativity ("재미 없음", "not great") often scores highest there; without anger evidence
+    (:func:`anger_evident`) that negative mass is disappointment. The sum stays 1.
+    """
+    p = np.array(probabilities, dtype=np.float64)
+    if not anger_evident(anger, points, calibration):
+        p[_DISAPPOINTED] += p[_ANGRY]
+        p[_ANGRY] = 0.0
+    return p
 
 
 @dataclass(frozen=True)
 class LanguageModel:
-    """One language's n-gram model and mixing layer."""
+    """One language's n-gram model, mixing layer and calibration."""
 
     linear: LinearModel
     mixer: Mixer
+    calibration: Calibration = UNCALIBRATED
 
 
 @dataclass(frozen=True)
@@ -303,11 +390,14 @@ class Reading:
     anger: float
     """Calibrated probability of anger (the data set's own anger label)."""
     four: tuple[float, float, float, float]
-    """Probabilities of :data:`LABELS`."""
+    """The mixing layer's probabilities of :data:`LABELS`, before calibration."""
     cue: Emotion
     """What the cue lexicon alone says."""
     emotion: Emotion
     """The detector's answer."""
+    probabilities: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 0.0)
+    """Calibrated probabilities of :data:`LABELS` with the anger gate applied
+    (:func:`gate_anger`): what the label is chosen from; they sum to 1."""
 
 
 CUE_FLOOR = ANGER_THRESHOLD
@@ -315,14 +405,44 @@ CUE_FLOOR = ANGER_THRESHOLD
 anger cue scores 0.63, a lone weak one 0.39); :func:`combine` keeps those escalations."""
 
 
+RuleName = Literal["plain", "cue_angry", "model_angry", "cue"]
+
+
+def rule_verdict(
+    anger: float, points: CuePoints, plain: bool, threshold: float = ANGER_THRESHOLD
+) -> tuple[RuleName, Emotion] | None:
+    """Steps 1-4 of :func:`combine`: which rule decides and its uncalibrated verdict, or None
+    when the model's probabilities decide."""
+    cue = cue_emotion(points)
+    if plain:
+        return "plain", Emotion("neutral", cue.score)
+    if cue.label == "angry":
+        return "cue_angry", Emotion("angry", round(max(anger, cue.score), 3))
+    other = cue.label in ("disappointed", "positive")
+    if anger >= threshold and not _negated_only(points) and not (other and cue.score > anger):
+        return "model_angry", Emotion("angry", round(anger, 3))
+    if other:
+        return "cue", cue
+    return None
+
+
+def _negated_only(points: CuePoints) -> bool:
+    return points.negated_anger > 0 and points.anger == 0
+
+
 def combine(
     anger: float,
-    four: NDArray[np.float64] | Sequence[float],
+    probabilities: NDArray[np.float64] | Sequence[float],
     points: CuePoints,
     plain: bool,
     threshold: float = ANGER_THRESHOLD,
+    calibration: Calibration | None = None,
 ) -> Emotion:
     """The detector's answer from the model's probabilities and the cue lexicon's points.
+
+    ``probabilities`` are the calibrated four-way probabilities after :func:`gate_anger`;
+    ``calibration`` gives the minimum probability and the cue verdicts' scaling (None: the
+    uncalibrated behaviour).
 
     1. A plain request (:func:`plain_request`) is neutral.
     2. A cue verdict of ``angry`` is angry, scored ``max(anger, cue score)``: what the lexicon
@@ -331,26 +451,31 @@ def combine(
        words were negated ("I'm not angry") or a disappointed/positive cue verdict scores
        higher.
     4. A disappointed or positive cue verdict stands.
-    5. Otherwise the four-way argmax (an ``angry`` argmax is scored with ``anger``, so it stays
-       below the threshold; with only negated anger words, ``angry`` is left out).
+    5. Otherwise the most probable label if its probability reaches the minimum, else
+       neutral (no label is genuinely likely). An ``angry`` label is scored with ``anger``, so
+       it stays below the threshold; with only negated anger words, ``angry`` is left out.
+
+    Scores: ``angry`` keeps the escalation contract (``score >= threshold`` exactly when it
+    escalates); a label of step 5 is scored with its calibrated probability (``neutral``
+    included); a cue verdict of step 4 with the held-out precision of such verdicts
+    (:meth:`Calibration.cue_score`); the plain request of step 1 keeps the cue score.
     """
-    cue = cue_emotion(points)
-    if plain:
-        return Emotion("neutral", cue.score)
-    if cue.label == "angry":
-        return Emotion("angry", round(max(anger, cue.score), 3))
-    other = cue.label in ("disappointed", "positive")
-    negated_only = points.negated_anger > 0 and points.anger == 0
-    if anger >= threshold and not negated_only and not (other and cue.score > anger):
-        return Emotion("angry", round(anger, 3))
-    if other:
-        return cue
-    probabilities = np.asarray(four, dtype=np.float64)
-    if negated_only:
-        probabilities = probabilities * (np.arange(len(LABELS)) != _ANGRY)
-        probabilities = probabilities / max(float(probabilities.sum()), 1e-12)
-    label = LABELS[int(np.argmax(probabilities))]
-    score = anger if label == "angry" else float(probabilities.max())
+    calibration = calibration or UNCALIBRATED
+    decided = rule_verdict(anger, points, plain, threshold)
+    if decided is not None:
+        name, emotion = decided
+        if name == "cue":
+            return Emotion(emotion.label, calibration.cue_score(emotion.label, emotion.score))
+        return emotion
+    p = np.asarray(probabilities, dtype=np.float64)
+    if _negated_only(points):
+        p = p * (np.arange(len(LABELS)) != _ANGRY)
+        p = p / max(float(p.sum()), 1e-12)
+    top = int(np.argmax(p))
+    if p[top] < calibration.min_probability:
+        top = _NEUTRAL
+    label = LABELS[top]
+    score = anger if label == "angry" else float(p[top])
     return Emotion(label, round(score, 3))
 
 
@@ -418,33 +543,56 @@ class TrainedEmotionDetector:
                 FeatureSpec.from_json(entry["features"]),
                 float(entry["char_weight"]),
             )
-            models[language] = LanguageModel(linear, Mixer.from_json(entry["mixer"]))
+            models[language] = LanguageModel(
+                linear, Mixer.from_json(entry["mixer"]), Calibration.from_json(entry["calibration"])
+            )
         return cls(models)
+
+    def uncalibrated(self) -> TrainedEmotionDetector:
+        """The same models read as before calibration: raw four-way probabilities, the plain
+        argmax, ``angry`` without anger evidence (the baseline of the benchmarks)."""
+        models = {
+            language: replace(model, calibration=UNCALIBRATED)
+            for language, model in self.models.items()
+        }
+        return TrainedEmotionDetector(models, self.threshold)
 
     def read(self, text: str, language: Language) -> Reading:
         """The full reading of ``text`` (see :class:`Reading`)."""
         model = self.models[language]
+        calibration = model.calibration
         text = clip(text)
         points = cue_points(text)
         cues = cue_vector(points)
         raw = model.linear.scores(text)
         anger = model.mixer.anger(raw, cues)
-        four = model.mixer.four(raw, cues)
+        logits = model.mixer.four_logits(raw, cues)
+        four = _softmax(logits)
+        calibrated = calibration.probabilities(logits)
         if not any(ch.isalnum() for ch in text) and cue_emotion(points).label == "neutral":
-            four = np.asarray([0.0, 1.0, 0.0, 0.0])  # nothing to read: emoji, punctuation
+            four = calibrated = np.asarray([0.0, 1.0, 0.0, 0.0])  # nothing to read: emoji
+        probabilities = gate_anger(calibrated, anger, points, calibration)
         plain = plain_request(text, points, language)
-        emotion = combine(anger, four, points, plain, self.threshold)
-        p = tuple(round(float(x), 4) for x in four)
-        return Reading(round(anger, 4), (p[0], p[1], p[2], p[3]), cue_emotion(points), emotion)
+        emotion = combine(anger, probabilities, points, plain, self.threshold, calibration)
+        return Reading(
+            round(anger, 4), _rounded(four), cue_emotion(points), emotion, _rounded(probabilities)
+        )
 
     def detect(self, text: str, language: Language) -> Emotion:
         """Label ``text`` positive, neutral, disappointed or angry, with a 0..1 score.
 
         For ``angry`` the score is the anger probability (or the cue lexicon's score when
         that is higher), so it reaches :data:`bot.understanding.emotion.ANGER_THRESHOLD` exactly
-        when the conversation should escalate; for the other labels it is that label's probability.
+        when the conversation should escalate; a label is only given when its calibrated
+        probability reaches the language's minimum, else ``neutral``; the other labels are
+        scored with their calibrated probability (see :func:`combine`).
         """
         return self.read(text, language).emotion
+
+
+def _rounded(p: NDArray[np.float64]) -> tuple[float, float, float, float]:
+    r = tuple(round(float(x), 4) for x in p)
+    return (r[0], r[1], r[2], r[3])
 
 
 @cache
