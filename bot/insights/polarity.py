@@ -5,7 +5,7 @@
 ``python -m bench.train_polarity`` on KOTE val.tsv, goemotions-korean train.tsv and a small
 hand-written supplement): a multinomial logistic regression over sublinear TF-IDF of in-word
 character 1-3-grams and kiwipiepy morphemes (form/tag unigrams and bigrams), so "슬프/VA" and
-"강추/NN" are features of their own and a sad or scary film that the reviewer praises reads as
+"울/VV 었/EP" are features of their own and a sad or scary film that the reviewer praises reads as
 praise. English reviews keep the emotion detector's grouped probabilities plus review-problem
 cues (:class:`EmotionReviewPolarity`; no English review model beat it on GoEmotions dev).
 
@@ -129,7 +129,7 @@ def char_features(text: str) -> list[str]:
 def morpheme_features(analysed: Sequence[tuple[str, str]]) -> list[str]:
     """``form/TA`` morphemes (the tag's first two letters: VV, VA, NN, EF …) and their bigrams.
 
-    Bigrams keep what a unigram loses: "울/VV 었/EP" beside "강추/NN", "않/VX" after "무섭/VA".
+    Bigrams keep what a unigram loses: "울/VV 었/EP", "무섭/VA 지/EC" before "않/VX".
     """
     units = [f"{form}/{tag[:2]}" for form, tag in analysed]
     return units + [f"{a} {b}" for a, b in itertools.pairwise(units)]
