@@ -14,10 +14,12 @@ cues (:class:`EmotionReviewPolarity`; no English review model beat it on GoEmoti
 them on the KOTE, GoEmotions(-Korean) test splits and a hand-written review set is measured by
 ``bench/polarity.py`` (``python -m bench.run --only polarity``).
 
-Star ratings are *not* mixed in: the ratio always comes from the text, so files with and
-without ratings are comparable and the measured accuracy is the accuracy of what is shown.
-Stars are reported beside it (:func:`star_polarity` buckets them, and the report shows how
-often text and stars agree).
+Star ratings are *not* mixed into :class:`ReviewPolarity`: the ratio comes from the text, so
+files with and without ratings are comparable and the measured accuracy is the accuracy of what
+is shown. Stars are reported beside it (:func:`star_polarity` buckets them, and the report
+shows how often text and stars agree). :func:`adapt_to_stars` is the opt-in per-file variant:
+it recalibrates the Korean model on a file's own rated reviews, and keeps the model unless
+that agrees with the stars more often (cross-fitted); a file without stars keeps the model.
 """
 
 from __future__ import annotations
