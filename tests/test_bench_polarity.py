@@ -66,7 +66,16 @@ def test_metrics() -> None:
 def test_suite_smoke_on_a_tiny_subsample() -> None:
     cfg = Config(data=DATA, quick=True, emotion_train=300, emotion_test=60)
     rows = polarity.polarity(cfg, models=None)  # type: ignore[arg-type]  # the suite needs none
-    assert [r.benchmark.split(" ")[0] for r in rows] == ["GoEmotions", "KOTE"]
+    names = [r.benchmark.split(" (")[0] for r in rows]
+    assert names == [
+        "GoEmotions review polarity",
+        "KOTE review polarity",
+        "KOTE test, movies & books slice",
+        "KOTE test, shopping & food slice",
+        "GoEmotions-Korean review polarity",
+        "Hand-written Korean reviews",
+        "Sample file, Korean text vs stars",
+    ]
     for row in rows:
         assert row.ondo.startswith("ReviewPolarity ") and "%" in row.lexical
         assert "majority class" in row.anchor and row.protocol

@@ -10,7 +10,13 @@ import pytest
 
 from bot.cli import main
 from bot.insights.keyphrases import Candidates, english_phrases, korean_phrases, rank
-from bot.insights.polarity import ReviewPolarity, from_emotion, lexicon_polarity, star_polarity
+from bot.insights.polarity import (
+    EmotionReviewPolarity,
+    ReviewPolarity,
+    from_emotion,
+    lexicon_polarity,
+    star_polarity,
+)
 from bot.insights.reading import SAMPLE_REVIEWS, read_reviews
 from bot.insights.reviews import ReviewsReport, analyze, shares, shorten
 from bot.insights.reviews_report import summary
@@ -122,8 +128,9 @@ def test_polarity_mappings() -> None:
 def test_review_polarity_reads_flat_complaints_as_negative() -> None:
     polarity = ReviewPolarity()
     crushed = "The box was crushed and the item was damaged."
-    # The plain emotion mapping calls this flat statement neutral; the problem cues do not.
-    assert ReviewPolarity(issue_weight=0.0).polarity(crushed, "en") == "neutral"
+    # The plain emotion mapping calls this flat statement neutral; the problem cues do not
+    # (English reviews are read by the emotion scorer, Korean ones by the review model).
+    assert EmotionReviewPolarity(issue_weight=0.0).polarity(crushed, "en") == "neutral"
     assert polarity.polarity(crushed, "en") == "negative"
     assert polarity.polarity("포장 상태가 엉망이었어요.", "ko") == "negative"
     assert polarity.polarity("빠른 배송 감사합니다! 정말 만족해요.", "ko") == "positive"

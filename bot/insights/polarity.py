@@ -1,25 +1,43 @@
-"""Review polarity (positive / negative / neutral) from the shipped emotion detector.
+"""Review polarity (positive / negative / neutral): what ``ondo insights reviews`` reports.
 
-:class:`ReviewPolarity` (what ``ondo insights reviews`` uses) reads the detector's four-way
-probabilities and groups them: positive = p(positive), negative = p(disappointed) + p(angry)
-+ :data:`ISSUE_WEIGHT` per review-problem cue ("지연", "파손", "late", "damaged" …: customers
-state problems flatly, which the detector, built for chat, reads as neutral), neutral =
-p(neutral) + :data:`NEUTRAL_BIAS`; the largest wins. The two constants were chosen on the
-GoEmotions dev and KOTE val splits only. The plain label mapping (:func:`from_emotion`:
-``positive`` -> positive, ``disappointed``/``angry`` -> negative, ``neutral`` -> neutral) is
-:class:`EmotionPolarity`. Accuracy of both on the GoEmotions and KOTE test splits is measured
-by ``bench/polarity.py`` and reported in ``docs/benchmarks.md``.
+:class:`ReviewPolarity` reads Korean reviews with a dedicated review polarity model
+(:class:`PolarityModel`, weights in ``bot/insights/models/polarity_ko.npz``, trained by
+``python -m bench.train_polarity`` on KOTE val.tsv, goemotions-korean train.tsv and a small
+hand-written supplement): a multinomial logistic regression over sublinear TF-IDF of in-word
+character 1-3-grams and kiwipiepy morphemes (form/tag unigrams and bigrams), so "슬프/VA" and
+"울/VV 었/EP" are features of their own and a sad or scary film that the reviewer praises reads as
+praise. English reviews keep the emotion detector's grouped probabilities plus review-problem
+cues (:class:`EmotionReviewPolarity`; no English review model beat it on GoEmotions dev).
 
-Star ratings are *not* mixed in: the ratio always comes from the text, so files with and
-without ratings are comparable and the measured accuracy is the accuracy of what is shown.
-Stars are reported beside it (:func:`star_polarity` buckets them, and the report shows how
-often text and stars agree).
+:class:`EmotionPolarity` is the plain emotion-label mapping (:func:`from_emotion`), and
+:func:`lexicon_polarity` its deterministic, model-free variant for tests. Accuracy of all of
+them on the KOTE, GoEmotions(-Korean) test splits and a hand-written review set is measured by
+``bench/polarity.py`` (``python -m bench.run --only polarity``).
+
+Star ratings are *not* mixed into :class:`ReviewPolarity`: the ratio comes from the text, so
+files with and without ratings are comparable and the measured accuracy is the accuracy of what
+is shown. Stars are reported beside it (:func:`star_polarity` buckets them, and the report
+shows how often text and stars agree). :func:`adapt_to_stars` is the opt-in per-file variant:
+it recalibrates the Korean model on a file's own rated reviews, and keeps the model unless
+that agrees with the stars more often (cross-fitted); a file without stars keeps the model.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
-from typing import TYPE_CHECKING, Literal, Protocol
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from bot.types import EmotionLabel, Language
 from bot.understanding.emotion import CueEmotionDetector, EmotionDetector
@@ -29,6 +47,15 @@ if TYPE_CHECKING:
 
 Polarity = Literal["positive", "negative", "neutral"]
 POLARITIES: tuple[Polarity, ...] = ("positive", "negative", "neutral")
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+KOREAN_MODEL = MODELS_DIR / "polarity_ko.npz"
+MODEL_CLASSES: tuple[Polarity, ...] = ("negative", "neutral", "positive")
+"""Order of the model's weight columns (sorted, as scikit-learn orders the classes)."""
+FEATURE_VERSION = 1
+"""Bumped whenever :func:`review_features` changes; the weights file records its version."""
+MAX_CHARS = 2000
+"""Only this many characters of a review are read (its head and tail)."""
 
 _FROM_EMOTION: dict[EmotionLabel, Polarity] = {
     "positive": "positive",
@@ -58,6 +85,145 @@ class PolarityDetector(Protocol):
     def polarity(self, text: str, language: Language) -> Polarity:
         """The polarity of ``text``, written in ``language``."""
         ...
+
+
+# --- features of the Korean review model ---------------------------------------------------
+
+_REPEAT = re.compile(r"(.)\1{2,}")
+_kiwi_lock = threading.Lock()
+
+
+@cache
+def _kiwi() -> Any:
+    from kiwipiepy import Kiwi
+
+    # The optional dictionaries change little for short reviews and double the load time.
+    return Kiwi(
+        model_type="cong", load_default_dict=False, load_typo_dict=False, load_multi_dict=False
+    )
+
+
+def normalize_review(text: str) -> str:
+    """NFKC, lower case, runs of 3+ equal characters cut to 2 ("ㅋㅋㅋㅋ" = "ㅋㅋ"), clipped."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if len(text) > MAX_CHARS:
+        half = MAX_CHARS // 2
+        text = f"{text[:half]} {text[-half:]}"
+    return _REPEAT.sub(r"\1\1", text)
+
+
+def morphemes(texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+    """kiwipiepy ``(form, tag)`` morphemes of each normalized text (one analyzer, locked)."""
+    with _kiwi_lock:
+        analysed = _kiwi().tokenize(list(texts))
+    return [[(token.form, token.tag) for token in tokens] for tokens in analysed]
+
+
+def char_features(text: str) -> list[str]:
+    """In-word character 1-3-grams of a normalized text, each word padded with spaces."""
+    out: list[str] = []
+    for word in text.split():
+        padded = f" {word} "
+        for n in (1, 2, 3):
+            out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return out
+
+
+def morpheme_features(analysed: Sequence[tuple[str, str]]) -> list[str]:
+    """``form/TA`` morphemes (the tag's first two letters: VV, VA, NN, EF …) and their bigrams.
+
+    Bigrams keep what a unigram loses: "울/VV 었/EP", "무섭/VA 지/EC" before "않/VX".
+    """
+    units = [f"{form}/{tag[:2]}" for form, tag in analysed]
+    return units + [f"{a} {b}" for a, b in itertools.pairwise(units)]
+
+
+def review_features(text: str) -> tuple[list[str], list[str]]:
+    """The two feature blocks of one review: character n-grams, morphemes."""
+    normalized = normalize_review(text)
+    return char_features(normalized), morpheme_features(morphemes([normalized])[0])
+
+
+def _vocabulary(blob: NDArray[np.uint8]) -> dict[str, int]:
+    text = blob.tobytes().decode("utf-8")
+    return {key: i for i, key in enumerate(text.split("\n"))} if text else {}
+
+
+class PolarityModel:
+    """The Korean review polarity model: two TF-IDF blocks and a three-way linear head.
+
+    Each block is ``(1 + ln tf) * idf``, L2-normalized on its own (as scikit-learn's
+    ``TfidfVectorizer(sublinear_tf=True)`` computes it); the head is a multinomial logistic
+    regression over both, columns in :data:`MODEL_CLASSES` order.
+    """
+
+    def __init__(
+        self,
+        chars: dict[str, int],
+        morphs: dict[str, int],
+        idf: NDArray[np.float32],
+        weights: NDArray[np.float32],
+        bias: NDArray[np.float32],
+    ) -> None:
+        if len(idf) != len(chars) + len(morphs) or weights.shape != (len(idf), 3):
+            raise ValueError("polarity model: vocabulary and weights do not match")
+        self.chars = chars
+        self.morphs = morphs
+        self.idf = idf
+        self.weights = weights
+        self.bias = bias
+
+    @classmethod
+    def load(cls, path: Path = KOREAN_MODEL) -> PolarityModel:
+        """Read a weights file (plain arrays, ``allow_pickle=False``: nothing is unpickled)."""
+        with np.load(path, allow_pickle=False) as data:
+            version = int(data["version"][0])
+            if version != FEATURE_VERSION:
+                raise ValueError(
+                    f"{path.name}: features version {version}, this code reads "
+                    f"{FEATURE_VERSION}; retrain with python -m bench.train_polarity"
+                )
+            return cls(
+                _vocabulary(data["chars"]),
+                _vocabulary(data["morphs"]),
+                data["idf"].astype(np.float32),
+                data["weights"].astype(np.float32),
+                data["bias"].astype(np.float32),
+            )
+
+    def logits(self, text: str) -> NDArray[np.float64]:
+        """The three raw scores of ``text`` (:data:`MODEL_CLASSES` order)."""
+        chars, morphs = review_features(text)
+        out = self.bias.astype(np.float64)
+        for keys, vocabulary, offset in (
+            (chars, self.chars, 0),
+            (morphs, self.morphs, len(self.chars)),
+        ):
+            counts = Counter(k for k in keys if k in vocabulary)
+            if not counts:
+                continue
+            rows = np.asarray([offset + vocabulary[k] for k in counts], dtype=np.intp)
+            tf = np.asarray(list(counts.values()), dtype=np.float64)
+            values = (1.0 + np.log(tf)) * self.idf[rows]
+            values /= math.sqrt(float(values @ values))
+            out += values @ self.weights[rows]
+        return out
+
+    def probabilities(self, text: str) -> dict[Polarity, float]:
+        """P(positive), P(negative), P(neutral) of ``text``."""
+        z = self.logits(text)
+        e = np.exp(z - z.max())
+        p = e / e.sum()
+        return {c: float(p[MODEL_CLASSES.index(c)]) for c in POLARITIES}
+
+
+@cache
+def default_model() -> PolarityModel:
+    """The shipped Korean review polarity model, loaded once per process."""
+    return PolarityModel.load()
+
+
+# --- detectors ------------------------------------------------------------------------------
 
 
 class EmotionPolarity:
@@ -101,8 +267,12 @@ ISSUE_CUES = re.compile(
 """Flat statements of a delivery, packaging, product or service problem, in both languages."""
 
 
-class ReviewPolarity:
-    """Polarity from the trained detector's grouped probabilities plus review-problem cues."""
+class EmotionReviewPolarity:
+    """Polarity from the trained emotion detector's grouped probabilities plus problem cues.
+
+    What :class:`ReviewPolarity` uses for English, and what it used for both languages before
+    the Korean review model (the benchmark's "before" row).
+    """
 
     def __init__(
         self,
@@ -132,3 +302,148 @@ class ReviewPolarity:
         """The polarity with the highest score (ties: positive, negative, neutral)."""
         scores = self.scores(text, language)
         return max(POLARITIES, key=lambda p: scores[p])
+
+
+class ReviewPolarity:
+    """Korean: the review polarity model; English: :class:`EmotionReviewPolarity`.
+
+    Each part loads on first use, so a Korean-only file never loads the emotion detector.
+    """
+
+    def __init__(
+        self,
+        model: PolarityModel | None = None,
+        english: EmotionReviewPolarity | None = None,
+    ) -> None:
+        self._model = model
+        self._english = english
+
+    @property
+    def model(self) -> PolarityModel:
+        """The Korean model (the shipped one unless another was given)."""
+        if self._model is None:
+            self._model = default_model()
+        return self._model
+
+    @property
+    def english(self) -> EmotionReviewPolarity:
+        """The English scorer (over the shipped emotion detector unless another was given)."""
+        if self._english is None:
+            self._english = EmotionReviewPolarity()
+        return self._english
+
+    def scores(self, text: str, language: Language) -> dict[Polarity, float]:
+        """Korean: the model's probabilities; English: the emotion scores (not probabilities)."""
+        if language == "ko":
+            return self.model.probabilities(text)
+        return self.english.scores(text, language)
+
+    def polarity(self, text: str, language: Language) -> Polarity:
+        """The polarity with the highest score (ties: positive, negative, neutral)."""
+        scores = self.scores(text, language)
+        return max(POLARITIES, key=lambda p: scores[p])
+
+
+# --- per-file adaptation to star ratings ----------------------------------------------------
+
+MIN_RATED = 30
+"""Fewer rated Korean reviews than this in a file: no adaptation (too little to fit on)."""
+ADAPT_FOLDS = 5
+
+
+_POLARITY: dict[str, Polarity] = {p: p for p in POLARITIES}
+
+
+def _log_probabilities(model: PolarityModel, text: str) -> NDArray[np.float64]:
+    p = model.probabilities(text)
+    return np.log(np.asarray([max(p[c], 1e-9) for c in MODEL_CLASSES], dtype=np.float64))
+
+
+class StarAdaptedPolarity:
+    """:class:`ReviewPolarity` with its Korean probabilities recalibrated on one file's stars.
+
+    A multinomial logistic regression over the model's three log-probabilities, fitted on the
+    file's rated Korean reviews with their star polarity (:func:`star_polarity`) as the label:
+    it learns the file's own class balance and how its reviewers phrase a 3-star review, not
+    new words. English reviews are read by the base as before.
+    """
+
+    def __init__(
+        self,
+        base: ReviewPolarity,
+        coef: NDArray[np.float64],
+        intercept: NDArray[np.float64],
+        classes: Sequence[str],
+    ) -> None:
+        self.base = base
+        self.coef = coef
+        self.intercept = intercept
+        self.classes: tuple[Polarity, ...] = tuple(_POLARITY[str(c)] for c in classes)
+
+    def polarity(self, text: str, language: Language) -> Polarity:
+        """The recalibrated polarity of a Korean review; the base's for any other language."""
+        if language != "ko":
+            return self.base.polarity(text, language)
+        z = self.coef @ _log_probabilities(self.base.model, text) + self.intercept
+        if len(self.classes) == 2:  # scikit-learn keeps one row for two classes: the second's
+            return self.classes[1] if z[0] > 0 else self.classes[0]
+        return self.classes[int(np.argmax(z))]
+
+
+@dataclass(frozen=True)
+class StarFit:
+    """What :func:`adapt_to_stars` measured on a file's rated Korean reviews."""
+
+    rated: int
+    base_agreement: float
+    """Share of rated reviews whose base polarity matches their stars."""
+    adapted_agreement: float | None
+    """The same for the adapted model, cross-fitted (each review scored by a fit without it);
+    None when there were too few rated reviews to try."""
+    adapted: bool
+    """Whether the adapted model is used (only when it agrees with the stars more often)."""
+
+
+def _fit(x: NDArray[np.float64], labels: Sequence[Polarity]) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=1.0, max_iter=1000).fit(x, list(labels))
+
+
+def adapt_to_stars(
+    base: ReviewPolarity, rated: Sequence[tuple[str, float]]
+) -> tuple[PolarityDetector, StarFit]:
+    """A detector adapted to one file from its rated Korean reviews ``(text, stars)``.
+
+    The adapted detector is returned only when, cross-fitted over :data:`ADAPT_FOLDS` folds,
+    it agrees with the stars more often than ``base``; otherwise ``base`` itself. A file
+    without stars (or with fewer than :data:`MIN_RATED` rated Korean reviews) keeps ``base``.
+    """
+    labels = [star_polarity(stars) for _, stars in rated]
+    if not rated:
+        return base, StarFit(0, 0.0, None, False)
+    x = np.vstack([_log_probabilities(base.model, text) for text, _ in rated])
+    base_labels = [MODEL_CLASSES[int(i)] for i in np.argmax(x, axis=1)]
+    base_agreement = sum(b == g for b, g in zip(base_labels, labels, strict=True)) / len(labels)
+    if len(rated) < MIN_RATED or len(set(labels)) < 2:
+        return base, StarFit(len(rated), base_agreement, None, False)
+    folds = np.arange(len(labels)) % ADAPT_FOLDS
+    hits = 0
+    for fold in range(ADAPT_FOLDS):
+        train = folds != fold
+        train_labels = [label for label, t in zip(labels, train, strict=True) if t]
+        predicted: list[str]
+        if len(set(train_labels)) < 2:
+            predicted = [base_labels[i] for i in np.flatnonzero(~train)]
+        else:
+            predicted = [str(p) for p in _fit(x[train], train_labels).predict(x[~train])]
+        hits += sum(p == labels[i] for p, i in zip(predicted, np.flatnonzero(~train), strict=True))
+    adapted_agreement = hits / len(labels)
+    fit = StarFit(len(rated), base_agreement, adapted_agreement, adapted_agreement > base_agreement)
+    if not fit.adapted:
+        return base, fit
+    model = _fit(x, labels)
+    detector = StarAdaptedPolarity(
+        base, model.coef_.astype(np.float64), model.intercept_.astype(np.float64), model.classes_
+    )
+    return detector, fit

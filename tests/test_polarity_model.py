@@ -1,0 +1,185 @@
+"""The Korean review polarity model: clear cases per polarity and language, and how it ships.
+
+The cases are written for this file: none is in the benchmark's hand-written review set
+(tests/data/ko_reviews.yaml) or in the training supplement of bench/train_polarity.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.insights.polarity import (
+    KOREAN_MODEL,
+    MODEL_CLASSES,
+    EmotionReviewPolarity,
+    PolarityModel,
+    ReviewPolarity,
+    StarAdaptedPolarity,
+    adapt_to_stars,
+    char_features,
+    default_model,
+    morpheme_features,
+    normalize_review,
+    review_features,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def polarity() -> ReviewPolarity:
+    return ReviewPolarity()
+
+
+KOREAN = [
+    ("positive", "색감이 예쁘고 마감이 훌륭해요. 만족합니다"),
+    ("positive", "음식이 정말 맛있고 직원분들도 친절했어요"),
+    ("positive", "빠른 배송 감사합니다! 정말 만족해요."),
+    ("negative", "포장 상태가 엉망이었어요."),
+    ("negative", "배송이 2주나 걸렸고 연락도 없었어요"),
+    ("negative", "한 번 쓰고 고장 났어요. 최악입니다"),
+    ("neutral", "사이즈는 라지로 주문했습니다"),
+    ("neutral", "내일 오후에 받을 예정이에요"),
+    ("neutral", "주문번호는 문자로 받았어요"),
+]
+GENRE = [
+    # Sad or scary words about the film or book, praise as the verdict.
+    ("positive", "울면서 봤는데 보고 나니 마음이 꽉 찬 느낌이에요. 정말 추천해요"),
+    ("positive", "무서워서 소리 지르면서 봤어요 ㅋㅋ 공포영화 팬이라면 필수"),
+    ("positive", "너무 슬픈 소설이지만 읽기를 잘했어요. 최고의 책"),
+    ("positive", "소름 끼치게 무서운 스릴러, 완전 재밌어요"),
+    # The same kind of words with a complaint as the verdict.
+    ("negative", "하나도 안 무섭고 지루한 공포영화였어요"),
+]
+ENGLISH = [
+    ("positive", "Great quality, fast shipping. Love it!"),
+    ("negative", "The box was crushed and the item was damaged."),
+    ("neutral", "Ordered the blue one in size M."),
+]
+
+
+@pytest.mark.parametrize(("expected", "text"), KOREAN + GENRE)
+def test_korean_reviews(polarity: ReviewPolarity, expected: str, text: str) -> None:
+    assert polarity.polarity(text, "ko") == expected
+
+
+@pytest.mark.parametrize(("expected", "text"), ENGLISH)
+def test_english_reviews(polarity: ReviewPolarity, expected: str, text: str) -> None:
+    assert polarity.polarity(text, "en") == expected
+
+
+@pytest.mark.xfail(strict=True, reason="English reviews use the emotion scorer: no genre model")
+def test_english_sad_but_positive_is_not_handled(polarity: ReviewPolarity) -> None:
+    text = "So sad I cried the whole movie, loved it, highly recommend"
+    assert polarity.polarity(text, "en") == "positive"
+
+
+def test_korean_scores_are_probabilities(polarity: ReviewPolarity) -> None:
+    scores = polarity.scores("너무 슬픈 소설이지만 읽기를 잘했어요. 최고의 책", "ko")
+    assert set(scores) == {"positive", "negative", "neutral"}
+    assert sum(scores.values()) == pytest.approx(1.0)
+    assert max(scores, key=lambda p: scores[p]) == "positive"
+
+
+def test_korean_reviews_never_load_the_emotion_detector() -> None:
+    class Refuses(EmotionReviewPolarity):
+        def __init__(self) -> None:  # no detector at all
+            pass
+
+        def scores(self, text: str, language: str) -> dict[str, float]:  # type: ignore[override]
+            raise AssertionError("the English scorer was asked about a Korean review")
+
+    polarity = ReviewPolarity(english=Refuses())
+    assert polarity.polarity("정말 만족합니다", "ko") == "positive"
+    with pytest.raises(AssertionError):
+        polarity.polarity("Love it", "en")
+
+
+def test_features() -> None:
+    assert normalize_review("ＡＢ  좋아요!!!!") == "ab  좋아요!!"
+    assert normalize_review("ㅋㅋㅋㅋㅋ") == normalize_review("ㅋㅋ")
+    assert char_features("좋아") == [" ", "좋", "아", " ", " 좋", "좋아", "아 ", " 좋아", "좋아 "]
+    assert morpheme_features([("울", "VV"), ("었", "EP")]) == ["울/VV", "었/EP", "울/VV 었/EP"]
+    chars, morphs = review_features("무서워서 울었어요 강추")
+    assert {"무섭/VA", "울/VV 었/EP", "강추/IC"} <= set(morphs)
+    assert " 강추" in chars
+
+
+def test_the_model_ships_inside_the_package() -> None:
+    assert KOREAN_MODEL.parent == REPO / "bot" / "insights" / "models"
+    assert KOREAN_MODEL.is_file() and KOREAN_MODEL.stat().st_size < 3_000_000
+    assert KOREAN_MODEL.with_suffix(".json").is_file()
+    data = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
+    assert "insights/models/*.npz" in data["tool"]["setuptools"]["package-data"]["bot"]
+    assert default_model() is default_model()  # loaded once
+
+
+def test_the_model_loads_without_the_datasets(tmp_path: Path) -> None:
+    """A fresh interpreter, elsewhere, with no datasets folder, never importing bench."""
+    code = (
+        "import sys\n"
+        "from bot.insights.polarity import ReviewPolarity\n"
+        "print(ReviewPolarity().polarity('정말 만족합니다 또 살게요', 'ko'))\n"
+        "assert not any(m == 'bench' or m.startswith('bench.') for m in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ONDO_DATASETS": str(tmp_path / "none")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "positive"
+
+
+def test_a_mismatched_weights_file_is_refused(tmp_path: Path) -> None:
+    with np.load(KOREAN_MODEL, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    old = tmp_path / "old.npz"
+    np.savez(old, **{**arrays, "version": np.asarray([0], dtype=np.int32)})
+    with pytest.raises(ValueError, match="retrain"):
+        PolarityModel.load(old)
+    short = tmp_path / "short.npz"
+    np.savez(short, **{**arrays, "bias": arrays["bias"], "idf": arrays["idf"][:-1]})
+    with pytest.raises(ValueError, match="do not match"):
+        PolarityModel.load(short)
+    assert MODEL_CLASSES == ("negative", "neutral", "positive")
+
+
+PRAISE = ["정말 만족해요", "최고예요 또 살게요", "너무 좋아요 추천합니다", "품질 좋고 예뻐요"]
+SO_SO = ["그럭저럭 쓸만해요", "무난해요", "나쁘지 않아요", "가격만큼이에요"]
+COMPLAINTS = ["별로예요", "불량이에요 환불해 주세요", "실망했어요", "다시는 안 사요"]
+
+
+def rated_file() -> list[tuple[str, float]]:
+    """A file whose shop rates "so-so" reviews 3 stars: neutral by its own stars."""
+    return [
+        (f"{text} {i}", stars)
+        for i in range(8)
+        for texts, stars in ((PRAISE, 5.0), (SO_SO, 3.0), (COMPLAINTS, 1.0))
+        for text in texts
+    ]
+
+
+def test_a_file_without_stars_keeps_the_model(polarity: ReviewPolarity) -> None:
+    detector, fit = adapt_to_stars(polarity, [])
+    assert detector is polarity and not fit.adapted and fit.rated == 0
+    few = rated_file()[:10]
+    detector, fit = adapt_to_stars(polarity, few)
+    assert detector is polarity and fit.adapted_agreement is None and fit.rated == 10
+
+
+def test_a_rated_file_adapts_when_it_agrees_more_often(polarity: ReviewPolarity) -> None:
+    detector, fit = adapt_to_stars(polarity, rated_file())
+    assert fit.adapted and isinstance(detector, StarAdaptedPolarity)
+    assert fit.adapted_agreement is not None and fit.adapted_agreement > fit.base_agreement
+    # Unrated reviews of the same file follow its stars' scale; the extremes stay put.
+    assert detector.polarity("무난하고 쓸만해요", "ko") == "neutral"
+    assert detector.polarity("최고예요 정말 만족합니다", "ko") == "positive"
+    assert detector.polarity("불량이라 실망했어요", "ko") == "negative"
+    assert detector.polarity("Love it", "en") == polarity.polarity("Love it", "en")
