@@ -1,5 +1,5 @@
 """The one Korean morphological analyzer (kiwipiepy), shared by every reader of Korean text:
-lexical retrieval and the cue lists load it once between them."""
+lexical retrieval, the cue lists and the review polarity model load it once between them."""
 
 from __future__ import annotations
 
@@ -26,3 +26,9 @@ def tokenize(text: str) -> list[Any]:
     """kiwipiepy's tokens of ``text``; one call at a time (the analyzer is not thread-safe)."""
     with _lock:
         return list(analyzer().tokenize(text))
+
+
+def tokenize_many(texts: list[str]) -> list[list[Any]]:
+    """:func:`tokenize` of each text, in one call to the analyzer."""
+    with _lock:
+        return [list(tokens) for tokens in analyzer().tokenize(texts)]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from numpy.typing import NDArray
 
 from bot.types import EmotionLabel, Language
 from bot.understanding.emotion import CueEmotionDetector, EmotionDetector
+from knowledge.morphology import tokenize_many
 
 if TYPE_CHECKING:
     from bot.understanding.emotion_model import TrainedEmotionDetector
@@ -90,17 +90,6 @@ class PolarityDetector(Protocol):
 # --- features of the Korean review model ---------------------------------------------------
 
 _REPEAT = re.compile(r"(.)\1{2,}")
-_kiwi_lock = threading.Lock()
-
-
-@cache
-def _kiwi() -> Any:
-    from kiwipiepy import Kiwi
-
-    # The optional dictionaries change little for short reviews and double the load time.
-    return Kiwi(
-        model_type="cong", load_default_dict=False, load_typo_dict=False, load_multi_dict=False
-    )
 
 
 def normalize_review(text: str) -> str:
@@ -114,8 +103,7 @@ def normalize_review(text: str) -> str:
 
 def morphemes(texts: Sequence[str]) -> list[list[tuple[str, str]]]:
     """kiwipiepy ``(form, tag)`` morphemes of each normalized text (one analyzer, locked)."""
-    with _kiwi_lock:
-        analysed = _kiwi().tokenize(list(texts))
+    analysed = tokenize_many(list(texts))
     return [[(token.form, token.tag) for token in tokens] for tokens in analysed]
 
 
