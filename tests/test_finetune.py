@@ -187,3 +187,20 @@ def _yaml(entries: list[Entry]) -> str:
             f"    {lang}: {json.dumps(a, ensure_ascii=False)}" for lang, a in e.answer.items()
         ]
     return "\n".join(lines) + "\n"
+
+
+def test_the_command_trains_then_reuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot import cli
+
+    kb = tmp_path / "faq.yaml"
+    kb.write_text(_yaml(ENTRIES), encoding="utf-8")
+    monkeypatch.setenv("ONDO_DB", str(tmp_path / "ondo.db"))
+    monkeypatch.setenv("ONDO_KB", str(kb))
+    assert cli.main(["kb", "train", "--threads", "1"]) == 0
+    first = capsys.readouterr().out
+    assert "1 torch threads" in first and "load average" in first
+    assert "held-out top-1" in first
+    assert cli.main(["kb", "train", "--threads", "1"]) == 0
+    assert "cached" in capsys.readouterr().out
