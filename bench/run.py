@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import emotion, latency, near_miss, polarity, privacy, retrieval
+from bench import emotion, fewshot, latency, near_miss, polarity, privacy, retrieval
 from bench.common import Config, Models, load_models, progress
 from bench.report import BENCHMARKS_DOC, REPO, update_section
 from bench.table import Row, markdown
@@ -35,6 +35,7 @@ SUITES: dict[str, Suite] = {
     "core": latency.core,
     "banking77": retrieval.banking77,
     "parakqc": retrieval.parakqc,
+    "fewshot": fewshot.fewshot,
     "clinc150": retrieval.clinc150,
     "goemotions": emotion.goemotions,
     "kote": emotion.kote,
@@ -46,6 +47,7 @@ SUITES: dict[str, Suite] = {
 TABLE_ORDER = (
     "banking77",
     "parakqc",
+    "fewshot",
     "clinc150",
     "goemotions",
     "kote",

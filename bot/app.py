@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.conversation.engine import Engine
 from bot.logs import mask_url
@@ -15,24 +16,47 @@ from bot.storage.connect import open_store
 from bot.storage.interface import Store
 from bot.understanding import words
 from bot.understanding.emotion_model import default_detector
-from knowledge.base import KnowledgeBase
+from knowledge import finetune
+from knowledge.base import KnowledgeBase, merge
 from knowledge.embedders import Embedder
+from knowledge.entries import Entry
+from knowledge.loader import load_paths
 
 log = logging.getLogger("ondo")
 
 
-def load_embedders() -> list[Embedder]:
-    """The two bundled sentence models (English MiniLM, multilingual USE), warmed up.
+def load_embedders(tuned: Path | None = None) -> list[Embedder]:
+    """The two bundled sentence models (English MiniLM, multilingual USE), warmed up;
+    ``tuned``: fine-tuned MiniLM weights (``ondo kb train``) to run instead of the bundled ones.
 
     USE loads its weights on first use, and each model's first call sets up its kernels:
     one throwaway embedding here keeps that out of the first customer's reply.
     """
     from knowledge.embedders import MiniLMEmbedder, USEEmbedder
 
-    embedders: list[Embedder] = [MiniLMEmbedder(), USEEmbedder()]
+    minilm = MiniLMEmbedder(weights=tuned, tag=tuned_tag(tuned) if tuned else None)
+    embedders: list[Embedder] = [minilm, USEEmbedder()]
     for embedder in embedders:
         embedder.embed(["warm up"])
     return embedders
+
+
+def encoder_folder(settings: Settings) -> Path | None:
+    """Where tuned encoders are stored: the database's folder (none for an in-memory one)."""
+    if settings.db_path == ":memory:":
+        return None
+    return Path(settings.db_path).resolve().parent
+
+
+def tuned_tag(path: Path) -> str:
+    """The name tag of a stored tuned encoder: the first 12 hex digits of its knowledge hash."""
+    return path.stem.removeprefix(finetune.PREFIX)[:12]
+
+
+def tuned_encoder(settings: Settings, entries: Sequence[Entry]) -> Path | None:
+    """The tuned encoder ``ondo kb train`` stored for exactly these entries, if any."""
+    folder = encoder_folder(settings)
+    return finetune.tuned_for(entries, folder) if folder is not None else None
 
 
 def build_responder(
@@ -90,11 +114,13 @@ def build_runtime(
         # Read first: a change made meanwhile is picked up later.
         version = store.knowledge_version_sync()
         imported = store.imported_entries_sync()
+        if embedders is None:
+            tuned = tuned_encoder(settings, merge(load_paths(settings.kb_paths), imported))
+            if tuned is not None:
+                log.info("MiniLM: using the encoder tuned on this knowledge base, %s", tuned)
+            embedders = load_embedders(tuned) if tuned is not None else load_embedders()
         knowledge = KnowledgeBase.from_paths(
-            settings.kb_paths,
-            load_embedders() if embedders is None else embedders,
-            cache=store,
-            extra=imported,
+            settings.kb_paths, embedders, cache=store, extra=imported
         )
         knowledge.version = version
         # The Korean analyzer the cue lists read with (a Korean knowledge base loaded it already).

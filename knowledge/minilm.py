@@ -111,22 +111,42 @@ def _state_dict(raw: dict[str, torch.Tensor], n_layers: int) -> dict[str, torch.
     return out
 
 
-class Encoder:
-    """Tokenizer + :class:`MiniLM` loaded from a model folder; ``encode`` returns numpy."""
+def load_model(model_dir: Path, weights: Path | None = None) -> MiniLM:
+    """The float32 :class:`MiniLM` of ``model_dir``; ``weights``: a safetensors file of this
+    module's own state dict (fine-tuned, see :mod:`knowledge.finetune`) to load instead."""
+    from safetensors.torch import load_file
 
-    def __init__(self, model_dir: Path, *, bfloat16: bool) -> None:
-        from safetensors.torch import load_file
-        from tokenizers import Tokenizer
-
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        model = MiniLM(config)
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    model = MiniLM(config)
+    if weights is None:
         raw = load_file(str(model_dir / "model.safetensors"))
         model.load_state_dict(_state_dict(raw, int(config["num_hidden_layers"])))
+    else:
+        model.load_state_dict(load_file(str(weights)))
+    return model
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    """The model's tokenizer, truncating at :data:`MAX_TOKENS`, without padding."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class Encoder:
+    """Tokenizer + :class:`MiniLM` loaded from a model folder; ``encode`` returns numpy.
+
+    ``weights``: fine-tuned weights to run instead of the folder's own (see :func:`load_model`).
+    """
+
+    def __init__(self, model_dir: Path, *, bfloat16: bool, weights: Path | None = None) -> None:
+        model = load_model(model_dir, weights)
         model.eval()
         self.model = model.to(torch.bfloat16) if bfloat16 else model
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.no_padding()
+        self.tokenizer = load_tokenizer(model_dir)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> NDArray[np.float32]:
         """Normalized sentence vectors, batched by length so little padding is computed."""

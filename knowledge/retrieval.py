@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from knowledge import learning
 from knowledge.calibration import Calibrator
 from knowledge.classifier import SoftmaxClassifier
-from knowledge.embedders import MINILM, MINILM_BF16, Embedder
+from knowledge.embedders import MINILM, MINILM_BF16, Embedder, base_name
 from knowledge.entries import Entry
 from knowledge.learning import CLASSIFIER_SHARE
 from knowledge.lexical import LexicalIndex
@@ -118,7 +118,7 @@ class Retriever:
         return start, end
 
     def _weight(self, language: str, signal: str) -> float:
-        return self._weights.get(language, {}).get(signal, FALLBACK_WEIGHT)
+        return self._weights.get(language, {}).get(base_name(signal), FALLBACK_WEIGHT)
 
     def probe(self, queries: Sequence[str], languages: Sequence[str]) -> Probe:
         """Embed ``queries`` once per model and score them against every row.

@@ -33,6 +33,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     kb_search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
     as_argument(kb_search)
     kb_search.set_defaults(handler=_cmd_kb_search)
+    kb_train = kb_sub.add_parser(
+        "train",
+        help="fine-tune the English sentence model on the example questions (used if better)",
+    )
+    kb_train.add_argument(
+        "--threads", type=int, default=2, help="torch threads while training (default 2)"
+    )
+    kb_train.set_defaults(handler=_cmd_kb_train)
     review.add_commands(kb_sub)
     kb.set_defaults(handler=lambda _args: usage(kb))
 
@@ -98,4 +106,34 @@ def _cmd_kb_search(args: argparse.Namespace) -> int:
         print(
             f"{match.score:.3f}\t{entry.id}\t{entry.category}\t{entry.audience}\t{match.question}"
         )
+    return 0
+
+
+def _cmd_kb_train(args: argparse.Namespace) -> int:
+    import os
+
+    from bot.app import encoder_folder
+    from bot.storage.connect import open_store
+    from knowledge import finetune
+    from knowledge.base import merge
+    from knowledge.loader import load_paths
+
+    settings = Settings.from_env()
+    folder = encoder_folder(settings)
+    if folder is None:
+        raise CliError("ONDO_DB is in memory: there is no folder to store the tuned encoder in")
+    store = open_store(settings)
+    try:
+        entries = merge(load_paths(settings.kb_paths), store.imported_entries_sync())
+    finally:
+        store.close()
+    questions = sum(len(e.all_questions()) for e in entries)
+    print(f"{len(entries)} entries, {questions} example questions; {args.threads} torch threads")
+    outcome = finetune.train(entries, folder, finetune.Recipe(threads=args.threads))
+    print(outcome.message())
+    print(f"took {outcome.seconds:.1f}s, 1-min load average {os.getloadavg()[0]:.1f}")
+    if outcome.path is None:
+        print("the bot keeps the bundled MiniLM encoder")
+    else:
+        print("the bot uses the tuned encoder from its next start")
     return 0
