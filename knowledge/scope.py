@@ -46,8 +46,8 @@ class Scope:
     entries. ``off_topic``: use the pool at all (examples and the proximity input).
     """
 
-    negative_share: float = 0.2
-    off_topic_share: float = 0.8
+    negative_share: float = 0.15
+    off_topic_share: float = 0.9
     off_topic: bool = True
 
 
