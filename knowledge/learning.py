@@ -233,6 +233,20 @@ def train(retriever: Retriever, *, calibrate: bool, use_classifier: bool) -> Lea
     return _calibrated(retriever, fitted, x, y, rows)
 
 
+def negative_share(scope: Scope, n_answerable: int, n_pool: int) -> float:
+    """The unanswerable examples' total weight for a base with ``n_answerable`` answerable
+    held-out examples and ``n_pool`` off-topic ones.
+
+    A handbook of a few sections gives few answerable examples, and a fixed-size pool would
+    then place the cut instead of the base's own questions: below as many answerable examples
+    as pool messages, the weight moves toward the old calibrator's in proportion.
+    """
+    if n_pool == 0 or n_answerable >= n_pool:
+        return scope.negative_share
+    old = scopes.BEFORE.negative_share
+    return old + (scope.negative_share - old) * n_answerable / n_pool
+
+
 def _pool(retriever: Retriever) -> OffTopic | None:
     pool = retriever.off_topic if retriever.scope.off_topic else None
     return pool if pool is not None and len(pool) else None
@@ -273,11 +287,12 @@ def _calibrated(
         ).reshape(-1, 4)
     n_pool = len(pool_x)
     pool_share = scope.off_topic_share if n_pool else 0.0
-    held_weight = scope.negative_share * (1.0 - pool_share) / max(1, n_held)
+    share = negative_share(scope, n_answerable, n_pool)
+    held_weight = share * (1.0 - pool_share) / max(1, n_held)
     weight = np.concatenate(
         [
             np.where(answerable, 1.0 / max(1, n_answerable), held_weight),
-            np.full(n_pool, scope.negative_share * pool_share / max(1, n_pool)),
+            np.full(n_pool, share * pool_share / max(1, n_pool)),
         ]
     )
     examples = np.vstack(

@@ -43,11 +43,13 @@ class Scope:
 
     ``negative_share``: the unanswerable examples weigh this much of the answerable ones in
     total; ``off_topic_share`` of that weight goes to the off-topic pool, the rest to held-out
-    entries. ``off_topic``: use the pool at all (examples and the proximity input).
+    entries. ``off_topic``: use the pool at all (examples and the proximity input). A base with
+    fewer answerable held-out examples than pool messages moves ``negative_share`` toward
+    :data:`BEFORE`'s in proportion (:func:`knowledge.learning.negative_share`).
     """
 
-    negative_share: float = 0.15
-    off_topic_share: float = 0.9
+    negative_share: float = 0.2
+    off_topic_share: float = 0.8
     off_topic: bool = True
 
 
