@@ -99,3 +99,28 @@ def kote_anger(root: Path, split: str) -> list[Binary]:
     """KOTE ``val``/``test``: ``id \\t text \\t label ids``; 화남/분노 = 6 (any rater chose it)."""
     rows = _tsv(root / "kote" / f"{split}.tsv")
     return [Binary(row[1], _has_label(row[2], KOTE_ANGER)) for row in rows]
+
+
+def clinc150_domains(root: Path) -> dict[str, list[str]]:
+    """CLINC150 ``domains.json``: domain -> its 15 intents."""
+    domains: dict[str, list[str]] = json.loads(
+        (root / "clinc150" / "domains.json").read_text(encoding="utf-8")
+    )
+    return domains
+
+
+def parakqc_topics(root: Path) -> list[int]:
+    """paraKQC: the topic id (first column) of each of the 1,000 paraphrase sets."""
+    lines = (root / "parakqc" / "paraKQC_v1.txt").read_text(encoding="utf-8").splitlines()
+    topics = [int(line.split("\t")[0]) for line in lines if line.strip()]
+    return topics[::10]
+
+
+def korean_chitchat(root: Path) -> list[str]:
+    """korean-chatbot-data: the distinct questions labelled 0 (일상다반사, everyday chit-chat),
+    shuffled with ``Random(0)``."""
+    with (root / "korean-chatbot-data" / "ChatbotData.csv").open(encoding="utf-8", newline="") as f:
+        rows = [row["Q"].strip() for row in csv.DictReader(f) if row["label"].strip() == "0"]
+    questions = list(dict.fromkeys(q for q in rows if q))
+    random.Random(0).shuffle(questions)
+    return questions

@@ -12,7 +12,9 @@ entry is in the knowledge base) and unanswerable ones (it is not). They come fro
 the entries are split into folds, and so are each entry's questions; for each fold a model is
 trained without that fold's entries and questions, then asked the held-out questions. Without a
 classifier, leaving one question (and then its whole entry) out of nearest-neighbour search is
-enough and costs no training.
+enough and costs no training. The other unanswerable examples are the shipped off-topic pool
+(:mod:`knowledge.scope`), asked of the trained model; the pool messages this knowledge base
+answers as well as its own questions are left out, and the rest are remembered with the model.
 
 Everything learned is stored through the embedding cache under a hash of what it was learned
 from (the example questions, their entries, the signals and these settings), so a restart with
@@ -31,14 +33,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from knowledge import classifier as softmax
+from knowledge import scope as scopes
 from knowledge.calibration import Calibrator, FloatArray, features
 from knowledge.classifier import SoftmaxClassifier
 from knowledge.entries import Entry
+from knowledge.scope import OffTopic, Scope
 from knowledge.vectors import Probe, Scored, VectorCache, single_blas_thread, text_hash
 
 CLASSIFIER_SHARE = 0.3
 """An entry's score is this much classifier probability plus the rest fused similarity."""
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 """Bump when anything that changes what is learned changes, so cached models are not reused."""
 CACHE_MODEL = "ondo-learned-retrieval"
 """The ``model`` name learned weights are stored under in the :class:`VectorCache`."""
@@ -52,9 +56,9 @@ ROWS_PER_FOLD = 700
 """Held-out questions scored per fold and kind (answerable, unanswerable)."""
 _LOO_ROWS = 2000
 _CHUNK = 400
-# Held-out entries stand for questions the knowledge base cannot answer; in support traffic
-# those are the minority, so in total they weigh this much of the answerable examples.
-NEGATIVE_SHARE = 0.05
+COVERED_QUANTILE = 25.0
+"""An off-topic message scoring at least this percentile of the right held-out answers is one
+the knowledge base covers (it is answered like its own questions): not an unanswerable example."""
 
 
 class Retriever(Protocol):
@@ -91,12 +95,30 @@ class Retriever(Protocol):
         """Signal weights by query language."""
         ...
 
+    @property
+    def scope(self) -> Scope:
+        """How unanswerable questions are learned."""
+        ...
+
+    @property
+    def off_topic(self) -> OffTopic | None:
+        """The off-topic pool embedded with this retriever's models, or None without them."""
+        ...
+
     def entry_rows(self, entry: int) -> tuple[int, int]:
         """The first and one-past-last row of ``entry``."""
         ...
 
     def probe_rows(self, rows: NDArray[np.int64]) -> Probe:
         """Rows ``rows`` as queries, already embedded."""
+        ...
+
+    def probe_off_topic(self) -> Probe:
+        """The off-topic pool's messages as queries, already embedded."""
+        ...
+
+    def row_off_topic(self, kept: NDArray[np.bool_]) -> FloatArray:
+        """Each row's proximity to the nearest ``kept`` off-topic message."""
         ...
 
     def score(self, probe: Probe, classifier: SoftmaxClassifier | None) -> Scored:
@@ -106,14 +128,18 @@ class Retriever(Protocol):
 
 @dataclass(frozen=True)
 class Learned:
-    """The classifier (if any) and the calibrator of one knowledge base."""
+    """The classifier (if any), the calibrator, and which off-topic messages this knowledge base
+    does not answer (``kept``, one flag per pool message; None when the pool is not used)."""
 
     classifier: SoftmaxClassifier | None
     calibrator: Calibrator
+    kept: tuple[bool, ...] | None = None
 
     def to_vector(self) -> NDArray[np.float32]:
-        """Flat float32 form for the cache: calibrator weights, then the classifier."""
+        """Flat float32 form for the cache: calibrator weights, pool flags, then the classifier."""
+        flags = [] if self.kept is None else [float(k) for k in self.kept]
         head = [float(len(self.calibrator.weights)), *self.calibrator.weights]
+        head += [float(len(flags) if self.kept is not None else -1), *flags]
         parts = [np.array(head, dtype=np.float32)]
         if self.classifier is not None:
             parts.append(self.classifier.to_vector())
@@ -125,8 +151,12 @@ class Learned:
         flat = np.asarray(vector, dtype=np.float32).ravel()
         n = int(flat[0])
         calibrator = Calibrator(tuple(float(v) for v in flat[1 : 1 + n]))
-        rest = flat[1 + n :]
-        return cls(SoftmaxClassifier.from_vector(rest) if len(rest) else None, calibrator)
+        n_flags = int(flat[1 + n])
+        start = 2 + n + max(0, n_flags)
+        kept = None if n_flags < 0 else tuple(bool(v) for v in flat[2 + n : start])
+        rest = flat[start:]
+        classifier = SoftmaxClassifier.from_vector(rest) if len(rest) else None
+        return cls(classifier, calibrator, kept)
 
 
 def wants_classifier(n_rows: int, n_entries: int) -> bool:
@@ -136,6 +166,7 @@ def wants_classifier(n_rows: int, n_entries: int) -> bool:
 
 def cache_key(retriever: Retriever, calibrate: bool, use_classifier: bool) -> str:
     """Hash of everything the learned model depends on."""
+    scope = retriever.scope
     payload = {
         "version": MODEL_VERSION,
         "signals": retriever.signals,
@@ -144,7 +175,9 @@ def cache_key(retriever: Retriever, calibrate: bool, use_classifier: bool) -> st
         "c": softmax.DEFAULT_C,
         "iterations": ITERATIONS,
         "folds": FOLDS,
-        "negative_share": NEGATIVE_SHARE,
+        "scope": [scope.negative_share, scope.off_topic_share, scope.off_topic],
+        "pool": scopes.pool_hash() if _pool(retriever) is not None else None,
+        "covered": COVERED_QUANTILE,
         "calibrate": calibrate,
         "classifier": use_classifier,
         "rows": [
@@ -194,22 +227,82 @@ def train(retriever: Retriever, *, calibrate: bool, use_classifier: bool) -> Lea
     if not calibrate or len(retriever.entries) < 2:
         return Learned(fitted, Calibrator.default())
     if use_classifier:
-        x, y = _cross_fitted(retriever)
+        x, y, rows = _cross_fitted(retriever)
     else:
-        x, y = _left_out(retriever)
-    return Learned(fitted, _fit_calibrator(x, y))
+        x, y, rows = _left_out(retriever)
+    return _calibrated(retriever, fitted, x, y, rows)
 
 
-def _fit_calibrator(x: FloatArray, y: NDArray[np.int_]) -> Calibrator:
-    """Answerable held-out questions weigh 1 in total, unanswerable ones ``NEGATIVE_SHARE``."""
+def negative_share(scope: Scope, n_answerable: int, n_pool: int) -> float:
+    """The unanswerable examples' total weight for a base with ``n_answerable`` answerable
+    held-out examples and ``n_pool`` off-topic ones.
+
+    A handbook of a few sections gives few answerable examples, and a fixed-size pool would
+    then place the cut instead of the base's own questions: below as many answerable examples
+    as pool messages, the weight moves toward the old calibrator's in proportion.
+    """
+    if n_pool == 0 or n_answerable >= n_pool:
+        return scope.negative_share
+    old = scopes.BEFORE.negative_share
+    return old + (scope.negative_share - old) * n_answerable / n_pool
+
+
+def _pool(retriever: Retriever) -> OffTopic | None:
+    pool = retriever.off_topic if retriever.scope.off_topic else None
+    return pool if pool is not None and len(pool) else None
+
+
+def _calibrated(
+    retriever: Retriever,
+    fitted: SoftmaxClassifier | None,
+    x: FloatArray,
+    y: NDArray[np.int_],
+    rows: NDArray[np.int64],
+) -> Learned:
+    """Fit the calibrator on held-out examples ``x`` (top1, top2) with labels ``y`` (1 right,
+    0 wrong, -1 entry held out) of KB rows ``rows``, and on the off-topic pool if used.
+
+    Answerable examples weigh 1 in total; the unanswerable ones ``scope.negative_share``,
+    ``scope.off_topic_share`` of it on the pool's messages and the rest on held-out entries.
+    """
     if len(y) == 0:
-        return Calibrator.default()
+        return Learned(fitted, Calibrator.default())
+    scope = retriever.scope
+    pool = _pool(retriever)
     answerable = y >= 0
-    n_answerable, n_not = int(answerable.sum()), int((~answerable).sum())
-    weight = np.where(answerable, 1.0 / max(1, n_answerable), NEGATIVE_SHARE / max(1, n_not)) * len(
-        y
+    n_answerable, n_held = int(answerable.sum()), int((~answerable).sum())
+    proximity = np.zeros(len(y))
+    kept: NDArray[np.bool_] | None = None
+    pool_x = np.zeros((0, 4))
+    if pool is not None:
+        final = retriever.score(retriever.probe_off_topic(), fitted).final
+        right = x[y == 1, 0]
+        bound = float(np.percentile(right, COVERED_QUANTILE)) if len(right) else np.inf
+        tops = [_top_two(row) for row in final]
+        kept = np.array([top1 < bound for top1, _, _ in tops], dtype=bool)
+        proximity = retriever.row_off_topic(kept)[rows]
+        own = pool.self_proximity(kept)
+        pool_x = np.array(
+            [features(t1, t2, p) for (t1, t2, _), p, k in zip(tops, own, kept, strict=True) if k]
+        ).reshape(-1, 4)
+    n_pool = len(pool_x)
+    pool_share = scope.off_topic_share if n_pool else 0.0
+    share = negative_share(scope, n_answerable, n_pool)
+    held_weight = share * (1.0 - pool_share) / max(1, n_held)
+    weight = np.concatenate(
+        [
+            np.where(answerable, 1.0 / max(1, n_answerable), held_weight),
+            np.full(n_pool, share * pool_share / max(1, n_pool)),
+        ]
     )
-    return Calibrator.fit(x, np.maximum(y, 0), weight, margin=False)
+    examples = np.vstack(
+        [np.array([features(t1, t2, p) for (t1, t2), p in zip(x, proximity, strict=True)]), pool_x]
+    )
+    labels = np.concatenate([np.maximum(y, 0), np.zeros(n_pool, dtype=np.int64)])
+    calibrator = Calibrator.fit(
+        examples, labels, weight * len(labels), margin=False, off_topic=pool is not None
+    )
+    return Learned(fitted, calibrator, None if kept is None else tuple(bool(k) for k in kept))
 
 
 def _top_two(scores: FloatArray) -> tuple[float, float, int]:
@@ -220,8 +313,11 @@ def _top_two(scores: FloatArray) -> tuple[float, float, int]:
     return float(scores[order[0]]), top2, int(order[0])
 
 
-def _cross_fitted(retriever: Retriever) -> tuple[FloatArray, NDArray[np.int_]]:
-    """Calibration examples from models trained without the questions (and entries) they see.
+def _cross_fitted(
+    retriever: Retriever,
+) -> tuple[FloatArray, NDArray[np.int_], NDArray[np.int64]]:
+    """Calibration examples from models trained without the questions (and entries) they see:
+    (top1, top2) per example, its label, and the row it asks.
 
     Labels: 1 = best entry right, 0 = wrong, -1 = the question's entry was held out (any
     answer is wrong; marked apart so the two kinds can be weighed).
@@ -236,8 +332,9 @@ def _cross_fitted(retriever: Retriever) -> tuple[FloatArray, NDArray[np.int_]]:
         start, end = retriever.entry_rows(entry)
         if end - start > 1:
             question_fold[start:end] = rng.permutation(end - start) % FOLDS
-    x: list[FloatArray] = []
+    x: list[tuple[float, float]] = []
     y: list[int] = []
+    asked: list[int] = []
     for fold in range(FOLDS):
         held_entry = entry_fold[row_entry] == fold
         train_rows = ~held_entry & (question_fold != fold)
@@ -261,9 +358,20 @@ def _cross_fitted(retriever: Retriever) -> tuple[FloatArray, NDArray[np.int_]]:
                 final = retriever.score(probe, model).final
                 for i, row in enumerate(chunk):
                     top1, top2, best = _top_two(final[i])
-                    x.append(features(top1, top2))
+                    x.append((top1, top2))
                     y.append(int(best == row_entry[row]) if kind == 1 else -1)
-    return np.array(x).reshape(-1, 3), np.array(y, dtype=np.int64)
+                    asked.append(int(row))
+    return _arrays(x, y, asked)
+
+
+def _arrays(
+    x: list[tuple[float, float]], y: list[int], rows: list[int]
+) -> tuple[FloatArray, NDArray[np.int_], NDArray[np.int64]]:
+    return (
+        np.array(x, dtype=np.float64).reshape(-1, 2),
+        np.array(y, dtype=np.int64),
+        np.array(rows, dtype=np.int64),
+    )
 
 
 def topic_folds(retriever: Retriever, folds: int, rng: np.random.Generator) -> NDArray[np.int64]:
@@ -309,7 +417,7 @@ def _sample(rows: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.int
     return np.sort(rng.choice(rows, ROWS_PER_FOLD, replace=False))
 
 
-def _left_out(retriever: Retriever) -> tuple[FloatArray, NDArray[np.int_]]:
+def _left_out(retriever: Retriever) -> tuple[FloatArray, NDArray[np.int_], NDArray[np.int64]]:
     """Calibration examples from nearest-neighbour search alone, leaving out one question (an
     answerable query when its entry has others) and then its whole entry (unanswerable)."""
     rng = np.random.default_rng(0)
@@ -318,8 +426,9 @@ def _left_out(retriever: Retriever) -> tuple[FloatArray, NDArray[np.int_]]:
     if n_rows > _LOO_ROWS:
         rows = np.sort(rng.choice(n_rows, _LOO_ROWS, replace=False))
     row_entry = retriever.row_entry
-    x: list[FloatArray] = []
+    x: list[tuple[float, float]] = []
     y: list[int] = []
+    asked: list[int] = []
     for chunk in np.array_split(rows, max(1, len(rows) // _CHUNK)):
         probe = retriever.probe_rows(chunk)
         own_entry = row_entry[chunk]
@@ -337,9 +446,11 @@ def _left_out(retriever: Retriever) -> tuple[FloatArray, NDArray[np.int_]]:
             start, end = retriever.entry_rows(entry)
             if end - start > 1:
                 top1, top2, best = _top_two(held_question[i])
-                x.append(features(top1, top2))
+                x.append((top1, top2))
                 y.append(int(best == entry))
+                asked.append(int(chunk[i]))
             top1, top2, _ = _top_two(np.delete(held_entry[i], entry))
-            x.append(features(top1, top2))
+            x.append((top1, top2))
             y.append(-1)
-    return np.array(x).reshape(-1, 3), np.array(y, dtype=np.int64)
+            asked.append(int(chunk[i]))
+    return _arrays(x, y, asked)

@@ -6,7 +6,8 @@ summed with weights that depend on the query's language (the English model canno
 so it barely counts there). When the knowledge base has several example questions per entry,
 a softmax classifier over both embeddings is trained on them (see :mod:`knowledge.learning`)
 and its probability is blended into each entry's score. A calibrator trained on the knowledge
-base's own held-out questions turns the best score into ``confidence``.
+base's own held-out questions and on the shipped off-topic pool (:mod:`knowledge.scope`) turns
+the best score, and how close the query comes to off-topic messages, into ``confidence``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ from knowledge.entries import Entry
 from knowledge.learning import CLASSIFIER_SHARE
 from knowledge.lexical import LexicalIndex
 from knowledge.results import Match, SearchResult
+from knowledge.scope import SHIPPED, OffTopic, Scope
 from knowledge.vectors import Probe, Scored, VectorCache, embed_cached, single_blas_thread
 
 ANSWER_THRESHOLD = 0.5
-"""The shipped threshold: at or above it the bot answers from the best match."""
+"""The shipped threshold, one meaning everywhere: ``confidence`` is the calibrated probability
+that the best match answers the message, and below this the bot is not sure and offers a
+person. The calibrator behind it is fitted per knowledge base (:mod:`knowledge.learning`) on
+its held-out questions and the off-topic pool, weighted as :data:`knowledge.scope.SHIPPED`."""
 
 _HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 
@@ -60,7 +65,8 @@ class Retriever:
     """Searches a fixed list of entries. Build a new one when the knowledge base changes.
 
     ``classifier=False`` keeps retrieval to nearest neighbours (the benchmarks' baselines);
-    ``calibrate=False`` skips fitting the calibrator and uses its default prior.
+    ``calibrate=False`` skips fitting the calibrator and uses its default prior; ``scope``: how
+    unanswerable questions are learned (:data:`knowledge.scope.BEFORE` is the old calibrator).
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class Retriever:
         weights: Mapping[str, Mapping[str, float]] = DEFAULT_WEIGHTS,
         calibrate: bool = True,
         classifier: bool = True,
+        scope: Scope = SHIPPED,
     ) -> None:
         self.entries = tuple(entries)
         rows: list[tuple[int, str]] = [
@@ -96,9 +103,19 @@ class Retriever:
         self.row_features: NDArray[np.float32] | None = (
             np.hstack(self._dense).astype(np.float32) if self._dense and rows else None
         )
+        self.scope = scope
+        self.off_topic: OffTopic | None = (
+            OffTopic(self._embedders, cache, self._weight)
+            if scope.off_topic and self._embedders and calibrate and len(self.entries) > 1
+            else None
+        )
         model = learning.learn(self, cache, calibrate=calibrate, classifier=classifier)
         self.classifier: SoftmaxClassifier | None = model.classifier
         self.calibrator: Calibrator = model.calibrator
+        self.kept: NDArray[np.bool_] | None = (
+            np.array(model.kept, dtype=bool) if model.kept is not None else None
+        )
+        """The off-topic messages this knowledge base does not answer (None: pool unused)."""
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -144,7 +161,7 @@ class Retriever:
         if lex is not None:
             signals.append(("lexical", lex.result()))
         features = np.hstack([q for q, _ in done]).astype(np.float32) if done else None
-        return Probe(list(languages), signals, features)
+        return Probe(list(languages), signals, features, tuple(q for q, _ in done))
 
     def probe_rows(self, rows: NDArray[np.int64]) -> Probe:
         """Like :meth:`probe`, with the knowledge base's own questions at ``rows`` as queries."""
@@ -158,7 +175,35 @@ class Retriever:
             signals.append(("lexical", self._lexical.self_scores(rows)))
         features = self.row_features[rows] if self.row_features is not None else None
         languages = [query_language(self.row_text[r]) for r in rows]
-        return Probe(languages, signals, features)
+        return Probe(languages, signals, features, tuple(m[rows] for m in self._dense))
+
+    def probe_off_topic(self) -> Probe:
+        """Like :meth:`probe`, with the off-topic pool's messages (already embedded) as queries."""
+        assert self.off_topic is not None
+        pool = self.off_topic
+        signals: list[tuple[str, NDArray[np.float32]]] = [
+            (embedder.name, vectors @ by_dim)
+            for embedder, vectors, by_dim in zip(
+                self._embedders, pool.vectors, self._dense_t, strict=True
+            )
+        ]
+        if self._lexical is not None:
+            signals.append(("lexical", self._lexical.scores(pool.texts)))
+        features = np.hstack(pool.vectors).astype(np.float32)
+        return Probe(list(pool.languages), signals, features, tuple(pool.vectors))
+
+    def row_off_topic(self, kept: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """Each example question's proximity to the nearest ``kept`` off-topic message."""
+        if self.off_topic is None:
+            return np.zeros(len(self.row_text))
+        languages = [query_language(t) for t in self.row_text]
+        return self.off_topic.proximity(self._dense, languages, kept)
+
+    def off_topic_proximity(self, probe: Probe) -> NDArray[np.float64]:
+        """Each probed query's proximity to the off-topic messages this base does not answer."""
+        if self.off_topic is None or self.kept is None or not probe.vectors:
+            return np.zeros(len(probe.languages))
+        return self.off_topic.proximity(probe.vectors, probe.languages, self.kept)
 
     def score(self, probe: Probe, classifier: SoftmaxClassifier | None) -> Scored:
         """Fuse the signals per entry (best question per signal) and blend in the classifier."""
@@ -188,10 +233,12 @@ class Retriever:
         if not self.entries:
             return [SearchResult((), 0.0) for _ in texts]
         with single_blas_thread(len(texts) <= _SMALL_BATCH):
-            scored = self.score(self.probe(texts, langs), self.classifier)
-            return [self._result(scored, i, k) for i in range(len(texts))]
+            probe = self.probe(texts, langs)
+            scored = self.score(probe, self.classifier)
+            off_topic = self.off_topic_proximity(probe)
+            return [self._result(scored, i, k, float(off_topic[i])) for i in range(len(texts))]
 
-    def _result(self, scored: Scored, i: int, k: int) -> SearchResult:
+    def _result(self, scored: Scored, i: int, k: int, off_topic: float) -> SearchResult:
         final = scored.final[i]
         n = max(k, 2)
         if n < len(final):
@@ -205,7 +252,7 @@ class Retriever:
             Match(self.entries[j], round(float(final[j]), 4), self._best_question(scored, i, j))
             for j in top[:k]
         )
-        return SearchResult(matches, round(self.calibrator(top1, top2), 4))
+        return SearchResult(matches, round(self.calibrator(top1, top2, off_topic), 4))
 
     def _best_question(self, scored: Scored, query: int, entry: int) -> str:
         """The entry's example question with the best fused score for this query."""

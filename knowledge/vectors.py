@@ -70,7 +70,6 @@ def embed_cached(embedder: Embedder, texts: Sequence[str], cache: VectorCache | 
     return np.vstack([known[h] for h in hashes]).astype(np.float32)
 
 
-
 @lru_cache(maxsize=1)
 def _blas() -> Any:
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
@@ -99,8 +98,10 @@ class Scored:
 
 @dataclass(frozen=True)
 class Probe:
-    """A batch of queries, already embedded: per-signal row similarities and classifier input."""
+    """A batch of queries, already embedded: per-signal row similarities, classifier input,
+    and each sentence model's query vectors (what the off-topic proximity reads)."""
 
     languages: list[str]
     signals: list[tuple[str, NDArray[np.float32]]]  # (name, (queries, rows))
     features: NDArray[np.float32] | None  # (queries, concatenated embedding dims)
+    vectors: tuple[NDArray[np.float32], ...] = ()  # per embedder: (queries, its dims)

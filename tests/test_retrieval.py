@@ -231,7 +231,7 @@ def test_retriever_reembeds_only_changed_questions() -> None:
     cache = MemoryVectorCache()
     first = RecordingEmbedder()
     retriever([first], cache=cache)
-    assert first.calls == 1
+    assert first.calls == 2  # the example questions, then the off-topic pool (knowledge.scope)
     second = RecordingEmbedder()
     retriever([second], cache=cache)
     assert second.calls == 0
@@ -245,7 +245,7 @@ def test_retriever_reembeds_only_changed_questions() -> None:
 def test_store_works_as_the_vector_cache(store: SQLiteStore) -> None:
     first = RecordingEmbedder()
     built = retriever([first], cache=store)
-    assert first.calls == 1
+    assert first.calls == 2  # the example questions and the off-topic pool
     second = RecordingEmbedder()
     rebuilt = retriever([second], cache=store)
     assert second.calls == 0
