@@ -10,6 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,15 +138,31 @@ def _line(event: yaml.Event) -> int:
     return event.start_mark.line + 1 if event.start_mark is not None else 0
 
 
-def _csv_rows(reader: csv.DictReader[str], name: str) -> Iterator[dict[str | Any, Any]]:
-    """The reader's rows; a field over the csv module's limit (128 KB, far above
-    :data:`MAX_TEXT_CHARS`) or a NUL byte is a load error naming the line."""
+MAX_CSV_FIELD = 128 * 1024
+"""The longest CSV field read (far above :data:`MAX_TEXT_CHARS`): the csv module's default."""
+
+
+@contextmanager
+def csv_field_limit(limit: int) -> Iterator[None]:
+    """The csv module's field limit set to ``limit`` while reading, then put back: the limit
+    is one setting for the whole process, and each reader needs its own."""
+    before = csv.field_size_limit(limit)
     try:
-        yield from reader
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def _csv_rows(reader: csv.DictReader[str], name: str) -> Iterator[dict[str | Any, Any]]:
+    """The reader's rows; a field over :data:`MAX_CSV_FIELD` or a NUL byte is a load error
+    naming the line."""
+    try:
+        with csv_field_limit(MAX_CSV_FIELD):
+            yield from reader
     except csv.Error as exc:
         problem = str(exc)
         if "field larger than field limit" in problem:
-            problem = f"a field is longer than {csv.field_size_limit() // 1024} KB"
+            problem = f"a field is longer than {MAX_CSV_FIELD // 1024} KB"
         # line_num counts the lines read in full; the bad one is the next.
         raise KnowledgeError(f"{name}: line {reader.line_num + 1}: {problem}") from None
 

@@ -28,13 +28,16 @@ NO_ANSWER_LIMIT = 2
 
 # A staff or bot word used as a modifier of another noun is not the person or the bot:
 # "real human hair", "a human-sized bear", "the live agent feature", "stop the robot vacuum",
-# "not machine washable". The person ends the phrase: punctuation or a function word follows.
-_NOT_STAFF = (
-    r"(?=\s*(?:[.!?,;:)]|$)|\s+(?:please|pls|plz|now|asap|to|who|that|not|instead|i|we|right"
+# "not machine washable".
+_FUNCTION_WORDS = (
+    r"(?:please|pls|plz|now|asap|to|who|that|not|instead|i|we|right|a|an|the|my|your|our"
     r"|already|because|and|or|on|at|here|there|rather|for|with|immediately|today|tomorrow"
     r"|about|than|so|this|in|from|again|thanks|thank|regarding|concerning|directly|personally"
-    r"|soon|who|via|by|over|if|when|as|like|then|but)\b)"
+    r"|soon|via|by|over|if|when|as|like|then|but)"
 )
+_NOT_STAFF = rf"(?![\w-]|\s+(?!{_FUNCTION_WORDS}\b)(?![a-z]+://)[a-z])"
+"""The staff word ends its phrase: no hyphen and no content word follows (punctuation, markup,
+an emoji, a function word or the end may)."""
 _STAFF_EN = (
     r"(?:(?:a\s+|an\s+|the\s+|some\s+|your\s+|one\s+of\s+your\s+)?"
     r"(?:real\s+|actual\s+|live\s+|human\s+)?"
@@ -57,9 +60,11 @@ _BOT = (
 _HUMAN_REQUEST = cue_pattern(
     rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+{_STAFF_EN}",
     rf"\b(?:connect|transfer|put|pass|forward)\s+me\s+(?:through\s+)?(?:to|with)\s+{_STAFF_EN}",
+    # A staff noun may follow "human" or a service word: "a human agent", "a live support rep".
     r"\b(?:want|need|get|give\s+me|request)\s+(?:a\s+|an\s+)?(?:real\s+|actual\s+|live\s+)?"
+    r"(?:(?:human|customer\s+(?:service|support|care)|support|service)\s+)?"
     r"(?:human|agent|representative|rep|operator|manager|supervisor)" + _NOT_STAFF,
-    r"\b(?:real|actual|live)\s+(?:human|person|agent)" + _NOT_STAFF,
+    r"\b(?:real|actual|live)\s+(?:human\s+)?(?:human|person|agent|representative|rep)" + _NOT_STAFF,
     r"^\W*(?:human|agent|representative|operator)\W*(?:please|pls|now)?\W*$",
     r"\b(?:human|agent|representative|operator)\s*,?\s*(?:please|pls)\b",
     # "call me back", "call me at …", not "could you call me Jenny".

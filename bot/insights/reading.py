@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.insights import InsightsError
+from knowledge.loader import csv_field_limit
 
 SAMPLE_REVIEWS = Path(__file__).resolve().parent / "sample" / "reviews.csv"
 """The bundled sample: 151 reviews of the fictional shop 온도마켓 (Korean and English)."""
@@ -177,8 +178,6 @@ Record = tuple[int, dict[str, Any]]
 
 
 def _csv_records(text: str, name: str, delimiter: str | None) -> tuple[list[str], list[Record]]:
-    if csv.field_size_limit() < _MAX_FIELD:
-        csv.field_size_limit(_MAX_FIELD)
     if delimiter is None:
         header_line = text.lstrip("\r\n").split("\n", 1)[0]
         delimiter = max(",\t;|", key=header_line.count)
@@ -187,13 +186,14 @@ def _csv_records(text: str, name: str, delimiter: str | None) -> tuple[list[str]
     records: list[Record] = []
     start = 1
     try:
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                if headers is None:
-                    headers = [cell.strip() for cell in row]
-                else:
-                    records.append((start, dict(zip(headers, row, strict=False))))
-            start = reader.line_num + 1
+        with csv_field_limit(_MAX_FIELD):
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    if headers is None:
+                        headers = [cell.strip() for cell in row]
+                    else:
+                        records.append((start, dict(zip(headers, row, strict=False))))
+                start = reader.line_num + 1
     except csv.Error as exc:
         raise InsightsError(f"{name}: line {start}: unreadable CSV: {exc}") from None
     return headers or [], records
