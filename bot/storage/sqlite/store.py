@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -720,23 +720,19 @@ class SQLiteStore(Bound):
 
     async def save_summary(self, handoff_id: int, summary: str) -> None:
         """Replace the stored summary of handoff ``handoff_id`` (sealed), e.g. with the LLM's."""
-
-        def run() -> None:
-            with self._db.conn:
-                self._db.execute(
-                    "UPDATE handoffs SET summary = ? WHERE id = ?",
-                    [self.cipher.seal(summary), handoff_id],
-                )
-
-        await self._run(run)
+        await self._seal_into(handoff_id, "summary", summary)
 
     async def save_suggestion(self, handoff_id: int, text: str) -> None:
         """Store the suggested reply of handoff ``handoff_id`` (sealed)."""
+        await self._seal_into(handoff_id, "suggestion", text)
 
+    async def _seal_into(
+        self, handoff_id: int, column: Literal["summary", "suggestion"], text: str
+    ) -> None:
         def run() -> None:
             with self._db.conn:
                 self._db.execute(
-                    "UPDATE handoffs SET suggestion = ? WHERE id = ?",
+                    f"UPDATE handoffs SET {column} = ? WHERE id = ?",
                     [self.cipher.seal(text), handoff_id],
                 )
 
