@@ -42,9 +42,12 @@ def load_embedders(tuned: Path | None = None) -> list[Embedder]:
 
 
 def encoder_folder(settings: Settings) -> Path | None:
-    """Where tuned encoders are stored: the database's folder (none for an in-memory one)."""
+    """Where tuned encoders are stored: the database's folder (none for an in-memory one; the
+    working folder beside a shared database, where each replica keeps its own copy)."""
     if settings.db_path == ":memory:":
         return None
+    if settings.shared_db:
+        return Path.cwd().resolve()
     return Path(settings.db_path).resolve().parent
 
 
@@ -108,7 +111,7 @@ def build_runtime(
         log.warning(
             "ONDO_ENCRYPTION_KEY is not set: customer messages are stored unencrypted in %s "
             "(`ondo keys generate` makes a key)",
-            settings.db_path,
+            settings.db_label,
         )
     try:
         # Read first: a change made meanwhile is picked up later.

@@ -31,6 +31,10 @@ def parse_duration(text: str) -> float:
     return float(int(match[1]) * _UNIT_SECONDS[match[2]])
 
 
+_URL_PASSWORD_RE = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
+_QUERY_PASSWORD_RE = re.compile(r"([?&]password=)[^&#]*")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. Build with :meth:`from_env`; pass it in, never re-read."""
@@ -63,6 +67,21 @@ class Settings:
     """``<platform>:<user id>`` of the people who may approve knowledge changes from chat."""
     staff_contact: str | None = None
     """``ONDO_STAFF_CONTACT``: who staff are told to ask when the handbook has no answer."""
+    db_pool: int = 4
+    """``ONDO_DB_POOL``: connections to a PostgreSQL ``ONDO_DB`` per process."""
+
+    @property
+    def shared_db(self) -> bool:
+        """Whether ``ONDO_DB`` is a PostgreSQL URL (a database replicas share), not a file."""
+        return self.db_path.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def db_label(self) -> str:
+        """``ONDO_DB`` as messages and logs may show it: a URL's password masked."""
+        if not self.shared_db:
+            return self.db_path
+        masked = _URL_PASSWORD_RE.sub(r"\1***@", self.db_path)
+        return _QUERY_PASSWORD_RE.sub(r"\1***", masked)
 
     @property
     def llm_enabled(self) -> bool:
@@ -131,6 +150,11 @@ class Settings:
         if agents not in ("", "ko", "en"):
             raise SettingsError(f"ONDO_AGENT_LANGUAGE must be ko or en, not {agents!r}")
         agent_language: Language | None = "ko" if agents == "ko" else "en" if agents else None
+        pool = get("ONDO_DB_POOL") or "4"
+        if not pool.isdecimal() or not 1 <= int(pool) <= 64:
+            raise SettingsError(
+                f"ONDO_DB_POOL must be a number of connections (1-64), not {pool!r}"
+            )
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -155,6 +179,7 @@ class Settings:
             agent_language=agent_language,
             admins=admins,
             staff_contact=get("ONDO_STAFF_CONTACT"),
+            db_pool=int(pool),
         )
 
 

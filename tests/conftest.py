@@ -17,8 +17,10 @@ import contextlib
 
 from bot.app import Runtime, build_runtime
 from bot.settings import Settings
+from bot.storage.sql.store import SqlStore
 from bot.storage.sqlite import SQLiteStore
 from knowledge.embedders import Embedder, HashEmbedder
+from tests.backends import BACKENDS, Backend, backend_for
 
 pytest_plugins = ["tests.plugins.staff_guard", "tests.plugins.log_scan"]
 
@@ -55,6 +57,19 @@ def store(db_path: Path) -> Iterator[SQLiteStore]:
     opened = SQLiteStore.open(db_path)
     yield opened
     opened.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A fresh database of each backend in turn (SQLite file, PostgreSQL schema)."""
+    with backend_for(request.param, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def any_store(backend: Backend) -> SqlStore:
+    """A real store on a fresh database, once per backend."""
+    return backend.open()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import pytest
 import sqlite_utils
 
 import bot.storage.sqlite.migrations
+from bot.storage import schema
 from bot.storage.sqlite import SQLiteStore
 from bot.storage.sqlite.migrations import MIGRATIONS, migrate
 
@@ -120,7 +121,8 @@ def test_two_processes_opening_a_fresh_file_both_succeed(db_path: Path) -> None:
     assert errors == []
     check = SQLiteStore.open(db_path)
     try:
-        assert applied(check._db) == ALL_APPLIED
+        revisions = check._db.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert revisions == [(schema.head(),)]
     finally:
         check.close()
 
@@ -226,3 +228,66 @@ def test_routing_migration_moves_agent_dedup_rows_and_names_thread_platforms() -
     assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
     assert db.execute("SELECT key FROM conversations").fetchall() == [("slack:T:D:1.0",)]
     assert db.execute("SELECT thread_ref FROM handoffs").fetchall() == [("slack:C1:1.0",)]
+
+
+def _shape(conn: sqlite3.Connection) -> dict[str, object]:
+    """Every table's columns (name, type affinity, not null unless a key, default, key), its
+    indexes (name, unique, partial) and foreign keys."""
+    out: dict[str, object] = {}
+    tables = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+        "('_migrations', 'alembic_version', 'sqlite_sequence') ORDER BY name"
+    ).fetchall()
+    for (table,) in tables:
+        columns = [
+            (
+                r[1],
+                "REAL" if r[2] in ("REAL", "DOUBLE") else r[2],
+                bool(r[3]) and not r[5],
+                r[4],
+                r[5],
+            )
+            for r in conn.execute(f"PRAGMA table_info({table})")
+        ]
+        indexes = sorted(
+            (r[1], r[2], r[4])
+            for r in conn.execute(f"PRAGMA index_list({table})")
+            if not r[1].startswith("sqlite_autoindex")
+        )
+        keys = sorted(tuple(r[2:5]) for r in conn.execute(f"PRAGMA foreign_key_list({table})"))
+        out[table] = (columns, indexes, keys)
+    return out
+
+
+def test_the_baseline_revision_is_the_old_runners_last_step() -> None:
+    """A fresh database (created by revision 0001, as PostgreSQL is) has the very shape an old
+    file has after the runner from before Alembic: stamping an old file 0001 is honest."""
+    fresh_store = SQLiteStore.open(":memory:")
+    old = sqlite3.connect(":memory:")
+    migrate(sqlite_utils.Database(old))
+    try:
+        assert _shape(fresh_store._db.conn) == _shape(old)
+        # AUTOINCREMENT survives: a handoff's number is never reused.
+        assert fresh_store._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+        ).fetchone()
+    finally:
+        fresh_store.close()
+        old.close()
+
+
+def test_an_old_file_is_finished_by_its_runner_then_stamped(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = sqlite_utils.Database(sqlite3.connect(db_path))
+    monkeypatch.setattr(bot.storage.sqlite.migrations, "MIGRATIONS", MIGRATIONS[:4])
+    migrate(db)
+    db.conn.close()
+    monkeypatch.setattr(bot.storage.sqlite.migrations, "MIGRATIONS", MIGRATIONS)
+    store = SQLiteStore.open(db_path)
+    try:
+        assert applied(store._db) == ALL_APPLIED
+        revisions = store._db.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert revisions == [(schema.head(),)]
+    finally:
+        store.close()

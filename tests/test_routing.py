@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-import bot.storage.sqlite.store
+import bot.storage.sql.store
 from bot.app import Runtime
 from bot.conversation.engine import HandoffTicket
 from bot.conversation.routing import (
@@ -200,7 +200,7 @@ async def test_a_reply_recorded_but_never_posted_is_posted_after_a_restart_once(
         )
     # Within the claim's lease the message is still someone's: nothing happens.
     assert await router.recover() == 0 and sent(customers, DISCORD_KEY) == []
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", -1.0)
     assert await router.recover() == 1
     [text] = sent(customers, DISCORD_KEY)
     [stored] = [m for m in await runtime.store.history(DISCORD_KEY) if m.role == "bot"]

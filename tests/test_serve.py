@@ -121,11 +121,11 @@ async def test_healthz_is_503_when_sqlite_opened_the_file_read_only(tmp_path: Pa
 
     from bot.serve import RUNTIME, slack_web_app
     from bot.storage.sqlite import SQLiteStore
-    from bot.storage.sqlite.database import Database
+    from bot.storage.sqlite.database import SQLiteDatabase
 
     SQLiteStore.open(tmp_path / "ro.db").close()
     conn = sqlite3.connect(f"file:{tmp_path / 'ro.db'}?mode=ro", uri=True, check_same_thread=False)
-    store = SQLiteStore(Database(sqlite_utils.Database(conn), str(tmp_path / "ro.db")))
+    store = SQLiteStore(SQLiteDatabase(sqlite_utils.Database(conn), str(tmp_path / "ro.db")))
     app = slack_web_app(None)
     app[RUNTIME] = SimpleNamespace(  # type: ignore[assignment]
         knowledge=SimpleNamespace(entries=("an entry",)), store=store

@@ -1,5 +1,6 @@
-"""SQLite store: idempotent inbound recording (across restarts and processes), replies,
-state compare-and-set, history, handoffs, the embedding cache and imported entries."""
+"""The store on both backends (SQLite file, PostgreSQL schema): idempotent inbound recording
+(across restarts and processes), replies, state compare-and-set, history, handoffs, the embedding
+cache and imported entries."""
 
 from __future__ import annotations
 
@@ -8,16 +9,25 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
-import bot.storage.sqlite.store
+import bot.storage.sql.store
+from bot.storage import schema
 from bot.storage.records import StoreError
+from bot.storage.sql.store import SqlStore
 from bot.storage.sqlite import SQLiteStore
-from bot.storage.sqlite.migrations import MIGRATIONS
 from bot.types import Emotion, Message
 from knowledge.entries import Entry
+from tests.backends import Backend, raw
 
 KEY = "discord:guild/channel"
+
+
+@pytest.fixture
+def store(any_store: SqlStore) -> SqlStore:
+    """Every test below taking ``store`` runs on both backends."""
+    return any_store
 
 
 def msg(message_id: str, text: str = "환불은 어떻게 하나요?", key: str = KEY) -> Message:
@@ -49,11 +59,12 @@ def entry(entry_id: str, ko: str = "환불 신청을 눌러 주세요.", en: str
 def test_migrate_is_idempotent(db_path: Path) -> None:
     for _ in range(3):
         store = SQLiteStore.open(db_path)
-        rows = store._db.execute(
-            "SELECT version, name FROM _migrations ORDER BY version"
-        ).fetchall()
+        rows = store._db.execute("SELECT version_num FROM alembic_version").fetchall()
+        tables = store._db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
+        count = tables.fetchone()[0]
         store.close()
-        assert rows == [(i, m.__name__) for i, m in enumerate(MIGRATIONS, start=1)]
+        assert rows == [(schema.head(),)]
+        assert count == 11  # nine of Ondo's, alembic_version and sqlite_sequence
 
 
 def test_open_garbage_file_raises_store_error_naming_it(tmp_path: Path) -> None:
@@ -74,9 +85,7 @@ def test_open_creates_parent_folders(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text", ["환불은 어떻게 하나요?", "How do I get a refund?"])
-async def test_second_delivery_is_duplicate_and_not_processed(
-    store: SQLiteStore, text: str
-) -> None:
+async def test_second_delivery_is_duplicate_and_not_processed(store: SqlStore, text: str) -> None:
     first = await store.record_inbound(msg("m1", text))
     second = await store.record_inbound(msg("m1", text))
     assert (first.duplicate, first.process) == (False, True)
@@ -84,17 +93,17 @@ async def test_second_delivery_is_duplicate_and_not_processed(
     assert second.id == first.id
 
 
-async def test_same_id_on_another_platform_is_not_a_duplicate(store: SQLiteStore) -> None:
+async def test_same_id_on_another_platform_is_not_a_duplicate(store: SqlStore) -> None:
     await store.record_inbound(msg("m1"))
     other = Message("slack", "slack:C1/1.0", "u1", "hi", time.time(), "m1")
     assert (await store.record_inbound(other)).duplicate is False
 
 
-async def test_duplicate_across_restart(db_path: Path) -> None:
-    store = SQLiteStore.open(db_path)
+async def test_duplicate_across_restart(backend: Backend) -> None:
+    store = backend.open()
     first = await store.record_inbound(msg("m1"))
     store.close()
-    reopened = SQLiteStore.open(db_path)
+    reopened = backend.open()
     try:
         again = await reopened.record_inbound(msg("m1"))
     finally:
@@ -102,8 +111,8 @@ async def test_duplicate_across_restart(db_path: Path) -> None:
     assert (again.duplicate, again.process, again.id) == (True, False, first.id)
 
 
-async def test_duplicate_across_two_processes_sharing_the_file(db_path: Path) -> None:
-    one, two = SQLiteStore.open(db_path), SQLiteStore.open(db_path)
+async def test_duplicate_across_two_processes_sharing_the_database(backend: Backend) -> None:
+    one, two = backend.open(), backend.open()
     try:
         first = await one.record_inbound(msg("m1", "Where is my parcel?"))
         second = await two.record_inbound(msg("m1", "Where is my parcel?"))
@@ -114,7 +123,7 @@ async def test_duplicate_across_two_processes_sharing_the_file(db_path: Path) ->
     assert (second.duplicate, second.process, second.id) == (True, False, first.id)
 
 
-async def test_one_reply_per_inbound(store: SQLiteStore) -> None:
+async def test_one_reply_per_inbound(store: SqlStore) -> None:
     inbound = await store.record_inbound(msg("m1"))
     first = await store.record_reply(
         inbound.id, KEY, "discord", "주문 내역에서 환불 신청을 누르세요."
@@ -125,7 +134,7 @@ async def test_one_reply_per_inbound(store: SQLiteStore) -> None:
     assert await store.count_replies(inbound.id) == 1
 
 
-async def test_release_lets_a_redelivery_be_processed(store: SQLiteStore) -> None:
+async def test_release_lets_a_redelivery_be_processed(store: SqlStore) -> None:
     inbound = await store.record_inbound(msg("m1"))
     reply = await store.record_reply(inbound.id, KEY, "discord", "답변")
     assert reply is not None
@@ -138,43 +147,43 @@ async def test_release_lets_a_redelivery_be_processed(store: SQLiteStore) -> Non
 
 
 async def test_expired_claim_without_reply_is_processed_again(
-    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbound = await store.record_inbound(msg("m1"))
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", -1.0)
     again = await store.record_inbound(msg("m1"))
     assert (again.id, again.duplicate, again.process) == (inbound.id, True, True)
 
 
 async def test_handled_message_is_never_processed_again(
-    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbound = await store.record_inbound(msg("m1"))
     await store.mark_handled(inbound.id)
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", -1.0)
     assert (await store.record_inbound(msg("m1"))).process is False
 
 
 async def test_replied_message_is_never_processed_again(
-    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbound = await store.record_inbound(msg("m1", "Where is my order?"))
     reply_id = await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
     assert reply_id is not None
     await store.set_platform_id(reply_id, "posted-1")
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", -1.0)
     assert (await store.record_inbound(msg("m1", "Where is my order?"))).process is False
     assert await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"]) == []
 
 
 async def test_reply_recorded_but_never_posted_is_taken_up_again(
-    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The process died between recording the reply and posting it.
     inbound = await store.record_inbound(msg("m1", "Where is my order?"))
     reply_id = await store.record_reply(inbound.id, KEY, "discord", "It shipped yesterday.")
     assert await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"]) == []
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", -1.0)
     [pending] = await store.unfinished_inbound(since=0, max_attempts=5, platforms=["discord"])
     assert pending.id == inbound.id
     assert await store.unposted_reply(inbound.id) == (reply_id, "It shipped yesterday.")
@@ -182,16 +191,16 @@ async def test_reply_recorded_but_never_posted_is_taken_up_again(
 
 
 async def test_ticket_claim_is_exclusive_until_it_expires(
-    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.record_inbound(msg("m1"))
     handoff_id = await store.open_handoff(
         KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"
     )
     assert await store.claim_ticket(handoff_id) is False  # opening it claimed it
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", -1.0)
     assert await store.claim_ticket(handoff_id) is True
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", 120.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", 120.0)
     assert await store.claim_ticket(handoff_id) is False
     await store.release_ticket(handoff_id)
     assert await store.claim_ticket(handoff_id) is True
@@ -200,7 +209,7 @@ async def test_ticket_claim_is_exclusive_until_it_expires(
     assert await store.claim_ticket(handoff_id) is False  # posted already
 
 
-async def test_annotate_inbound_and_unknown_field(store: SQLiteStore) -> None:
+async def test_annotate_inbound_and_unknown_field(store: SqlStore) -> None:
     inbound = await store.record_inbound(msg("m1"))
     await store.annotate_inbound(inbound.id, language="ko", emotion="angry", intent="refund")
     [stored] = await store.history(KEY)
@@ -212,12 +221,12 @@ async def test_annotate_inbound_and_unknown_field(store: SQLiteStore) -> None:
 # --- conversations ---------------------------------------------------------------------------
 
 
-async def test_new_conversation_starts_with_the_bot(store: SQLiteStore) -> None:
+async def test_new_conversation_starts_with_the_bot(store: SqlStore) -> None:
     conversation = await store.conversation(KEY, "discord")
     assert (conversation.state, conversation.misses, conversation.context_since) == ("bot", 0, 0)
 
 
-async def test_set_state_with_expected_is_compare_and_set(store: SQLiteStore) -> None:
+async def test_set_state_with_expected_is_compare_and_set(store: SqlStore) -> None:
     await store.conversation(KEY, "discord")
     assert await store.set_state(KEY, "waiting_human", expected=("bot",)) is True
     assert await store.set_state(KEY, "waiting_human", expected=("bot",)) is False
@@ -229,7 +238,7 @@ async def test_set_state_with_expected_is_compare_and_set(store: SQLiteStore) ->
     assert await store.set_state("discord:unknown", "bot") is False
 
 
-async def test_note_turn(store: SQLiteStore) -> None:
+async def test_note_turn(store: SqlStore) -> None:
     await store.conversation(KEY, "discord")
     await store.note_turn(KEY, language="ko", emotion=Emotion("angry", 0.9), misses=2)
     conversation = await store.conversation(KEY, "discord")
@@ -247,7 +256,7 @@ async def test_note_turn(store: SQLiteStore) -> None:
         ("My parcel never arrived!", "How do I change my password?"),
     ],
 )
-async def test_history_respects_clear_context(store: SQLiteStore, before: str, after: str) -> None:
+async def test_history_respects_clear_context(store: SqlStore, before: str, after: str) -> None:
     first = await store.record_inbound(msg("m1", before))
     await store.record_reply(first.id, KEY, "discord", "reply one")
     await store.note_turn(KEY, language="ko", emotion=Emotion("angry", 0.8), misses=1)
@@ -262,13 +271,13 @@ async def test_history_respects_clear_context(store: SQLiteStore, before: str, a
     assert [(m.role, m.text) for m in await store.history(KEY)] == [("customer", after)]
 
 
-async def test_history_limit_keeps_the_newest_oldest_first(store: SQLiteStore) -> None:
+async def test_history_limit_keeps_the_newest_oldest_first(store: SqlStore) -> None:
     for i in range(5):
         await store.record_inbound(msg(f"m{i}", f"메시지 {i}"))
     assert [m.text for m in await store.history(KEY, limit=2)] == ["메시지 3", "메시지 4"]
 
 
-async def test_korean_text_round_trips(store: SQLiteStore) -> None:
+async def test_korean_text_round_trips(store: SqlStore) -> None:
     text = "주문번호 ORD-1 환불해 주세요 ㅠㅠ 🙏 — 'quote' \"double\""
     inbound = await store.record_inbound(msg("m1", text))
     await store.record_outbound(KEY, "discord", "상담원이 곧 답변드릴게요.", role="agent")
@@ -287,7 +296,7 @@ async def test_korean_text_round_trips(store: SQLiteStore) -> None:
         ("[Handoff request] Reason: angry", "en"),
     ],
 )
-async def test_handoff_open_current_update(store: SQLiteStore, summary: str, language: str) -> None:
+async def test_handoff_open_current_update(store: SqlStore, summary: str, language: str) -> None:
     await store.conversation(KEY, "discord")
     assert await store.current_handoff(KEY) is None
     handoff_id = await store.open_handoff(
@@ -314,7 +323,7 @@ async def test_handoff_open_current_update(store: SQLiteStore, summary: str, lan
 # --- embedding cache -------------------------------------------------------------------------
 
 
-def test_vectors_round_trip_beyond_one_chunk(store: SQLiteStore) -> None:
+def test_vectors_round_trip_beyond_one_chunk(store: SqlStore) -> None:
     rng = np.random.default_rng(7)
     items = {f"h{i:04d}": rng.random((1, 8), dtype=np.float32) for i in range(1234)}
     store.put_vectors("use-multilingual-v3", items)
@@ -328,7 +337,7 @@ def test_vectors_round_trip_beyond_one_chunk(store: SQLiteStore) -> None:
     assert store.get_vectors("all-minilm-l6-v2", wanted) == {}
 
 
-def test_put_vectors_overwrites(store: SQLiteStore) -> None:
+def test_put_vectors_overwrites(store: SqlStore) -> None:
     store.put_vectors("m", {"h": np.ones((1, 4), dtype=np.float32)})
     store.put_vectors("m", {"h": np.full((1, 4), 2.0, dtype=np.float32)})
     np.testing.assert_array_equal(store.get_vectors("m", ["h"])["h"], [[2.0, 2.0, 2.0, 2.0]])
@@ -337,7 +346,7 @@ def test_put_vectors_overwrites(store: SQLiteStore) -> None:
 # --- imported entries ------------------------------------------------------------------------
 
 
-async def test_import_entries_reports_added_updated_unchanged(store: SQLiteStore) -> None:
+async def test_import_entries_reports_added_updated_unchanged(store: SqlStore) -> None:
     entries = [entry("refund-how"), entry("refund-time", "3~5영업일 걸려요.", "3-5 business days.")]
     assert await store.import_entries(entries, "faq.csv") == (2, 0)
     # Both unchanged: neither added nor updated.
@@ -347,7 +356,7 @@ async def test_import_entries_reports_added_updated_unchanged(store: SQLiteStore
     assert store.imported_entries_sync() == sorted(changed, key=lambda e: e.id)
 
 
-async def test_imported_policy_entry_round_trips(store: SQLiteStore) -> None:
+async def test_imported_policy_entry_round_trips(store: SqlStore) -> None:
     policy = Entry(
         id="ops#환불-승인-권한",
         category="policy",
@@ -363,9 +372,7 @@ async def test_imported_policy_entry_round_trips(store: SQLiteStore) -> None:
 # --- ratings ---------------------------------------------------------------------------------
 
 
-async def answered_reply(
-    store: SQLiteStore, message_id: str, text: str, entry_id: str | None
-) -> int:
+async def answered_reply(store: SqlStore, message_id: str, text: str, entry_id: str | None) -> int:
     """An inbound message answered (or not) from ``entry_id``, and the bot's reply row id."""
     inbound = await store.record_inbound(msg(message_id, text))
     await store.annotate_inbound(
@@ -383,7 +390,7 @@ async def answered_reply(
     ("text", "language"), [("환불은 어떻게 하나요?", "ko"), ("How do I get a refund?", "en")]
 )
 async def test_rate_stores_against_entry_and_second_click_updates(
-    store: SQLiteStore, text: str, language: str
+    store: SqlStore, text: str, language: str
 ) -> None:
     reply_id = await answered_reply(store, "m1", text, "refund-how")
     assert await store.reply_language(reply_id) == language
@@ -393,41 +400,43 @@ async def test_rate_stores_against_entry_and_second_click_updates(
     assert await store.ratings_for("refund-how") == (1, 0)
     assert await store.rate(reply_id, "u2", 1) == "refund-how"
     assert await store.ratings_for("refund-how") == (2, 0)
-    rows = store._db.execute("SELECT message_id, user, rating FROM ratings ORDER BY id").fetchall()
+    rows = raw(store, 'SELECT message_id, "user", rating FROM ratings ORDER BY id')
     assert rows == [(reply_id, "u1", 1), (reply_id, "u2", 1)]
 
 
-async def test_rate_refuses_unknown_or_unanswered_replies(store: SQLiteStore) -> None:
+async def test_rate_refuses_unknown_or_unanswered_replies(store: SqlStore) -> None:
     unanswered = await answered_reply(store, "m1", "아무말", None)
     inbound = (await store.record_inbound(msg("m2"))).id
     assert await store.rate(unanswered, "u1", 1) is None
     assert await store.rate(inbound, "u1", 1) is None  # a customer message, not a reply
     assert await store.rate(99_999, "u1", -1) is None
-    assert store._db.execute("SELECT COUNT(*) FROM ratings").fetchone() == (0,)
+    assert raw(store, "SELECT COUNT(*) FROM ratings") == [(0,)]
     assert await store.ratings_for("nothing") == (0, 0)
     with pytest.raises(ValueError, match="rating"):
         await store.rate(unanswered, "u1", 5)
 
 
-async def test_ratings_survive_reopen_and_schema_enforces_them(db_path: Path) -> None:
-    store = SQLiteStore.open(db_path)
+async def test_ratings_survive_reopen_and_schema_enforces_them(backend: Backend) -> None:
+    store = backend.open()
     try:
         reply_id = await answered_reply(store, "m1", "Refund please", "refund-how")
         await store.rate(reply_id, "u1", 1)
     finally:
         store.close()
-    again = SQLiteStore.open(db_path)
+    again = backend.open()
     try:
         assert await again.ratings_for("refund-how") == (1, 0)
-        with pytest.raises(sqlite3.IntegrityError):
-            again._db.execute(
-                "INSERT INTO ratings (message_id, entry_id, rating, user, created_at) "
+        with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+            raw(
+                again,
+                'INSERT INTO ratings (message_id, entry_id, rating, "user", created_at) '
                 "VALUES (?, 'refund-how', 1, 'u1', 0)",
                 [reply_id],
             )
-        with pytest.raises(sqlite3.IntegrityError):
-            again._db.execute(
-                "INSERT INTO ratings (message_id, entry_id, rating, user, created_at) "
+        with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+            raw(
+                again,
+                'INSERT INTO ratings (message_id, entry_id, rating, "user", created_at) '
                 "VALUES (?, 'refund-how', 0, 'u9', 0)",
                 [reply_id],
             )
@@ -440,7 +449,7 @@ async def test_ratings_survive_reopen_and_schema_enforces_them(db_path: Path) ->
 
 @pytest.mark.parametrize("text", ["환불은 어떻게 하나요?", "How do I get a refund?"])
 async def test_unfinished_inbound_lists_only_unanswered_free_messages(
-    store: SQLiteStore, text: str
+    store: SqlStore, text: str
 ) -> None:
     released = await store.record_inbound(msg("m1", text))
     reply = await store.record_reply(released.id, KEY, "discord", "답변")
@@ -473,20 +482,20 @@ async def test_unfinished_inbound_lists_only_unanswered_free_messages(
     assert await store.unfinished_inbound(since=since, max_attempts=1, platforms=["discord"]) == []
 
 
-async def test_first_sighting_is_once_per_platform_event(db_path: Path) -> None:
-    store = SQLiteStore.open(db_path)
+async def test_first_sighting_is_once_per_platform_event(backend: Backend) -> None:
+    store = backend.open()
     assert await store.first_sighting("slack", "C1:1.0", "agent_message")
     assert not await store.first_sighting("slack", "C1:1.0", "agent_message")
     assert await store.first_sighting("discord", "C1:1.0", "agent_message")
     store.close()
-    reopened = SQLiteStore.open(db_path)  # also across a restart
+    reopened = backend.open()  # also across a restart
     try:
         assert not await reopened.first_sighting("slack", "C1:1.0", "agent_message")
     finally:
         reopened.close()
 
 
-async def test_cancel_handoff_gives_the_conversation_back_unless_taken(store: SQLiteStore) -> None:
+async def test_cancel_handoff_gives_the_conversation_back_unless_taken(store: SqlStore) -> None:
     await store.conversation(KEY, "discord")
     first = await store.escalate(
         KEY, reason="angry", summary="s", intent="refund", emotion="angry", language="ko"

@@ -31,7 +31,7 @@ import pytest
 import pytest_asyncio
 import sqlite_utils
 
-import bot.storage.sqlite.store
+import bot.storage.sql.store
 from bot.app import Runtime
 from bot.conversation.routing import MemoryCustomers, MemoryDesk, MemorySender, Router, ticket_of
 from bot.conversation.suggestions import open_handoff_for
@@ -99,7 +99,7 @@ async def escalate(store: SQLiteStore, key: str, language: str = "en") -> int:
 
 def expire_claims(monkeypatch: pytest.MonkeyPatch) -> None:
     """The lease of every claim is over (as it is a while after a restart)."""
-    monkeypatch.setattr(bot.storage.sqlite.store, "CLAIM_LEASE_SECONDS", -1.0)
+    monkeypatch.setattr(bot.storage.sql.store, "CLAIM_LEASE_SECONDS", -1.0)
 
 
 # --- the store and the router, with the memory desk ------------------------------------------

@@ -122,7 +122,8 @@ _CHAT_HELP = """Commands: /debug  toggle the analysis line   /agent TEXT  reply 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    warn_if_readable(settings.db_path)
+    if not settings.shared_db:
+        warn_if_readable(settings.db_path)
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = runtime_for(settings)
     try:

@@ -146,7 +146,8 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
 
 def _read(settings: Settings, start: float, until: float) -> WindowRows:
     # Looking must not create a database: a missing file simply holds no conversations.
-    if settings.db_path != ":memory:" and not Path(settings.db_path).exists():
+    file = not settings.shared_db and settings.db_path != ":memory:"
+    if file and not Path(settings.db_path).exists():
         return WindowRows((), (), (), ())
     store = open_store(settings)
     try:

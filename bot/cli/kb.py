@@ -62,7 +62,7 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
         store.close()
     unchanged = len(entries) - added - updated
     print(
-        f"imported {len(entries)} entries into {settings.db_path}: "
+        f"imported {len(entries)} entries into {settings.db_label}: "
         f"{added} added, {updated} updated, {unchanged} unchanged"
     )
     return 0

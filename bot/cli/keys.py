@@ -45,7 +45,7 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
         store.close()
     print(new_key)
     print(
-        f"re-encrypted {count} stored texts in {settings.db_path}. Set ONDO_ENCRYPTION_KEY to "
+        f"re-encrypted {count} stored texts in {settings.db_label}. Set ONDO_ENCRYPTION_KEY to "
         "the key above now: the old key no longer opens anything.",
         file=sys.stderr,
     )

@@ -27,7 +27,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     platforms = plan_platforms(settings, args.platform)  # before the models load
-    warn_if_readable(settings.db_path)
+    if not settings.shared_db:
+        warn_if_readable(settings.db_path)
     print("Loading Ondo (models and knowledge base)…", file=sys.stderr, flush=True)
     runtime = runtime_for(settings)
     try:

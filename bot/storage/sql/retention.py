@@ -1,6 +1,6 @@
 """What the store does for privacy: re-encryption, retention, and a customer's rights.
 
-A part of :class:`bot.storage.sqlite.store.SQLiteStore` (``store.retention``), kept apart from
+A part of :class:`bot.storage.sql.store.SqlStore` (``store.retention``), kept apart from
 the store's day-to-day code: these are rarely run, whole-database operations.
 """
 
@@ -9,14 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import sqlite_utils
-
 from bot.storage.crypto import Cipher
-from bot.storage.sqlite.database import SEALED_COLUMNS, Bound
+from bot.storage.sql.database import SEALED_COLUMNS, Bound, Sql
 
 
-class SQLiteRetention(Bound):
-    """:class:`bot.storage.interface.Retention` over the SQLite database: re-encryption,
+class SqlRetention(Bound):
+    """:class:`bot.storage.interface.Retention` over the database: re-encryption,
     purging by age, and export / deletion of one customer's data."""
 
     async def reseal(self, new: Cipher) -> int:
@@ -26,18 +24,18 @@ class SQLiteRetention(Bound):
 
         def run() -> int:
             count = 0
-            with self._db.conn:
+            with self._write():
                 for table, column in SEALED_COLUMNS:
-                    rows = self._db.execute(
+                    rows = self._sql.execute(
                         f"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL"
                     ).fetchall()
                     for row_id, value in rows:
-                        self._db.execute(
+                        self._sql.execute(
                             f"UPDATE {table} SET {column} = ? WHERE id = ?",
                             [new.seal(self.cipher.open(value)), row_id],
                         )
                         count += 1
-            _compact(self._db)
+            self._database.compact()
             self._database.cipher = new
             return count
 
@@ -49,21 +47,21 @@ class SQLiteRetention(Bound):
         cutoff = time.time() - older_than
 
         def run() -> dict[str, int]:
-            with self._db.conn:
+            with self._write():
                 keys = [
                     r[0]
-                    for r in self._db.execute(
+                    for r in self._sql.execute(
                         "SELECT key FROM conversations WHERE updated_at < ? AND NOT EXISTS "
                         "(SELECT 1 FROM messages m WHERE m.conversation_key = key "
                         "AND m.created_at >= ?)",
                         [cutoff, cutoff],
                     ).fetchall()
                 ]
-                counts = _delete_conversations(self._db, keys)
-                counts["seen_events"] = self._db.execute(
+                counts = _delete_conversations(self._sql, keys)
+                counts["seen_events"] = self._sql.execute(
                     "DELETE FROM seen_events WHERE seen_at < ?", [cutoff]
                 ).rowcount
-            _compact(self._db)
+            self._database.compact()
             return counts
 
         return await self._run(run)
@@ -75,16 +73,16 @@ class SQLiteRetention(Bound):
         and ratings. Per author: nothing another person wrote is exported as theirs."""
 
         def run() -> dict[str, Any]:
-            keys = _owned_conversations(self._db, user)
+            keys = _owned_conversations(self._sql, user)
             out: dict[str, Any] = {"user": user, "conversations": [], "ratings": []}
             for key in keys:
                 conversation = _row_dict(
-                    self._db, "SELECT * FROM conversations WHERE key = ?", [key]
+                    self._sql, "SELECT * FROM conversations WHERE key = ?", [key]
                 )
                 messages = [
                     m | {"text": self.cipher.open(m["text"])}
                     for m in _rows(
-                        self._db,
+                        self._sql,
                         f"SELECT {_MESSAGE_FIELDS} FROM messages WHERE conversation_key = ? "
                         f"AND {_NOT_SOMEONE_ELSES} ORDER BY id",
                         [key, user],
@@ -93,7 +91,7 @@ class SQLiteRetention(Bound):
                 handoffs = [
                     h | {"summary": self.cipher.open(h["summary"])}
                     for h in _rows(
-                        self._db,
+                        self._sql,
                         "SELECT id, reason, summary, intent, emotion, language, agent, "
                         "created_at, taken_at, resolved_at FROM handoffs "
                         "WHERE conversation_key = ? ORDER BY id",
@@ -106,16 +104,16 @@ class SQLiteRetention(Bound):
             out["messages_elsewhere"] = [
                 m | {"text": self.cipher.open(m["text"])}
                 for m in _rows(
-                    self._db,
+                    self._sql,
                     f"SELECT conversation_key, {_MESSAGE_FIELDS} FROM messages "
-                    "WHERE direction = 'in' AND user = ? AND conversation_key NOT IN "
+                    "WHERE direction = 'in' AND \"user\" = ? AND conversation_key NOT IN "
                     "(SELECT key FROM conversations WHERE owner = ?) ORDER BY id",
                     [user, user],
                 )
             ]
             out["ratings"] = _rows(
-                self._db,
-                "SELECT message_id, entry_id, rating, created_at FROM ratings WHERE user = ?",
+                self._sql,
+                'SELECT message_id, entry_id, rating, created_at FROM ratings WHERE "user" = ?',
                 [user],
             )
             out["corrections"] = [
@@ -126,7 +124,7 @@ class SQLiteRetention(Bound):
                 }
                 for key in keys
                 for c in _rows(
-                    self._db,
+                    self._sql,
                     "SELECT id, source, reply_id, question, bot_answer, proposed_answer, "
                     "entry_id, status, created_at FROM corrections WHERE reply_id IN "
                     "(SELECT id FROM messages WHERE conversation_key = ?) ORDER BY id",
@@ -143,26 +141,28 @@ class SQLiteRetention(Bound):
         ratings; other people's messages stay. Returns what was deleted."""
 
         def run() -> dict[str, int]:
-            with self._db.conn:
-                keys = _owned_conversations(self._db, user)
-                counts = _delete_conversations(self._db, keys)
-                _delete_messages_elsewhere(self._db, user, counts)
-                counts["ratings"] += self._db.execute(
-                    "DELETE FROM ratings WHERE user = ?", [user]
+            with self._write():
+                keys = _owned_conversations(self._sql, user)
+                counts = _delete_conversations(self._sql, keys)
+                _delete_messages_elsewhere(self._sql, user, counts)
+                counts["ratings"] += self._sql.execute(
+                    'DELETE FROM ratings WHERE "user" = ?', [user]
                 ).rowcount
-            _compact(self._db)
+            self._database.compact()
             return counts
 
         return await self._run(run)
 
 
-_MESSAGE_FIELDS = "id, platform, direction, role, user, text, language, emotion, intent, created_at"
-_NOT_SOMEONE_ELSES = "(direction = 'out' OR user = ?)"
+_MESSAGE_FIELDS = (
+    'id, platform, direction, role, "user", text, language, emotion, intent, created_at'
+)
+_NOT_SOMEONE_ELSES = "(direction = 'out' OR \"user\" = ?)"
 """A message of the owner's conversation that is not another person's: the owner's own, and
 what the bot and agents posted to them. Bystanders' messages belong to the bystanders."""
 
 
-def _owned_conversations(db: sqlite_utils.Database, user: str) -> list[str]:
+def _owned_conversations(db: Sql, user: str) -> list[str]:
     return [
         r[0]
         for r in db.execute(
@@ -171,14 +171,12 @@ def _owned_conversations(db: sqlite_utils.Database, user: str) -> list[str]:
     ]
 
 
-def _delete_messages_elsewhere(
-    db: sqlite_utils.Database, user: str, counts: dict[str, int]
-) -> None:
+def _delete_messages_elsewhere(db: Sql, user: str, counts: dict[str, int]) -> None:
     """Delete what ``user`` wrote in conversations owned by somebody else, with the bot's
     replies to it (a bystander recorded before third parties were told apart got answers)."""
     mine = (
-        "SELECT id FROM messages WHERE direction = 'in' AND user = ? AND conversation_key NOT IN "
-        "(SELECT key FROM conversations WHERE owner = ?)"
+        "SELECT id FROM messages WHERE direction = 'in' AND \"user\" = ? "
+        "AND conversation_key NOT IN (SELECT key FROM conversations WHERE owner = ?)"
     )
     replies = f"SELECT id FROM messages WHERE in_reply_to IN ({mine})"
     for table, column in (("corrections", "reply_id"), ("ratings", "message_id")):
@@ -194,7 +192,7 @@ def _delete_messages_elsewhere(
     ).rowcount
 
 
-def _delete_conversations(db: sqlite_utils.Database, keys: list[str]) -> dict[str, int]:
+def _delete_conversations(db: Sql, keys: list[str]) -> dict[str, int]:
     counts = {"conversations": 0, "messages": 0, "handoffs": 0, "ratings": 0, "corrections": 0}
     for key in keys:
         # A correction holds the customer's question: it goes with their conversation (an
@@ -225,21 +223,12 @@ def _delete_conversations(db: sqlite_utils.Database, keys: list[str]) -> dict[st
     return counts
 
 
-def _compact(db: sqlite_utils.Database) -> None:
-    """Leave no old page behind: fold the WAL into the file, then rebuild the file."""
-    if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.execute("VACUUM")
-    if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def _rows(db: Sql, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     cursor = db.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _row_dict(db: sqlite_utils.Database, sql: str, params: list[Any]) -> dict[str, Any] | None:
+def _row_dict(db: Sql, sql: str, params: list[Any]) -> dict[str, Any] | None:
     rows = _rows(db, sql, params)
     return rows[0] if rows else None

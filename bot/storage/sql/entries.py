@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.storage.sql.database import Sql
 from knowledge.entries import Entry
 
 
@@ -45,4 +46,23 @@ def entry_from_json(data: dict[str, Any]) -> Entry:
         kind=kind,
         # Stored before audiences existed: the loader's defaults (documents are staff's).
         audience=data.get("audience") or ("staff" if kind == "policy" else "customers"),
+    )
+
+
+def upsert_entry(sql: Sql, entry: Entry, source: str, now: float) -> None:
+    """Store ``entry`` (imported from ``source``, or a correction's), replacing its old form."""
+    sql.execute(
+        "INSERT INTO kb_entries (id, category, kind, content_hash, data, source, imported_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET category = excluded.category,"
+        " kind = excluded.kind, content_hash = excluded.content_hash, data = excluded.data, "
+        "source = excluded.source, imported_at = excluded.imported_at",
+        [
+            entry.id,
+            entry.category,
+            entry.kind,
+            entry.content_hash(),
+            dump_entry(entry),
+            source,
+            now,
+        ],
     )

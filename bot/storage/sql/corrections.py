@@ -1,6 +1,6 @@
-"""The correction queue and the knowledge changes in the SQLite database.
+"""The correction queue and the knowledge changes in the database.
 
-A part of :class:`bot.storage.sqlite.store.SQLiteStore` (``store.corrections``); the rules of
+A part of :class:`bot.storage.sql.store.SqlStore` (``store.corrections``); the rules of
 the loop (who may approve what, how an approval changes an entry) are in
 :mod:`bot.corrections.loop`. The customer's question and both answers are sealed at rest.
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from bot.storage.records import Correction, KbChange, ReplyContext, Source, Status
-from bot.storage.sqlite.database import Bound
-from bot.storage.sqlite.entries import dump_entry, load_entry
+from bot.storage.sql.database import Bound
+from bot.storage.sql.entries import dump_entry, load_entry, upsert_entry
 from knowledge.entries import Audience, Entry
 from knowledge.language import detect_language
 
@@ -23,8 +23,8 @@ _COLUMNS = (
 )
 
 
-class SQLiteCorrections(Bound):
-    """:class:`bot.storage.interface.CorrectionRecords` over the SQLite database."""
+class SqlCorrections(Bound):
+    """:class:`bot.storage.interface.CorrectionRecords` over the database."""
 
     async def reply_by_platform_id(self, platform: str, platform_message_id: str) -> int | None:
         """The id of the bot answer posted on ``platform`` as ``platform_message_id``."""
@@ -44,7 +44,7 @@ class SQLiteCorrections(Bound):
 
         def run() -> str | None:
             row = self._one(
-                "SELECT i.user FROM messages r JOIN messages i ON i.id = r.in_reply_to "
+                'SELECT i."user" FROM messages r JOIN messages i ON i.id = r.in_reply_to '
                 "WHERE r.id = ? AND r.direction = 'out' AND r.role = 'bot'",
                 [reply_id],
             )
@@ -62,13 +62,13 @@ class SQLiteCorrections(Bound):
         correction's id; ``None`` when ``reply_id`` is no answer of the bot."""
 
         def run() -> int | None:
-            with self._db.conn:
+            with self._write():
                 pending = self._one(
                     "SELECT id FROM corrections WHERE reply_id = ? AND status = 'pending'",
                     [reply_id],
                 )
                 if pending is not None:
-                    self._db.execute(
+                    self._sql.execute(
                         "UPDATE corrections SET proposed_answer = ?, proposed_by = ? WHERE id = ?",
                         [self.cipher.seal(answer), by, pending[0]],
                     )
@@ -82,7 +82,7 @@ class SQLiteCorrections(Bound):
         correction per answer) or is no answer of the bot."""
 
         def run() -> int | None:
-            with self._db.conn:
+            with self._write():
                 if self._one("SELECT 1 FROM corrections WHERE reply_id = ?", [reply_id]):
                     return None
                 return self._insert(reply_id, "rating", None, None)
@@ -116,7 +116,7 @@ class SQLiteCorrections(Bound):
         if found is None:
             return None
         seal = self.cipher.seal
-        cursor = self._db.execute(
+        return self._sql.insert(
             "INSERT INTO corrections (source, reply_id, question, bot_answer, language, "
             "entry_id, proposed_answer, proposed_by, created_at, audience) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -133,7 +133,6 @@ class SQLiteCorrections(Bound):
                 "staff" if found.audience == "staff" else None,
             ],
         )
-        return int(cursor.lastrowid or 0)
 
     async def get(self, correction_id: int) -> Correction | None:
         """Correction ``correction_id``, if there is one."""
@@ -146,7 +145,7 @@ class SQLiteCorrections(Bound):
         """Every correction waiting for a decision, oldest first."""
 
         def run() -> list[Correction]:
-            rows = self._db.execute(
+            rows = self._sql.execute(
                 f"SELECT {_COLUMNS} FROM corrections WHERE status = 'pending' ORDER BY id"
             ).fetchall()
             return [self._correction(r) for r in rows]
@@ -165,7 +164,7 @@ class SQLiteCorrections(Bound):
             if entry_id is not None:
                 sql += " WHERE entry_id = ?"
                 params.append(entry_id)
-            rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
+            rows = self._sql.execute(sql + " ORDER BY id", params).fetchall()
             return [
                 KbChange(
                     r[0],
@@ -206,7 +205,7 @@ class SQLiteCorrections(Bound):
         """Reject pending correction ``correction_id``; ``False`` if it is not pending."""
 
         def run() -> bool:
-            with self._db.conn:
+            with self._write():
                 return self._decide(correction_id, "rejected", by)
 
         return await self._run(run)
@@ -219,23 +218,12 @@ class SQLiteCorrections(Bound):
 
         def run() -> KbChange | None:
             now = time.time()
-            with self._db.conn:
+            with self._write():
                 if not self._decide(correction_id, "approved", by):
                     return None
-                self._db.table("kb_entries").upsert(
-                    {
-                        "id": new.id,
-                        "category": new.category,
-                        "kind": new.kind,
-                        "content_hash": new.content_hash(),
-                        "data": dump_entry(new),
-                        "source": source,
-                        "imported_at": now,
-                    },
-                    pk="id",
-                )
+                upsert_entry(self._sql, new, source, now)
                 action: Literal["add", "update"] = "add" if old is None else "update"
-                cursor = self._db.execute(
+                change_id = self._sql.insert(
                     "INSERT INTO kb_changes (entry_id, action, changed_by, changed_at, old_data,"
                     " new_data, correction_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -248,14 +236,13 @@ class SQLiteCorrections(Bound):
                         correction_id,
                     ],
                 )
-                return KbChange(
-                    int(cursor.lastrowid or 0), new.id, action, by, now, old, new, correction_id
-                )
+                assert change_id is not None
+                return KbChange(change_id, new.id, action, by, now, old, new, correction_id)
 
         return await self._run(run)
 
     def _decide(self, correction_id: int, status: Status, by: str) -> bool:
-        cursor = self._db.execute(
+        cursor = self._sql.execute(
             "UPDATE corrections SET status = ?, decided_by = ?, decided_at = ? "
             "WHERE id = ? AND status = 'pending'",
             [status, by, time.time(), correction_id],

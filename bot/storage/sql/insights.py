@@ -7,10 +7,10 @@ questions, the one figure that needs it.
 from __future__ import annotations
 
 from bot.storage.records import HandoffRow, InboundRow, RatingRow, UnansweredRow, WindowRows
-from bot.storage.sqlite.database import Bound
+from bot.storage.sql.database import Bound
 
 
-class SQLiteInsights(Bound):
+class SqlInsights(Bound):
     """:class:`bot.storage.interface.InsightsReader` over the SQLite database."""
 
     async def read_window(self, since: float, until: float) -> WindowRows:
@@ -22,7 +22,7 @@ class SQLiteInsights(Bound):
     def _read_window(self, window: list[float]) -> WindowRows:
         handoffs = tuple(
             HandoffRow(key, reason, float(at), taken, resolved)
-            for key, reason, at, taken, resolved in self._db.execute(
+            for key, reason, at, taken, resolved in self._sql.execute(
                 "SELECT conversation_key, reason, created_at, taken_at, resolved_at FROM handoffs "
                 "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
                 window,
@@ -30,7 +30,7 @@ class SQLiteInsights(Bound):
         )
         ratings = tuple(
             RatingRow(str(entry_id), int(rating), float(at))
-            for entry_id, rating, at in self._db.execute(
+            for entry_id, rating, at in self._sql.execute(
                 "SELECT entry_id, rating, created_at FROM ratings WHERE entry_id IS NOT NULL "
                 "AND created_at >= ? AND created_at < ? ORDER BY created_at, id",
                 window,
@@ -48,7 +48,7 @@ class SQLiteInsights(Bound):
     def _inbound_rows(self, window: list[float], audience: str) -> tuple[InboundRow, ...]:
         return tuple(
             InboundRow(key, float(at), language, emotion, intent, entry_id, _flag(answered))
-            for key, at, language, emotion, intent, entry_id, answered in self._db.execute(
+            for key, at, language, emotion, intent, entry_id, answered in self._sql.execute(
                 "SELECT conversation_key, created_at, language, emotion, intent, entry_id, "
                 f"answered FROM messages WHERE direction = 'in' AND role = 'customer' AND "
                 f"{audience} AND created_at >= ? AND created_at < ? ORDER BY created_at, id",
@@ -59,7 +59,7 @@ class SQLiteInsights(Bound):
     def _unanswered_rows(self, window: list[float], audience: str) -> tuple[UnansweredRow, ...]:
         return tuple(
             UnansweredRow(key, self.cipher.open(text), language, intent, float(at))
-            for key, text, language, intent, at in self._db.execute(
+            for key, text, language, intent, at in self._sql.execute(
                 "SELECT conversation_key, text, language, intent, created_at FROM messages "
                 f"WHERE direction = 'in' AND role = 'customer' AND {audience} AND answered = 0 "
                 "AND language IS NOT NULL AND created_at >= ? AND created_at < ? "
