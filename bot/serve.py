@@ -18,9 +18,10 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import Runtime
-from bot.conversation.routing import Router, platform_of
+from bot.conversation.routing import RECOVERY_INTERVAL_SECONDS, Router, platform_of
 from bot.corrections import live as kb_live
 from bot.settings import Settings, SettingsError
+from bot.storage.records import HEARTBEAT_SECONDS, new_replica_id
 
 log = logging.getLogger("ondo.serve")
 
@@ -29,6 +30,10 @@ PLATFORMS = ("slack", "discord")
 RUNTIME = web.AppKey("runtime", Runtime)
 SERVED = web.AppKey("platforms", list[str])
 CONNECTED = web.AppKey("connected", dict[str, asyncio.Event])
+SHARDS = web.AppKey("shards", str)
+SHARED_RECOVERY_SECONDS = 3.0
+"""The recovery sweep's interval on a shared database: a dead replica's claims are free once its
+heartbeat is :data:`bot.storage.records.DEAD_AFTER_SECONDS` old, and the next sweep takes them."""
 
 
 class ServeError(SettingsError):
@@ -105,12 +110,17 @@ async def _healthz(request: web.Request) -> web.Response:
             problems.append("the knowledge base is empty")
         if not await runtime.store.writable():
             problems.append("the database is not writable")
+    store = runtime.store if runtime is not None else None
     return web.json_response(
         {
             "ok": not problems,
             "problems": problems,
             "platforms": request.app.get(SERVED, []),
             "connected": {name: event.is_set() for name, event in connected.items()},
+            "database": None if store is None else store.label,
+            "shared": False if store is None else store.shared,
+            "replica": None if store is None else store.replicas.current,
+            "shards": request.app.get(SHARDS, ""),
         },
         status=503 if problems else 200,
     )
@@ -131,6 +141,24 @@ def slack_web_app(bolt_app: AsyncApp | None, signing_secret: str | None = None) 
         web_app.middlewares.append(guard(EVENTS_PATH, signing_secret))
     web_app.router.add_get("/healthz", _healthz)
     return web_app
+
+
+async def run_heartbeat(
+    runtime: Runtime, stop: asyncio.Event, interval: float = HEARTBEAT_SECONDS
+) -> None:
+    """Report this replica alive every ``interval`` seconds until ``stop`` is set; a failed
+    beat (the database away for a moment) is logged and tried again at the next."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
+        try:
+            await runtime.store.replicas.heartbeat()
+        except Exception as exc:
+            log.warning(
+                "replica heartbeat failed: %s", str(exc).splitlines()[0] if str(exc) else exc
+            )
 
 
 RETENTION_INTERVAL_SECONDS = 24 * 3600.0
@@ -184,6 +212,9 @@ async def serve(
     await runner.setup()
     tasks: dict[str, asyncio.Task[None]] = {}
     handler = None
+    replica = settings.replica_id or new_replica_id()
+    await runtime.store.replicas.join(replica, platforms=tuple(platforms))
+    log.info("replica %s on %s", replica, runtime.store.label)
     try:
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()
         if bolt_app is not None and socket_mode:
@@ -201,7 +232,10 @@ async def serve(
             tasks["discord"] = asyncio.create_task(
                 run_discord(router, settings, stop, ready=connected["discord"])
             )
-        tasks["recovery"] = asyncio.create_task(router.run_recovery(stop))
+        # Sharing the database, a dead replica's messages are taken over within seconds.
+        sweep = SHARED_RECOVERY_SECONDS if runtime.store.shared else RECOVERY_INTERVAL_SECONDS
+        tasks["recovery"] = asyncio.create_task(router.run_recovery(stop, sweep))
+        tasks["heartbeat"] = asyncio.create_task(run_heartbeat(runtime, stop))
         tasks["knowledge"] = asyncio.create_task(
             kb_live.watch(runtime.store, runtime.knowledge, stop, KB_POLL_SECONDS)
         )
@@ -225,3 +259,6 @@ async def serve(
         if handler is not None:
             await handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+        # Last: the claims still held are free for the other replicas at once.
+        with contextlib.suppress(Exception):
+            await runtime.store.replicas.leave()

@@ -31,6 +31,7 @@ def parse_duration(text: str) -> float:
     return float(int(match[1]) * _UNIT_SECONDS[match[2]])
 
 
+_REPLICA_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _URL_PASSWORD_RE = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
 _QUERY_PASSWORD_RE = re.compile(r"([?&]password=)[^&#]*")
 
@@ -69,6 +70,9 @@ class Settings:
     """``ONDO_STAFF_CONTACT``: who staff are told to ask when the handbook has no answer."""
     db_pool: int = 4
     """``ONDO_DB_POOL``: connections to a PostgreSQL ``ONDO_DB`` per process."""
+    replica_id: str | None = None
+    """``ONDO_REPLICA_ID``: this serving process's name among replicas (default: host, process
+    id and a random suffix, new at every start)."""
 
     @property
     def shared_db(self) -> bool:
@@ -155,6 +159,12 @@ class Settings:
             raise SettingsError(
                 f"ONDO_DB_POOL must be a number of connections (1-64), not {pool!r}"
             )
+        replica = get("ONDO_REPLICA_ID") or None
+        if replica is not None and not _REPLICA_RE.fullmatch(replica):
+            raise SettingsError(
+                "ONDO_REPLICA_ID takes letters, digits, '.', '_' and '-' (at most 64), "
+                f"not {replica!r}"
+            )
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -180,6 +190,7 @@ class Settings:
             admins=admins,
             staff_contact=get("ONDO_STAFF_CONTACT"),
             db_pool=int(pool),
+            replica_id=replica,
         )
 
 

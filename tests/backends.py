@@ -104,6 +104,9 @@ def raw(store: SqlStore, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any
     database = store._database
 
     def run() -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in database.sql.execute(sql, params).fetchall()]
+        cursor = database.sql.execute(sql, params)
+        if cursor.description is None:  # a write: nothing to fetch
+            return []
+        return [tuple(row) for row in cursor.fetchall()]
 
     return database.locked(run)

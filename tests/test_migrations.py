@@ -7,7 +7,10 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import sqlite_utils
+from alembic import command
+from sqlalchemy.pool import StaticPool
 
 import bot.storage.sqlite.migrations
 from bot.storage import schema
@@ -262,17 +265,19 @@ def _shape(conn: sqlite3.Connection) -> dict[str, object]:
 def test_the_baseline_revision_is_the_old_runners_last_step() -> None:
     """A fresh database (created by revision 0001, as PostgreSQL is) has the very shape an old
     file has after the runner from before Alembic: stamping an old file 0001 is honest."""
-    fresh_store = SQLiteStore.open(":memory:")
+    fresh = sqlite3.connect(":memory:")
+    engine = sa.create_engine("sqlite://", creator=lambda: fresh, poolclass=StaticPool)
+    with engine.connect() as connection:
+        command.upgrade(schema.config(connection), schema.BASELINE)
+        connection.commit()
     old = sqlite3.connect(":memory:")
     migrate(sqlite_utils.Database(old))
     try:
-        assert _shape(fresh_store._db.conn) == _shape(old)
+        assert _shape(fresh) == _shape(old)
         # AUTOINCREMENT survives: a handoff's number is never reused.
-        assert fresh_store._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
-        ).fetchone()
+        assert fresh.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
     finally:
-        fresh_store.close()
+        fresh.close()
         old.close()
 
 

@@ -64,7 +64,7 @@ def test_migrate_is_idempotent(db_path: Path) -> None:
         count = tables.fetchone()[0]
         store.close()
         assert rows == [(schema.head(),)]
-        assert count == 11  # nine of Ondo's, alembic_version and sqlite_sequence
+        assert count == 12  # ten of Ondo's, alembic_version and sqlite_sequence
 
 
 def test_open_garbage_file_raises_store_error_naming_it(tmp_path: Path) -> None:

@@ -145,16 +145,19 @@ class Router:
         :meth:`record`). A message that is not the conversation owner's goes to
         :meth:`third_party_message` instead."""
         sender = sender or self.sender_for(message.conversation_key)
-        if inbound is None:
-            inbound = await self.engine.receive(message)
-        if inbound.role != "customer":
-            return await self.third_party_message(message, inbound)
-        outcome = await self.engine.handle(message, sender, inbound=inbound)
-        if outcome.handoff is not None:
-            await self.open_ticket(outcome.handoff, claimed=True)
-        elif outcome.action == "relayed" and outcome.relay_text is not None:
-            await self._relay_to_desk(message, outcome)
-        return outcome
+        # One message of a conversation at a time, here and in every replica: two quick
+        # messages are answered in the order they came.
+        async with self.engine.store.conversation_lock(message.conversation_key):
+            if inbound is None:
+                inbound = await self.engine.receive(message)
+            if inbound.role != "customer":
+                return await self.third_party_message(message, inbound)
+            outcome = await self.engine.handle(message, sender, inbound=inbound)
+            if outcome.handoff is not None:
+                await self.open_ticket(outcome.handoff, claimed=True)
+            elif outcome.action == "relayed" and outcome.relay_text is not None:
+                await self._relay_to_desk(message, outcome)
+            return outcome
 
     async def open_ticket(self, ticket: HandoffTicket, *, claimed: bool = False) -> str | None:
         """Post ``ticket`` at the desk and remember its thread; ``None`` if that failed or

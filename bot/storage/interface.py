@@ -13,6 +13,7 @@ attribute: ``store.corrections``, ``store.retention`` and ``store.insights``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from bot.storage.crypto import Cipher
@@ -26,6 +27,7 @@ from bot.storage.records import (
     KnowledgeVersion,
     Pending,
     RecentActivity,
+    Replica,
     ReplyContext,
     ResolvedHandoff,
     StoredMessage,
@@ -124,6 +126,31 @@ class InsightsReader(Protocol):
         ...
 
 
+class Replicas(Protocol):
+    """The serving processes sharing the database (``store.replicas``)."""
+
+    @property
+    def current(self) -> str | None:
+        """This process's replica id once it joined, else ``None``."""
+        ...
+
+    async def join(self, replica_id: str, *, platforms: tuple[str, ...], shards: str = "") -> None:
+        """Announce this process as replica ``replica_id``; its claims carry the id after."""
+        ...
+
+    async def heartbeat(self, shards: str | None = None) -> None:
+        """Report this replica alive (and the Discord shards it holds, if given)."""
+        ...
+
+    async def leave(self) -> None:
+        """Stop being a replica: the claims it still holds are free at once."""
+        ...
+
+    async def live(self) -> list[Replica]:
+        """The replicas whose last heartbeat is recent."""
+        ...
+
+
 class Store(VectorCache, Protocol):
     """Conversations, messages, handoffs, ratings, cached embeddings and imported knowledge,
     with its parts. Every ``async`` method may be called from the event loop: a backend does
@@ -145,8 +172,28 @@ class Store(VectorCache, Protocol):
         ...
 
     @property
+    def replicas(self) -> Replicas:
+        """The serving processes sharing the database, this one among them once it joined."""
+        ...
+
+    @property
     def cipher(self) -> Cipher:
         """The cipher stored text is sealed with."""
+        ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes on other machines may share this store (PostgreSQL)."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """What to call the database in health reports and logs (never with a password)."""
+        ...
+
+    def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Hold conversation ``key`` for one message's handling: one replica (and one task)
+        at a time, in the order they asked; re-entrant within one task."""
         ...
 
     def close(self) -> None:

@@ -5,7 +5,9 @@ opens it); nothing here knows SQL.
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 from dataclasses import dataclass
 from typing import Literal
 
@@ -237,3 +239,29 @@ class WindowRows:
     staff_inbound: tuple[InboundRow, ...] = ()
     """Staff members' questions to the handbook, counted apart from customers'."""
     staff_unanswered: tuple[UnansweredRow, ...] = ()
+
+
+HEARTBEAT_SECONDS = 2.0
+"""How often a serving replica reports that it is alive."""
+DEAD_AFTER_SECONDS = 10.0
+"""A replica silent for this long is dead and its claims are free (generous: a busy event loop
+on two cores can miss a beat or two, and taking over a live replica's claim would answer a
+message twice)."""
+
+
+def new_replica_id() -> str:
+    """A replica id unique across hosts and restarts: host, process id and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One running ``ondo serve`` process sharing the database, as it last reported."""
+
+    id: str
+    host: str
+    pid: int
+    platforms: tuple[str, ...]
+    shards: str
+    started_at: float
+    heartbeat_at: float

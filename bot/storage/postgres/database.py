@@ -12,16 +12,17 @@ run on worker threads as SQLite's do, each holding one pooled connection.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import conninfo
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from bot.storage import schema
 from bot.storage.crypto import Cipher
@@ -32,6 +33,16 @@ T = TypeVar("T")
 
 POOL_SIZE = 4
 """Connections (and worker threads) per process unless the settings say otherwise."""
+LOCK_CONNECTIONS = 32
+"""At most this many conversations are handled at once per process (each holds its lock on a
+connection of its own); more wait their turn."""
+
+
+def lock_number(name: str) -> int:
+    """A stable signed 64-bit number for advisory lock ``name`` (the same in every replica)."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 def is_postgres_url(target: str) -> bool:
@@ -107,6 +118,8 @@ class PostgresDatabase(Database):
     """The pool, its worker threads, and the cipher of the text in the database."""
 
     dialect = "postgresql"
+    shared = True
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, pool: ConnectionPool, size: int, cipher: Cipher | None) -> None:
         super().__init__(cipher)
@@ -114,6 +127,7 @@ class PostgresDatabase(Database):
         self.pool = pool
         self._local = threading.local()
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="ondo-pg")
+        self._lock_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
 
     @classmethod
     def open(
@@ -181,6 +195,36 @@ class PostgresDatabase(Database):
             finally:
                 self._local.sql = None
 
+    @asynccontextmanager
+    async def conversation_lock(self, key: str) -> AsyncIterator[None]:
+        """Hold ``key`` with a session advisory lock on a connection of its own (async, so
+        waiting for it blocks no thread): other replicas wait for it in turn, and a replica
+        that dies lets go with its connection."""
+        pool = await self._lock_pool()
+        number = lock_number(f"conversation:{key}")
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", [number])
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", [number])
+
+    async def _lock_pool(self) -> AsyncConnectionPool:
+        loop = asyncio.get_running_loop()
+        pool = self._lock_pools.get(loop)
+        if pool is None:
+            pool = AsyncConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=LOCK_CONNECTIONS,
+                open=False,
+                name="ondo-locks",
+                kwargs={"autocommit": True, "connect_timeout": 10, "application_name": "ondo"},
+            )
+            self._lock_pools[loop] = pool
+            await pool.open(wait=True, timeout=10.0)
+        return pool
+
     def compact(self) -> None:
         """Rewrite the tables that hold sealed text once this unit of work has committed
         (``VACUUM FULL`` cannot run inside a transaction), so rewritten or deleted rows do not
@@ -210,9 +254,14 @@ class PostgresDatabase(Database):
         self.locked(run)
 
     def close(self) -> None:
-        """Finish pending work and close the pool."""
+        """Finish pending work and close the pools (a lock pool of a loop that still runs is
+        closed on it; one of a finished loop has nothing left to close cleanly)."""
         self._executor.shutdown(wait=True)
         self.pool.close()
+        for loop, pool in self._lock_pools.items():
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(pool.close(), loop)
+        self._lock_pools.clear()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from bot.storage.crypto import PREFIX, Cipher, PlainCipher
@@ -74,6 +74,11 @@ class Database(ABC):
 
     dialect: str
     """``sqlite`` or ``postgresql``."""
+    shared = False
+    """Whether processes on other machines may share it."""
+    skip_locked = ""
+    """Appended to a claim's ``SELECT``: rows another replica is claiming this moment are
+    skipped, not waited for (PostgreSQL's ``FOR UPDATE SKIP LOCKED``)."""
 
     def __init__(self, cipher: Cipher | None = None) -> None:
         self.cipher: Cipher = cipher or PlainCipher()
@@ -108,6 +113,12 @@ class Database(ABC):
     @abstractmethod
     def name(self) -> str:
         """What to call the database in messages and logs (never with a password)."""
+
+    def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Hold ``key`` against other processes (the store holds it within this one). Nothing
+        to do for a database one machine's processes share only rarely (SQLite)."""
+        del key
+        return _NoLock()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row of ``sql``, if any."""
@@ -151,3 +162,11 @@ class Bound:
 
     def _transaction(self) -> AbstractContextManager[None]:
         return self._database.sql.transaction()
+
+
+class _NoLock:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        return None

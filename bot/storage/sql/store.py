@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import numpy as np
@@ -32,6 +34,7 @@ from bot.storage.sql.corrections import SqlCorrections
 from bot.storage.sql.database import Bound, Database, Sql
 from bot.storage.sql.entries import load_entry, upsert_entry
 from bot.storage.sql.insights import SqlInsights
+from bot.storage.sql.replicas import SqlReplicas, cutoffs, free_claim
 from bot.storage.sql.retention import SqlRetention
 from bot.types import Emotion, Message, State
 from knowledge.embedders import Vectors
@@ -43,8 +46,14 @@ _HANDOFF_COLUMNS = (
 )
 _OPEN = "resolved_at IS NULL AND notice_failed_at IS NULL"
 """An open handoff: not resolved, and its customer's notice did not fail."""
+_OPEN_H = "h.resolved_at IS NULL AND h.notice_failed_at IS NULL"
 CLAIM_LEASE_SECONDS = 120.0
 """A claimed inbound message whose processing never finished may be retried after this."""
+_HELD: ContextVar[tuple[int, frozenset[str]]] = ContextVar(
+    "ondo_held_conversations", default=(0, frozenset())
+)
+"""The conversations the running task holds, with the task's id: a task it starts inherits the
+variable but not the hold (:meth:`SqlStore.conversation_lock` re-enters only in the holder)."""
 _POSTED_REPLY = (
     "SELECT 1 FROM messages r WHERE r.in_reply_to = ? AND r.direction = 'out' "
     "AND (r.platform_message_id IS NOT NULL OR r.role != 'bot')"
@@ -62,6 +71,43 @@ class SqlStore(Bound):
         self.corrections = SqlCorrections(database)
         self.retention = SqlRetention(database)
         self.insights = SqlInsights(database)
+        self.replicas = SqlReplicas(database)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def shared(self) -> bool:
+        """Whether processes on other machines may share this store (PostgreSQL)."""
+        return self._database.shared
+
+    @property
+    def label(self) -> str:
+        """The database's name for health reports and logs (never with a password)."""
+        return self._database.name
+
+    @asynccontextmanager
+    async def conversation_lock(self, key: str) -> AsyncIterator[None]:
+        """Hold conversation ``key`` while one message of it is handled: other tasks here wait
+        their turn in order (an ``asyncio.Lock``), other replicas on the database's lock. A
+        task that holds it already (a ticket's thread opening, then the messages that waited
+        for it) goes on."""
+        owner, held = _HELD.get()
+        task = id(asyncio.current_task())
+        if owner != task:
+            held = frozenset()
+        if key in held:
+            yield
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock, self._database.conversation_lock(key):
+                token = _HELD.set((task, held | {key}))
+                try:
+                    yield
+                finally:
+                    _HELD.reset(token)
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
 
     def close(self) -> None:
         """Finish pending work and close the connection."""
@@ -190,8 +236,8 @@ class SqlStore(Bound):
                     role = "third_party"
             new_id = self._sql.insert(
                 "INSERT INTO messages (conversation_key, platform, platform_message_id,"
-                ' direction, role, "user", text, claimed_at, created_at, audience) '
-                "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                ' direction, role, "user", text, claimed_at, created_at, audience, claimed_by) '
+                "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     message.conversation_key,
                     message.platform,
@@ -202,6 +248,7 @@ class SqlStore(Bound):
                     now,
                     now,
                     "staff" if message.role == "staff" else None,
+                    self.replicas.current,
                 ],
             )
             if new_id is not None:
@@ -214,10 +261,17 @@ class SqlStore(Bound):
             assert row is not None
             inbound_id, role = int(row[0]), str(row[1])
             claimed = self._sql.execute(
-                "UPDATE messages SET claimed_at = ?, attempts = attempts + 1 "
-                "WHERE id = ? AND claimed_at < ? "
-                f"AND handled_at IS NULL AND NOT EXISTS ({_POSTED_REPLY})",
-                [now, inbound_id, now - CLAIM_LEASE_SECONDS, inbound_id],
+                "UPDATE messages SET claimed_at = ?, claimed_by = ?, attempts = attempts + 1 "
+                "WHERE id IN (SELECT m.id FROM messages m WHERE m.id = ? AND "
+                f"{free_claim('m.claimed_at', 'm.claimed_by')} AND m.handled_at IS NULL "
+                f"AND NOT EXISTS ({_POSTED_REPLY}){self._database.skip_locked})",
+                [
+                    now,
+                    self.replicas.current,
+                    inbound_id,
+                    *cutoffs(now, CLAIM_LEASE_SECONDS),
+                    inbound_id,
+                ],
             ).rowcount
         return Inbound(inbound_id, duplicate=True, process=claimed == 1, role=role)
 
@@ -308,15 +362,17 @@ class SqlStore(Bound):
 
         def run() -> list[Pending]:
             marks = ", ".join("?" for _ in platforms)
+            now = time.time()
             rows = self._sql.execute(
                 'SELECT i.id, i.platform, i.conversation_key, i."user", i.text, i.created_at, '
                 "i.platform_message_id, i.attempts, i.audience FROM messages i "
                 f"WHERE i.direction = 'in' AND i.role = 'customer' AND i.platform IN ({marks}) "
-                "AND i.handled_at IS NULL AND i.created_at >= ? AND i.claimed_at < ? "
+                "AND i.handled_at IS NULL AND i.created_at >= ? "
+                f"AND {free_claim('i.claimed_at', 'i.claimed_by')} "
                 "AND i.attempts < ? AND i.platform_message_id IS NOT NULL "
                 f"AND NOT EXISTS ({_POSTED_REPLY.replace('= ?', '= i.id')}){only_key} "
                 "ORDER BY i.id",
-                [*platforms, since, time.time() - CLAIM_LEASE_SECONDS, max_attempts, *keys],
+                [*platforms, since, *cutoffs(now, CLAIM_LEASE_SECONDS), max_attempts, *keys],
             ).fetchall()
             return [
                 Pending(
@@ -541,9 +597,20 @@ class SqlStore(Bound):
         token = new_token()
         new_id = self._sql.insert(
             "INSERT INTO handoffs (conversation_key, reason, summary, intent, emotion, language,"
-            " created_at, ticket_claimed_at, button_token, ticket_attempts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-            [key, reason, self.cipher.seal(summary), intent, emotion, language, now, now, token],
+            " created_at, ticket_claimed_at, button_token, ticket_attempts, ticket_claimed_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            [
+                key,
+                reason,
+                self.cipher.seal(summary),
+                intent,
+                emotion,
+                language,
+                now,
+                now,
+                token,
+                self.replicas.current,
+            ],
         )
         assert new_id is not None
         return new_id
@@ -587,8 +654,17 @@ class SqlStore(Bound):
                 self._sql.execute(
                     "UPDATE handoffs SET reason = ?, summary = ?, intent = ?, emotion = ?, "
                     "language = ?, notice_failed_at = NULL, ticket_claimed_at = ?, "
-                    "ticket_attempts = ticket_attempts + 1 WHERE id = ?",
-                    [reason, self.cipher.seal(summary), intent, emotion, language, now, row[0]],
+                    "ticket_claimed_by = ?, ticket_attempts = ticket_attempts + 1 WHERE id = ?",
+                    [
+                        reason,
+                        self.cipher.seal(summary),
+                        intent,
+                        emotion,
+                        language,
+                        now,
+                        self.replicas.current,
+                        row[0],
+                    ],
                 )
                 return int(row[0])
 
@@ -660,10 +736,13 @@ class SqlStore(Bound):
         def run() -> bool:
             with self._write():
                 cursor = self._sql.execute(
-                    "UPDATE handoffs SET ticket_claimed_at = ?, ticket_attempts = ticket_attempts"
-                    f" + 1 WHERE id = ? AND thread_ref IS NULL AND {_OPEN}"
-                    " AND (ticket_claimed_at IS NULL OR ticket_claimed_at < ?)",
-                    [now, handoff_id, now - CLAIM_LEASE_SECONDS],
+                    "UPDATE handoffs SET ticket_claimed_at = ?, ticket_claimed_by = ?, "
+                    "ticket_attempts = ticket_attempts + 1 WHERE id IN (SELECT h.id FROM "
+                    f"handoffs h WHERE h.id = ? AND h.thread_ref IS NULL AND {_OPEN_H} AND "
+                    "(h.ticket_claimed_at IS NULL OR "
+                    f"{free_claim('h.ticket_claimed_at', 'h.ticket_claimed_by')})"
+                    f"{self._database.skip_locked})",
+                    [now, self.replicas.current, handoff_id, *cutoffs(now, CLAIM_LEASE_SECONDS)],
                 )
             return cursor.rowcount == 1
 
