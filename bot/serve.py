@@ -18,6 +18,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import Runtime
+from bot.conversation.courier import Courier
 from bot.conversation.routing import RECOVERY_INTERVAL_SECONDS, Router, platform_of
 from bot.corrections import live as kb_live
 from bot.settings import Settings, SettingsError
@@ -236,6 +237,8 @@ async def serve(
         sweep = SHARED_RECOVERY_SECONDS if runtime.store.shared else RECOVERY_INTERVAL_SECONDS
         tasks["recovery"] = asyncio.create_task(router.run_recovery(stop, sweep))
         tasks["heartbeat"] = asyncio.create_task(run_heartbeat(runtime, stop))
+        # Posts other replicas queued for the platforms held here.
+        tasks["outbox"] = asyncio.create_task(Courier(router).run(stop))
         tasks["knowledge"] = asyncio.create_task(
             kb_live.watch(runtime.store, runtime.knowledge, stop, KB_POLL_SECONDS)
         )

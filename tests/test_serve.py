@@ -222,7 +222,17 @@ async def test_ondo_serve_slack_black_box(fake: FakeSlack, tmp_path: Path, warm_
     )
     try:
         health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        assert health == {"ok": True, "problems": [], "platforms": ["slack"], "connected": {}}
+        replica = health.pop("replica")
+        assert isinstance(replica, str) and replica.startswith(socket.gethostname())
+        assert health.pop("database").endswith("serve.db")
+        assert health == {
+            "ok": True,
+            "problems": [],
+            "platforms": ["slack"],
+            "connected": {},
+            "shared": False,
+            "shards": "",
+        }
         async with aiohttp.ClientSession() as session:
 
             async def deliver(text: str) -> int:

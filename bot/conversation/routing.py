@@ -119,6 +119,15 @@ class Router:
         side = self.customers.get(platform_of(key))
         return side.sender_for(key) if side is not None else None
 
+    async def held_elsewhere(self, platform: str | None) -> bool:
+        """Whether another live replica sharing the database holds ``platform``: then what
+        this one cannot post there goes to the outbox, for that replica to post."""
+        store = self.engine.store
+        if platform is None or not store.shared:
+            return False
+        me = store.replicas.current
+        return any(platform in r.platforms and r.id != me for r in await store.replicas.live())
+
     # --- the customer's side -------------------------------------------------------------
 
     async def record(self, message: Message, is_agent: Callable[[str], Awaitable[bool]]) -> Inbound:
@@ -164,6 +173,14 @@ class Router:
         another sweep is posting it. ``claimed``: the caller opened the handoff (which claims
         its ticket); otherwise the ticket is claimed here first, so it is posted once."""
         store = self.engine.store
+        if self.desk is None and await self.held_elsewhere(self.desk_platform):
+            # The desk's replica posts it: free our claim and tell it.
+            assert self.desk_platform is not None
+            if claimed:
+                await store.release_ticket(ticket.id)
+            await store.outbox.put(self.desk_platform, "ticket", str(ticket.id))
+            log.info("handoff #%d: ticket queued for the %s replica", ticket.id, self.desk_platform)
+            return None
         if self.desk is None:
             log.warning(
                 "conversation %s handed over, but no agents' desk is running (%s)",
@@ -206,7 +223,8 @@ class Router:
         stays unhandled, for :meth:`open_ticket` or the recovery sweep to relay later."""
         key = message.conversation_key
         ticket = await self.engine.store.current_handoff(key)
-        if self.desk is None:
+        elsewhere = self.desk is None and await self.held_elsewhere(self.desk_platform)
+        if self.desk is None and not elsewhere:
             log.warning("message in %s not relayed: no agents' desk is running", key)
             await self.engine.relayed(outcome)
             return
@@ -220,7 +238,13 @@ class Router:
         author = message.user if same_platform else None
         text = outcome.relay_text or "(empty)"
         try:
-            await self.desk.relay(ticket.thread_ref, author, text)
+            if self.desk is None:
+                assert self.desk_platform is not None
+                await self.engine.store.outbox.put(
+                    self.desk_platform, "relay", ticket.thread_ref, author=author, text=text
+                )
+            else:
+                await self.desk.relay(ticket.thread_ref, author, text)
         except Exception as exc:
             log.error("relay of a message in %s to the agents failed: %s", key, _reason(exc))
             await self.engine.store.unclaim(outcome.inbound_id)
@@ -247,7 +271,9 @@ class Router:
                         await self._note(ticket.thread_ref, note)
                 return Outcome("suppressed", inbound.id)
             log.info("message by a third party in %s recorded, not answered", key)
-            if ticket is None or not ticket.thread_ref or self.desk is None:
+            if ticket is None or not ticket.thread_ref:
+                return Outcome("suppressed", inbound.id)
+            if self.desk is None and not await self.held_elsewhere(self.desk_platform):
                 return Outcome("suppressed", inbound.id)
             relay = redact(message.text, detect_language(message.text)) or "(empty)"
             who = self._who(message, ticket.thread_ref, "Someone")
@@ -283,6 +309,9 @@ class Router:
             await self._note(thread_ref, AGENT_NOTES["refused"])
             return "refused"
         sender = self.sender_for(key)
+        if sender is None and await self.held_elsewhere(platform_of(key)):
+            await self._send_elsewhere(reply)
+            return "relayed"
         reason = f"{platform_of(key)} is not running in this process" if sender is None else ""
         if sender is not None:
             try:
@@ -306,15 +335,33 @@ class Router:
             return False
         sender = self.sender_for(key)
         try:
-            if sender is None:
+            if sender is None and await self.held_elsewhere(platform_of(key)):
+                await self._send_elsewhere(notice)
+            elif sender is None:
                 raise ConnectionError(f"{platform_of(key)} is not running in this process")
-            await sender.send(notice)
+            else:
+                await sender.send(notice)
         except Exception as exc:
             log.error("resolve notice for %s not delivered: %s", key, _reason(exc))
         return True
 
+    async def _send_elsewhere(self, reply: Reply) -> None:
+        """Queue ``reply`` for the replica holding its customer's platform."""
+        await self.engine.store.outbox.put(
+            platform_of(reply.conversation_key),
+            "send",
+            reply.conversation_key,
+            text=reply.text,
+            ref=reply.in_reply_to,
+            language=reply.language,
+        )
+
     async def _note(self, thread_ref: str, text: str) -> None:
         if self.desk is None:
+            if await self.held_elsewhere(platform_of(thread_ref)):
+                await self.engine.store.outbox.put(
+                    platform_of(thread_ref), "note", thread_ref, text=text
+                )
             return
         try:
             await self.desk.post_in_thread(thread_ref, text)
@@ -331,11 +378,9 @@ class Router:
         if self.desk is not None:
             since = time.time() - RECOVERY_WINDOW_SECONDS
             for ticket in await store.open_handoffs():
-                if (
-                    ticket.thread_ref is None
-                    and ticket.created_at >= since
-                    and platform_of(ticket.conversation_key) in self.customers
-                ):
+                # Sharing the database, the desk's replica posts every platform's tickets.
+                ours = platform_of(ticket.conversation_key) in self.customers or store.shared
+                if ticket.thread_ref is None and ticket.created_at >= since and ours:
                     await self.open_ticket(ticket_of(ticket))
         return await self._handle_pending()
 

@@ -19,6 +19,8 @@ from knowledge.base import KnowledgeBase
 log = logging.getLogger("ondo.knowledge")
 
 POLL_SECONDS = 5.0
+NOTIFIED_POLL_SECONDS = 60.0
+"""The fallback poll while the database notifies every change (in case one was missed)."""
 
 
 async def refresh(store: Store, knowledge: KnowledgeBase) -> bool:
@@ -33,12 +35,47 @@ async def refresh(store: Store, knowledge: KnowledgeBase) -> bool:
 async def watch(
     store: Store, knowledge: KnowledgeBase, stop: asyncio.Event, interval: float = POLL_SECONDS
 ) -> None:
-    """:func:`refresh` every ``interval`` seconds until ``stop`` is set; failures are logged
-    and the current knowledge stays in use."""
+    """:func:`refresh` when another process notifies a change (a shared database), and every
+    ``interval`` seconds anyway (every :data:`NOTIFIED_POLL_SECONDS` while notifications
+    arrive), until ``stop`` is set; failures are logged and the current knowledge stays."""
+    changed = asyncio.Event()
+    listening = asyncio.Event()
+    listener = asyncio.create_task(_listen(store, changed, listening, stop, interval))
+    try:
+        while not stop.is_set():
+            try:
+                await refresh(store, knowledge)
+            except Exception:
+                log.exception("knowledge refresh failed; answering from the previous version")
+            pause = NOTIFIED_POLL_SECONDS if listening.is_set() else interval
+            waits = [asyncio.create_task(changed.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waits, timeout=pause, return_when="FIRST_COMPLETED")
+            for task in waits:
+                task.cancel()
+            changed.clear()
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+
+
+async def _listen(
+    store: Store,
+    changed: asyncio.Event,
+    listening: asyncio.Event,
+    stop: asyncio.Event,
+    pause: float,
+) -> None:
     while not stop.is_set():
+        changes = store.knowledge_changes()
+        if changes is None:
+            return
         try:
-            await refresh(store, knowledge)
-        except Exception:
-            log.exception("knowledge refresh failed; answering from the previous version")
+            listening.set()
+            async for _ in changes:
+                changed.set()
+        except Exception as exc:
+            log.warning("knowledge notifications lost (%s); polling meanwhile", type(exc).__name__)
+        listening.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+            await asyncio.wait_for(stop.wait(), pause)

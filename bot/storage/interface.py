@@ -12,7 +12,7 @@ attribute: ``store.corrections``, ``store.retention`` and ``store.insights``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -25,6 +25,8 @@ from bot.storage.records import (
     Inbound,
     KbChange,
     KnowledgeVersion,
+    OutboxKind,
+    Outgoing,
     Pending,
     RecentActivity,
     Replica,
@@ -151,6 +153,46 @@ class Replicas(Protocol):
         ...
 
 
+class Outbox(Protocol):
+    """Posts for a platform another replica holds (``store.outbox``)."""
+
+    async def put(
+        self,
+        platform: str,
+        kind: OutboxKind,
+        target: str,
+        *,
+        text: str | None = None,
+        ref: str | None = None,
+        author: str | None = None,
+        language: str | None = None,
+    ) -> int:
+        """Queue one post for a replica holding ``platform``."""
+        ...
+
+    async def take(
+        self, platforms: Sequence[str], replica: str | None, limit: int = 20
+    ) -> list[Outgoing]:
+        """Claim due posts for ``platforms`` (one replica gets each)."""
+        ...
+
+    async def delivered(self, item_id: int) -> None:
+        """A claimed post was made."""
+        ...
+
+    async def failed(self, item_id: int, error: str, retry_in: float) -> None:
+        """A claimed post failed: try again ``retry_in`` seconds from now."""
+        ...
+
+    def wakeups(self) -> AsyncIterator[str] | None:
+        """Platforms of posts as they are queued (``None``: poll)."""
+        ...
+
+    async def waiting(self, platform: str | None = None) -> int:
+        """How many posts wait to be made."""
+        ...
+
+
 class Store(VectorCache, Protocol):
     """Conversations, messages, handoffs, ratings, cached embeddings and imported knowledge,
     with its parts. Every ``async`` method may be called from the event loop: a backend does
@@ -169,6 +211,11 @@ class Store(VectorCache, Protocol):
     @property
     def insights(self) -> InsightsReader:
         """Rows for the conversation reports."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """Posts for a platform another replica holds."""
         ...
 
     @property
@@ -428,6 +475,11 @@ class Store(VectorCache, Protocol):
 
     def imported_entries_sync(self) -> list[Entry]:
         """Entries added with ``ondo kb import`` (for start-up, before the loop runs)."""
+        ...
+
+    def knowledge_changes(self) -> AsyncIterator[str] | None:
+        """A notification each time any process changes the stored knowledge (``None``: poll
+        :meth:`knowledge_version`)."""
         ...
 
     async def knowledge_version(self) -> KnowledgeVersion:

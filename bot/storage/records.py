@@ -265,3 +265,27 @@ class Replica:
     shards: str
     started_at: float
     heartbeat_at: float
+
+
+OutboxKind = Literal["send", "relay", "note", "ticket"]
+"""What an outbox row asks of the replica holding its platform: ``send`` a reply into a
+customer's conversation (``target``; ``ref`` the message it answers), ``relay`` a customer's
+words into a ticket thread (``target``; ``author`` to mention), post a ``note`` in a thread, or
+post the ``ticket`` of handoff number ``target``."""
+OUTBOX_MAX_ATTEMPTS = 8
+"""An outbox row that failed this often is given up (logged, kept with its error)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One post waiting in the outbox for a replica that holds its platform."""
+
+    id: int
+    platform: str
+    kind: OutboxKind
+    target: str
+    ref: str | None
+    author: str | None
+    text: str | None
+    language: str | None
+    attempts: int

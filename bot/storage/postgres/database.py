@@ -209,6 +209,24 @@ class PostgresDatabase(Database):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", [number])
 
+    def notify(self, channel: str, payload: str) -> None:
+        """``NOTIFY`` ``channel``: PostgreSQL delivers it when this unit of work commits."""
+        self.sql.execute("SELECT pg_notify(?, ?)", [channel, payload])
+
+    async def listen(self, channel: str) -> AsyncIterator[str]:
+        """Every payload notified on ``channel``, on a connection of its own, for as long as the
+        caller iterates; a lost connection ends the iteration (the caller polls, then listens
+        again)."""
+        conn = await psycopg.AsyncConnection.connect(
+            self.url, autocommit=True, connect_timeout=10, application_name="ondo-listen"
+        )
+        try:
+            await conn.execute(f"LISTEN {channel}".encode())
+            async for note in conn.notifies():
+                yield note.payload
+        finally:
+            await conn.close()
+
     async def _lock_pool(self) -> AsyncConnectionPool:
         loop = asyncio.get_running_loop()
         pool = self._lock_pools.get(loop)

@@ -222,6 +222,7 @@ class SqlCorrections(Bound):
                 if not self._decide(correction_id, "approved", by):
                     return None
                 upsert_entry(self._sql, new, source, now)
+                self._database.notify("ondo_kb", "approve")
                 action: Literal["add", "update"] = "add" if old is None else "update"
                 change_id = self._sql.insert(
                     "INSERT INTO kb_changes (entry_id, action, changed_by, changed_at, old_data,"

@@ -10,7 +10,7 @@ is committed, what a new row's id is. The parts of the store each hold the one s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 SEALED_COLUMNS = (
     ("messages", "text"),
+    ("outbox", "text"),
     ("handoffs", "summary"),
     ("handoffs", "suggestion"),
     ("corrections", "question"),
@@ -119,6 +120,17 @@ class Database(ABC):
         to do for a database one machine's processes share only rarely (SQLite)."""
         del key
         return _NoLock()
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Wake the processes listening on ``channel`` once this unit of work commits (nothing
+        to do where nobody can listen: they poll)."""
+        del channel, payload
+
+    def listen(self, channel: str) -> AsyncIterator[str] | None:
+        """The payloads notified on ``channel`` from now on, or ``None`` when the database has
+        no notifications (then the listener polls)."""
+        del channel
+        return None
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row of ``sql``, if any."""

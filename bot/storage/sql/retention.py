@@ -61,6 +61,8 @@ class SqlRetention(Bound):
                 counts["seen_events"] = self._sql.execute(
                     "DELETE FROM seen_events WHERE seen_at < ?", [cutoff]
                 ).rowcount
+                # Posts queued for another replica: delivered or given up long ago.
+                self._sql.execute("DELETE FROM outbox WHERE created_at < ?", [cutoff])
             self._database.compact()
             return counts
 
@@ -214,6 +216,13 @@ def _delete_conversations(db: Sql, keys: list[str]) -> dict[str, int]:
         counts["messages"] += db.execute(
             "DELETE FROM messages WHERE conversation_key = ?", [key]
         ).rowcount
+        # Posts queued for their conversation or its tickets' threads hold their words too.
+        db.execute(
+            "DELETE FROM outbox WHERE target = ? OR target IN (SELECT thread_ref FROM handoffs "
+            "WHERE conversation_key = ?) OR (kind = 'ticket' AND target IN "
+            "(SELECT CAST(id AS TEXT) FROM handoffs WHERE conversation_key = ?))",
+            [key, key, key],
+        )
         counts["handoffs"] += db.execute(
             "DELETE FROM handoffs WHERE conversation_key = ?", [key]
         ).rowcount

@@ -34,6 +34,7 @@ from bot.storage.sql.corrections import SqlCorrections
 from bot.storage.sql.database import Bound, Database, Sql
 from bot.storage.sql.entries import load_entry, upsert_entry
 from bot.storage.sql.insights import SqlInsights
+from bot.storage.sql.outbox import SqlOutbox
 from bot.storage.sql.replicas import SqlReplicas, cutoffs, free_claim
 from bot.storage.sql.retention import SqlRetention
 from bot.types import Emotion, Message, State
@@ -49,6 +50,8 @@ _OPEN = "resolved_at IS NULL AND notice_failed_at IS NULL"
 _OPEN_H = "h.resolved_at IS NULL AND h.notice_failed_at IS NULL"
 CLAIM_LEASE_SECONDS = 120.0
 """A claimed inbound message whose processing never finished may be retried after this."""
+KNOWLEDGE_CHANNEL = "ondo_kb"
+"""Notified (on PostgreSQL) in the transaction of every change to the stored knowledge."""
 _HELD: ContextVar[tuple[int, frozenset[str]]] = ContextVar(
     "ondo_held_conversations", default=(0, frozenset())
 )
@@ -72,6 +75,7 @@ class SqlStore(Bound):
         self.retention = SqlRetention(database)
         self.insights = SqlInsights(database)
         self.replicas = SqlReplicas(database)
+        self.outbox = SqlOutbox(database)
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
@@ -928,6 +932,8 @@ class SqlStore(Bound):
                     added += row is None
                     updated += row is not None
                     upsert_entry(self._sql, entry, source, now)
+                if added or updated:
+                    self._database.notify(KNOWLEDGE_CHANNEL, "import")
             return added, updated
 
         return await self._run(run)
@@ -938,6 +944,11 @@ class SqlStore(Bound):
             lambda: self._sql.execute("SELECT data FROM kb_entries ORDER BY id").fetchall()
         )
         return [load_entry(r[0]) for r in rows]
+
+    def knowledge_changes(self) -> AsyncIterator[str] | None:
+        """A notification each time any process changes the stored knowledge (``None``: this
+        database cannot notify; poll :meth:`knowledge_version`)."""
+        return self._database.listen(KNOWLEDGE_CHANNEL)
 
     async def knowledge_version(self) -> KnowledgeVersion:
         """The stored knowledge's version (see :data:`bot.storage.records.KnowledgeVersion`)."""
