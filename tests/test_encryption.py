@@ -1,4 +1,5 @@
-"""Customer text at rest: sealed with ONDO_ENCRYPTION_KEY, key rotation, and the raw file."""
+"""Customer text at rest: sealed with ONDO_ENCRYPTION_KEY, key rotation, the raw SQLite file
+and PostgreSQL's columns."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.storage.crypto import CipherError, FernetCipher, PlainCipher, cipher_fo
 from bot.storage.records import StoreError
 from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
+from tests.backends import backend_for, raw
 
 TEXTS = [
     "제 전화번호는 010-1234-5678 이고 환불 부탁드려요",
@@ -186,3 +188,57 @@ def test_kb_import_and_list_open_an_encrypted_database_with_the_key(
     monkeypatch.delenv("ONDO_ENCRYPTION_KEY")
     assert cli.main(["kb", "list"]) == 1
     assert "set ONDO_ENCRYPTION_KEY" in capsys.readouterr().err
+
+
+async def test_no_plaintext_in_any_postgresql_column_when_a_key_is_set(tmp_path: Path) -> None:
+    """Every text column of every table, read with a raw SELECT: no customer text in clear
+    (messages, replies, agents' notes, summaries, corrections, the outbox); the wrong key or
+    none is refused at open; rotation re-seals the outbox too."""
+    key = generate_key()
+    with backend_for("postgresql", tmp_path) as backend:
+        store = backend.open(cipher_for(key))
+        inbound_ids = []
+        for n, text in enumerate(TEXTS):
+            inbound = await store.record_inbound(message(text, f"m{n}"))
+            inbound_ids.append(inbound.id)
+            await store.record_reply(inbound.id, "slack:T:D:U1", "slack", f"답변 {text}")
+        await store.record_outbound("slack:T:D:U1", "slack", "상담원 메모: 고객 김민지", "agent")
+        await store.open_handoff(
+            "slack:T:D:U1",
+            reason="angry",
+            summary="고객 요청: 환불 — Customer wants a refund",
+            intent="refund",
+            emotion="angry",
+            language="ko",
+        )
+        await store.outbox.put("discord", "relay", "discord:1:2", text="Customer: 김민지 환불")
+        [(reply_id,)] = raw(store, "SELECT id FROM messages WHERE role = 'bot' ORDER BY id LIMIT 1")
+        await Corrections(store).thumbs_down(reply_id)
+        columns = raw(
+            store,
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = 'text'",
+        )
+        stored = " ".join(
+            str(value)
+            for table, column in columns
+            for (value,) in raw(store, f'SELECT "{column}" FROM {table}')
+            if value is not None
+        )
+        for secret in [*TEXTS, "김민지", "고객 요청", "Customer wants", "답변"]:
+            assert secret not in stored, secret
+        assert (await store.history("slack:T:D:U1", 10))[0].text == TEXTS[0]
+        store.close()
+
+        with pytest.raises(StoreError, match="cannot be decrypted"):
+            backend.open(cipher_for(generate_key()))
+        with pytest.raises(StoreError, match="set ONDO_ENCRYPTION_KEY"):
+            backend.open()
+        rotated = backend.open(cipher_for(key))
+        second = generate_key()
+        # 2 messages, 2 replies, the note, the summary, the outbox row, the correction's two.
+        assert await rotated.retention.reseal(cipher_for(second)) == 9
+        rotated.close()
+        again = backend.open(cipher_for(second))
+        [queued] = await again.outbox.take(["discord"], None)
+        assert queued.text == "Customer: 김민지 환불"
