@@ -73,7 +73,8 @@ def plan_platforms(settings: Settings, requested: str) -> list[str]:
     """The platforms ``ondo serve <requested>`` runs, settings checked.
 
     ``all`` means every configured platform. A single platform also brings up the platform
-    of the agents' channel, since handoffs must reach it.
+    of the agents' channel, since handoffs must reach it, unless the database is shared: then
+    a replica holding that platform posts them (through the outbox).
     """
     if requested == "all":
         platforms = [
@@ -93,7 +94,9 @@ def plan_platforms(settings: Settings, requested: str) -> list[str]:
     else:
         raise ServeError(f"unknown platform {requested!r}; use one of slack, discord, all")
     desk = platform_of(settings.handoff_channel) if settings.handoff_channel else None
-    if desk is not None and desk not in platforms:
+    # Sharing a database, the desk's platform is another replica's to hold (the outbox carries
+    # tickets and relays to it); alone, this process must hold it itself.
+    if desk is not None and desk not in platforms and not settings.shared_db:
         log.info("also serving %s: ONDO_HANDOFF_CHANNEL is there", desk)
         platforms.append(desk)
     for platform in platforms:

@@ -70,6 +70,9 @@ class Settings:
     """``ONDO_STAFF_CONTACT``: who staff are told to ask when the handbook has no answer."""
     db_pool: int = 4
     """``ONDO_DB_POOL``: connections to a PostgreSQL ``ONDO_DB`` per process."""
+    discord_shards: tuple[tuple[int, ...], int] | None = None
+    """``ONDO_DISCORD_SHARDS``: the shards this process runs, ``0,1/4`` (shards 0 and 1 of 4)
+    or ``/4`` (all 4 here); unset, discord.py asks Discord how many and runs them all."""
     replica_id: str | None = None
     """``ONDO_REPLICA_ID``: this serving process's name among replicas (default: host, process
     id and a random suffix, new at every start)."""
@@ -159,6 +162,7 @@ class Settings:
             raise SettingsError(
                 f"ONDO_DB_POOL must be a number of connections (1-64), not {pool!r}"
             )
+        shards = parse_shards(get("ONDO_DISCORD_SHARDS") or "")
         replica = get("ONDO_REPLICA_ID") or None
         if replica is not None and not _REPLICA_RE.fullmatch(replica):
             raise SettingsError(
@@ -191,7 +195,26 @@ class Settings:
             staff_contact=get("ONDO_STAFF_CONTACT"),
             db_pool=int(pool),
             replica_id=replica,
+            discord_shards=shards,
         )
+
+
+def parse_shards(text: str) -> tuple[tuple[int, ...], int] | None:
+    """``ONDO_DISCORD_SHARDS`` (``0,1/4`` or ``/4``) as ``(shard ids, shard count)``."""
+    if not text.strip():
+        return None
+    ids_text, slash, count_text = text.replace(" ", "").partition("/")
+    if not slash or not count_text.isdecimal() or not 1 <= int(count_text) <= 4096:
+        raise SettingsError(
+            f"ONDO_DISCORD_SHARDS takes shard ids and the shard count, like 0,1/4 or /4, "
+            f"not {text!r}"
+        )
+    count = int(count_text)
+    parts = [p for p in ids_text.split(",") if p]
+    if not all(p.isdecimal() and int(p) < count for p in parts):
+        raise SettingsError(f"ONDO_DISCORD_SHARDS: every shard id must be below {count}: {text!r}")
+    ids = tuple(sorted({int(p) for p in parts})) or tuple(range(count))
+    return ids, count
 
 
 def parse_admins(text: str) -> frozenset[str]:

@@ -110,3 +110,24 @@ def raw(store: SqlStore, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any
         return [tuple(row) for row in cursor.fetchall()]
 
     return database.locked(run)
+
+
+def seed_embeddings(url: str, warm_sqlite: Path) -> None:
+    """Copy the embedding cache of a warmed SQLite database into the (migrated) PostgreSQL
+    database at ``url``, so a runtime built on it does not embed the sample shop again."""
+    import sqlite3
+
+    from bot.storage.postgres import PostgresStore
+
+    PostgresStore.open(url, size=1).close()  # create the schema
+    source = sqlite3.connect(f"file:{warm_sqlite}?mode=ro", uri=True)
+    try:
+        rows = source.execute("SELECT model, text_hash, dim, vector FROM embeddings").fetchall()
+    finally:
+        source.close()
+    with psycopg.connect(url, autocommit=True) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO embeddings (model, text_hash, dim, vector) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )

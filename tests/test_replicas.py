@@ -207,3 +207,40 @@ async def _second_replica_waits(one: SqlStore, two: SqlStore) -> None:
         assert not entered.is_set()
     await asyncio.wait_for(waiter, 10)
     assert entered.is_set()
+
+
+async def test_a_named_lock_has_one_holder_and_a_waiter_takes_over(backend: Backend) -> None:
+    """What keeps a Discord shard from running twice: one holder; another asking without
+    waiting is refused; a waiter gets it once the holder lets go (or dies with its session)."""
+    one = backend.open()
+    two = backend.open() if backend.name == "postgresql" else one
+    held = await one.exclusive("discord-shard-0-of-2", wait=False)
+    assert held is not None
+    async with held:
+        assert await two.exclusive("discord-shard-0-of-2", wait=False) is None
+        other = await two.exclusive("discord-shard-1-of-2", wait=False)
+        assert other is not None
+        async with other:
+            pass
+        waiter = asyncio.create_task(two.exclusive("discord-shard-0-of-2", wait=True))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiter.done()
+    taken = await asyncio.wait_for(waiter, 10)
+    assert taken is not None
+    async with taken:
+        assert await one.exclusive("discord-shard-0-of-2", wait=False) is None
+
+
+def test_discord_shards_setting() -> None:
+    from bot.settings import Settings, SettingsError
+
+    def shards(value: str) -> object:
+        return Settings.from_env({"ONDO_DISCORD_SHARDS": value}, dotenv=None).discord_shards
+
+    assert shards("0,1/4") == ((0, 1), 4)
+    assert shards("/3") == ((0, 1, 2), 3)
+    assert shards("") is None
+    for bad in ("4/4", "1", "a/2", "0/0"):
+        with pytest.raises(SettingsError, match="ONDO_DISCORD_SHARDS"):
+            shards(bad)

@@ -22,7 +22,7 @@ from bot.conversation.ticket_buttons import handoff_value
 from bot.settings import Settings
 from bot.texts import text as fixed_text
 from knowledge.embedders import Embedder
-from tests.backends import pg_schema
+from tests.backends import pg_schema, seed_embeddings
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
@@ -43,10 +43,11 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], what: str) -> 
 
 @pytest_asyncio.fixture
 async def replicas(
-    real_embedders: Sequence[Embedder], tmp_path: Path
+    real_embedders: Sequence[Embedder], warm_db: Path
 ) -> AsyncIterator[tuple[Discord, Slack]]:
     async with fake_slack() as fake_s, fake_discord() as fake_d:
         with pg_schema() as url:
+            seed_embeddings(url, warm_db)
             async with _replicas(url, fake_s, fake_d, real_embedders) as pair:
                 yield pair
 

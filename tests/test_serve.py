@@ -53,6 +53,17 @@ def test_plan_brings_up_the_platform_of_the_agents_channel() -> None:
         plan_platforms(settings(), "teams")
 
 
+def test_a_replica_on_a_shared_database_serves_only_its_own_platform() -> None:
+    shared = settings(
+        DISCORD_TOKEN="d",
+        ONDO_HANDOFF_CHANNEL="slack:C1",
+        ONDO_DB="postgresql://ondo:secret@db.internal:5432/ondo",
+    )
+    # The Slack replica holds the desk; this one needs no Slack token at all.
+    assert plan_platforms(shared, "discord") == ["discord"]
+    assert "secret" not in shared.db_label and shared.db_label.startswith("postgresql://ondo:")
+
+
 # --- /healthz ------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ Resolve clicks into :meth:`~bot.conversation.routing.Router.take_over` /
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 from typing import Any
@@ -71,7 +72,10 @@ MISSING_INTENT = (
 
 
 def build_client(
-    *, message_content: bool = True, guild_ready_timeout: float = 2.0
+    *,
+    message_content: bool = True,
+    guild_ready_timeout: float = 2.0,
+    shards: tuple[tuple[int, ...], int] | None = None,
 ) -> discord.AutoShardedClient:
     """The discord.py client Ondo runs: auto-sharded (big servers shard on the same code),
     with the guilds, guild messages, DMs and Message Content intents, and no mentions allowed
@@ -81,6 +85,15 @@ def build_client(
     intents.guild_messages = True
     intents.dm_messages = True
     intents.message_content = message_content
+    if shards is not None:
+        ids, count = shards
+        return discord.AutoShardedClient(
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=guild_ready_timeout,
+            shard_ids=list(ids),
+            shard_count=count,
+        )
     return discord.AutoShardedClient(
         intents=intents,
         allowed_mentions=discord.AllowedMentions.none(),
@@ -145,6 +158,30 @@ class DiscordAdapter(CountsCompletions):
                 f"discord:{self.config.staff_channel}"
             )
         self._ready = ready
+        async with contextlib.AsyncExitStack() as held:
+            await self._hold_shards(held)
+            await self._serve(stop)
+
+    async def _hold_shards(self, held: contextlib.AsyncExitStack) -> None:
+        """Take each configured shard's lock in the shared database before connecting, so no
+        shard runs in two replicas: a replica asking for a shard another holds waits for it
+        (and takes over when that one stops or dies)."""
+        if self.config.shards is None:
+            return
+        ids, count = self.config.shards
+        store = self.router.engine.store
+        for shard in ids:
+            name = f"discord-shard-{shard}-of-{count}"
+            lock = await store.exclusive(name, wait=False)
+            if lock is None:
+                log.warning("Discord shard %d/%d is run by another replica; waiting", shard, count)
+                lock = await store.exclusive(name, wait=True)
+                assert lock is not None
+            await held.enter_async_context(lock)
+            log.info("Discord shard %d/%d held here", shard, count)
+        await store.replicas.heartbeat(shards=f"{','.join(map(str, ids))}/{count}")
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         async with self.client:
             connection = asyncio.create_task(self.client.start(self.config.token))
             stopping = asyncio.create_task(stop.wait())
@@ -555,7 +592,7 @@ async def run_discord(
     with discord_endpoints(config.api_base, config.gateway_url):
         adapter = DiscordAdapter(
             router,
-            build_client(),
+            build_client(shards=config.shards),
             config,
             agent_language=settings.agent_language,
             admins=settings.admins,

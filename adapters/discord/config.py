@@ -22,6 +22,8 @@ class DiscordConfig:
     staff_channel: int | None = None
     """The agents' channel when ``ONDO_HANDOFF_CHANNEL=discord:<channel id>``."""
     staff_role: int | None = None
+    shards: tuple[tuple[int, ...], int] | None = None
+    """``(shard ids, shard count)`` this process runs; ``None``: all, as Discord advises."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DiscordConfig:
@@ -38,6 +40,7 @@ class DiscordConfig:
             support_channels=frozenset(settings.discord_channels),
             staff_channel=staff_channel_id(settings.handoff_channel),
             staff_role=settings.discord_staff_role,
+            shards=settings.discord_shards,
         )
 
 

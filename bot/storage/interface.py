@@ -238,6 +238,12 @@ class Store(VectorCache, Protocol):
         """What to call the database in health reports and logs (never with a password)."""
         ...
 
+    async def exclusive(self, name: str, *, wait: bool) -> AbstractAsyncContextManager[None] | None:
+        """Hold ``name`` (a Discord shard) against every other process sharing the database
+        until the returned context exits; ``None`` when another holds it and ``wait`` is
+        false (with ``wait``, until it is free)."""
+        ...
+
     def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """Hold conversation ``key`` for one message's handling: one replica (and one task)
         at a time, in the order they asked; re-entrant within one task."""

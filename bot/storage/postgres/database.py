@@ -16,7 +16,12 @@ import hashlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -209,6 +214,28 @@ class PostgresDatabase(Database):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", [number])
 
+    async def exclusive(self, name: str, *, wait: bool) -> AbstractAsyncContextManager[None] | None:
+        """Hold ``name`` in every replica with a session advisory lock on a connection of its
+        own; a replica that dies lets go with its connection, and a waiting one takes over."""
+        conn = await psycopg.AsyncConnection.connect(
+            self.url, autocommit=True, connect_timeout=10, application_name="ondo-exclusive"
+        )
+        number = lock_number(f"exclusive:{name}")
+        try:
+            if wait:
+                await conn.execute("SELECT pg_advisory_lock(%s)", [number])
+            else:
+                row = await (
+                    await conn.execute("SELECT pg_try_advisory_lock(%s)", [number])
+                ).fetchone()
+                if row is None or not row[0]:
+                    await conn.close()
+                    return None
+        except BaseException:
+            await conn.close()
+            raise
+        return _Held(conn)
+
     def notify(self, channel: str, payload: str) -> None:
         """``NOTIFY`` ``channel``: PostgreSQL delivers it when this unit of work commits."""
         self.sql.execute("SELECT pg_notify(?, ?)", [channel, payload])
@@ -280,6 +307,19 @@ class PostgresDatabase(Database):
             if loop.is_running() and not loop.is_closed():
                 asyncio.run_coroutine_threadsafe(pool.close(), loop)
         self._lock_pools.clear()
+
+
+class _Held:
+    """An advisory lock held on its own connection: released (and closed) on exit."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._conn.close()  # a session lock goes with its session
 
 
 def _first_line(exc: BaseException) -> str:

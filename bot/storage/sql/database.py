@@ -9,6 +9,7 @@ is committed, what a new row's id is. The parts of the store each hold the one s
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
@@ -83,6 +84,7 @@ class Database(ABC):
 
     def __init__(self, cipher: Cipher | None = None) -> None:
         self.cipher: Cipher = cipher or PlainCipher()
+        self._named: dict[str, asyncio.Lock] = {}
 
     @property
     @abstractmethod
@@ -120,6 +122,16 @@ class Database(ABC):
         to do for a database one machine's processes share only rarely (SQLite)."""
         del key
         return _NoLock()
+
+    async def exclusive(self, name: str, *, wait: bool) -> AbstractAsyncContextManager[None] | None:
+        """Hold ``name`` (a Discord shard, say) against every other holder until the returned
+        context exits; ``None`` when another holds it and ``wait`` is false. Here: within this
+        process (SQLite is one machine's; a shared database holds it across replicas)."""
+        lock = self._named.setdefault(name, asyncio.Lock())
+        if lock.locked() and not wait:
+            return None
+        await lock.acquire()
+        return _Release(lock)
 
     def notify(self, channel: str, payload: str) -> None:
         """Wake the processes listening on ``channel`` once this unit of work commits (nothing
@@ -174,6 +186,17 @@ class Bound:
 
     def _transaction(self) -> AbstractContextManager[None]:
         return self._database.sql.transaction()
+
+
+class _Release:
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        self._lock.release()
 
 
 class _NoLock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Literal
 
@@ -87,6 +87,11 @@ class SqlStore(Bound):
     def label(self) -> str:
         """The database's name for health reports and logs (never with a password)."""
         return self._database.name
+
+    async def exclusive(self, name: str, *, wait: bool) -> AbstractAsyncContextManager[None] | None:
+        """Hold ``name`` (a Discord shard) against every other process until the returned
+        context exits; ``None`` when another holds it and ``wait`` is false."""
+        return await self._database.exclusive(name, wait=wait)
 
     @asynccontextmanager
     async def conversation_lock(self, key: str) -> AsyncIterator[None]:
