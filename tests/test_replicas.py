@@ -13,6 +13,7 @@ import pytest
 from bot.storage.sql.replicas import DEAD_AFTER_SECONDS
 from bot.storage.sql.store import SqlStore
 from bot.types import Message
+from knowledge.entries import Entry
 from tests.backends import Backend, backend_for, raw
 
 KEY = "slack:C1/1700000000.000100"
@@ -244,3 +245,32 @@ def test_discord_shards_setting() -> None:
     for bad in ("4/4", "1", "a/2", "0/0"):
         with pytest.raises(SettingsError, match="ONDO_DISCORD_SHARDS"):
             shards(bad)
+
+
+async def test_a_knowledge_change_notifies_every_replica(tmp_path: Path) -> None:
+    """An import (or an approval) in one replica wakes the others' knowledge watchers at once,
+    through PostgreSQL's notifications; SQLite offers none (its watcher polls)."""
+    with backend_for("sqlite", tmp_path) as local:
+        assert local.open().knowledge_changes() is None
+    with backend_for("postgresql", tmp_path) as backend:
+        one, two = backend.open(), backend.open()
+        changes = two.knowledge_changes()
+        assert changes is not None
+        heard = asyncio.create_task(anext(changes))
+        for _ in range(200):  # until the listener's LISTEN is in place
+            listening = raw(
+                one,
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'ondo-listen'",
+            )
+            if listening[0][0]:
+                break
+            await asyncio.sleep(0.02)
+        entry = Entry(
+            id="gift-wrap",
+            category="orders",
+            questions={"ko": ("선물 포장 되나요?",), "en": ("Do you gift wrap?",)},
+            answer={"ko": "네, 결제 단계에서 선택하세요.", "en": "Yes, choose it at checkout."},
+        )
+        assert await one.import_entries([entry], "faq.yaml") == (1, 0)
+        assert await asyncio.wait_for(heard, 10) == "import"
+        assert await two.writable() is True
