@@ -14,6 +14,7 @@ from bot import cli
 from bot.corrections.loop import Corrections
 from bot.storage.crypto import CipherError, FernetCipher, PlainCipher, cipher_for, generate_key
 from bot.storage.records import StoreError
+from bot.storage.sql.store import SqlStore
 from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
 from tests.backends import backend_for, raw
@@ -31,6 +32,22 @@ def raw_bytes(db: Path) -> bytes:
 
 def message(text: str, message_id: str, user: str = "U1") -> Message:
     return Message("slack", f"slack:T:D:{user}", user, text, time.time(), message_id)
+
+
+async def write_sensitive(store: SqlStore) -> None:
+    """Customer messages, the bot's replies, an agent's note and a handoff summary."""
+    for n, text in enumerate(TEXTS):
+        inbound = await store.record_inbound(message(text, f"m{n}"))
+        await store.record_reply(inbound.id, "slack:T:D:U1", "slack", f"답변 {text}")
+    await store.record_outbound("slack:T:D:U1", "slack", "상담원 메모: 고객 김민지", "agent")
+    await store.open_handoff(
+        "slack:T:D:U1",
+        reason="angry",
+        summary="고객 요청: 환불 — Customer wants a refund",
+        intent="refund",
+        emotion="angry",
+        language="ko",
+    )
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -59,18 +76,7 @@ async def test_store_seals_messages_and_summaries(tmp_path: Path) -> None:
     key = generate_key()
     db = tmp_path / "sealed.db"
     store = SQLiteStore.open(db, cipher_for(key))
-    for n, text in enumerate(TEXTS):
-        inbound = await store.record_inbound(message(text, f"m{n}"))
-        await store.record_reply(inbound.id, "slack:T:D:U1", "slack", f"답변 {text}")
-    await store.record_outbound("slack:T:D:U1", "slack", "상담원 메모: 고객 김민지", "agent")
-    await store.open_handoff(
-        "slack:T:D:U1",
-        reason="angry",
-        summary="고객 요청: 환불 — Customer wants a refund",
-        intent="refund",
-        emotion="angry",
-        language="ko",
-    )
+    await write_sensitive(store)
     history = await store.history("slack:T:D:U1", 10)
     assert [m.text for m in history][:2] == [TEXTS[0], f"답변 {TEXTS[0]}"]
     [handoff] = await store.open_handoffs()
@@ -197,20 +203,7 @@ async def test_no_plaintext_in_any_postgresql_column_when_a_key_is_set(tmp_path:
     key = generate_key()
     with backend_for("postgresql", tmp_path) as backend:
         store = backend.open(cipher_for(key))
-        inbound_ids = []
-        for n, text in enumerate(TEXTS):
-            inbound = await store.record_inbound(message(text, f"m{n}"))
-            inbound_ids.append(inbound.id)
-            await store.record_reply(inbound.id, "slack:T:D:U1", "slack", f"답변 {text}")
-        await store.record_outbound("slack:T:D:U1", "slack", "상담원 메모: 고객 김민지", "agent")
-        await store.open_handoff(
-            "slack:T:D:U1",
-            reason="angry",
-            summary="고객 요청: 환불 — Customer wants a refund",
-            intent="refund",
-            emotion="angry",
-            language="ko",
-        )
+        await write_sensitive(store)
         await store.outbox.put("discord", "relay", "discord:1:2", text="Customer: 김민지 환불")
         [(reply_id,)] = raw(store, "SELECT id FROM messages WHERE role = 'bot' ORDER BY id LIMIT 1")
         await Corrections(store).thumbs_down(reply_id)
