@@ -435,6 +435,7 @@ _CONTACT_NOUNS = frozenset(
         "얘기",
         "이야기",
         "말",
+        "말씀",
         "문의",
         "제출",
         "공론화",
@@ -524,13 +525,20 @@ def _lemmas_at(tokens: Sequence[Token], i: int, options: _Lemmas) -> int | None:
 
 
 def _skip(tokens: Sequence[Token], k: int, *, particles: bool = True) -> int:
-    """The index after particles and a few adverbs (에, 를, 좀, 바로) from ``k``."""
-    for _ in range(4):
+    """The index after particles, the honorific 님 and a few adverbs (에, 를, 좀, 바로,
+    정식으로) from ``k``."""
+    for _ in range(5):
         if k >= len(tokens):
             break
         token = tokens[k]
-        if (particles and token.pos.startswith(("J", "SS"))) or (
-            token.pos == "MAG" and token.form in _SKIPPABLE
+        adverb = token.form in _SKIPPABLE and (
+            token.pos == "MAG"
+            or (token.pos == "NNG" and k + 1 < len(tokens) and tokens[k + 1].form == "으로")
+        )
+        if (
+            (particles and token.pos.startswith(("J", "SS")))
+            or adverb
+            or (token.form == "님" and token.pos == "XSN")
         ):
             k += 1
         else:
@@ -562,7 +570,9 @@ def _legally(tokens: Sequence[Token], i: int) -> bool | None:
         return None
     k = _skip(tokens, last + 2, particles=False)
     if k < len(tokens) and tokens[k].pos.startswith("NN") and tokens[k].form in _HANDLING:
-        return _predicated(tokens, k + 1)
+        # 법적으로 처리된 건가요? asks about the matter, it is not the customer acting.
+        passive = k + 1 < len(tokens) and tokens[k + 1].form == "되"
+        return not passive and _predicated(tokens, k + 1)
     return False
 
 

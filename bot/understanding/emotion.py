@@ -278,7 +278,7 @@ _ANGER = _table(
                 r"(?:\w+\s+){0,2}?(?:lost|cancel\w*|charged|overcharged|ignored|messed|screwed|forgot"
                 r"|missed|delayed|failed|(?:sent|shipped|delivered)\s+(?:me\s+|us\s+)?(?:the\s+|a\s+)?"
                 r"(?:wrong|broken|damaged|incorrect|defective))|i(?:'ve|\s+have)\s+(?:had\s+to|asked"
-                r"|called|contacted|written|emailed|messaged|complained|reported|chased|explained|told)"
+                r"|called|contacted|emailed|messaged|complained|reported|chased|explained)"
                 r"|this\s+(?:has\s+)?happen\w*|it(?:'s|\s+has)\s+happened)\b",
                 r"\bwhat\s+(?:kind|sort)\s+of\s+(?:a\s+)?(?:company|business|store|shop|service"
                 r"|seller|operation|outfit|customer\s+service|support)\s+(?:is\s+this|(?:just\s+"
