@@ -24,15 +24,19 @@ _PLACES = frozenset({"곳", "부분", "데", "장소", "환경", "위치", "쪽"
 
 
 def angry_heat(reading: Words, start: int, end: int) -> bool:
-    """Whether 열 받다 at ``text[start:end]`` is anger rather than heat: not "hot heat"
-    (뜨거운 열, 고온의 열), not "if it takes heat" (열 받으면 …), not "a place that takes heat"
-    (열 받는 곳), and no heat, material or storage word in the sentence."""
+    """Whether 열 받다 at ``text[start:end]`` is anger rather than heat or a row: not "hot
+    heat" (뜨거운 열, 고온의 열), not a counted row (두 번째 열 받을 수 있나요?), not "if it
+    takes heat" (열 받으면 …), not "a place that takes heat" (열 받는 곳), and no heat,
+    material or storage word in the sentence."""
     tokens = reading.sentence(start)
     i = covering(tokens, start)
     if i is None:
         return True
-    if i and tokens[i - 1].pos in ("ETM", "JKG"):
-        return False
+    previous = tokens[i - 1] if i else None
+    if previous is not None and (
+        previous.pos in ("ETM", "JKG", "MM", "SN", "NR") or previous.form in ("번째", "째")
+    ):
+        return False  # 뜨거운 열, 고온의 열; 두 번째 열 "the second row", 한 열
     verb = next((k for k in range(i + 1, len(tokens)) if tokens[k].form == "받"), None)
     if verb is not None:
         links = chain(tokens, verb)
