@@ -268,10 +268,17 @@ _ANGER = _table(
                 r"\bhow\s+(?:are\s+you\s+(?:going\s+to|gonna)|will\s+you|do\s+you\s+(?:plan|intend"
                 r"|expect)\s+to)\s+(?:fix|make\s+up\s+for|make\s+(?:this|it)\s+right|explain"
                 r"|justify|compensate)\b",
-                r"\b(?:do|did|are|were|have|has|does|is|can)\s+(?:you|u|anyone|anybody|someone"
+                r"\b(?:do|does)\s+(?:you|u|anyone|anybody|your\s+(?:staff|team|people|agents?))\s+"
+                r"(?:guys\s+|people\s+)?(?:even|actually)\s+(?:read|listen|care|know|check)\b",
+                # "Are you even reading my messages?", "did anyone even look at the photos?": the
+                # customer's own case (not "did you even read the post?").
+                r"\b(?:did|are|were|have|has|is|can)\s+(?:you|u|anyone|anybody|someone"
                 r"|your\s+(?:staff|team|people|agents?))\s+(?:guys\s+|people\s+)?(?:even|actually)\s+"
-                r"(?:read\w*|listen\w*|care|caring|know|check\w*|look\w*|bother\w*"
-                r"|pay\w*\s+attention)\b",
+                r"(?:read\w*|listen\w*|check\w*|look\w*|bother\w*|pay\w*\s+attention)"
+                r"(?:\s+(?:to|at|into|on))?(?:\s+(?:this|it|these|them))?(?:\s*(?:[?!.]|$)"
+                r"|\s+(?:my|our|me|us|what\s+i|anything"
+                r"|a\s+(?:word|thing)|the\s+(?:messages?|emails?|photos?|pictures?|order|complaint"
+                r"|ticket|chat|conversation|notes?|request|tracking)\b))",
                 # "the third time you've lost my order", "… I've had to ask".
                 r"\b(?:second|third|fourth|fifth|sixth|tenth|umpteenth|nth|\d+(?:st|nd|rd|th))\s+"
                 r"time\s+(?:(?:that\s+)?(?:you|your\s+\w+)(?:'ve|\s+have|\s+guys(?:\s+have)?)?\s+"
