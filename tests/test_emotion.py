@@ -281,3 +281,53 @@ def test_politeness_formulas_are_blanked_in_place() -> None:
     assert len(blanked) == len(text)
     assert "thanks" not in blanked and "great" not in blanked
     assert "checked" in blanked
+
+
+@pytest.mark.parametrize(
+    ("calm", "angry"),
+    [
+        # 열 받다: anger, or a thing taking heat.
+        ("열 받으면 모양이 변하나요?", "진짜 열 받네요"),
+        ("뜨거운 열 받아도 괜찮은 소재인가요?", "열받아서 글 씁니다"),
+        ("직사광선이나 열 받는 곳에 두면 안 되나요?", "정말 열받는 상황이네요"),
+        ("이 냄비는 열 받으면 손잡이도 뜨거워지나요?", "열이 받아서 미치겠어요"),
+        ("공연 좌석 두 번째 열 받을 수 있나요?", "열받게 하시네요 진짜"),
+        # ~는 것도 아니고: a complaint, or "neither … nor", or the customer's own doing.
+        ("싼 것도 아니고 비싼 것도 아니고 적당해요", "환불을 해주는 것도 아니고 연락도 없고"),
+        (
+            "매일 쓰는 것도 아니고 가끔 쓸 거라 저렴한 걸로 추천해 주세요",
+            "연락을 준 것도 아니고 답장도 없네요",
+        ),
+        ("제가 급한 것도 아니고 천천히 보내주세요", "교환을 해주는 것도 아니고"),
+        ("고장난 것도 아니고 문제없어요", "답장을 하는 것도 아니고 전화도 안 받고"),
+        ("쓰는 것도 아니고 안 쓰는 것도 아니고 애매해요", "사과를 하는 것도 아니고 뭐 하는 건지"),
+        # 미쳤다 as praise slang beside a positive word, and as anger.
+        ("미쳤다 이 핏 진짜 대박이에요", "미쳤어요? 왜 이렇게 늦어요"),
+        ("대박 진짜 미쳤어요", "미쳤나 진짜"),
+        # "사기당한 줄 알았는데": what the customer thought, and it was not so.
+        ("사기당한 줄 알았는데 택배가 옆집에 가 있었네요", "사기당했네요 돈 돌려줘요"),
+        ("몇 번째 주문인지 확인하고 싶어요", "이게 몇 번째예요"),
+    ],
+)
+def test_korean_cues_are_read_in_their_sense(calm: str, angry: str) -> None:
+    assert cue_points(calm).anger == 0.0
+    assert escalates(DETECTOR.detect(angry, "ko"))
+
+
+@pytest.mark.parametrize(
+    ("calm", "angry"),
+    [
+        ("I hate that I waited so long to buy this, it's perfect", "I hate this, it's useless"),
+        (
+            "This is the second time I've ordered and it's perfect again!",
+            "This is the third time you've sent the wrong size",
+        ),
+        ("What kind of company makes these bags?", "What kind of company ignores its customers?"),
+        ("Do you ever restock the blue one?", "Are you even reading my messages?"),
+        ("Don't tell me the price yet, I'm browsing", "Don't tell me to be patient"),
+        ("The scam warning on your site was helpful", "This is a scam"),
+    ],
+)
+def test_english_cues_are_read_in_their_sense(calm: str, angry: str) -> None:
+    assert cue_points(calm).anger == 0.0
+    assert escalates(DETECTOR.detect(angry, "en"))

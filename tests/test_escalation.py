@@ -23,6 +23,13 @@ HUMAN_REQUESTS = [
     "Can I get a live agent?",
     "I don't want to talk to a bot",
     "Can someone call me back?",
+    "Could someone from your team call me back?",
+    "Could you call me when you're free?",
+    "Can you call me when a manager is available?",
+    "Can I speak to someone real please",
+    "Can I talk to somebody in charge?",
+    "Get me a manager. Now.",
+    "I need your supervisor",
     # Korean
     "상담원 연결해주세요",
     "상담원 연결",
@@ -47,6 +54,10 @@ NOT_HUMAN_REQUESTS = [
     "I talked to an agent yesterday",
     "Who is the agent handling my case?",
     "Where can I track my order?",
+    "Could you call me when it's back in stock?",  # a product question, not a person
+    "Can you call me once my order ships?",
+    "Could you call me as soon as the blue one is available?",
+    "I need the manager's email address for an invoice",
     "상담사가 안내해준 대로 했는데 안 돼요",
     "상담원 연결은 필요 없어요",
     "담당자한테 얘기했는데 답이 없어요",
@@ -72,6 +83,8 @@ SENSITIVE = [
     "See you in small claims court",
     "I'll report you to the FTC",
     "I'm telling a journalist about this",
+    "I reported you guys to the consumer protection agency.",
+    "I'm reporting your store to the BBB",
     # Korean
     "한국소비자원에 신고할게요",
     "소비자원에 접수하겠습니다",
@@ -89,6 +102,12 @@ SENSITIVE = [
     "1372에 신고할게요",
     "언론에 제보하겠습니다",
     "기자한테 제보할 거예요",
+    "변호사 통해서 법적으로 처리하겠습니다",
+    "법적으로 대응하겠습니다",
+    "변호사 통해서 대응할게요",
+    "이거 기자한테 다 말할거야",
+    "변호사 통해 정식으로 청구하겠습니다",
+    "기자님께 말씀드릴게요",
 ]
 
 NOT_SENSITIVE = [
@@ -104,6 +123,13 @@ NOT_SENSITIVE = [
     "환불 요청하려면 어떻게 해야 하나요?",
     "카드 결제 취소해주세요",
     "배송이 너무 늦어요 ㅠㅠ",
+    "이 제품 국내에서 써도 법적으로 문제없나요?",
+    "기자 말로는 이 제품이 좋대요",
+    "변호사 통해서 산 집이라 주소가 두 개예요",
+    "법적으로 처리된 건가요?",
+    "변호사님 추천으로 왔어요",
+    "기자님께 감사드려요 기사 보고 왔어요",
+    "I'm suing my landlord lol so I need cheap moving boxes",
 ]
 
 

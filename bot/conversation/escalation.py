@@ -35,15 +35,18 @@ _FUNCTION_WORDS = (
     r"|about|than|so|this|in|from|again|thanks|thank|regarding|concerning|directly|personally"
     r"|soon|via|by|over|if|when|as|like|then|but)"
 )
-_NOT_STAFF = rf"(?![\w-]|\s+(?!{_FUNCTION_WORDS}\b)(?![a-z]+://)[a-z])"
+_NOT_STAFF = rf"(?![\w'’-]|\s+(?!{_FUNCTION_WORDS}\b)(?![a-z]+://)[a-z])"
 """The staff word ends its phrase: no hyphen and no content word follows (punctuation, markup,
 an emoji, a function word or the end may)."""
 _STAFF_EN = (
     r"(?:(?:a\s+|an\s+|the\s+|some\s+|your\s+|one\s+of\s+your\s+)?"
     r"(?:real\s+|actual\s+|live\s+|human\s+)?"
     r"(?:(?:customer\s+(?:service|support|care)|support|sales|service)\s+)?"
-    r"(?:human(?:\s+being)?|person|agent|representative|rep|operator|someone|somebody"
-    r"|manager|supervisor|staff(?:\s+member)?|employee|team)"
+    r"(?:human(?:\s+being)?|person|agent|representative|rep|operator|manager|supervisor"
+    r"|staff(?:\s+member)?|employee|team"
+    # "someone real", "somebody in charge", "anyone from your team".
+    r"|(?:someone|somebody|anyone|anybody)(?:\s+(?:real|else|human|actual|competent|senior"
+    r"|in\s+charge|responsible|from\s+(?:your|the)\s+(?:team|company|store|shop|staff)))?)"
     r"|(?:a\s+|the\s+|your\s+)?customer\s+(?:service|support|care))" + _NOT_STAFF
 )
 _STAFF_KO = (
@@ -61,15 +64,17 @@ _HUMAN_REQUEST = cue_pattern(
     rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+{_STAFF_EN}",
     rf"\b(?:connect|transfer|put|pass|forward)\s+me\s+(?:through\s+)?(?:to|with)\s+{_STAFF_EN}",
     # A staff noun may follow "human" or a service word: "a human agent", "a live support rep".
-    r"\b(?:want|need|get|give\s+me|request)\s+(?:a\s+|an\s+)?(?:real\s+|actual\s+|live\s+)?"
+    r"\b(?:want|need|get(?:\s+me)?|give\s+me|bring\s+me|find\s+me|send\s+me|request)\s+"
+    r"(?:a\s+|an\s+|your\s+|the\s+)?(?:real\s+|actual\s+|live\s+)?"
     r"(?:(?:human|customer\s+(?:service|support|care)|support|service)\s+)?"
     r"(?:human|agent|representative|rep|operator|manager|supervisor)" + _NOT_STAFF,
     r"\b(?:real|actual|live)\s+(?:human\s+)?(?:human|person|agent|representative|rep)" + _NOT_STAFF,
     r"^\W*(?:human|agent|representative|operator)\W*(?:please|pls|now)?\W*$",
     r"\b(?:human|agent|representative|operator)\s*,?\s*(?:please|pls)\b",
     # "call me back", "call me at …", not "could you call me Jenny".
-    r"\b(?:can|could|would|will)\s+(?:someone|somebody|a\s+person|an\s+agent|you|anyone"
-    r"|one\s+of\s+you)\s+(?:please\s+)?call\s+me\b(?=\s*(?:[?.!,]|$|back|at|on|now|asap"
+    r"\b(?:can|could|would|will)\s+(?:(?:someone|somebody|anyone)(?:\s+(?:from|at|in|on)\s+"
+    r"(?:your|the)\s+\w+)?|a\s+person|an\s+agent|you|one\s+of\s+you)\s+(?:please\s+)?"
+    r"call\s+me\b(?=\s*(?:[?.!,]|$|back|at|on|now|asap"
     r"|today|tomorrow|please|when|as\s+soon|right))",
     r"\bplease\s+call\s+me\s+back\b|^\W*call\s+me\s+back\b"
     r"|\bcall\s+me\s+back\s*,?\s*(?:please|pls|asap|now|today|right\s+away)\b",
@@ -100,6 +105,16 @@ _NOT_A_REQUEST_AFTER = re.compile(
     r"|^\s*(?:했|하셨|해\s*봤|했었|됐었|줬|주셨|해\s*줬|했는데)"
 )
 _BOT_WORDS = re.compile(r"bot|robot|machine|chatbot|\bai\b|봇|기계|로봇")
+# A call about the goods, not a person for the customer: "call me when it's back in stock",
+# "… once my order ships" (but "call me when you're free", "… when a manager is in").
+_CALL_ABOUT_GOODS = re.compile(
+    r"\s*(?:back\s+)?(?:when|once|as\s+soon\s+as|if|whenever)\s+"
+    r"(?!(?:you|u|someone|somebody|any(?:one|body)|an?\s+(?:person|human|manager|agent|rep))\b)"
+    r"(?:[\w']+\s+){0,4}?(?:back\s+in\s+stock|in\s+stock|restock\w*|available|arriv\w*|ship\w*"
+    r"|dispatch\w*|deliver\w*|ready|comes?\s+(?:in|back)|out\s+for\s+delivery|on\s+sale"
+    r"|released?|launch\w*|here)\b"
+)
+_CALL_ME = re.compile(r"\bcall\s+me\b")
 # What the verb of a Korean request must not be doing: it happened, it describes something
 # (사장님 나오는 광고), someone said it, or it only leads into another clause (직원 불러서
 # 물어보니, 사람 불러서 설치해야 하나요?, 통화하고 나서 해결됐어요).
@@ -122,6 +137,8 @@ def asks_for_human(text: str) -> bool:
         # "don't want a bot" is itself a request for a person; "don't want an agent" is not.
         declined = _NOT_A_REQUEST_BEFORE.search(before) and not _BOT_WORDS.search(m.group())
         if declined or _NOT_A_REQUEST_AFTER.search(after):
+            continue
+        if _CALL_ME.search(m.group()) and _CALL_ABOUT_GOODS.match(text, m.end()):
             continue
         if is_syllable(text[m.start()]):
             korean += 1
@@ -225,7 +242,8 @@ _EN_ACTS = cue_pattern(
     r"\b(?:call\w*|phon\w*|contact\w*|get\w*|involv\w*|go\w*\s+to|went\s+to|tell\w*|alert\w*"
     rf"|notify\w*)\s+{_POLICE}",
     r"\b(?:fil\w+|mak\w+|made|submit\w*)\s+a\s+police\s+report\b",
-    r"\breport\w*\s+(?:you|this|your\s+\w+|it|them|ondo|the\s+\w+|this\s+\w+)?\s*(?:to|with)"
+    r"\breport\w*\s+(?:you(?:\s+(?:guys|people|all))?|y'?all|u|this|your\s+(?:\w+\s+)?\w+|it"
+    r"|them|ondo|the\s+\w+|this\s+\w+)?\s*(?:to|with)"
     rf"\s+{_REGULATOR}",
     r"\b(?:fil\w+|lodg\w+|mak\w+|made|submit\w*|open\w*|send\w*|sent)\s+a\s+(?:formal\s+)?"
     rf"(?:complaint|report|claim)\s+(?:with|to|at)\s+{_REGULATOR}",
@@ -416,6 +434,8 @@ _CONTACT_NOUNS = frozenset(
         "통화",
         "얘기",
         "이야기",
+        "말",
+        "말씀",
         "문의",
         "제출",
         "공론화",
@@ -424,6 +444,9 @@ _CONTACT_NOUNS = frozenset(
         "요청",
     }
 )
+# Handling a matter: an act after 법적으로 (법적으로 처리하겠습니다) or after going through an
+# institution (변호사 통해서 대응할게요).
+_HANDLING = frozenset({"처리", "해결", "대응", "조치", "진행", "청구", "정리"})
 # What a contact may be about, between the institution and the act.
 _CONTACT_OBJECTS = frozenset({"피해", "구제", "피해구제", "결제", "승인", "거래"})
 _DISPUTE_NOUNS = frozenset(
@@ -502,13 +525,20 @@ def _lemmas_at(tokens: Sequence[Token], i: int, options: _Lemmas) -> int | None:
 
 
 def _skip(tokens: Sequence[Token], k: int, *, particles: bool = True) -> int:
-    """The index after particles and a few adverbs (에, 를, 좀, 바로) from ``k``."""
-    for _ in range(4):
+    """The index after particles, the honorific 님 and a few adverbs (에, 를, 좀, 바로,
+    정식으로) from ``k``."""
+    for _ in range(5):
         if k >= len(tokens):
             break
         token = tokens[k]
-        if (particles and token.pos.startswith(("J", "SS"))) or (
-            token.pos == "MAG" and token.form in _SKIPPABLE
+        adverb = token.form in _SKIPPABLE and (
+            token.pos == "MAG"
+            or (token.pos == "NNG" and k + 1 < len(tokens) and tokens[k + 1].form == "으로")
+        )
+        if (
+            (particles and token.pos.startswith(("J", "SS")))
+            or adverb
+            or (token.form == "님" and token.pos == "XSN")
         ):
             k += 1
         else:
@@ -532,7 +562,23 @@ def _predicated(tokens: Sequence[Token], k: int) -> bool:
     return False
 
 
+def _legally(tokens: Sequence[Token], i: int) -> bool | None:
+    """Whether 법적으로 at ``i`` leads into a done act of handling (법적으로 처리하겠습니다,
+    not 법적으로 문제없나요?); None when 법적으로 is not there."""
+    last = _lemmas_at(tokens, i, (("법", "적"), ("법적",)))
+    if last is None or last + 1 >= len(tokens) or tokens[last + 1].form != "으로":
+        return None
+    k = _skip(tokens, last + 2, particles=False)
+    if k < len(tokens) and tokens[k].pos.startswith("NN") and tokens[k].form in _HANDLING:
+        # 법적으로 처리된 건가요? asks about the matter, it is not the customer acting.
+        passive = k + 1 < len(tokens) and tokens[k + 1].form == "되"
+        return not passive and _predicated(tokens, k + 1)
+    return False
+
+
 def _act_at(tokens: Sequence[Token], i: int) -> bool:
+    if _legally(tokens, i):
+        return True
     last = _lemmas_at(tokens, i, _KO_ACTS)
     if last is None:
         return False
@@ -548,6 +594,9 @@ def _contact_after(tokens: Sequence[Token], k: int, nouns: frozenset[str]) -> bo
     k = _skip(tokens, k)
     if k + 1 < len(tokens) and tokens[k].has("통하/VV") and tokens[k + 1].pos == "EC":
         k = _skip(tokens, k + 2)  # 변호사 통해서 연락드릴게요
+        if (legal := _legally(tokens, k)) is not None:
+            return legal
+        nouns = nouns | _HANDLING
     while k < len(tokens) and tokens[k].form in _CONTACT_OBJECTS:
         k += 1  # 피해 구제 신청, 결제 취소 요청
     if k >= len(tokens):

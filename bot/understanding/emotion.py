@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.types import Emotion, Language
+from bot.understanding.senses import angry_heat, sarcastic_not_even
 from bot.understanding.words import Words, covering, is_syllable, words
 
 ANGER_THRESHOLD = 0.5
@@ -132,13 +133,16 @@ class Ko:
     ``lemmas``: the morpheme at its start must be one of these (``사기/NNG``, not 사- "buy" +
     -기); ``inside``: it may also sit inside one longer morpheme (개새끼, 씨발놈), but still not
     straddle two (출시|발표 is not 시발); ``unless_before``: the morpheme right before it
-    cancels it (전원이 꺼져요 "the power turns off" is not 꺼져 "get lost").
+    cancels it (전원이 꺼져요 "the power turns off" is not 꺼져 "get lost"); ``sense``: a check
+    of the sentence that says whether the cue means the emotion (:mod:`bot.understanding.senses`:
+    열 받다 as anger, not heat).
     """
 
     pattern: str
     lemmas: tuple[str, ...] = ()
     inside: bool = False
     unless_before: tuple[str, ...] = ()
+    sense: Callable[[Words, int, int], bool] | None = None
 
 
 Part = str | Ko
@@ -212,7 +216,9 @@ _ANGER = _table(
                     r"장난(?:하|해|치|쳐|함|질|까)(?!다가|면서|고\s*놀)",
                     lemmas=("장난/NNG", "장난치/VV"),
                 ),
-                r"열\s*받|열불",
+                # 열 받다 "get angry", not "take heat" (열 받으면 변형되나요?).
+                Ko(r"열\s*(?:이\s*)?받", sense=angry_heat),
+                r"열불",
                 # Rhetorical blame: "how are you going to take responsibility?", "are you sane?"
                 r"책임\s*(?:질|지실|지시겠)\s*(?:거|건|겁|꺼|껀|래)",
                 r"제정신\s*(?:이\s*)?(?:아니|아냐|아님|없)|제정신",
@@ -262,7 +268,32 @@ _ANGER = _table(
                 r"\bhow\s+(?:are\s+you\s+(?:going\s+to|gonna)|will\s+you|do\s+you\s+(?:plan|intend"
                 r"|expect)\s+to)\s+(?:fix|make\s+up\s+for|make\s+(?:this|it)\s+right|explain"
                 r"|justify|compensate)\b",
-                r"\bdo\s+you\s+(?:even|actually|people\s+even)\s+(?:read|listen|care|know|check)\b",
+                r"\b(?:do|does)\s+(?:you|u|anyone|anybody|your\s+(?:staff|team|people|agents?))\s+"
+                r"(?:guys\s+|people\s+)?(?:even|actually)\s+(?:read|listen|care|know|check)\b",
+                # "Are you even reading my messages?", "did anyone even look at the photos?": the
+                # customer's own case (not "did you even read the post?").
+                r"\b(?:did|are|were|have|has|is|can)\s+(?:you|u|anyone|anybody|someone"
+                r"|your\s+(?:staff|team|people|agents?))\s+(?:guys\s+|people\s+)?(?:even|actually)\s+"
+                r"(?:read\w*|listen\w*|check\w*|look\w*|bother\w*|pay\w*\s+attention)"
+                r"(?:\s+(?:to|at|into|on))?(?:\s+(?:this|it|these|them))?(?:\s*(?:[?!.]|$)"
+                r"|\s+(?:my|our|me|us|what\s+i|anything"
+                r"|a\s+(?:word|thing)|the\s+(?:messages?|emails?|photos?|pictures?|order|complaint"
+                r"|ticket|chat|conversation|notes?|request|tracking)\b))",
+                # "the third time you've lost my order", "… I've had to ask".
+                r"\b(?:second|third|fourth|fifth|sixth|tenth|umpteenth|nth|\d+(?:st|nd|rd|th))\s+"
+                r"time\s+(?:(?:that\s+)?(?:you|your\s+\w+)(?:'ve|\s+have|\s+guys(?:\s+have)?)?\s+"
+                r"(?:\w+\s+){0,2}?(?:lost|cancel\w*|charged|overcharged|ignored|messed|screwed|forgot"
+                r"|missed|delayed|failed|(?:sent|shipped|delivered)\s+(?:me\s+|us\s+)?(?:the\s+|a\s+)?"
+                r"(?:wrong|broken|damaged|incorrect|defective))|i(?:'ve|\s+have)\s+(?:had\s+to|asked"
+                r"|called|contacted|emailed|messaged|complained|reported|chased|explained)"
+                r"|this\s+(?:has\s+)?happen\w*|it(?:'s|\s+has)\s+happened)\b",
+                r"\bwhat\s+(?:kind|sort)\s+of\s+(?:a\s+)?(?:company|business|store|shop|service"
+                r"|seller|operation|outfit|customer\s+service|support)\s+(?:is\s+this|(?:just\s+"
+                r"|even\s+|still\s+)?(?:ignores?|doesn'?t|does\s+not|won'?t|can'?t|refuses?|treats?"
+                r"|lies|charges?|keeps?|never|fails?|leaves?|scams?|takes?\s+(?:my|your|people'?s)"
+                r"\s+money|sends?\s+(?:the\s+)?wrong))\b",
+                r"\b(?:don'?t|do\s+not)\s+(?:you\s+)?(?:dare\s+)?tell\s+me\s+to\s+(?:be\s+patient"
+                r"|calm\s+down|relax|wait|chill|be\s+calm|be\s+understanding)\b",
                 r"\bhow\s+hard\s+(?:is\s+it|can\s+it\s+be)\s+to\b",
                 r"\bhow\s+many\s+(?:more\s+)?times\s+do\s+i\s+(?:have|need)\s+to\b",
                 r"\bare\s+you\s+(?:guys\s+|people\s+)?(?:for\s+real|out\s+of\s+your\s+minds?)\b",
@@ -270,8 +301,6 @@ _ANGER = _table(
                 # 화 "anger" + 나다, not 전화나, 대화나, 영화나.
                 Ko(r"화\s*(?:가\s*)?(?:나|났|납|남|난)", lemmas=("화/NNG", "화나/VV", "화나/VA")),
                 r"어이\s*(?:가\s*)?없|어이\s*상실|어처구니",
-                r"미쳤|미친(?!\s*(?:듯|가성비|퀄리티|품질|맛|핏|디자인|색감|착용감|가격|비주얼|성능|음질"
-                r"|화질))",
                 r"무책임|무능력|무능|한심|우롱|이\s*따위|그\s*따위|이딴|그딴",
                 r"양심\s*(?:이\s*)?(?:없|어디)",
                 r"뭐\s*하자는|뭐\s*하는\s*(?:거|짓|회사|곳|겁)",
@@ -284,6 +313,12 @@ _ANGER = _table(
                 r"누구\s*(?:맘|마음)\s*대로",
                 r"이게\s*최선(?:이에요|이예요|입니까|이냐|이야|인가요|이세요|\s*[?？])",
                 r"몇\s*번(?:을|이나|째)\s*(?:말|얘기|이야기|전화|문의|연락|요청)",
+                # "이게 몇 번째예요?", "몇 번째 누락인지 아세요?"; not "몇 번째 주문인지 확인".
+                r"이게\s*몇\s*번\s*째|몇\s*번\s*째(?:예요|에요|야|냐|입니까|인가요|이에요|냐고|\s*[?？])"
+                r"|몇\s*번\s*째[가-힣\s]{0,10}?(?:인지|이냐|냐)\s*(?:아세요|알아요|아시|알아|아냐|모르"
+                r"|몰라)",
+                # "it's not like you refund me" (see senses.sarcastic_not_even).
+                Ko(r"(?:것|거)\s*도\s*아니(?:고|구|잖)", sense=sarcastic_not_even),
                 r"악성\s*(?:업체|판매자|기업|회사|쇼핑몰|셀러|사이트|장사)",
             ],
         ),
@@ -326,7 +361,19 @@ _ANGER = _table(
 
 # Swear words that often just intensify ("fucking awesome", "존나 좋아"): anger on their
 # own, a positive amplifier when a positive cue follows closely.
-_SWEAR_INTENSIFIER = _table([(1.0, [r"\bf+u+c+k+\w*|\bfreaking\b|존나|졸라|ㅈㄴ"])])
+_SWEAR_INTENSIFIER = _table(
+    [
+        (1.0, [r"\bf+u+c+k+\w*|\bfreaking\b|존나|졸라|ㅈㄴ"]),
+        # 미쳤다 is also praise slang: "미쳤다 이 핏 진짜 대박", "대박 진짜 미쳤어요".
+        (
+            0.8,
+            [
+                r"미쳤|미친(?!\s*(?:듯|가성비|퀄리티|품질|맛|핏|디자인|색감|착용감|가격|비주얼|성능"
+                r"|음질|화질))"
+            ],
+        ),
+    ]
+)
 _SWEAR_REACH = 15  # characters between the swear word and the positive cue it intensifies
 
 _DISAPPOINTMENT = _table(
@@ -431,6 +478,7 @@ _POSITIVE = _table(
             [
                 r"\bgreat\b|\bhappy\b|\bglad\b|\bsatisfied\b|\bhelpful\b|\bhelped\b",
                 r"친절|기뻐|기쁘|기쁜",
+                r"대박(?!\s*(?:늦|느리|느려|비싸|비쌈|짜증|화나|실망|별로|사건|사고))",
                 r"좋(?:아|았|네|습|다|은|더라|던|음|고|군|구나|더|지)",
             ],
         ),
@@ -484,9 +532,15 @@ _MENTION = _table(
                 r"|a\s+complete\s+|an\s+absolute\s+)?(?:an?\s+)?(?:idiot|moron|stupid|dumb|dummy)\b",
                 r"\bmy\s+(?:own\s+)?(?:stupid|dumb|idiotic)\s+(?:mistake|fault|error)\b",
                 r"\b(?:a|this|my|the)\s+(?:stupid|dumb|silly)\s+question\b",
+                # Praise as regret: "I hate that I waited so long to buy this".
+                r"\bhate\s+(?:that|how)\s+i\s+(?:waited|(?:didn'?t|did\s+not|never|hadn'?t)\s+"
+                r"(?:buy|bought|try|tried|find|found|get|got|order|ordered|discover\w*)|only\s+"
+                r"(?:just\s+)?(?:found|discovered|tried)|took\s+so\s+long)\b"
+                r"|\bhate\s+how\s+much\s+i\s+(?:love|like|need|want)\b",
                 r"\b(?:he|she|they|my\s+\w+|the\s+kids?|kids)\s+(?:is|are|'s|'re|was|were|got"
                 r"|gets?)\s+(?:so\s+|really\s+)?(?:sick|tired)\s+of\b",
-                r"\bscam\s+(?:emails?|texts?|calls?|messages?|links?|sites?|websites?|alerts?)\b"
+                r"\bscam\s+(?:emails?|texts?|calls?|messages?|links?|sites?|websites?|alerts?"
+                r"|warnings?|notices?|prevention|awareness|protection|filters?|detection|tips?)\b"
                 r"|\bphishing\b",
                 r"(?:악성|진상|화난|성난|분노한|불만|블랙)\s*(?:고객|손님|민원인|민원|구매자|이용자"
                 r"|유저|컨슈머|소비자|리뷰|댓글|클레임|컴플레인)(?=[^.!?]{0,15}(?:응대|대응|대처|상대"
@@ -610,13 +664,17 @@ def _accepts(part: Part, reading: Words, start: int, end: int) -> bool:
         return True
     at = reading.index(start)
     if at is None:
-        return not ko.lemmas
-    tokens, i = at
-    if ko.lemmas and not any(
-        t.has(lemma) for t in tokens if t.start == start for lemma in ko.lemmas
-    ):
-        return False
-    return not (i and any(tokens[i - 1].has(lemma) for lemma in ko.unless_before))
+        if ko.lemmas:
+            return False
+    else:
+        tokens, i = at
+        if ko.lemmas and not any(
+            t.has(lemma) for t in tokens if t.start == start for lemma in ko.lemmas
+        ):
+            return False
+        if i and any(tokens[i - 1].has(lemma) for lemma in ko.unless_before):
+            return False
+    return ko.sense is None or ko.sense(reading, start, end)
 
 
 LEXICON = CueLexicon(CUE_SETS)
@@ -650,7 +708,9 @@ _NEGATION_AFTER = re.compile(
     # "최악은 아니에요" negates, but "아니면" (or), "~이 아니라" and "사기 아니에요?" do not.
     rf"|^[{_HANGUL}]{{0,4}}?\s*(?:(?:건|게|거|것은|것도|은|는|이|가)\s*)?"
     rf"아니(?!라|면|냐|[{_HANGUL}]{{0,3}}\s*\?)"
-    rf"|^[{_HANGUL}]{{0,2}}\s*(?:안|못)\s*(?:나|났|납|날|해|했|함|하)",
+    rf"|^[{_HANGUL}]{{0,2}}\s*(?:안|못)\s*(?:나|났|납|날|해|했|함|하)"
+    # "사기당한 줄 알았는데 …": what the customer thought, and it was not so.
+    rf"|^[{_HANGUL}]{{0,4}}?\s*줄\s*알았",
 )
 _NEGATION_REACH_BEFORE = 30
 _NEGATION_REACH_AFTER = 12
@@ -737,6 +797,18 @@ def _score(points: float) -> float:
     return round(1.0 - math.exp(-points), 3)
 
 
+def _intensifies(text: str, start: int, end: int, positives: list[tuple[int, int]]) -> bool:
+    """Whether the swear word at ``text[start:end]`` only intensifies a positive cue in its
+    clause: one that follows closely, or in Korean also one just before (대박 진짜 미쳤다)."""
+    for s, e in positives:
+        if end <= s <= end + _SWEAR_REACH and not _CLAUSE_BREAK.search(text, end, s):
+            return True
+        before = start - _SWEAR_REACH <= e <= start and is_syllable(text[start])
+        if before and not _CLAUSE_BREAK.search(text, e, start):
+            return True
+    return False
+
+
 def cue_points(raw_text: str, lexicon: CueLexicon = LEXICON) -> CuePoints:
     """Score ``raw_text`` against the cue lexicons (both languages, negation-aware)."""
     # Patterns are written lower-case; str.lower() may change the length (İ), which is fine
@@ -748,15 +820,15 @@ def cue_points(raw_text: str, lexicon: CueLexicon = LEXICON) -> CuePoints:
     positive_factor = 0.5 if is_question else 1.0
 
     cues = lexicon.find(text)
-    positive_starts: list[int] = []
+    positives: list[tuple[int, int]] = []
     for kind, weight, start, end in cues:
         if kind == "praise":
             pts.positive += weight * positive_factor
-            positive_starts.append(start)
+            positives.append((start, end))
         elif kind in ("positive", "thanks"):
             if not _negated(text, start, end):
                 pts.positive += weight * positive_factor
-                positive_starts.append(start)
+                positives.append((start, end))
             elif kind == "positive":
                 # "not happy", "안 좋아요"; but "no thanks" is only a polite refusal.
                 pts.disappointment += _NEGATED_POSITIVE_POINTS
@@ -764,8 +836,7 @@ def cue_points(raw_text: str, lexicon: CueLexicon = LEXICON) -> CuePoints:
         if kind == "mention":
             pts.negated_anger += weight
         elif kind == "swear":
-            following = [s for s in positive_starts if end <= s <= end + _SWEAR_REACH]
-            if following and not _CLAUSE_BREAK.search(text, end, following[0]):
+            if _intensifies(text, start, end, positives):
                 pts.amplifier += 0.2
             else:
                 pts.anger += weight
