@@ -10,15 +10,17 @@ import pytest
 from bot import cli
 from bot.corrections.loop import Corrections
 from bot.storage.crypto import cipher_for, generate_key
+from bot.storage.sql.store import SqlStore
 from bot.storage.sqlite import SQLiteStore
 from bot.types import Message
+from tests.backends import Backend, raw
 
 
 def message(user: str, text: str, message_id: str, key: str | None = None) -> Message:
     return Message("discord", key or f"discord:dm:{user}", user, text, time.time(), message_id)
 
 
-async def fill(store: SQLiteStore) -> None:
+async def fill(store: SqlStore) -> None:
     """Two customers: 민지 (Korean, handed over and rated) and Sam (English)."""
     first = await store.record_inbound(message("minji", "환불 부탁드려요 010-1234-5678", "m1"))
     reply = await store.record_reply(first.id, "discord:dm:minji", "discord", "환불 안내입니다")
@@ -38,9 +40,8 @@ async def fill(store: SQLiteStore) -> None:
 
 
 @pytest.mark.parametrize("encrypted", [False, True])
-async def test_export_then_forget_one_customer(tmp_path: Path, encrypted: bool) -> None:
-    db = tmp_path / "rights.db"
-    store = SQLiteStore.open(db, cipher_for(generate_key() if encrypted else None))
+async def test_export_then_forget_one_customer(backend: Backend, encrypted: bool) -> None:
+    store = backend.open(cipher_for(generate_key() if encrypted else None))
     await fill(store)
     exported = await store.retention.export_user("minji")
     [conversation] = exported["conversations"]
@@ -64,26 +65,35 @@ async def test_export_then_forget_one_customer(tmp_path: Path, encrypted: bool) 
     }
     assert await Corrections(store).pending() == []
     assert (await store.retention.export_user("minji"))["conversations"] == []
-    # Sam is untouched, and nothing of 민지 is left in the file.
+    # Sam is untouched, and nothing of 민지 is left in the database.
     assert len((await store.retention.export_user("sam"))["conversations"]) == 1
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("rights.db*"))
-    assert b"010-1234-5678" not in raw and "환불 부탁".encode() not in raw
+    if backend.name == "sqlite":  # the file itself, free pages and WAL included
+        stored = b"".join(p.read_bytes() for p in Path(backend.target).parent.glob("ondo.db*"))
+    else:  # every text column of every table
+        columns = raw(
+            store,
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = 'text'",
+        )
+        stored = " ".join(
+            str(v) for t, c in columns for (v,) in raw(store, f'SELECT "{c}" FROM {t}') if v
+        ).encode()
+    assert b"010-1234-5678" not in stored and "환불 부탁".encode() not in stored
     store.close()
 
 
-async def test_purge_deletes_only_idle_conversations(tmp_path: Path) -> None:
-    store = SQLiteStore.open(tmp_path / "purge.db")
+async def test_purge_deletes_only_idle_conversations(backend: Backend) -> None:
+    store = backend.open()
     await fill(store)
     # 민지's conversation went quiet 100 days ago; Sam wrote just now.
     old = time.time() - 100 * 86400
-    store._db.execute("UPDATE messages SET created_at = ? WHERE user != 'sam'", [old])
-    store._db.execute(
-        "UPDATE messages SET created_at = ? WHERE conversation_key = 'discord:dm:minji'", [old]
+    raw(store, "UPDATE messages SET created_at = ? WHERE \"user\" != 'sam'", [old])
+    raw(
+        store,
+        "UPDATE messages SET created_at = ? WHERE conversation_key = 'discord:dm:minji'",
+        [old],
     )
-    store._db.execute(
-        "UPDATE conversations SET updated_at = ? WHERE key = 'discord:dm:minji'", [old]
-    )
-    store._db.conn.commit()
+    raw(store, "UPDATE conversations SET updated_at = ? WHERE key = 'discord:dm:minji'", [old])
     deleted = await store.retention.purge(90 * 86400)
     assert deleted["conversations"] == 1 and deleted["messages"] == 2
     assert deleted["handoffs"] == 1 and deleted["ratings"] == 1
