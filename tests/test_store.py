@@ -529,3 +529,36 @@ async def test_cancel_handoff_gives_the_conversation_back_unless_taken(store: Sq
     assert (await store.conversation(KEY, "discord")).state == "human"
     assert [h.id for h in await store.open_handoffs()] == [first]
     await store.cancel_handoff(12345)  # unknown: nothing happens
+
+
+# --- corrections ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("환불은 어떻게 하나요?", "주문 내역에서 신청하세요."),
+        ("How do I get a refund?", "Use your order history."),
+    ],
+)
+async def test_a_correction_is_proposed_approved_once_and_kept_in_history(
+    store: SqlStore, question: str, answer: str
+) -> None:
+    inbound = await store.record_inbound(msg("m1", question))
+    await store.annotate_inbound(inbound.id, entry_id="refund-how", answered=True)
+    reply = await store.record_reply(inbound.id, KEY, "discord", "잘못된 답변 / a wrong answer")
+    assert reply is not None
+    assert await store.corrections.queue_rating(reply) is not None
+    assert await store.corrections.queue_rating(reply) is None  # one per answer
+    number = await store.corrections.propose(reply, answer, "agent-1")
+    [pending] = await store.corrections.pending()
+    assert (pending.id, pending.question, pending.proposed_answer) == (number, question, answer)
+    new = entry("refund-how", ko=answer, en=answer)
+    change = await store.corrections.approve(pending.id, "admin", None, new, "correction")
+    assert change is not None and change.action == "add"
+    assert await store.corrections.approve(pending.id, "admin", None, new, "correction") is None
+    assert await store.corrections.reject(pending.id, "admin") is False
+    [kept] = await store.corrections.history("refund-how")
+    assert kept.new == new and kept.correction_id == pending.id
+    assert [e.id for e in store.imported_entries_sync()] == ["refund-how"]
+    assert (await store.knowledge_version())[0] == kept.id
