@@ -73,7 +73,8 @@ def banking77_draws(cfg: Config, models: Models) -> list[Row]:
         kept = "" if outcome.path is not None else ", refused: base kept"
         details.append(
             f"seed {seed}: {pct(base)} → {pct(tuned)} (train {outcome.seconds:.0f}s, "
-            f"{outcome.steps} steps, load {load:.1f}; {check}{kept})"
+            f"{outcome.steps} steps, {outcome.threads or '?'} thread(s), load {load:.1f}; "
+            f"{check}{kept})"
         )
         progress(f"fewshot seed {seed}: {details[-1]}")
     return [
@@ -91,8 +92,10 @@ def banking77_draws(cfg: Config, models: Models) -> list[Row]:
                 f"{n_queries} test questions (`subsample(seed)`); shipped retriever with the "
                 "bundled MiniLM vs with the MiniLM of `ondo kb train` on that KB (recipe "
                 f"v{finetune.RECIPE_VERSION}: MNRL, batch {recipe.batch_size}, lr "
-                f"{recipe.learning_rate}, 1 epoch, {recipe.threads} threads; training time "
-                "includes the held-out check). Dense cell: per-draw figures."
+                f"{recipe.learning_rate}, 1 epoch, questions cut at the "
+                f"{recipe.length_quantile:.0f}th percentile of their token lengths, all cores "
+                "when the machine is idle and one when it is busy; training time includes the "
+                "held-out check). Dense cell: per-draw figures."
             ),
         )
     ]

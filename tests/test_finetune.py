@@ -202,5 +202,41 @@ def test_the_command_trains_then_reuses(
     first = capsys.readouterr().out
     assert "1 torch threads" in first and "load average" in first
     assert "held-out top-1" in first
-    assert cli.main(["kb", "train", "--threads", "1"]) == 0
-    assert "cached" in capsys.readouterr().out
+    # Without --threads the machine decides (all cores when idle, one when busy).
+    monkeypatch.setattr(finetune, "training_threads", lambda: 7)
+    assert cli.main(["kb", "train"]) == 0
+    second = capsys.readouterr().out
+    assert "7 torch threads" in second and "cached" in second
+
+
+def test_threads_all_cores_when_idle_one_when_busy() -> None:
+    assert finetune.training_threads(cores=2, load=0.3) == 2
+    assert finetune.training_threads(cores=2, load=1.0) == 2
+    assert finetune.training_threads(cores=2, load=1.5) == 1  # another process holds a core
+    assert finetune.training_threads(cores=2, load=9.0) == 1
+    assert finetune.training_threads(cores=8, load=3.0) == 8
+    assert finetune.training_threads(cores=1, load=0.0) == 1
+
+
+def test_the_token_cap_follows_the_questions_lengths() -> None:
+    assert finetune.token_cap([[20] * 90, [40] * 10], 95.0) == 40  # a tenth are long: kept
+    assert finetune.token_cap([[10] * 99, [60]], 95.0) == 16  # floor: 10 is below it
+    assert finetune.token_cap([[30] * 99, [200]], 95.0) == 30  # one long outlier is cut
+    assert finetune.token_cap([], 95.0) == 16
+
+
+def test_long_questions_are_cut_and_keep_their_closing_token() -> None:
+    from knowledge.minilm import load_tokenizer
+
+    tokenizer = load_tokenizer(finetune._model_dir())
+    long_en = "Why was my card declined " * 10
+    long_ko = "카드 결제가 거절된 이유가 뭔가요 " * 10
+    ids, attention = finetune._tokens(tokenizer, [long_en, long_ko, "refund?"], cap=16)
+    assert ids.shape == (3, 16)
+    full = tokenizer.encode_batch([long_en, long_ko])
+    for row in (0, 1):
+        assert ids[row, -1].item() == full[row].ids[-1]  # [SEP] kept
+        assert ids[row, :15].tolist() == full[row].ids[:15]
+    short = tokenizer.encode("refund?").ids
+    assert ids[2, : len(short)].tolist() == short
+    assert int(attention[2].sum()) == len(short) < 16

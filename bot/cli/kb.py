@@ -38,7 +38,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="fine-tune the English sentence model on the example questions (used if better)",
     )
     kb_train.add_argument(
-        "--threads", type=int, default=2, help="torch threads while training (default 2)"
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads while training (default: every core of an idle machine, 1 if busy)",
     )
     kb_train.set_defaults(handler=_cmd_kb_train)
     review.add_commands(kb_sub)
@@ -128,8 +131,9 @@ def _cmd_kb_train(args: argparse.Namespace) -> int:
     finally:
         store.close()
     questions = sum(len(e.all_questions()) for e in entries)
-    print(f"{len(entries)} entries, {questions} example questions; {args.threads} torch threads")
-    outcome = finetune.train(entries, folder, finetune.Recipe(threads=args.threads))
+    threads = args.threads or finetune.training_threads()
+    print(f"{len(entries)} entries, {questions} example questions; {threads} torch threads")
+    outcome = finetune.train(entries, folder, finetune.Recipe(threads=threads))
     print(outcome.message())
     print(f"took {outcome.seconds:.1f}s, 1-min load average {os.getloadavg()[0]:.1f}")
     if outcome.path is None:
