@@ -42,16 +42,15 @@ from bench.common import Config, Models, progress
 from bench.table import Row, pct
 from bench.train_emotion import Example
 from bot.insights.polarity import (
-    ADAPT_FOLDS,
     POLARITIES,
     EmotionPolarity,
     EmotionReviewPolarity,
     Polarity,
     ReviewPolarity,
-    adapt_to_stars,
     star_polarity,
 )
 from bot.insights.reading import SAMPLE_REVIEWS, read_reviews
+from bot.insights.star_adaptation import FOLDS, read_polarities
 from bot.understanding.emotion import CueEmotionDetector
 from knowledge.language import detect_language
 
@@ -366,16 +365,16 @@ def stars_row() -> list[Row]:
     rated = [r for r in file.reviews if r.rating is not None and detect_language(r.text) == "ko"]
     test = Gold([r.text for r in rated], [star_polarity(r.rating) for r in rated if r.rating], 0)
     p = Predicted.of(test, lambda texts: [majority_label(test.labels)] * len(texts))
-    _, fit = adapt_to_stars(ReviewPolarity(), [(r.text, r.rating) for r in rated if r.rating])
-    adapted = "—" if fit.adapted_agreement is None else pct(fit.adapted_agreement)
-    extra = f"; adapted to the file's stars (cross-fitted) {adapted}, used: {fit.adapted}"
+    used = read_polarities(ReviewPolarity(), [(r.text, "ko", r.rating) for r in rated]).model
+    adapted = "—" if used.agreement is None else pct(used.agreement)
+    extra = f"; adapted to the file's stars (cross-fitted) {adapted} ({used.reason})"
     protocol = (
         f"The {len(test.labels)} Korean reviews with a star rating in the bundled sample "
         "(`bot/insights/sample/reviews.csv`, fictional shop), gold = stars (4-5 positive, 3 "
         f"neutral, 1-2 negative): what the report calls agreement with stars. {ONDO} "
-        "*adapted* = `adapt_to_stars`: a logistic regression over the model's three "
-        f"log-probabilities fitted on the file's own stars, {ADAPT_FOLDS}-fold cross-fitted "
-        "(each review scored by a fit without it); used only if it agrees more often."
+        "*adapted* = what `ondo insights reviews` shows (`read_polarities`): a logistic "
+        "regression over the model's three log-probabilities fitted on the file's own stars, "
+        f"{FOLDS}-fold cross-fitted (each review labelled by a fit without its own star)."
     )
     return [row("Sample file, Korean text vs stars", p, "majority class", protocol, extra=extra)]
 

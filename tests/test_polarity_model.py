@@ -21,8 +21,6 @@ from bot.insights.polarity import (
     EmotionReviewPolarity,
     PolarityModel,
     ReviewPolarity,
-    StarAdaptedPolarity,
-    adapt_to_stars,
     char_features,
     default_model,
     morpheme_features,
@@ -149,37 +147,3 @@ def test_a_mismatched_weights_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="do not match"):
         PolarityModel.load(short)
     assert MODEL_CLASSES == ("negative", "neutral", "positive")
-
-
-PRAISE = ["정말 만족해요", "최고예요 또 살게요", "너무 좋아요 추천합니다", "품질 좋고 예뻐요"]
-SO_SO = ["그럭저럭 쓸만해요", "무난해요", "나쁘지 않아요", "가격만큼이에요"]
-COMPLAINTS = ["별로예요", "불량이에요 환불해 주세요", "실망했어요", "다시는 안 사요"]
-
-
-def rated_file() -> list[tuple[str, float]]:
-    """A file whose shop rates "so-so" reviews 3 stars: neutral by its own stars."""
-    return [
-        (f"{text} {i}", stars)
-        for i in range(8)
-        for texts, stars in ((PRAISE, 5.0), (SO_SO, 3.0), (COMPLAINTS, 1.0))
-        for text in texts
-    ]
-
-
-def test_a_file_without_stars_keeps_the_model(polarity: ReviewPolarity) -> None:
-    detector, fit = adapt_to_stars(polarity, [])
-    assert detector is polarity and not fit.adapted and fit.rated == 0
-    few = rated_file()[:10]
-    detector, fit = adapt_to_stars(polarity, few)
-    assert detector is polarity and fit.adapted_agreement is None and fit.rated == 10
-
-
-def test_a_rated_file_adapts_when_it_agrees_more_often(polarity: ReviewPolarity) -> None:
-    detector, fit = adapt_to_stars(polarity, rated_file())
-    assert fit.adapted and isinstance(detector, StarAdaptedPolarity)
-    assert fit.adapted_agreement is not None and fit.adapted_agreement > fit.base_agreement
-    # Unrated reviews of the same file follow its stars' scale; the extremes stay put.
-    assert detector.polarity("무난하고 쓸만해요", "ko") == "neutral"
-    assert detector.polarity("최고예요 정말 만족합니다", "ko") == "positive"
-    assert detector.polarity("불량이라 실망했어요", "ko") == "negative"
-    assert detector.polarity("Love it", "en") == polarity.polarity("Love it", "en")

@@ -44,6 +44,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     reviews.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     reviews.add_argument("--html", type=Path, metavar="PATH", help="also write an HTML report")
+    reviews.add_argument(
+        "--text-only",
+        action="store_true",
+        help="label Korean reviews by the review model alone, without recalibrating it on the "
+        "file's own star ratings",
+    )
     reviews.set_defaults(handler=_cmd_reviews)
 
     conversations = insights_sub.add_parser(
@@ -64,7 +70,7 @@ def _cmd_reviews(args: argparse.Namespace) -> int:
     configured = Settings.from_env().agent_language
     try:
         file = read_reviews(args.file or SAMPLE_REVIEWS)
-        report = analyze(file, ReviewPolarity())
+        report = analyze(file, ReviewPolarity(), adapt=not args.text_only)
     except InsightsError as exc:
         print(f"ondo: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

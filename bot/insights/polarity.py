@@ -14,12 +14,10 @@ cues (:class:`EmotionReviewPolarity`; no English review model beat it on GoEmoti
 them on the KOTE, GoEmotions(-Korean) test splits and a hand-written review set is measured by
 ``bench/polarity.py`` (``python -m bench.run --only polarity``).
 
-Star ratings are *not* mixed into :class:`ReviewPolarity`: the ratio comes from the text, so
-files with and without ratings are comparable and the measured accuracy is the accuracy of what
-is shown. Stars are reported beside it (:func:`star_polarity` buckets them, and the report
-shows how often text and stars agree). :func:`adapt_to_stars` is the opt-in per-file variant:
-it recalibrates the Korean model on a file's own rated reviews, and keeps the model unless
-that agrees with the stars more often (cross-fitted); a file without stars keeps the model.
+Star ratings are *not* read by :class:`ReviewPolarity`: it reads text alone.
+:mod:`bot.insights.star_adaptation` recalibrates its Korean probabilities on a file's own
+rated reviews (cross-fitted, so the report's text-vs-stars agreement stays honest);
+:func:`star_polarity` buckets stars into the three polarities.
 """
 
 from __future__ import annotations
@@ -30,10 +28,9 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -320,6 +317,11 @@ class ReviewPolarity:
             self._english = EmotionReviewPolarity()
         return self._english
 
+    def korean_probabilities(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """The Korean model's probabilities of ``texts``: one row each, MODEL_CLASSES order."""
+        rows = [self.model.probabilities(t) for t in texts]
+        return np.asarray([[p[c] for c in MODEL_CLASSES] for p in rows], dtype=np.float64)
+
     def scores(self, text: str, language: Language) -> dict[Polarity, float]:
         """Korean: the model's probabilities; English: the emotion scores (not probabilities)."""
         if language == "ko":
@@ -330,108 +332,3 @@ class ReviewPolarity:
         """The polarity with the highest score (ties: positive, negative, neutral)."""
         scores = self.scores(text, language)
         return max(POLARITIES, key=lambda p: scores[p])
-
-
-# --- per-file adaptation to star ratings ----------------------------------------------------
-
-MIN_RATED = 30
-"""Fewer rated Korean reviews than this in a file: no adaptation (too little to fit on)."""
-ADAPT_FOLDS = 5
-
-
-_POLARITY: dict[str, Polarity] = {p: p for p in POLARITIES}
-
-
-def _log_probabilities(model: PolarityModel, text: str) -> NDArray[np.float64]:
-    p = model.probabilities(text)
-    return np.log(np.asarray([max(p[c], 1e-9) for c in MODEL_CLASSES], dtype=np.float64))
-
-
-class StarAdaptedPolarity:
-    """:class:`ReviewPolarity` with its Korean probabilities recalibrated on one file's stars.
-
-    A multinomial logistic regression over the model's three log-probabilities, fitted on the
-    file's rated Korean reviews with their star polarity (:func:`star_polarity`) as the label:
-    it learns the file's own class balance and how its reviewers phrase a 3-star review, not
-    new words. English reviews are read by the base as before.
-    """
-
-    def __init__(
-        self,
-        base: ReviewPolarity,
-        coef: NDArray[np.float64],
-        intercept: NDArray[np.float64],
-        classes: Sequence[str],
-    ) -> None:
-        self.base = base
-        self.coef = coef
-        self.intercept = intercept
-        self.classes: tuple[Polarity, ...] = tuple(_POLARITY[str(c)] for c in classes)
-
-    def polarity(self, text: str, language: Language) -> Polarity:
-        """The recalibrated polarity of a Korean review; the base's for any other language."""
-        if language != "ko":
-            return self.base.polarity(text, language)
-        z = self.coef @ _log_probabilities(self.base.model, text) + self.intercept
-        if len(self.classes) == 2:  # scikit-learn keeps one row for two classes: the second's
-            return self.classes[1] if z[0] > 0 else self.classes[0]
-        return self.classes[int(np.argmax(z))]
-
-
-@dataclass(frozen=True)
-class StarFit:
-    """What :func:`adapt_to_stars` measured on a file's rated Korean reviews."""
-
-    rated: int
-    base_agreement: float
-    """Share of rated reviews whose base polarity matches their stars."""
-    adapted_agreement: float | None
-    """The same for the adapted model, cross-fitted (each review scored by a fit without it);
-    None when there were too few rated reviews to try."""
-    adapted: bool
-    """Whether the adapted model is used (only when it agrees with the stars more often)."""
-
-
-def _fit(x: NDArray[np.float64], labels: Sequence[Polarity]) -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=1.0, max_iter=1000).fit(x, list(labels))
-
-
-def adapt_to_stars(
-    base: ReviewPolarity, rated: Sequence[tuple[str, float]]
-) -> tuple[PolarityDetector, StarFit]:
-    """A detector adapted to one file from its rated Korean reviews ``(text, stars)``.
-
-    The adapted detector is returned only when, cross-fitted over :data:`ADAPT_FOLDS` folds,
-    it agrees with the stars more often than ``base``; otherwise ``base`` itself. A file
-    without stars (or with fewer than :data:`MIN_RATED` rated Korean reviews) keeps ``base``.
-    """
-    labels = [star_polarity(stars) for _, stars in rated]
-    if not rated:
-        return base, StarFit(0, 0.0, None, False)
-    x = np.vstack([_log_probabilities(base.model, text) for text, _ in rated])
-    base_labels = [MODEL_CLASSES[int(i)] for i in np.argmax(x, axis=1)]
-    base_agreement = sum(b == g for b, g in zip(base_labels, labels, strict=True)) / len(labels)
-    if len(rated) < MIN_RATED or len(set(labels)) < 2:
-        return base, StarFit(len(rated), base_agreement, None, False)
-    folds = np.arange(len(labels)) % ADAPT_FOLDS
-    hits = 0
-    for fold in range(ADAPT_FOLDS):
-        train = folds != fold
-        train_labels = [label for label, t in zip(labels, train, strict=True) if t]
-        predicted: list[str]
-        if len(set(train_labels)) < 2:
-            predicted = [base_labels[i] for i in np.flatnonzero(~train)]
-        else:
-            predicted = [str(p) for p in _fit(x[train], train_labels).predict(x[~train])]
-        hits += sum(p == labels[i] for p, i in zip(predicted, np.flatnonzero(~train), strict=True))
-    adapted_agreement = hits / len(labels)
-    fit = StarFit(len(rated), base_agreement, adapted_agreement, adapted_agreement > base_agreement)
-    if not fit.adapted:
-        return base, fit
-    model = _fit(x, labels)
-    detector = StarAdaptedPolarity(
-        base, model.coef_.astype(np.float64), model.intercept_.astype(np.float64), model.classes_
-    )
-    return detector, fit

@@ -2,8 +2,10 @@
 
 Every review is redacted (:func:`bot.understanding.privacy.redact`, in its own language) before
 anything is read from it, so phrases and quotes never carry personal data. The ratio is the text
-polarity of :mod:`bot.insights.polarity` (stars are summarized beside it, not mixed in), rounded to
-three decimals with the largest-remainder method so the three shares sum to exactly 1.
+polarity of :mod:`bot.insights.polarity`, recalibrated on the file's own stars when it has enough
+rated Korean reviews (:mod:`bot.insights.star_adaptation`: cross-fitted, so the agreement with the
+stars shown beside it stays honest), rounded to three decimals with the largest-remainder method
+so the three shares sum to exactly 1.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from bot.insights.keyphrases import Candidates, KeyPhrase, Side, candidates, rank
 from bot.insights.polarity import POLARITIES, Polarity, PolarityDetector, star_polarity
 from bot.insights.reading import ReviewFile
+from bot.insights.star_adaptation import TEXT_ONLY, ModelUsed, read_polarities
 from bot.types import Language
 from bot.understanding.privacy import redact
 from knowledge.language import detect_language
@@ -78,6 +81,8 @@ class ReviewsReport:
     """(period label, breakdown) in date order; empty when the file has no dates."""
     period: str = "day"
     """``day``, ``week`` or ``month``: the size of one timeline step."""
+    model: ModelUsed = TEXT_ONLY
+    """Which Korean model labelled the reviews (adapted to the stars or not)."""
 
     @property
     def count(self) -> int:
@@ -110,6 +115,7 @@ class ReviewsReport:
                 "distribution": {str(k): v for k, v in self.stars.distribution.items()},
                 "agreement": self.stars.agreement,
             },
+            "polarity_model": self.model.to_json(),
             "timeline": {
                 "period": self.period,
                 "points": [
@@ -121,22 +127,37 @@ class ReviewsReport:
         }
 
 
-def analyze(file: ReviewFile, detector: PolarityDetector) -> ReviewsReport:
-    """Analyse the reviews of ``file`` with ``detector`` (e.g. :class:`ReviewPolarity`)."""
-    reviews: list[ReadReview] = []
+def analyze(file: ReviewFile, detector: PolarityDetector, *, adapt: bool = True) -> ReviewsReport:
+    """Analyse the reviews of ``file`` with ``detector`` (e.g. :class:`ReviewPolarity`).
+
+    ``adapt``: recalibrate a :class:`ReviewPolarity` on the file's rated Korean reviews
+    (:func:`~bot.insights.star_adaptation.read_polarities`); False reads the text alone.
+    """
+    redacted: list[tuple[str, Language]] = []
     for review in file.reviews:
         language = detect_language(review.text)
-        text = redact(review.text, language)
-        reviews.append(
-            ReadReview(
-                text=text,
-                language=language,
-                polarity=detector.polarity(text, language),
-                rating=review.rating,
-                date=review.date,
-                phrases=candidates(text, language),
-            )
+        redacted.append((redact(review.text, language), language))
+    reading = read_polarities(
+        detector,
+        [
+            (text, language, r.rating)
+            for (text, language), r in zip(redacted, file.reviews, strict=True)
+        ],
+        adapt=adapt,
+    )
+    reviews = [
+        ReadReview(
+            text=text,
+            language=language,
+            polarity=polarity,
+            rating=review.rating,
+            date=review.date,
+            phrases=candidates(text, language),
         )
+        for (text, language), review, polarity in zip(
+            redacted, file.reviews, reading.labels, strict=True
+        )
+    ]
     keyphrases = rank([(r.polarity, r.phrases) for r in reviews], k=KEYPHRASES)
     languages: dict[Language, Breakdown] = {}
     for language in ("ko", "en"):
@@ -155,6 +176,7 @@ def analyze(file: ReviewFile, detector: PolarityDetector) -> ReviewsReport:
         stars=_stars(reviews),
         timeline=timeline,
         period=period,
+        model=reading.model,
     )
 
 

@@ -12,6 +12,7 @@ from bot.insights import html
 from bot.insights.keyphrases import Side
 from bot.insights.polarity import POLARITIES
 from bot.insights.reviews import Breakdown, ReviewsReport
+from bot.insights.star_adaptation import MIN_RATED
 from bot.types import Language
 
 SIDES: tuple[Side, ...] = ("positive", "negative")
@@ -55,6 +56,31 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "Polarity is read from the review text; stars are shown separately.",
         "ko": "감성은 리뷰 본문에서 판단하며, 별점은 따로 표시합니다.",
     },
+    "note_adapted": {
+        "en": "Polarity is read from the review text by a model recalibrated on this file's star "
+        "ratings; a rated review is never labelled by a fit that saw its own stars.",
+        "ko": "감성은 리뷰 본문에서 판단하며, 이 파일의 별점으로 보정한 모델을 씁니다. 별점 있는 "
+        "리뷰는 자기 별점을 보지 않은 모델로 판단합니다.",
+    },
+    "model": {"en": "Korean model", "ko": "한국어 모델"},
+    "model_adapted": {
+        "en": "adapted to this file's {n} rated Korean reviews (cross-fitted)",
+        "ko": "이 파일의 별점 있는 한국어 리뷰 {n}개로 보정 (교차 적합)",
+    },
+    "model_text_only": {
+        "en": "review model (text only, as asked)",
+        "ko": "리뷰 모델 (요청대로 본문만)",
+    },
+    "model_one_class": {
+        "en": "review model (text only: the stars of the {n} rated Korean reviews hold one "
+        "polarity)",
+        "ko": "리뷰 모델 (본문만: 별점 있는 한국어 리뷰 {n}개의 별점이 한쪽뿐)",
+    },
+    "model_few": {
+        "en": "review model (text only: {n} rated Korean reviews, {min} needed to adapt)",
+        "ko": "리뷰 모델 (본문만: 별점 있는 한국어 리뷰 {n}개, 보정에는 {min}개 필요)",
+    },
+    "model_alone": {"en": "model alone", "ko": "모델 단독"},
 }
 
 
@@ -86,6 +112,8 @@ def summary(report: ReviewsReport, language: Language) -> str:
             f"  {t('mean_stars')} {stars.mean:.2f} ({stars.count} {t('rated')}), "
             f"{t('agreement')} {100 * stars.agreement:.0f}%"
         )
+    if "ko" in report.languages:
+        lines.append(f"  {t('model')}: {model_text(report, t)}")
     for side in SIDES:
         phrases = report.keyphrases.get(side, [])
         shown = ", ".join(f"{p.text} ({p.count})" for p in phrases[:6]) or t("none")
@@ -93,6 +121,24 @@ def summary(report: ReviewsReport, language: Language) -> str:
         for quote in report.quotes.get(side, [])[:1]:
             lines.append(f"  “{quote}”")
     return "\n".join(lines)
+
+
+def model_text(report: ReviewsReport, t: Texts) -> str:
+    """Which Korean model labelled the reviews, and how often it agrees with their stars."""
+    used = report.model
+    key = {
+        "adapted": "model_adapted",
+        "text_only": "model_text_only",
+        "few_ratings": "model_few",
+        "one_polarity": "model_one_class",
+    }[used.reason]
+    text = t(key).format(n=used.rated, min=MIN_RATED)
+    if used.agreement is None or used.base_agreement is None:
+        return text
+    text += f"; {t('agreement')} {100 * used.agreement:.0f}%"
+    if used.rated_adapted:
+        text += f" ({t('model_alone')} {100 * used.base_agreement:.0f}%)"
+    return text
 
 
 def _ratio_text(part: Breakdown, t: Texts) -> str:
@@ -118,7 +164,12 @@ def page(report: ReviewsReport, language: Language) -> str:
             html.ratio_bar(
                 t("share"), {names[p]: overall.counts[p] for p in POLARITIES}, colors=colors
             ),
-            html.paragraph(t("note")),
+            html.paragraph(t("note_adapted") if report.model.rated_adapted else t("note")),
+            *(
+                [html.paragraph(f"{t('model')}: {model_text(report, t)}")]
+                if "ko" in report.languages
+                else []
+            ),
         ),
         html.section(
             t("drivers"),
