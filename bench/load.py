@@ -299,6 +299,7 @@ def rows(result: Result) -> list[Row]:
     p50, p95 = v.latency("steady")
     r50, r95 = v.latency("restart")
     k50, k95 = v.latency("recovery")
+    c50, c95 = v.latency("takeover")
     t = w.timeline
     shared = result.replicas > 1
     down = (t.ready_again - t.kill_at) if t.kill_at and t.ready_again else 0.0
@@ -309,6 +310,10 @@ def rows(result: Result) -> list[Row]:
     )
     db = "" if result.setup.server is None else " --db postgresql://…"
     many = f" --replicas {result.setup.replicas}" if result.setup.replicas > 1 else ""
+    if cfg.think != LoadConfig.think:
+        many += f" --think {cfg.think[0]:g},{cfg.think[1]:g}"
+    if not cfg.kill:
+        many += " --no-kill"
     protocol = (
         f"`python -m bench.load --messages {cfg.messages} --customers {cfg.customers} "
         f"--seed {cfg.seed}{db}{many}`: the installed `ondo serve` against fake Slack, Discord "
@@ -352,7 +357,8 @@ def rows(result: Result) -> list[Row]:
         ),
         row(
             "recovery p50 / p95, SIGKILL → answer of the messages it held",
-            f"{secs(k50)} / {secs(k95)} (n = {len(v.recovery)} of {v.in_flight} held)"
+            f"{secs(k50)} / {secs(k95)} (n = {len(v.recovery)} of {v.in_flight} held; "
+            f"claimed again {secs(c50)} / {secs(c95)} after the kill)"
             if cfg.kill
             else "no kill",
             "p95 ≤ 20 s" if shared else dash,
@@ -448,6 +454,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=LoadConfig.seed)
     parser.add_argument("--no-kill", action="store_true", help="skip the SIGKILL")
     parser.add_argument(
+        "--think",
+        type=_think,
+        default=LoadConfig.think,
+        metavar="LO,HI",
+        help="seconds a customer thinks between an answer and the next message (default "
+        "0.5,3; 0,0 measures how fast Ondo answers customers who never pause)",
+    )
+    parser.add_argument(
         "--db",
         default=None,
         metavar="postgresql://…",
@@ -481,6 +495,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.db is not None and not args.db.startswith(("postgresql://", "postgres://")):
         parser.error("--db takes a postgresql:// URL")
     return args
+
+
+def _think(text: str) -> tuple[float, float]:
+    low, _, high = text.partition(",")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI seconds, not {text!r}") from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LO <= HI, not {text!r}")
+    return bounds
 
 
 def section(results: Sequence[Result], load_start: str) -> str:
@@ -555,6 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         kill=not args.no_kill,
         busy_locks=max(1, round(25 * args.messages / 2000)),
+        think=args.think,
     )
     keep = args.workdir is not None
     root = (args.workdir or Path(tempfile.mkdtemp(prefix="ondo-load-"))).resolve()
@@ -567,13 +593,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for result in results:
         if result.verdict.problems:
             print(f"\nProblems ({result.setup.label}):\n" + problems_text(result.verdict))
-    default_run = (args.messages, args.customers, args.seed, args.no_kill, args.db) == (
-        LoadConfig.messages,
-        LoadConfig.customers,
-        LoadConfig.seed,
-        False,
-        None,
-    )
+    default_run = (
+        args.messages,
+        args.customers,
+        args.seed,
+        args.no_kill,
+        args.db,
+        args.think,
+    ) == (LoadConfig.messages, LoadConfig.customers, LoadConfig.seed, False, None, LoadConfig.think)
     out = args.out or (BENCHMARKS_DOC if default_run else None)
     if out is not None:
         update_section(out, "load", section(results, load_start))

@@ -59,6 +59,9 @@ class Verdict:
     latency_relay: list[float] = field(default_factory=list)
     recovery: list[float] = field(default_factory=list)
     """Seconds from the SIGKILL to the answer of each message the killed process held."""
+    takeover: list[float] = field(default_factory=list)
+    """Seconds from the SIGKILL to the claim of each of them by another process (or by the
+    restarted one): the part of the recovery that is noticing the death."""
     in_flight: int = 0
     throughput: float = 0.0
     """Answers (replies and relays) per second, from the first message sent to the last
@@ -88,6 +91,7 @@ class Verdict:
             "restart": self.latency_restart,
             "relay": self.latency_relay,
             "recovery": self.recovery,
+            "takeover": self.takeover,
         }[which]
         p50, p95 = percentiles(values, 50, 95)
         return p50, p95
@@ -197,6 +201,11 @@ def verify(world: World, db: str, logs: Sequence[str]) -> Verdict:
     held = [firsts[m] for m in open_at_kill if m in firsts]
     v.in_flight = len(open_at_kill)
     v.recovery = [at - (kill or at) for at in held]
+    for marker in open_at_kill:
+        sent = world.by_marker[marker]
+        row = inbound.get((sent.platform, sent.message_id))
+        if kill and row is not None and row.claimed_at is not None and row.claimed_at >= kill:
+            v.takeover.append(row.claimed_at - kill)
     # Latencies "across the kill": waits that overlap the kill's window (to the restart, or
     # to the answer of the last message the killed replica held).
     end = max([*held, world.timeline.window_end or 0.0]) or world.timeline.ready_again

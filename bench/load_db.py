@@ -38,6 +38,9 @@ class Row:
     in_reply_to: int | None
     handled_at: float | None
     attempts: int
+    claimed_at: float | None
+    """When the message was last claimed (recorded, or taken over by a recovery sweep)."""
+    claimed_by: str | None
 
 
 def _query(target: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -60,7 +63,7 @@ def read_rows(target: str) -> list[Row]:
     rows = _query(
         target,
         "SELECT id, conversation_key, platform, platform_message_id, direction, role, "
-        "in_reply_to, handled_at, attempts FROM messages ORDER BY id",
+        "in_reply_to, handled_at, attempts, claimed_at, claimed_by FROM messages ORDER BY id",
     )
     return [Row(*row) for row in rows]
 
