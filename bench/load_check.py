@@ -16,26 +16,12 @@ uses the platform alone (per conversation, posts = messages answered there) back
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bench.load_db import Row, read_rows
 from bench.load_world import Location, Post, Sent, World, percentiles
-
-
-@dataclass(frozen=True)
-class Row:
-    """The columns of the ``messages`` table the check needs."""
-
-    id: int
-    key: str
-    platform: str
-    platform_message_id: str | None
-    direction: str
-    role: str
-    in_reply_to: int | None
-    handled_at: float | None
-    attempts: int
 
 
 @dataclass
@@ -71,6 +57,17 @@ class Verdict:
     latency_steady: list[float] = field(default_factory=list)
     latency_restart: list[float] = field(default_factory=list)
     latency_relay: list[float] = field(default_factory=list)
+    recovery: list[float] = field(default_factory=list)
+    """Seconds from the SIGKILL to the answer of each message the killed process held."""
+    takeover: list[float] = field(default_factory=list)
+    """Seconds from the SIGKILL to the claim of each of them by another process (or by the
+    restarted one): the part of the recovery that is noticing the death."""
+    in_flight: int = 0
+    throughput: float = 0.0
+    """Answers (replies and relays) per second, from the first message sent to the last
+    answer."""
+    notices_undelivered: int = 0
+    """Resolve notices a process could not post: the customer's platform does not run there."""
     recovered_total: int = 0
     recovered_after_restart: int = 0
     duplicates_ignored: int = 0
@@ -93,28 +90,18 @@ class Verdict:
             "steady": self.latency_steady,
             "restart": self.latency_restart,
             "relay": self.latency_relay,
+            "recovery": self.recovery,
+            "takeover": self.takeover,
         }[which]
         p50, p95 = percentiles(values, 50, 95)
         return p50, p95
 
 
-def read_rows(db_path: str) -> list[Row]:
-    """Every message row of Ondo's database (read-only)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30.0)
-    try:
-        rows = conn.execute(
-            "SELECT id, conversation_key, platform, platform_message_id, direction, role, "
-            "in_reply_to, handled_at, attempts FROM messages ORDER BY id"
-        ).fetchall()
-    finally:
-        conn.close()
-    return [Row(*row) for row in rows]
-
-
-def verify(world: World, db_path: str, log: str) -> Verdict:
-    """Join the generator's ledger, the fakes' posts and the database into a :class:`Verdict`."""
+def verify(world: World, db: str, logs: Sequence[str]) -> Verdict:
+    """Join the generator's ledger, the fakes' posts and the database (a SQLite file or a
+    PostgreSQL URL) into a :class:`Verdict`; ``logs``: one text per Ondo process."""
     v = Verdict()
-    rows = read_rows(db_path)
+    rows = read_rows(db)
     inbound = {(r.platform, r.platform_message_id): r for r in rows if r.direction == "in"}
     by_id = {r.id: r for r in rows}
     reply_rows = [r for r in rows if r.direction == "out" and r.role == "bot" and r.in_reply_to]
@@ -203,7 +190,25 @@ def verify(world: World, db_path: str, log: str) -> Verdict:
             )
     v.relays = sum(len(x) for x in relays.values())
 
-    kill, ready = world.timeline.kill_at, world.timeline.ready_again
+    kill = world.timeline.kill_at
+    firsts: dict[str, float] = {}
+    for sent in world.sent:
+        times = [p.at for p in answers.get(sent.marker, [])] + relays.get(sent.marker, [])
+        if times:
+            firsts[sent.marker] = min(times)
+    # The messages the killed process held, less any answered in the instant before the kill.
+    open_at_kill = [m for m in world.in_flight if kill and firsts.get(m, kill) >= kill]
+    held = [firsts[m] for m in open_at_kill if m in firsts]
+    v.in_flight = len(open_at_kill)
+    v.recovery = [at - (kill or at) for at in held]
+    for marker in open_at_kill:
+        sent = world.by_marker[marker]
+        row = inbound.get((sent.platform, sent.message_id))
+        if kill and row is not None and row.claimed_at is not None and row.claimed_at >= kill:
+            v.takeover.append(row.claimed_at - kill)
+    # Latencies "across the kill": waits that overlap the kill's window (to the restart, or
+    # to the answer of the last message the killed replica held).
+    end = max([*held, world.timeline.window_end or 0.0]) or world.timeline.ready_again
     for sent in world.sent:
         source = inbound.get((sent.platform, sent.message_id))
         delivered = sent.delivered or source is not None
@@ -222,25 +227,31 @@ def verify(world: World, db_path: str, log: str) -> Verdict:
         if total == 0:
             v.lost += 1
             why = _why_lost(sent, source, reply_of)
-            if kill is not None and sent.delivered_at is not None:
+            if sent.marker in world.in_flight:
+                why += f"; held by {world.victim} at the SIGKILL"
+            elif kill is not None and sent.delivered_at is not None:
                 before = kill - sent.delivered_at
                 if 0 <= before <= 5:
                     why += f"; in flight at the SIGKILL (delivered {before:.2f}s before it)"
             v.problems.append(Problem("lost", sent.marker, why))
             continue
-        first = min([*got, *relayed])
+        first = firsts[sent.marker]
         latency = first - sent.sent_at
         if not got:
             v.latency_relay.append(latency)
-        elif kill is not None and sent.sent_at <= (ready or first) and first >= kill:
+        elif kill is not None and sent.sent_at <= (end or first) and first >= kill:
             v.latency_restart.append(latency)
         else:
             v.latency_steady.append(latency)
+    if firsts and world.sent:
+        span = max(firsts.values()) - min(s.sent_at for s in world.sent)
+        v.throughput = len(firsts) / span if span > 0 else 0.0
 
     recorded = set(inbound)
     v.count_mismatches, v.conversations = _count_check(world, relays, recorded)
     v.customer_timeouts = sum(c.timeouts for c in world.customers)
-    _read_log(v, log)
+    for log in logs:
+        _read_log(v, log)
     return v
 
 
@@ -275,11 +286,14 @@ def _count_check(
 
 
 def _read_log(v: Verdict, log: str) -> None:
-    later = log.split("=== start 2 ===", 1)[1] if "=== start 2 ===" in log else ""
-    v.recovered_total = len(re.findall(r"answered on retry", log))
-    v.recovered_after_restart = len(re.findall(r"answered on retry", later))
-    v.duplicates_ignored = len(re.findall(r"duplicate delivery of", log))
-    v.llm_fallbacks = len(re.findall(r"LLM reply unusable", log))
-    v.breaker_opened = len(re.findall(r"circuit open", log))
-    v.tracebacks = log.count("Traceback")
-    v.errors = len(re.findall(r"\bERROR\b", log))
+    """Add what one process's log says to ``v``; "after the kill" is what follows its
+    ``=== kill ===`` line (a restarted process logs after it too)."""
+    later = log.split("=== kill ===", 1)[1] if "=== kill ===" in log else ""
+    v.recovered_total += len(re.findall(r"answered on retry", log))
+    v.recovered_after_restart += len(re.findall(r"answered on retry", later))
+    v.duplicates_ignored += len(re.findall(r"duplicate delivery of", log))
+    v.llm_fallbacks += len(re.findall(r"LLM reply unusable", log))
+    v.breaker_opened += len(re.findall(r"circuit open", log))
+    v.notices_undelivered += len(re.findall(r"resolve notice for \S+ not delivered", log))
+    v.tracebacks += log.count("Traceback")
+    v.errors += len(re.findall(r"\bERROR\b", log))

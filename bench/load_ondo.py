@@ -1,5 +1,6 @@
 """How ``bench.load`` runs Ondo: the installed ``ondo serve all`` as a subprocess (the load
-test, which kills it), or ``bot.serve.serve`` in the generator's own process (the smoke test,
+test, which kills it), several ``ondo serve`` replicas on one PostgreSQL database
+(:class:`ClusterOndo`), or ``bot.serve.serve`` in the generator's own process (the smoke test,
 where loading the models once per test session keeps it fast)."""
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from bench.load_world import OndoHandle
+import aiohttp
+
+from bench.load_world import Endpoint, OndoHandle
 from bot.app import Runtime
 from bot.settings import Settings
 
@@ -27,22 +32,34 @@ def ondo_script() -> Path:
 
 
 class SubprocessOndo(OndoHandle):
-    """``ondo serve all`` started as a user starts it; its log goes to ``log_path`` (each start
-    appends, after a ``=== start N ===`` line)."""
+    """``ondo serve <command>`` (default ``all``) started as a user starts it; its log goes to
+    ``log_path`` (each start appends, after a ``=== start N ===`` line)."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        *,
+        command: str = "all",
+        name: str = "ondo",
+        slack: bool = True,
+        discord: bool = True,
+    ) -> None:
         self.env = {**os.environ, **env}
-        for name in ("ONDO_KB", "SLACK_APP_TOKEN", "ONDO_ENCRYPTION_KEY", "ONDO_RETENTION"):
-            if name not in env:
-                self.env.pop(name, None)
+        for key in ("ONDO_KB", "SLACK_APP_TOKEN", "ONDO_ENCRYPTION_KEY", "ONDO_RETENTION"):
+            if key not in env:
+                self.env.pop(key, None)
         self.workdir = workdir
-        self.log_path = workdir / "ondo.log"
+        self.command = command
+        self.name = name
+        self.endpoint = Endpoint(name, int(self.env["PORT"]), slack=slack, discord=discord)
+        self.log_path = workdir / f"{name}.log"
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
         self._log: IO[bytes] | None = None
 
     async def start(self) -> None:
-        """Spawn ``ondo serve all``."""
+        """Spawn ``ondo serve <command>``."""
         self.starts += 1
         if self._log is None:
             self._log = self.log_path.open("ab")
@@ -51,7 +68,7 @@ class SubprocessOndo(OndoHandle):
         self.process = await asyncio.create_subprocess_exec(
             str(ondo_script()),
             "serve",
-            "all",
+            self.command,
             env=self.env,
             cwd=self.workdir,
             stdin=asyncio.subprocess.DEVNULL,
@@ -86,14 +103,134 @@ class SubprocessOndo(OndoHandle):
         """Whether the current process still runs."""
         return self.process is not None and self.process.returncode is None
 
-    def log_text(self) -> str:
+    def endpoints(self) -> list[Endpoint]:
+        """This one process."""
+        return [self.endpoint]
+
+    def mark_log(self, line: str) -> None:
+        """Write ``=== line ===`` into the log."""
+        if self._log is not None:
+            self._log.write(f"=== {line} ===\n".encode())
+            self._log.flush()
+
+    def logs(self) -> list[str]:
         """The log of every start so far."""
         if self._log is not None:
             self._log.flush()
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
+            return [self.log_path.read_text(encoding="utf-8", errors="replace")]
         except OSError:
-            return ""
+            return [""]
+
+
+@dataclass(frozen=True)
+class ReplicaPlan:
+    """One replica of a :class:`ClusterOndo`: its name, ``ondo serve`` argument, and whether
+    it sits behind the Slack load balancer / holds the Discord gateway."""
+
+    name: str
+    command: str
+    slack: bool
+    discord: bool
+
+
+def replica_plan(replicas: int) -> list[ReplicaPlan]:
+    """``replicas`` processes: one is ``ondo serve all``; more are ``replicas - 1`` times
+    ``ondo serve slack`` behind the balancer and one ``ondo serve discord`` holding the
+    gateway (which also runs Slack: the agents' desk is there, ``ONDO_HANDOFF_CHANNEL``)."""
+    if replicas <= 1:
+        return [ReplicaPlan("ondo", "all", slack=True, discord=True)]
+    slack = [ReplicaPlan(f"slack-{n}", "slack", True, False) for n in range(1, replicas)]
+    return [*slack, ReplicaPlan("discord", "discord", slack=False, discord=True)]
+
+
+async def wait_healthy(port: int, process: SubprocessOndo, timeout: float = 900.0) -> None:
+    """Wait until ``/healthz`` on ``port`` answers 200 (raises if the process exits)."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/healthz"
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if not process.alive():
+                raise RuntimeError(f"{process.name} exited while starting")
+            try:
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as r:
+                    if r.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.25)
+    raise RuntimeError(f"{process.name} was not healthy within {timeout:g}s")
+
+
+class ClusterOndo(OndoHandle):
+    """Replicas of ``ondo serve`` on one shared (PostgreSQL) database, each on a port of its
+    own (the first on ``env["PORT"]``) and with a log of its own (``<name>.log``). The first
+    starts alone (it brings the schema up to date and, on an empty database, embeds the
+    knowledge base), the others once it is healthy, as a deployment rolls out."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        plan: Sequence[ReplicaPlan],
+        port: Callable[[], int],
+    ) -> None:
+        self.replicas: dict[str, SubprocessOndo] = {}
+        for number, spec in enumerate(plan):
+            own = dict(env) if number == 0 else {**env, "PORT": str(port())}
+            self.replicas[spec.name] = SubprocessOndo(
+                own,
+                workdir,
+                command=spec.command,
+                name=spec.name,
+                slack=spec.slack,
+                discord=spec.discord,
+            )
+        self.down: set[str] = set()
+
+    async def start(self) -> None:
+        """Start the first replica, wait until it is healthy, then start the others."""
+        first, *rest = self.replicas.values()
+        await first.start()
+        await wait_healthy(first.endpoint.port, first)
+        for replica in rest:
+            await replica.start()
+
+    async def kill(self) -> None:
+        """Not used: :meth:`kill_replica` kills one replica."""
+        raise NotImplementedError("kill one replica with kill_replica(name)")
+
+    async def kill_replica(self, name: str) -> None:
+        """SIGKILL replica ``name``; the others go on."""
+        self.down.add(name)
+        await self.replicas[name].kill()
+
+    async def restart_replica(self, name: str) -> None:
+        """Start replica ``name`` again (a new replica id: claims of the dead one stay free)."""
+        await self.replicas[name].start()
+        self.down.discard(name)
+
+    async def stop(self) -> int:
+        """SIGTERM every replica; the first non-zero exit status, else 0."""
+        statuses = await asyncio.gather(*(r.stop() for r in self.replicas.values()))
+        return next((s for s in statuses if s), 0)
+
+    def alive(self) -> bool:
+        """Whether every replica that should run does."""
+        return all(r.alive() for n, r in self.replicas.items() if n not in self.down)
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every replica."""
+        return [r.endpoint for r in self.replicas.values()]
+
+    def mark_log(self, line: str) -> None:
+        """Write ``=== line ===`` into every replica's log."""
+        for replica in self.replicas.values():
+            replica.mark_log(line)
+
+    def logs(self) -> list[str]:
+        """One log per replica."""
+        return [text for r in self.replicas.values() for text in r.logs()]
 
 
 class _Tap(logging.Handler):
@@ -158,6 +295,14 @@ class InProcessOndo(OndoHandle):
         """Whether serving still runs."""
         return self.task is not None and not self.task.done()
 
-    def log_text(self) -> str:
+    def endpoints(self) -> list[Endpoint]:
+        """This one process."""
+        return [Endpoint("ondo", self.settings.port)]
+
+    def mark_log(self, line: str) -> None:
+        """Note ``=== line ===`` among the log lines."""
+        self._tap.lines.append(f"=== {line} ===")
+
+    def logs(self) -> list[str]:
         """What the ``ondo`` loggers said."""
-        return "\n".join(self._tap.lines)
+        return ["\n".join(self._tap.lines)]

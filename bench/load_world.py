@@ -14,12 +14,10 @@ import json
 import os
 import random
 import re
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,6 +26,8 @@ from aiohttp import web
 
 from adapters.discord.events import dm_key, guild_key
 from adapters.slack.events import conversation_key
+from bench.load_balancer import Balancer
+from bench.load_db import handoff_conversation, hold_lock
 from bot.responder.prompts import NOT_ANSWERED_NOTE, NOT_SURE
 from bot.texts import text as fixed_text
 from bot.types import LANGUAGES, Language
@@ -328,8 +328,22 @@ class Customer:
 # --- the world ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One Ondo process as the world reaches it: its name, HTTP port (``/healthz``, and
+    ``/slack/events`` when ``slack``), and whether it holds the Discord gateway (ready only
+    once connected)."""
+
+    name: str
+    port: int
+    slack: bool = True
+    """Behind the Slack load balancer."""
+    discord: bool = True
+
+
 class OndoHandle:
-    """What the world needs of the Ondo it drives (see ``bench.load_ondo``)."""
+    """What the world needs of the Ondo it drives (see ``bench.load_ondo``): one process, or
+    replicas sharing one database."""
 
     async def start(self) -> None:
         """Start Ondo; return once it was spawned."""
@@ -347,9 +361,29 @@ class OndoHandle:
         """Whether it is still running."""
         raise NotImplementedError
 
+    def endpoints(self) -> list[Endpoint]:
+        """Its processes, as the fakes reach them."""
+        raise NotImplementedError
+
+    async def kill_replica(self, name: str) -> None:
+        """Replicas: SIGKILL process ``name`` only."""
+        raise NotImplementedError
+
+    async def restart_replica(self, name: str) -> None:
+        """Replicas: start process ``name`` again (after :meth:`kill_replica`)."""
+        raise NotImplementedError
+
+    def mark_log(self, line: str) -> None:
+        """Write ``=== line ===`` into its log(s), to split them at a moment of the run."""
+        raise NotImplementedError
+
+    def logs(self) -> list[str]:
+        """Everything each of its processes logged so far (one text per process)."""
+        raise NotImplementedError
+
     def log_text(self) -> str:
         """Everything it logged so far."""
-        raise NotImplementedError
+        return "\n".join(self.logs())
 
 
 @dataclass
@@ -360,17 +394,22 @@ class Timeline:
     first_ready: float = 0.0
     kill_at: float | None = None
     ready_again: float | None = None
+    """When the killed process answered ``/healthz`` again after its restart."""
+    window_end: float | None = None
+    """The end of the kill's window for latencies "across the kill": ``ready_again`` for one
+    process, the answer to the last message in flight when replicas took over."""
     sent_done: float = 0.0
     drained: float = 0.0
     end: float = 0.0
 
 
 class World:
-    """The fakes, the customers and the faults around one Ondo."""
+    """The fakes, the customers and the faults around one Ondo (one process, or replicas)."""
 
     def __init__(self, config: LoadConfig, port: int) -> None:
         self.config = config
         self.port = port
+        """The port of the first (or only) Ondo process."""
         self.rng = random.Random(config.seed)
         self.slack = FakeSlack()
         self.discord = FakeDiscord()
@@ -386,6 +425,14 @@ class World:
         self.timeline = Timeline()
         self.up = asyncio.Event()
         self.db_path = ""
+        self.balancer = Balancer([("ondo", port)], config.seed + 7)
+        self.replica_ids: dict[str, str] = {}
+        """Each process's replica id (``/healthz``), by its name; a restart gets a new one."""
+        self.victim = ""
+        """The name of the process the SIGKILL hit."""
+        self.in_flight: set[str] = set()
+        """Markers of the messages the killed process held at the SIGKILL: claimed and not
+        answered, or a Slack delivery it was answering."""
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._triggers: dict[int, list[str]] = {}
@@ -475,8 +522,17 @@ class World:
         # Which Slack messages (numbered in the order they are sent) get a second delivery.
         self._retry_plan = set(rng.sample(range(slack_messages), min(wanted, slack_messages)))
 
+    def attach(self, ondo: OndoHandle) -> None:
+        """Put ``ondo``'s Slack processes behind the load balancer (``bench.load_balancer``)."""
+        backends = [(e.name, e.port) for e in ondo.endpoints() if e.slack]
+        self.balancer = Balancer(backends, self.config.seed + 7)
+        if self.balancer.checked:
+            assert self._session is not None
+            self.spawn(self.balancer.health_checks(self._session))
+
     def env(self, db_path: str) -> dict[str, str]:
-        """The environment ``ondo serve all`` runs with."""
+        """The environment ``ondo serve`` runs with (``db_path``: a SQLite file or a
+        PostgreSQL URL)."""
         self.db_path = db_path
         return {
             "ONDO_DB": db_path,
@@ -519,23 +575,33 @@ class World:
 
     # --- readiness -----------------------------------------------------------------------
 
-    async def wait_ready(self, ondo: OndoHandle, timeout: float = 900.0) -> None:
-        """Wait until ``/healthz`` says ready and Discord is connected."""
+    async def wait_ready(
+        self, ondo: OndoHandle, timeout: float = 900.0, names: Iterable[str] | None = None
+    ) -> None:
+        """Wait until every process (or those ``names``) says ready on ``/healthz``, and the
+        one holding the Discord gateway is connected; remembers each one's replica id."""
         assert self._session is not None
-        url = f"http://127.0.0.1:{self.port}/healthz"
+        wanted = set(names) if names is not None else None
+        waiting = [e for e in ondo.endpoints() if wanted is None or e.name in wanted]
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while waiting and time.monotonic() < deadline:
             if not ondo.alive():
                 raise RuntimeError("ondo exited while starting:\n" + ondo.log_text()[-3000:])
-            try:
-                async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as r:
-                    body = await r.json()
-                    if r.status == 200 and body.get("connected", {}).get("discord"):
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.25)
-        raise RuntimeError(f"ondo was not ready within {timeout:g}s")
+            for endpoint in list(waiting):
+                url = f"http://127.0.0.1:{endpoint.port}/healthz"
+                try:
+                    async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as r:
+                        body = await r.json()
+                except (aiohttp.ClientError, TimeoutError):
+                    continue
+                connected = body.get("connected", {}).get("discord")
+                if r.status == 200 and (connected or not endpoint.discord):
+                    self.replica_ids[endpoint.name] = str(body.get("replica") or "")
+                    waiting.remove(endpoint)
+            if waiting:
+                await asyncio.sleep(0.25)
+        if waiting:
+            raise RuntimeError(f"ondo was not ready within {timeout:g}s")
 
     # --- what the fakes saw --------------------------------------------------------------
 
@@ -574,14 +640,7 @@ class World:
         number = (value or "").partition(".")[0]
         if value is None or not number.isdigit() or not self.db_path:
             return value
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30.0)
-        try:
-            row = conn.execute(
-                "SELECT conversation_key FROM handoffs WHERE id = ?", [int(number)]
-            ).fetchone()
-        finally:
-            conn.close()
-        return str(row[0]) if row else None
+        return handoff_conversation(self.db_path, int(number))
 
     def _on_discord_call(self, call: RestCall, response: web.StreamResponse) -> None:
         match = re.fullmatch(r"/channels/(\d+)/messages", call.path)
@@ -740,7 +799,7 @@ class World:
         await asyncio.sleep(delay)
         sent.injected_retries += 1
         self.faults["slack_retry_concurrent" if delay == 0 else "slack_retry_later"] += 1
-        status = await self._post_slack(body, retry=1, reason="http_timeout")
+        status = await self._post_slack(body, retry=1, reason="http_timeout", sent=sent)
         if status == 200:
             if not sent.delivered:
                 sent.delivered = True
@@ -755,7 +814,7 @@ class World:
             if attempt:
                 await asyncio.sleep(self.config.slack_backoff[attempt - 1])
                 self.faults["slack_retry_after_failure"] += 1
-            status = await self._post_slack(body, retry=attempt, reason=reason)
+            status = await self._post_slack(body, retry=attempt, reason=reason, sent=sent)
             if sent is not None:
                 sent.attempts += 1
             if status == 200:
@@ -774,28 +833,33 @@ class World:
             self.faults[f"slack_failed_{reason}"] += 1
         return False
 
-    async def _post_slack(self, body: bytes, *, retry: int, reason: str) -> int | None:
-        """POST ``body`` to Ondo's Events URL, signed; the status, 0 on timeout, ``None`` when
-        nothing answered."""
+    async def _post_slack(
+        self, body: bytes, *, retry: int, reason: str, sent: Sent | None = None
+    ) -> int | None:
+        """POST ``body`` to Ondo's Events URL (through the load balancer), signed; the status,
+        0 on timeout, ``None`` when nothing answered."""
         assert self._session is not None
+        session = self._session
         headers = signed_request_headers(body, SECRET)
         if retry:
             headers["X-Slack-Retry-Num"] = str(retry)
             headers["X-Slack-Retry-Reason"] = reason or "http_error"
-        url = f"http://127.0.0.1:{self.port}/slack/events"
-        try:
-            async with self._session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=SLACK_ACK_TIMEOUT),
-            ) as resp:
-                await resp.read()
-                return resp.status
-        except TimeoutError:
-            return 0
-        except aiohttp.ClientError:
-            return None
+
+        async def send(port: int) -> int | None:
+            url = f"http://127.0.0.1:{port}/slack/events"
+            try:
+                async with session.post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=SLACK_ACK_TIMEOUT),
+                ) as resp:
+                    await resp.read()
+                    return resp.status
+            except TimeoutError:
+                return 0
+
+        return await self.balancer.post(send, sent)
 
     async def _send_discord(self, customer: Customer, step: Step, text: str, mark: str) -> Sent:
         fake = self.discord
@@ -885,23 +949,15 @@ class World:
 
     async def _busy(self) -> None:
         hold = self.rng.uniform(*self.config.busy_hold)
-        waited = await asyncio.to_thread(hold_write_lock, self.db_path, hold)
+        waited = await asyncio.to_thread(hold_lock, self.db_path, hold)
         if waited is not None:
-            self.faults["sqlite_write_lock"] += 1
-            self.faults["sqlite_write_lock_ms"] += round(hold * 1000)
+            self.faults["db_lock"] += 1
+            self.faults["db_lock_ms"] += round(hold * 1000)
 
-    async def kill_and_restart(self, ondo: OndoHandle) -> None:
-        """At the middle of the run: SIGKILL Ondo and start it again on the same database."""
+    async def kill_moment(self) -> None:
+        """Wait for the planned moment of the SIGKILL: 0-2 s after the middle message."""
         await self._kill_now.wait()
         await asyncio.sleep(self.rng.uniform(*self.config.kill_delay))
-        self.up.clear()
-        self.timeline.kill_at = time.time()
-        await ondo.kill()
-        self.faults["sigkill"] += 1
-        await ondo.start()
-        await self.wait_ready(ondo)
-        self.timeline.ready_again = time.time()
-        self.up.set()
 
     # --- the end -------------------------------------------------------------------------
 
@@ -948,26 +1004,6 @@ def _resolve_value(blocks: list[Any]) -> str | None:
                 if element.get("action_id") == RESOLVE_ACTION:
                     return str(element.get("value"))
     return None
-
-
-def hold_write_lock(db_path: str, hold: float) -> float | None:
-    """Hold SQLite's write lock on ``db_path`` for ``hold`` seconds from another connection
-    (``BEGIN IMMEDIATE``), as a second process would; returns the seconds spent waiting for
-    it, or ``None`` if the database could not be locked."""
-    if not Path(db_path).exists():
-        return None
-    conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None)
-    try:
-        start = time.monotonic()
-        conn.execute("BEGIN IMMEDIATE")
-        waited = time.monotonic() - start
-        time.sleep(hold)
-        conn.execute("ROLLBACK")
-        return waited
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
 
 
 def percentiles(values: Iterable[float], *qs: float) -> list[float]:

@@ -57,7 +57,7 @@ async def test_tiny_load_is_answered_once_each(
     assert verdict.count_mismatches == 0
     assert {c.mode for c in world.customers} == {"dm", "channel", "support"}
     assert world.faults["slack_retry_concurrent"] + world.faults["slack_retry_later"] == 1
-    assert world.faults["op7"] == 1 and world.faults["sqlite_write_lock"] == 1
+    assert world.faults["op7"] == 1 and world.faults["db_lock"] == 1
     assert world.openai.injected["status"] == 0 and len(world.openai.requests) >= 2
     assert result.exit_status == 0 and verdict.tracebacks == 0
     assert verdict.db_inbound == 12 and verdict.db_replies == verdict.replies
