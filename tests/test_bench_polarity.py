@@ -74,8 +74,12 @@ def test_suite_smoke_on_a_tiny_subsample() -> None:
         "KOTE test, shopping & food slice",
         "GoEmotions-Korean review polarity",
         "Hand-written Korean reviews",
+        "Hand-written Korean reviews, validation set",
         "Sample file, Korean text vs stars",
     ]
     for row in rows:
         assert row.ondo.startswith("ReviewPolarity ") and "%" in row.lexical
         assert "majority class" in row.anchor and row.protocol
+        assert "previous model " in row.ondo  # the first review model, measured in the same run
+    stars = rows[-1].ondo
+    assert stars.count("adapted to the file's stars (cross-fitted)") == 2  # shipped and previous

@@ -135,6 +135,24 @@ def test_the_model_loads_without_the_datasets(tmp_path: Path) -> None:
     assert result.stdout.strip() == "positive"
 
 
+def test_the_model_has_a_sentence_head_and_batches_agree(polarity: ReviewPolarity) -> None:
+    model = polarity.model
+    assert model.sentence is not None and model.sentence.weights.shape == (512, 3)
+    texts = ["배송이 빠르고 포장도 꼼꼼했어요", "사흘 만에 고장 났어요", "파란색으로 샀어요"]
+    batch = model.probabilities_many(texts)
+    one = np.asarray([[model.probabilities(t)[c] for c in MODEL_CLASSES] for t in texts])
+    assert np.allclose(batch, one, atol=1e-5)
+    assert np.allclose(batch.sum(axis=1), 1.0)
+    assert model.probabilities_many([]).shape == (0, 3)
+
+
+def test_the_previous_model_still_loads() -> None:
+    previous = PolarityModel.load(REPO / "bench" / "baselines" / "polarity_ko_v1.npz")
+    assert previous.sentence is None  # version 1: n-grams only, no embedder loaded
+    p = previous.probabilities("정말 만족합니다 또 살게요")
+    assert max(p, key=lambda k: p[k]) == "positive"
+
+
 def test_a_mismatched_weights_file_is_refused(tmp_path: Path) -> None:
     with np.load(KOREAN_MODEL, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
@@ -146,4 +164,8 @@ def test_a_mismatched_weights_file_is_refused(tmp_path: Path) -> None:
     np.savez(short, **{**arrays, "bias": arrays["bias"], "idf": arrays["idf"][:-1]})
     with pytest.raises(ValueError, match="do not match"):
         PolarityModel.load(short)
+    head = tmp_path / "head.npz"
+    np.savez(head, **{**arrays, "sentence_weights": arrays["sentence_weights"][:, :2]})
+    with pytest.raises(ValueError, match="sentence head"):
+        PolarityModel.load(head)
     assert MODEL_CLASSES == ("negative", "neutral", "positive")

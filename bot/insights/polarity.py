@@ -6,7 +6,8 @@
 hand-written supplement): a multinomial logistic regression over sublinear TF-IDF of in-word
 character 1-3-grams and kiwipiepy morphemes (form/tag unigrams and bigrams), so "슬프/VA" and
 "울/VV 었/EP" are features of their own and a sad or scary film that the reviewer praises reads as
-praise. English reviews keep the emotion detector's grouped probabilities plus review-problem
+praise, plus (a quarter as loud) a second one over the packaged multilingual Universal Sentence
+Encoder's vectors of the review. English reviews keep the emotion detector's grouped probabilities plus review-problem
 cues (:class:`EmotionReviewPolarity`; no English review model beat it on GoEmotions dev).
 
 :class:`EmotionPolarity` is the plain emotion-label mapping (:func:`from_emotion`), and
@@ -28,6 +29,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -49,8 +51,11 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 KOREAN_MODEL = MODELS_DIR / "polarity_ko.npz"
 MODEL_CLASSES: tuple[Polarity, ...] = ("negative", "neutral", "positive")
 """Order of the model's weight columns (sorted, as scikit-learn orders the classes)."""
-FEATURE_VERSION = 1
-"""Bumped whenever :func:`review_features` changes; the weights file records its version."""
+FEATURE_VERSION = 2
+"""Bumped whenever the features change; the weights file records its version (2: a sentence
+embedding head beside the n-gram one)."""
+READABLE_VERSIONS = (1, 2)
+"""Versions :meth:`PolarityModel.load` reads (1: the n-gram head alone, as first shipped)."""
 MAX_CHARS = 2000
 """Only this many characters of a review are read (its head and tail)."""
 
@@ -89,12 +94,17 @@ class PolarityDetector(Protocol):
 _REPEAT = re.compile(r"(.)\1{2,}")
 
 
+def clip_review(text: str) -> str:
+    """At most :data:`MAX_CHARS` characters of ``text``: its head and tail."""
+    if len(text) <= MAX_CHARS:
+        return text
+    half = MAX_CHARS // 2
+    return f"{text[:half]} {text[-half:]}"
+
+
 def normalize_review(text: str) -> str:
     """NFKC, lower case, runs of 3+ equal characters cut to 2 ("ㅋㅋㅋㅋ" = "ㅋㅋ"), clipped."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    if len(text) > MAX_CHARS:
-        half = MAX_CHARS // 2
-        text = f"{text[:half]} {text[-half:]}"
+    text = clip_review(unicodedata.normalize("NFKC", text).lower())
     return _REPEAT.sub(r"\1\1", text)
 
 
@@ -134,12 +144,39 @@ def _vocabulary(blob: NDArray[np.uint8]) -> dict[str, int]:
     return {key: i for i, key in enumerate(text.split("\n"))} if text else {}
 
 
+class Embed(Protocol):
+    """A sentence embedder (``knowledge.embedders.USEEmbedder``): unit vectors, one per text."""
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """The vectors of ``texts``, one row each."""
+        ...
+
+
+@cache
+def sentence_embedder() -> Embed:
+    """The packaged multilingual Universal Sentence Encoder, loaded once per process."""
+    from knowledge.embedders import USEEmbedder
+
+    return USEEmbedder()
+
+
+@dataclass(frozen=True)
+class SentenceHead:
+    """A linear head over sentence embeddings, added to the n-gram logits times ``scale``."""
+
+    weights: NDArray[np.float32]
+    bias: NDArray[np.float32]
+    scale: float
+
+
 class PolarityModel:
-    """The Korean review polarity model: two TF-IDF blocks and a three-way linear head.
+    """The Korean review polarity model: two TF-IDF blocks, a three-way linear head, and
+    (from feature version 2) a second linear head over sentence embeddings.
 
     Each block is ``(1 + ln tf) * idf``, L2-normalized on its own (as scikit-learn's
-    ``TfidfVectorizer(sublinear_tf=True)`` computes it); the head is a multinomial logistic
-    regression over both, columns in :data:`MODEL_CLASSES` order.
+    ``TfidfVectorizer(sublinear_tf=True)`` computes it); the heads are multinomial logistic
+    regressions, columns in :data:`MODEL_CLASSES` order. With a :class:`SentenceHead`, the
+    logits are the n-gram head's plus ``scale`` times the embedding head's.
     """
 
     def __init__(
@@ -149,24 +186,40 @@ class PolarityModel:
         idf: NDArray[np.float32],
         weights: NDArray[np.float32],
         bias: NDArray[np.float32],
+        sentence: SentenceHead | None = None,
+        embedder: Embed | None = None,
     ) -> None:
         if len(idf) != len(chars) + len(morphs) or weights.shape != (len(idf), 3):
             raise ValueError("polarity model: vocabulary and weights do not match")
+        if sentence is not None and sentence.weights.shape[1:] != (3,):
+            raise ValueError("polarity model: sentence head and classes do not match")
         self.chars = chars
         self.morphs = morphs
         self.idf = idf
         self.weights = weights
         self.bias = bias
+        self.sentence = sentence
+        self._embedder = embedder
 
     @classmethod
-    def load(cls, path: Path = KOREAN_MODEL) -> PolarityModel:
-        """Read a weights file (plain arrays, ``allow_pickle=False``: nothing is unpickled)."""
+    def load(cls, path: Path = KOREAN_MODEL, embedder: Embed | None = None) -> PolarityModel:
+        """Read a weights file (plain arrays, ``allow_pickle=False``: nothing is unpickled).
+
+        Version 1 files (n-grams only) still load: the benchmark's previous model is one.
+        """
         with np.load(path, allow_pickle=False) as data:
             version = int(data["version"][0])
-            if version != FEATURE_VERSION:
+            if version not in READABLE_VERSIONS:
                 raise ValueError(
                     f"{path.name}: features version {version}, this code reads "
-                    f"{FEATURE_VERSION}; retrain with python -m bench.train_polarity"
+                    f"{READABLE_VERSIONS}; retrain with python -m bench.train_polarity"
+                )
+            sentence = None
+            if "sentence_weights" in data.files:
+                sentence = SentenceHead(
+                    data["sentence_weights"].astype(np.float32),
+                    data["sentence_bias"].astype(np.float32),
+                    float(data["sentence_scale"][0]),
                 )
             return cls(
                 _vocabulary(data["chars"]),
@@ -174,11 +227,11 @@ class PolarityModel:
                 data["idf"].astype(np.float32),
                 data["weights"].astype(np.float32),
                 data["bias"].astype(np.float32),
+                sentence,
+                embedder,
             )
 
-    def logits(self, text: str) -> NDArray[np.float64]:
-        """The three raw scores of ``text`` (:data:`MODEL_CLASSES` order)."""
-        chars, morphs = review_features(text)
+    def _ngram_logits(self, chars: list[str], morphs: list[str]) -> NDArray[np.float64]:
         out = self.bias.astype(np.float64)
         for keys, vocabulary, offset in (
             (chars, self.chars, 0),
@@ -191,14 +244,43 @@ class PolarityModel:
             tf = np.asarray(list(counts.values()), dtype=np.float64)
             values = (1.0 + np.log(tf)) * self.idf[rows]
             values /= math.sqrt(float(values @ values))
-            out += values @ self.weights[rows]
+            out = out + values @ self.weights[rows]
         return out
+
+    def logits_many(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """The three raw scores of each text, one row each (:data:`MODEL_CLASSES` order)."""
+        if not texts:
+            return np.zeros((0, len(MODEL_CLASSES)), dtype=np.float64)
+        normalized = [normalize_review(t) for t in texts]
+        analysed = morphemes(normalized)
+        out = np.vstack(
+            [
+                self._ngram_logits(char_features(t), morpheme_features(m))
+                for t, m in zip(normalized, analysed, strict=True)
+            ]
+        )
+        if self.sentence is not None:
+            embedder = self._embedder or sentence_embedder()
+            vectors = embedder.embed([clip_review(t) for t in texts]).astype(np.float64)
+            head = vectors @ self.sentence.weights + self.sentence.bias
+            out += self.sentence.scale * head
+        return out
+
+    def logits(self, text: str) -> NDArray[np.float64]:
+        """The three raw scores of ``text`` (:data:`MODEL_CLASSES` order)."""
+        row: NDArray[np.float64] = self.logits_many([text])[0]
+        return row
+
+    def probabilities_many(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """The class probabilities of each text, one row each (:data:`MODEL_CLASSES` order)."""
+        z = self.logits_many(texts)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        p: NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
+        return p
 
     def probabilities(self, text: str) -> dict[Polarity, float]:
         """P(positive), P(negative), P(neutral) of ``text``."""
-        z = self.logits(text)
-        e = np.exp(z - z.max())
-        p = e / e.sum()
+        p = self.probabilities_many([text])[0]
         return {c: float(p[MODEL_CLASSES.index(c)]) for c in POLARITIES}
 
 
@@ -319,8 +401,7 @@ class ReviewPolarity:
 
     def korean_probabilities(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """The Korean model's probabilities of ``texts``: one row each, MODEL_CLASSES order."""
-        rows = [self.model.probabilities(t) for t in texts]
-        return np.asarray([[p[c] for c in MODEL_CLASSES] for p in rows], dtype=np.float64)
+        return self.model.probabilities_many(texts)
 
     def scores(self, text: str, language: Language) -> dict[Polarity, float]:
         """Korean: the model's probabilities; English: the emotion scores (not probabilities)."""
