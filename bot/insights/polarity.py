@@ -7,8 +7,9 @@ hand-written supplement): a multinomial logistic regression over sublinear TF-ID
 character 1-3-grams and kiwipiepy morphemes (form/tag unigrams and bigrams), so "슬프/VA" and
 "울/VV 었/EP" are features of their own and a sad or scary film that the reviewer praises reads as
 praise, plus (a quarter as loud) a second one over the packaged multilingual Universal Sentence
-Encoder's vectors of the review. English reviews keep the emotion detector's grouped probabilities plus review-problem
-cues (:class:`EmotionReviewPolarity`; no English review model beat it on GoEmotions dev).
+Encoder's vectors of the review. English reviews keep the emotion detector's grouped
+probabilities plus review-problem cues (:class:`EmotionReviewPolarity`; no English review
+model beat it on GoEmotions dev).
 
 :class:`EmotionPolarity` is the plain emotion-label mapping (:func:`from_emotion`), and
 :func:`lexicon_polarity` its deterministic, model-free variant for tests. Accuracy of all of
