@@ -18,11 +18,14 @@ Features and heads: :func:`bot.insights.polarity.review_features` (character 1-3
 kiwipiepy morphemes), each block sublinear TF-IDF, L2-normalized, under a multinomial logistic
 regression (lbfgs, C = :data:`C`); beside it a second one over the packaged multilingual
 Universal Sentence Encoder's vectors (C = :data:`SENTENCE_C`), its logits added times
-:data:`SENTENCE_SCALE`. Writes ``bot/insights/models/polarity_ko.npz`` (plain
-arrays, float16 weights, fixed zip timestamps: the same data give a byte-identical file) and
-``bot/insights/models/polarity_ko.json`` (what it was trained on, its SHA-256, the held-out
-accuracy on goemotions-korean dev.tsv). About ten minutes on 2 cores, most of it embedding the
-training rows (``--cache DIR`` keeps the vectors for the next run).
+:data:`SENTENCE_SCALE`; and :data:`VERDICT_BONUS` on the positive side of a review that
+states praise (:func:`bot.insights.polarity.praised`).
+
+Writes ``bot/insights/models/polarity_ko.npz`` (plain arrays, float16 weights, fixed zip
+timestamps: the same data give a byte-identical file) and ``polarity_ko.json`` beside it (what
+it was trained on, its SHA-256, the held-out accuracy on goemotions-korean dev.tsv). About ten
+minutes on 2 cores, most of it embedding the training rows (``--cache DIR`` keeps the vectors
+for the next run).
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ SENTENCE_C = 2.0
 """C of the sentence-embedding head (0.5 and 2 gave the same CV, 2 a better dev)."""
 SENTENCE_SCALE = 0.25
 """Weight of the sentence head's logits beside the n-gram head's (chosen on CV and dev)."""
+VERDICT_BONUS = 2.0
+"""Added to the positive logit of a review that states praise (``praised``): 1 to 3 gave the
+same CV, dev and validation figures; 2 is the middle of that range."""
 GOEMOTIONS_WEIGHT = 0.1
 SUPPLEMENT_WEIGHT = 2.0
 MIN_DF = 3
@@ -378,6 +384,7 @@ def save(path: Path, model: Trained) -> str:
         "sentence_weights": model.sentence_weights.astype(np.float32),
         "sentence_bias": model.sentence_bias.astype(np.float32),
         "sentence_scale": np.asarray([SENTENCE_SCALE], dtype=np.float32),
+        "verdict_bonus": np.asarray([VERDICT_BONUS], dtype=np.float32),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
@@ -444,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "C": SENTENCE_C,
             "scale": SENTENCE_SCALE,
         },
+        "verdict_bonus": VERDICT_BONUS,
         "min_df": MIN_DF,
         "held_out_goemotions_korean_dev": held_out(model, dev),
         "licenses": {"KOTE": "MIT", "goemotions-korean": "Apache-2.0"},

@@ -25,6 +25,7 @@ from bot.insights.polarity import (
     default_model,
     morpheme_features,
     normalize_review,
+    praised,
     review_features,
 )
 
@@ -55,6 +56,10 @@ GENRE = [
     ("positive", "소름 끼치게 무서운 스릴러, 완전 재밌어요"),
     # The same kind of words with a complaint as the verdict.
     ("negative", "하나도 안 무섭고 지루한 공포영화였어요"),
+    # The issue's own examples (issue 15).
+    ("positive", "너무 슬퍼서 펑펑 울었어요 최고의 영화"),
+    ("positive", "무서워서 잠을 못 잤어요 강추"),
+    ("negative", "무서워서 잠을 못 잤어요 비추"),
 ]
 ENGLISH = [
     ("positive", "Great quality, fast shipping. Love it!"),
@@ -98,6 +103,38 @@ def test_korean_reviews_never_load_the_emotion_detector() -> None:
     assert polarity.polarity("정말 만족합니다", "ko") == "positive"
     with pytest.raises(AssertionError):
         polarity.polarity("Love it", "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("무서워서 혼났어요 강추", True),
+        ("눈물 없이 못 보는 명작", True),
+        ("스릴러 좋아하면 꼭 보세요", True),
+        ("최고의 배우들이 나오는데 지루해요 비추", False),
+        ("재밌다더니 하나도 안 재밌어요", False),
+        ("추천 안 합니다", False),
+        ("최고라는 말에 샀는데 실망이에요", False),
+        ("배송 빠르고 포장 깔끔해요", False),
+    ],
+)
+def test_a_verdict_of_praise(text: str, expected: bool) -> None:
+    assert praised(text) is expected
+
+
+def test_the_verdict_bonus_moves_only_praised_reviews(polarity: ReviewPolarity) -> None:
+    model = polarity.model
+    assert model.verdict_bonus > 0
+    texts = ["무서워서 잠을 못 잤어요 강추", "무서워서 잠을 못 잤어요"]
+    with_bonus = model.logits_many(texts)
+    model.verdict_bonus, bonus = 0.0, model.verdict_bonus
+    try:
+        without = model.logits_many(texts)
+    finally:
+        model.verdict_bonus = bonus
+    positive = MODEL_CLASSES.index("positive")
+    assert with_bonus[0, positive] == pytest.approx(without[0, positive] + bonus)
+    assert np.allclose(with_bonus[1], without[1])
 
 
 def test_features() -> None:

@@ -1,6 +1,7 @@
 """Insights over customer data: review polarity and key phrases, conversation statistics.
 
 Modules: :mod:`bot.insights.reading` (review files), :mod:`bot.insights.polarity`,
+:mod:`bot.insights.star_adaptation` (the Korean model recalibrated on a file's stars),
 :mod:`bot.insights.keyphrases`, :mod:`bot.insights.reviews` (the analysis) and
 :mod:`bot.insights.html` (self-contained HTML reports with inline SVG charts).
 """

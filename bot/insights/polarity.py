@@ -7,9 +7,10 @@ hand-written supplement): a multinomial logistic regression over sublinear TF-ID
 character 1-3-grams and kiwipiepy morphemes (form/tag unigrams and bigrams), so "슬프/VA" and
 "울/VV 었/EP" are features of their own and a sad or scary film that the reviewer praises reads as
 praise, plus (a quarter as loud) a second one over the packaged multilingual Universal Sentence
-Encoder's vectors of the review. English reviews keep the emotion detector's grouped
-probabilities plus review-problem cues (:class:`EmotionReviewPolarity`; no English review
-model beat it on GoEmotions dev).
+Encoder's vectors of the review, and a verdict of praise (:func:`praised`: 강추, 최고의 …)
+outweighing sad or scary words about the content. English reviews keep the emotion detector's
+grouped probabilities plus review-problem cues (:class:`EmotionReviewPolarity`; no English
+review model beat it on GoEmotions dev).
 
 :class:`EmotionPolarity` is the plain emotion-label mapping (:func:`from_emotion`), and
 :func:`lexicon_polarity` its deterministic, model-free variant for tests. Accuracy of all of
@@ -140,6 +141,28 @@ def review_features(text: str) -> tuple[list[str], list[str]]:
     return char_features(normalized), morpheme_features(morphemes([normalized])[0])
 
 
+PRAISE = re.compile(
+    r"강추|강력\s*추천|추천(해|합|드려|드립|함|이요|!|\s*$)|최고의|최고(예요|에요|다|입니다|였|야|!|\s*$)"
+    r"|꼭\s*보세요|무조건\s*보|인생\s*(영화|작|책|드라마)|명작|재밌|재미있|대박|갓겜|필수"
+)
+"""A Korean verdict of praise: 강추, 최고의 …, 꼭 보세요, 재밌 …"""
+PRAISE_DENIED = re.compile(
+    r"비추|추천\s*(안|못|하지|드리지|할\s*수\s*없)|재미\s*(없|가\s*없|도\s*없)"
+    r"|재밌(지|을\s*줄|다고|다더니|다는)|재미있(지|을\s*줄|다고|다더니|다는)|최악|별로|실망"
+    r"|아깝|아까워|낭비|후회|최고(라|라더니|라고|라는)|명작(이라|이라더니)"
+)
+"""What takes the praise back: 비추, 추천 안 …, 재미없 …, 재밌다더니, 최악, 실망 …"""
+
+
+def praised(text: str) -> bool:
+    """Whether a Korean review states a verdict of praise and nothing takes it back.
+
+    Such a verdict outweighs sad or scary words that describe the thing reviewed
+    ("무서워서 잠을 못 잤어요 강추"): the model adds its ``verdict_bonus`` to the positive logit.
+    """
+    return bool(PRAISE.search(text)) and not PRAISE_DENIED.search(text)
+
+
 def _vocabulary(blob: NDArray[np.uint8]) -> dict[str, int]:
     text = blob.tobytes().decode("utf-8")
     return {key: i for i, key in enumerate(text.split("\n"))} if text else {}
@@ -170,6 +193,9 @@ class SentenceHead:
     scale: float
 
 
+_POSITIVE = MODEL_CLASSES.index("positive")
+
+
 class PolarityModel:
     """The Korean review polarity model: two TF-IDF blocks, a three-way linear head, and
     (from feature version 2) a second linear head over sentence embeddings.
@@ -177,7 +203,8 @@ class PolarityModel:
     Each block is ``(1 + ln tf) * idf``, L2-normalized on its own (as scikit-learn's
     ``TfidfVectorizer(sublinear_tf=True)`` computes it); the heads are multinomial logistic
     regressions, columns in :data:`MODEL_CLASSES` order. With a :class:`SentenceHead`, the
-    logits are the n-gram head's plus ``scale`` times the embedding head's.
+    logits are the n-gram head's plus ``scale`` times the embedding head's; a review that
+    :func:`praised` gets ``verdict_bonus`` more on the positive side.
     """
 
     def __init__(
@@ -189,6 +216,7 @@ class PolarityModel:
         bias: NDArray[np.float32],
         sentence: SentenceHead | None = None,
         embedder: Embed | None = None,
+        verdict_bonus: float = 0.0,
     ) -> None:
         if len(idf) != len(chars) + len(morphs) or weights.shape != (len(idf), 3):
             raise ValueError("polarity model: vocabulary and weights do not match")
@@ -201,6 +229,7 @@ class PolarityModel:
         self.bias = bias
         self.sentence = sentence
         self._embedder = embedder
+        self.verdict_bonus = verdict_bonus
 
     @classmethod
     def load(cls, path: Path = KOREAN_MODEL, embedder: Embed | None = None) -> PolarityModel:
@@ -230,6 +259,7 @@ class PolarityModel:
                 data["bias"].astype(np.float32),
                 sentence,
                 embedder,
+                float(data["verdict_bonus"][0]) if "verdict_bonus" in data.files else 0.0,
             )
 
     def _ngram_logits(self, chars: list[str], morphs: list[str]) -> NDArray[np.float64]:
@@ -265,6 +295,8 @@ class PolarityModel:
             vectors = embedder.embed([clip_review(t) for t in texts]).astype(np.float64)
             head = vectors @ self.sentence.weights + self.sentence.bias
             out += self.sentence.scale * head
+        if self.verdict_bonus:
+            out[:, _POSITIVE] += self.verdict_bonus * np.asarray([praised(t) for t in normalized])
         return out
 
     def logits(self, text: str) -> NDArray[np.float64]:
