@@ -3,8 +3,9 @@
 Per draw (seed 0-4): the KB is 10 train questions per intent (one entry per intent), queries
 a seeded subsample of the test questions. The shipped retriever runs with the bundled MiniLM
 (the baseline, same run) and with the MiniLM that ``ondo kb train`` tunes on that KB
-(:func:`knowledge.finetune.train`: held-out check, then training on all questions; if the
-check refuses, the product keeps the base model, and so does the tuned column).
+(:func:`knowledge.finetune.train`: trained on all but a held-out fifth of each entry's
+questions and used if the held-out check passes; if the check refuses, the product keeps the
+base model, and so does the tuned column).
 """
 
 from __future__ import annotations

@@ -240,3 +240,27 @@ def test_long_questions_are_cut_and_keep_their_closing_token() -> None:
     short = tokenizer.encode("refund?").ids
     assert ids[2, : len(short)].tolist() == short
     assert int(attention[2].sum()) == len(short) < 16
+
+
+def test_the_stored_encoder_is_the_checked_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[list[str]]] = []
+    real = finetune.fine_tune
+
+    def counted(groups: list[list[str]], recipe: finetune.Recipe) -> tuple[dict[str, object], int]:
+        calls.append([list(g) for g in groups])
+        return real(groups, recipe)
+
+    monkeypatch.setattr(finetune, "fine_tune", counted)
+    outcome = finetune.train(ENTRIES, tmp_path, FAST)
+    assert outcome.path is not None and outcome.check is not None
+    assert len(calls) == 1  # trained once, for the check; no second run on all questions
+    held = {q for _, q in finetune.split(finetune.groups_of(ENTRIES), FAST)[1]}
+    assert held and not held & {q for g in calls[0] for q in g}  # never saw the held-out ones
+    from safetensors.torch import load_file
+
+    kept, _ = finetune.split(finetune.groups_of(ENTRIES), FAST)
+    again, _ = real(kept, FAST)
+    stored = load_file(str(outcome.path))
+    assert all(bool((stored[k] == again[k]).all()) for k in again)
