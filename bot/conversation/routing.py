@@ -162,11 +162,14 @@ class Router:
             if inbound.role != "customer":
                 return await self.third_party_message(message, inbound)
             outcome = await self.engine.handle(message, sender, inbound=inbound)
-            if outcome.handoff is not None:
-                await self.open_ticket(outcome.handoff, claimed=True)
-            elif outcome.action == "relayed" and outcome.relay_text is not None:
+            relay = outcome.action == "relayed" and outcome.relay_text is not None
+            if outcome.handoff is None and relay:
                 await self._relay_to_desk(message, outcome)
-            return outcome
+        # The ticket is posted outside the hold: the customer's next messages are handled
+        # meanwhile (they wait for its thread, and open_ticket relays them once it exists).
+        if outcome.handoff is not None:
+            await self.open_ticket(outcome.handoff, claimed=True)
+        return outcome
 
     async def open_ticket(self, ticket: HandoffTicket, *, claimed: bool = False) -> str | None:
         """Post ``ticket`` at the desk and remember its thread; ``None`` if that failed or
