@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -68,8 +69,12 @@ def test_a_replica_on_a_shared_database_serves_only_its_own_platform() -> None:
 
 
 class _Store:
+    label = "ondo.db"
+    shared = False
+
     def __init__(self, writable: bool) -> None:
         self._writable = writable
+        self.replicas = SimpleNamespace(current="replica-1")
 
     async def writable(self) -> bool:
         return self._writable
