@@ -56,15 +56,30 @@ def entry(entry_id: str, ko: str = "환불 신청을 눌러 주세요.", en: str
 # --- opening and migrations ------------------------------------------------------------------
 
 
+ONDO_TABLES = (
+    "conversations",
+    "messages",
+    "handoffs",
+    "embeddings",
+    "kb_entries",
+    "ratings",
+    "seen_events",
+    "corrections",
+    "kb_changes",
+    "replicas",
+    "outbox",
+)
+
+
 def test_migrate_is_idempotent(db_path: Path) -> None:
     for _ in range(3):
         store = SQLiteStore.open(db_path)
         rows = store._db.execute("SELECT version_num FROM alembic_version").fetchall()
-        tables = store._db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
-        count = tables.fetchone()[0]
+        tables = store._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        names = sorted(row[0] for row in tables.fetchall())
         store.close()
         assert rows == [(schema.head(),)]
-        assert count == 12  # ten of Ondo's, alembic_version and sqlite_sequence
+        assert names == sorted([*ONDO_TABLES, "alembic_version", "sqlite_sequence"])
 
 
 def test_open_garbage_file_raises_store_error_naming_it(tmp_path: Path) -> None:
