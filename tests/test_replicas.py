@@ -274,3 +274,19 @@ async def test_a_knowledge_change_notifies_every_replica(tmp_path: Path) -> None
         assert await one.import_entries([entry], "faq.yaml") == (1, 0)
         assert await asyncio.wait_for(heard, 10) == "import"
         assert await two.writable() is True
+
+
+async def test_without_waiting_the_lock_says_when_another_holds_it(backend: Backend) -> None:
+    one = backend.open()
+    two = backend.open() if backend.name == "postgresql" else one
+
+    async def try_hold(store: SqlStore, key: str) -> bool:
+        async with store.conversation_lock(key, wait=False) as held:
+            return held
+
+    async with one.conversation_lock(KEY) as held:
+        assert held
+        # Another task (of another replica, on PostgreSQL) is told at once, not queued.
+        assert not await asyncio.create_task(try_hold(two, KEY))
+        assert await asyncio.create_task(try_hold(two, "slack:T1:D2:2.0"))
+    assert await asyncio.create_task(try_hold(two, KEY))

@@ -289,3 +289,58 @@ async def test_a_message_overtaken_by_a_take_over_goes_to_the_agent(runtime: Run
     assert len(sent(customers, DISCORD_KEY)) == 1  # only the first handoff notice
     assert desk.posts[-1][1] == "Customer: Where is my parcel?"
     assert await store.unfinished_inbound(since=0, max_attempts=9, platforms=["discord"]) == []
+
+
+class MeetingSender(MemorySender):
+    """A sender whose post waits until ``barrier``'s every party is posting too: a sweep that
+    handled conversations one after another would never get past the first."""
+
+    def __init__(self, barrier: asyncio.Barrier) -> None:
+        super().__init__()
+        self.barrier = barrier
+
+    async def send(self, reply: Reply) -> str | None:
+        await self.barrier.wait()
+        return await super().send(reply)
+
+
+async def test_a_sweep_answers_conversations_side_by_side(runtime: Runtime) -> None:
+    router, _, customers = build(runtime, "slack")
+    keys = [f"slack:T1:D{i}:1.00000{i}" for i in range(3)]
+    for i, key in enumerate(keys):
+        with pytest.raises(ConnectionError):
+            text = "환불은 어떻게 하나요?" if i % 2 else "How do I get a refund?"
+            await router.customer_message(message(key, text, f"m{i}"), MemorySender(fail_next=1))
+    barrier = asyncio.Barrier(len(keys))
+    for key in keys:
+        customers["slack"].senders[key] = MeetingSender(barrier)
+    # The guard only turns a hang into a failure; side by side, the sweep never waits.
+    assert await asyncio.wait_for(router.recover(), 60) == len(keys)
+    assert all(len(sent(customers, key)) == 1 for key in keys)
+
+
+async def test_a_sweep_skips_a_conversation_being_handled_and_answers_the_rest(
+    runtime: Runtime,
+) -> None:
+    router, _, customers = build(runtime, "slack")
+    busy, free = SLACK_KEY, "slack:T1:D9:9.000009"
+    asks = ((busy, "배송 조회는 어디서 하나요?", "b1"), (free, "Where is my order?", "f1"))
+    for key, text, mid in asks:
+        with pytest.raises(ConnectionError):
+            await router.customer_message(message(key, text, mid), MemorySender(fail_next=1))
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def handler_elsewhere() -> None:
+        async with runtime.store.conversation_lock(busy):
+            holding.set()
+            await release.wait()
+
+    task = asyncio.create_task(handler_elsewhere())
+    await holding.wait()
+    # Not queued behind the busy conversation: the other customer is answered now.
+    assert await asyncio.wait_for(router.recover(), 60) == 1
+    assert sent(customers, busy) == [] and len(sent(customers, free)) == 1
+    release.set()
+    await task
+    assert await router.recover() == 1  # the next sweep answers the one it skipped
+    assert len(sent(customers, busy)) == 1 and "배송" in sent(customers, busy)[0]

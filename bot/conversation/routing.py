@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
 from bot.conversation.handoff import InvalidTransition
 from bot.conversation.summarizer import finish_ticket
-from bot.storage.records import Handoff, Inbound
+from bot.storage.records import Handoff, Inbound, Pending
 from bot.types import Emotion, EmotionLabel, Language, Message, Reply
 from bot.understanding.privacy import redact
 from knowledge.language import detect_language
@@ -36,6 +36,9 @@ RECOVERY_WINDOW_SECONDS = 24 * 3600.0
 RECOVERY_MAX_ATTEMPTS = 5
 """A message whose handling failed this many times is given up (and logged as an error)."""
 RECOVERY_INTERVAL_SECONDS = 30.0
+RECOVERY_CONVERSATIONS = 8
+"""A sweep re-handles this many conversations side by side (each one's messages in order):
+after a replica dies, its customers are answered together, not one after another."""
 
 AgentResult = Literal["relayed", "duplicate", "not_a_ticket", "refused", "undelivered"]
 
@@ -153,10 +156,21 @@ class Router:
         ``inbound``: the message's record, when the adapter recorded it already (see
         :meth:`record`). A message that is not the conversation owner's goes to
         :meth:`third_party_message` instead."""
+        outcome = await self._customer_message(message, sender, inbound, wait=True)
+        assert outcome is not None  # waiting, the hold is always had
+        return outcome
+
+    async def _customer_message(
+        self, message: Message, sender: Sender | None, inbound: Inbound | None, *, wait: bool
+    ) -> Outcome | None:
+        """:meth:`customer_message`; without ``wait``, ``None`` at once when another task or
+        replica is handling the conversation (a sweep does not queue behind it)."""
         sender = sender or self.sender_for(message.conversation_key)
         # One message of a conversation at a time, here and in every replica: two quick
         # messages are answered in the order they came.
-        async with self.engine.store.conversation_lock(message.conversation_key):
+        async with self.engine.store.conversation_lock(message.conversation_key, wait=wait) as held:
+            if not held:
+                return None
             if inbound is None:
                 inbound = await self.engine.receive(message)
             if inbound.role != "customer":
@@ -388,18 +402,38 @@ class Router:
         return await self._handle_pending()
 
     async def _handle_pending(self, conversation_key: str | None = None) -> int:
-        """Re-handle unfinished customer messages (of one conversation, or all)."""
-        answered = 0
+        """Re-handle unfinished customer messages (of one conversation, or all): each
+        conversation's in order, up to :data:`RECOVERY_CONVERSATIONS` conversations at once.
+        A sweep of all skips a conversation another task or replica is handling right now
+        (it answers them itself, or the next sweep does) instead of queueing behind it."""
         pending = await self.engine.store.unfinished_inbound(
             since=time.time() - RECOVERY_WINDOW_SECONDS,
             max_attempts=RECOVERY_MAX_ATTEMPTS,
             platforms=sorted(self.customers),
             conversation_key=conversation_key,
         )
+        conversations: dict[str, list[Pending]] = {}
+        for item in pending:
+            conversations.setdefault(item.message.conversation_key, []).append(item)
+        room = asyncio.Semaphore(RECOVERY_CONVERSATIONS)
+
+        async def one(items: list[Pending]) -> int:
+            async with room:
+                return await self._handle_conversation(items, wait=conversation_key is not None)
+
+        counts = await asyncio.gather(*(one(items) for items in conversations.values()))
+        return sum(counts)
+
+    async def _handle_conversation(self, pending: list[Pending], *, wait: bool) -> int:
+        """Re-handle one conversation's unfinished messages in order; how many were answered."""
+        answered = 0
         for item in pending:
             key = item.message.conversation_key
             try:
-                outcome = await self.customer_message(item.message)
+                outcome = await self._customer_message(item.message, None, None, wait=wait)
+                if outcome is None:
+                    log.info("conversation %s is being handled elsewhere; the sweep skips it", key)
+                    return answered
             except Exception as exc:
                 attempt = item.attempts + 1
                 level = logging.ERROR if attempt >= RECOVERY_MAX_ATTEMPTS else logging.WARNING

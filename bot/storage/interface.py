@@ -244,9 +244,12 @@ class Store(VectorCache, Protocol):
         false (with ``wait``, until it is free)."""
         ...
 
-    def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+    def conversation_lock(
+        self, key: str, *, wait: bool = True
+    ) -> AbstractAsyncContextManager[bool]:
         """Hold conversation ``key`` for one message's handling: one replica (and one task)
-        at a time, in the order they asked; re-entrant within one task."""
+        at a time, in the order they asked; re-entrant within one task. Yields whether it is
+        held: without ``wait``, ``False`` at once when another task or replica holds it."""
         ...
 
     def close(self) -> None:

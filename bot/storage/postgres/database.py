@@ -201,16 +201,25 @@ class PostgresDatabase(Database):
                 self._local.sql = None
 
     @asynccontextmanager
-    async def conversation_lock(self, key: str) -> AsyncIterator[None]:
+    async def conversation_lock(self, key: str, *, wait: bool = True) -> AsyncIterator[bool]:
         """Hold ``key`` with a session advisory lock on a connection of its own (async, so
         waiting for it blocks no thread): other replicas wait for it in turn, and a replica
-        that dies lets go with its connection."""
+        that dies lets go with its connection. Without ``wait``, yields ``False`` at once
+        when another replica holds it."""
         pool = await self._lock_pool()
         number = lock_number(f"conversation:{key}")
         async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", [number])
+            if wait:
+                await conn.execute("SELECT pg_advisory_lock(%s)", [number])
+            else:
+                row = await (
+                    await conn.execute("SELECT pg_try_advisory_lock(%s)", [number])
+                ).fetchone()
+                if row is None or not row[0]:
+                    yield False
+                    return
             try:
-                yield
+                yield True
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", [number])
 

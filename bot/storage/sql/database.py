@@ -117,10 +117,13 @@ class Database(ABC):
     def name(self) -> str:
         """What to call the database in messages and logs (never with a password)."""
 
-    def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
-        """Hold ``key`` against other processes (the store holds it within this one). Nothing
+    def conversation_lock(
+        self, key: str, *, wait: bool = True
+    ) -> AbstractAsyncContextManager[bool]:
+        """Hold ``key`` against other processes (the store holds it within this one); yields
+        whether it is held (without ``wait``, ``False`` when another process holds it). Nothing
         to do for a database one machine's processes share only rarely (SQLite)."""
-        del key
+        del key, wait
         return _NoLock()
 
     async def exclusive(self, name: str, *, wait: bool) -> AbstractAsyncContextManager[None] | None:
@@ -200,8 +203,8 @@ class _Release:
 
 
 class _NoLock:
-    async def __aenter__(self) -> None:
-        return None
+    async def __aenter__(self) -> bool:
+        return True
 
     async def __aexit__(self, *_: object) -> None:
         return None

@@ -94,24 +94,31 @@ class SqlStore(Bound):
         return await self._database.exclusive(name, wait=wait)
 
     @asynccontextmanager
-    async def conversation_lock(self, key: str) -> AsyncIterator[None]:
+    async def conversation_lock(self, key: str, *, wait: bool = True) -> AsyncIterator[bool]:
         """Hold conversation ``key`` while one message of it is handled: other tasks here wait
         their turn in order (an ``asyncio.Lock``), other replicas on the database's lock. A
         task that holds it already (a ticket's thread opening, then the messages that waited
-        for it) goes on."""
+        for it) goes on. Yields whether it is held: without ``wait`` (the recovery sweep),
+        ``False`` at once when another task or replica holds it."""
         owner, held = _HELD.get()
         task = id(asyncio.current_task())
         if owner != task:
             held = frozenset()
         if key in held:
-            yield
+            yield True
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
+        if lock.locked() and not wait:
+            yield False
+            return
         try:
-            async with lock, self._database.conversation_lock(key):
+            async with lock, self._database.conversation_lock(key, wait=wait) as mine:
+                if not mine:
+                    yield False
+                    return
                 token = _HELD.set((task, held | {key}))
                 try:
-                    yield
+                    yield True
                 finally:
                     _HELD.reset(token)
         finally:
