@@ -13,9 +13,9 @@ from typing import cast
 import pytest
 
 from bot.conversation.courier import Courier
-from bot.conversation.engine import Engine
+from bot.conversation.engine import Engine, storable
 from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
-from bot.storage.records import DEAD_AFTER_SECONDS, OUTBOX_MAX_ATTEMPTS
+from bot.storage.records import DEAD_AFTER_SECONDS, OUTBOX_MAX_ATTEMPTS, Post
 from bot.storage.sql.store import SqlStore
 from bot.types import Message
 from tests.backends import Backend, raw
@@ -135,3 +135,45 @@ async def test_a_router_queues_what_another_replica_holds(backend: Backend) -> N
     expected = backend.name == "postgresql"  # SQLite is one machine's: nothing to hand over
     assert await router.held_elsewhere("discord") is expected
     assert await router.held_elsewhere("slack") is False  # held here, not elsewhere
+
+
+async def test_a_post_commits_with_its_state_change_or_not_at_all(
+    any_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay a desk-less replica queues is written in the transaction that marks the
+    customer's message handled: a failure after the row is written undoes both."""
+    message = Message("discord", KEY, "customer-1", "환불은 언제 되나요?", time.time(), "m1")
+    inbound = await any_store.record_inbound(storable(message), "customer")
+    relay = Post("slack", "relay", THREAD, text="Customer: 환불은 언제 되나요?")
+    write = any_store.outbox.write
+
+    def crash_after_writing(post: Post) -> int:
+        write(post)
+        raise RuntimeError("the process dies mid-transaction")
+
+    monkeypatch.setattr(any_store.outbox, "write", crash_after_writing)
+    with pytest.raises(RuntimeError):
+        await any_store.mark_handled(inbound.id, relay)
+    assert raw(any_store, "SELECT COUNT(*) FROM outbox") == [(0,)]
+    assert raw(any_store, "SELECT handled_at FROM messages WHERE id = ?", [inbound.id]) == [(None,)]
+    monkeypatch.setattr(any_store.outbox, "write", write)
+    await any_store.mark_handled(inbound.id, relay)
+    [(handled,)] = raw(any_store, "SELECT handled_at FROM messages WHERE id = ?", [inbound.id])
+    [item] = await any_store.outbox.take(["slack"], None)
+    assert handled is not None and (item.kind, item.text) == ("relay", relay.text)
+
+
+async def test_an_agent_reply_is_queued_with_its_record(any_store: SqlStore) -> None:
+    """The queued send carries the recorded message's id as its reference, as a reply posted
+    here would (``agent:<id>``)."""
+    message = Message("discord", KEY, "customer-1", "상담원 연결해 주세요", time.time(), "m1")
+    await any_store.record_inbound(storable(message), "customer")
+    number = await any_store.record_outbound(
+        KEY,
+        "discord",
+        "상담원 답변입니다",
+        "agent",
+        lambda mid: Post("discord", "send", KEY, text="상담원 답변입니다", ref=f"agent:{mid}"),
+    )
+    [item] = await any_store.outbox.take(["discord"], None)
+    assert (item.kind, item.target, item.ref) == ("send", KEY, f"agent:{number}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -21,7 +22,7 @@ from bot.responder.base import ReplyRequest, Responder, Turn
 from bot.responder.composer import ComposerResponder, compose
 from bot.responder.staff import staff_reply
 from bot.storage.interface import Store
-from bot.storage.records import Inbound
+from bot.storage.records import Inbound, Post
 from bot.texts import text as fixed_text
 from bot.types import Emotion, Escalation, Language, Message, Reply, audience_for
 from bot.understanding.emotion import EmotionDetector
@@ -414,9 +415,10 @@ class Engine:
         log.info("reply %d to %s posted after a restart", reply_id, key)
         return Outcome("replied", inbound_id, reply)
 
-    async def relayed(self, outcome: Outcome) -> None:
-        """Mark a relayed message handled once it reached the agents (or could not, for good)."""
-        await self.store.mark_handled(outcome.inbound_id)
+    async def relayed(self, outcome: Outcome, post: Post | None = None) -> None:
+        """Mark a relayed message handled once it reached the agents (or could not, for good),
+        or once ``post`` (its relay by another replica) is queued with it."""
+        await self.store.mark_handled(outcome.inbound_id, post)
 
     # --- the agents' side ----------------------------------------------------------------
 
@@ -428,8 +430,10 @@ class Engine:
             await self.store.update_handoff(ticket.id, agent=agent, taken_at=time.time())
         return moved
 
-    async def agent_message(self, key: str, agent: str, text: str) -> Reply:
+    async def agent_message(self, key: str, agent: str, text: str, *, queue: bool = False) -> Reply:
         """Relay an agent's message to the customer; the conversation becomes ``human``.
+        ``queue``: another replica holds the customer's platform, so the reply is queued in
+        the outbox with its record (the caller posts it otherwise).
 
         Raises :class:`handoff.InvalidTransition` when the conversation has no open handoff.
         """
@@ -437,12 +441,17 @@ class Engine:
             raise handoff.InvalidTransition(f"conversation {key} has no open handoff")
         conversation = await self.store.conversation(key, "")
         text = utf8(text)
-        message_id = await self.store.record_outbound(key, conversation.platform, text, "agent")
         language: Language = "ko" if conversation.language == "ko" else "en"
+        post = _send(conversation.platform, key, text, "agent", language) if queue else None
+        message_id = await self.store.record_outbound(
+            key, conversation.platform, text, "agent", post
+        )
         return Reply(key, text, f"agent:{message_id}", language)
 
-    async def resolve(self, key: str, agent: str) -> Reply | None:
-        """End the handoff: back to the bot with the stale context cleared; returns the notice."""
+    async def resolve(self, key: str, agent: str, *, queue: bool = False) -> Reply | None:
+        """End the handoff: back to the bot with the stale context cleared; returns the notice
+        (``queue``: queued in the outbox with its record, for the replica holding the
+        customer's platform)."""
         moved = await self.store.set_state(key, "bot", expected=handoff.sources("resolve"))
         if not moved:
             return None
@@ -454,10 +463,23 @@ class Engine:
         conversation = await self.store.conversation(key, "")
         language: Language = "ko" if conversation.language == "ko" else "en"
         notice = fixed_text("resolved", language)
-        message_id = await self.store.record_outbound(key, conversation.platform, notice)
+        post = _send(conversation.platform, key, notice, "resolve", language) if queue else None
+        message_id = await self.store.record_outbound(
+            key, conversation.platform, notice, "system", post
+        )
         await self.store.clear_context(key)
         log.info("conversation %s resolved by %s, back to the bot", key, agent)
         return Reply(key, notice, f"resolve:{message_id}", language)
+
+
+def _send(
+    platform: str, key: str, text: str, kind: str, language: Language
+) -> Callable[[int], Post]:
+    """The outbox row sending ``text`` into conversation ``key``, given its message's id (the
+    reply's reference, ``<kind>:<id>``, as when posted here)."""
+    return lambda message_id: Post(
+        platform, "send", key, text=text, ref=f"{kind}:{message_id}", language=language
+    )
 
 
 def _relay(message: Message, inbound_id: int) -> Outcome:

@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
 from bot.conversation.handoff import InvalidTransition
 from bot.conversation.summarizer import finish_ticket
-from bot.storage.records import Handoff, Inbound, Pending
+from bot.storage.records import Handoff, Inbound, Pending, Post
 from bot.types import Emotion, EmotionLabel, Language, Message, Reply
 from bot.understanding.privacy import redact
 from knowledge.language import detect_language
@@ -193,9 +193,11 @@ class Router:
         if self.desk is None and await self.held_elsewhere(self.desk_platform):
             # The desk's replica posts it: free our claim and tell it.
             assert self.desk_platform is not None
+            post = Post(self.desk_platform, "ticket", str(ticket.id))
             if claimed:
-                await store.release_ticket(ticket.id)
-            await store.outbox.put(self.desk_platform, "ticket", str(ticket.id))
+                await store.release_ticket(ticket.id, post)
+            else:
+                await store.outbox.put(post.platform, post.kind, post.target)
             log.info("handoff #%d: ticket queued for the %s replica", ticket.id, self.desk_platform)
             return None
         if self.desk is None:
@@ -256,12 +258,12 @@ class Router:
         text = outcome.relay_text or "(empty)"
         try:
             if self.desk is None:
+                # The desk's replica relays it: queued as the message is marked handled.
                 assert self.desk_platform is not None
-                await self.engine.store.outbox.put(
-                    self.desk_platform, "relay", ticket.thread_ref, author=author, text=text
-                )
-            else:
-                await self.desk.relay(ticket.thread_ref, author, text)
+                relay = Post(self.desk_platform, "relay", ticket.thread_ref, text, None, author)
+                await self.engine.relayed(outcome, relay)
+                return
+            await self.desk.relay(ticket.thread_ref, author, text)
         except Exception as exc:
             log.error("relay of a message in %s to the agents failed: %s", key, _reason(exc))
             await self.engine.store.unclaim(outcome.inbound_id)
@@ -319,15 +321,16 @@ class Router:
         if not await self.engine.store.first_sighting(platform, event_id, "agent_message"):
             return "duplicate"
         key = ticket.conversation_key
+        sender = self.sender_for(key)
+        elsewhere = sender is None and await self.held_elsewhere(platform_of(key))
         try:
-            reply = await self.engine.agent_message(key, agent, text)
+            # Held elsewhere, the reply is queued for that replica with its record.
+            reply = await self.engine.agent_message(key, agent, text, queue=elsewhere)
         except InvalidTransition:
             log.info("agent %s wrote in the closed ticket #%d; nothing relayed", agent, ticket.id)
             await self._note(thread_ref, AGENT_NOTES["refused"])
             return "refused"
-        sender = self.sender_for(key)
-        if sender is None and await self.held_elsewhere(platform_of(key)):
-            await self._send_elsewhere(reply)
+        if elsewhere:
             return "relayed"
         reason = f"{platform_of(key)} is not running in this process" if sender is None else ""
         if sender is not None:
@@ -347,13 +350,14 @@ class Router:
     async def resolve(self, key: str, agent: str) -> bool:
         """Give the conversation back to the bot and tell the customer; ``False`` if it was
         already with the bot."""
-        notice = await self.engine.resolve(key, agent)
+        sender = self.sender_for(key)
+        elsewhere = sender is None and await self.held_elsewhere(platform_of(key))
+        notice = await self.engine.resolve(key, agent, queue=elsewhere)
         if notice is None:
             return False
-        sender = self.sender_for(key)
         try:
-            if sender is None and await self.held_elsewhere(platform_of(key)):
-                await self._send_elsewhere(notice)
+            if elsewhere:
+                pass  # queued for the replica holding the customer's platform
             elif sender is None:
                 raise ConnectionError(f"{platform_of(key)} is not running in this process")
             else:
@@ -361,17 +365,6 @@ class Router:
         except Exception as exc:
             log.error("resolve notice for %s not delivered: %s", key, _reason(exc))
         return True
-
-    async def _send_elsewhere(self, reply: Reply) -> None:
-        """Queue ``reply`` for the replica holding its customer's platform."""
-        await self.engine.store.outbox.put(
-            platform_of(reply.conversation_key),
-            "send",
-            reply.conversation_key,
-            text=reply.text,
-            ref=reply.in_reply_to,
-            language=reply.language,
-        )
 
     async def _note(self, thread_ref: str, text: str) -> None:
         if self.desk is None:

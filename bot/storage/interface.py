@@ -12,7 +12,7 @@ attribute: ``store.corrections``, ``store.retention`` and ``store.insights``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from bot.storage.records import (
     OutboxKind,
     Outgoing,
     Pending,
+    Post,
     RecentActivity,
     Replica,
     ReplyContext,
@@ -301,8 +302,9 @@ class Store(VectorCache, Protocol):
         """Attach analysis results (language, emotion, intent, ...) to an inbound row."""
         ...
 
-    async def mark_handled(self, inbound_id: int) -> None:
-        """Mark an inbound message as fully handled: a later duplicate is never processed."""
+    async def mark_handled(self, inbound_id: int, post: Post | None = None) -> None:
+        """Mark an inbound message as fully handled: a later duplicate is never processed.
+        ``post``: queued in the outbox in the same transaction."""
         ...
 
     async def unclaim(self, inbound_id: int) -> None:
@@ -352,9 +354,16 @@ class Store(VectorCache, Protocol):
         ...
 
     async def record_outbound(
-        self, conversation_key: str, platform: str, text: str, role: str = "system"
+        self,
+        conversation_key: str,
+        platform: str,
+        text: str,
+        role: str = "system",
+        post: Callable[[int], Post] | None = None,
     ) -> int:
-        """Record a message the bot posted that answers no inbound (relay, notice)."""
+        """Record a message the bot posted that answers no inbound (relay, notice).
+        ``post``: given the new message's id, what to queue in the outbox in the same
+        transaction."""
         ...
 
     async def set_platform_id(self, message_id: int, platform_message_id: str) -> None:
@@ -437,8 +446,9 @@ class Store(VectorCache, Protocol):
         claim (at creation, or by another sweep) has expired; ``False`` if someone holds it."""
         ...
 
-    async def release_ticket(self, handoff_id: int) -> None:
-        """Free the claim on a ticket that could not be posted, for the next sweep."""
+    async def release_ticket(self, handoff_id: int, post: Post | None = None) -> None:
+        """Free the claim on a ticket that could not be posted, for the next sweep.
+        ``post``: queued in the outbox in the same transaction."""
         ...
 
     async def handoff_by_id(self, handoff_id: int) -> Handoff | None:

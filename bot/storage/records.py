@@ -277,6 +277,20 @@ OUTBOX_MAX_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
+class Post:
+    """A post to queue in the outbox together with the state change it comes from (in the
+    same transaction): a crash leaves both or neither."""
+
+    platform: str
+    kind: OutboxKind
+    target: str
+    text: str | None = None
+    ref: str | None = None
+    author: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One post waiting in the outbox for a replica that holds its platform."""
 

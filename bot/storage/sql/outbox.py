@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from bot.storage.records import OUTBOX_MAX_ATTEMPTS, OutboxKind, Outgoing
+from bot.storage.records import OUTBOX_MAX_ATTEMPTS, OutboxKind, Outgoing, Post
 from bot.storage.sql.database import Bound
 from bot.storage.sql.replicas import cutoffs, free_claim
 
@@ -39,21 +39,28 @@ class SqlOutbox(Bound):
         language: str | None = None,
     ) -> int:
         """Queue one post for a replica holding ``platform``; returns the row's number."""
-        now = time.time()
-        sealed = self.cipher.seal(text) if text is not None else None
+        post = Post(platform, kind, target, text, ref, author, language)
 
         def run() -> int:
             with self._write():
-                row = self._sql.insert(
-                    "INSERT INTO outbox (platform, kind, target, ref, author, text, language, "
-                    "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [platform, kind, target, ref, author, sealed, language, now, now],
-                )
-                self._database.notify(CHANNEL, platform)
-            assert row is not None
-            return row
+                return self.write(post)
 
         return await self._run(run)
+
+    def write(self, post: Post) -> int:
+        """Insert ``post`` (and notify the replicas) inside the caller's unit of work, so it
+        commits with the state change it belongs to."""
+        now = time.time()
+        sealed = self.cipher.seal(post.text) if post.text is not None else None
+        fields = (post.platform, post.kind, post.target, post.ref, post.author, sealed)
+        row = self._sql.insert(
+            "INSERT INTO outbox (platform, kind, target, ref, author, text, language, "
+            "created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*fields, post.language, now, now],
+        )
+        self._database.notify(CHANNEL, post.platform)
+        assert row is not None
+        return row
 
     async def take(
         self, platforms: Sequence[str], replica: str | None, limit: int = 20

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from bot.storage.records import (
     Inbound,
     KnowledgeVersion,
     Pending,
+    Post,
     RecentActivity,
     ResolvedHandoff,
     StoredMessage,
@@ -317,14 +318,18 @@ class SqlStore(Bound):
 
         await self._run(run)
 
-    async def mark_handled(self, inbound_id: int) -> None:
-        """Mark an inbound message as fully handled: a later duplicate is never processed."""
+    async def mark_handled(self, inbound_id: int, post: Post | None = None) -> None:
+        """Mark an inbound message as fully handled: a later duplicate is never processed.
+        ``post``: queued in the outbox in the same transaction (a relay another replica
+        makes)."""
 
         def run() -> None:
-            with self._write():
+            with self._transaction():
                 self._sql.execute(
                     "UPDATE messages SET handled_at = ? WHERE id = ?", [time.time(), inbound_id]
                 )
+                if post is not None:
+                    self.outbox.write(post)
 
         await self._run(run)
 
@@ -468,18 +473,27 @@ class SqlStore(Bound):
         return await self._run(run)
 
     async def record_outbound(
-        self, conversation_key: str, platform: str, text: str, role: str = "system"
+        self,
+        conversation_key: str,
+        platform: str,
+        text: str,
+        role: str = "system",
+        post: Callable[[int], Post] | None = None,
     ) -> int:
-        """Record a message the bot posted that answers no inbound (relay, notice)."""
+        """Record a message the bot posted that answers no inbound (relay, notice).
+        ``post``: given the new message's id, what to queue in the outbox in the same
+        transaction (when another replica posts it)."""
 
         def run() -> int:
-            with self._write():
+            with self._transaction():
                 new_id = self._sql.insert(
                     "INSERT INTO messages (conversation_key, platform, direction, role, text,"
                     " created_at) VALUES (?, ?, 'out', ?, ?, ?)",
                     [conversation_key, platform, role, self.cipher.seal(text), time.time()],
                 )
-            assert new_id is not None
+                assert new_id is not None
+                if post is not None:
+                    self.outbox.write(post(new_id))
             return new_id
 
         return await self._run(run)
@@ -764,14 +778,18 @@ class SqlStore(Bound):
 
         return await self._run(run)
 
-    async def release_ticket(self, handoff_id: int) -> None:
-        """Free the claim on a ticket that could not be posted, for the next sweep."""
+    async def release_ticket(self, handoff_id: int, post: Post | None = None) -> None:
+        """Free the claim on a ticket that could not be posted, for the next sweep.
+        ``post``: queued in the outbox in the same transaction (the desk's replica posts
+        the ticket)."""
 
         def run() -> None:
-            with self._write():
+            with self._transaction():
                 self._sql.execute(
                     "UPDATE handoffs SET ticket_claimed_at = NULL WHERE id = ?", [handoff_id]
                 )
+                if post is not None:
+                    self.outbox.write(post)
 
         await self._run(run)
 
