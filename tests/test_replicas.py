@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from bot.storage.sql.replicas import DEAD_AFTER_SECONDS
 from bot.storage.sql.store import SqlStore
 from bot.types import Message
 from knowledge.entries import Entry
-from tests.backends import Backend, backend_for, raw
+from tests.backends import Backend, backend_for, pg_admin, raw
 
 KEY = "slack:C1/1700000000.000100"
 
@@ -290,3 +291,24 @@ async def test_without_waiting_the_lock_says_when_another_holds_it(backend: Back
         assert not await asyncio.create_task(try_hold(two, KEY))
         assert await asyncio.create_task(try_hold(two, "slack:T1:D2:2.0"))
     assert await asyncio.create_task(try_hold(two, KEY))
+
+
+async def test_a_connection_the_server_dropped_is_replaced_not_failed(tmp_path: Path) -> None:
+    """After a PostgreSQL restart or failover the pool's connections are dead; the next unit
+    of work and the next conversation lock get fresh ones instead of an error."""
+    with backend_for("postgresql", tmp_path) as backend:
+        store = backend.open()
+        async with store.conversation_lock(KEY):
+            pass
+        assert await store.conversation_owner(KEY) is None
+        database: Any = store._database
+        pools = [database.pool, await database._lock_pool()]
+        # Every idle connection of both pools (the pools' own deque: no public view of it).
+        pids = [conn.info.backend_pid for pool in pools for conn in pool._pool]
+        assert len(pids) >= 2
+        with pg_admin() as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert await store.conversation_owner(KEY) is None
+        async with store.conversation_lock(KEY) as held:
+            assert held

@@ -152,6 +152,9 @@ class PostgresDatabase(Database):
                 open=True,
                 name="ondo",
                 kwargs={"connect_timeout": 10, "application_name": "ondo"},
+                # A connection the server dropped (a restart, a failover) is replaced when
+                # taken, rather than failing the unit of work that got it.
+                check=ConnectionPool.check_connection,
             )
             pool.wait(timeout=10.0)
             database = cls(url, pool, size, cipher)
@@ -274,6 +277,7 @@ class PostgresDatabase(Database):
                 open=False,
                 name="ondo-locks",
                 kwargs={"autocommit": True, "connect_timeout": 10, "application_name": "ondo"},
+                check=AsyncConnectionPool.check_connection,
             )
             self._lock_pools[loop] = pool
             await pool.open(wait=True, timeout=10.0)
