@@ -303,12 +303,53 @@ async def test_a_connection_the_server_dropped_is_replaced_not_failed(tmp_path: 
         assert await store.conversation_owner(KEY) is None
         database: Any = store._database
         pools = [database.pool, await database._lock_pool()]
-        # Every idle connection of both pools (the pools' own deque: no public view of it).
+        # Every idle connection of both pools (the pools' own deque: no public view of it)
+        # and the shared lock session's.
         pids = [conn.info.backend_pid for pool in pools for conn in pool._pool]
-        assert len(pids) >= 2
+        pids += [s._conn.info.backend_pid for s in database._lock_sessions.values()]
+        assert len(pids) >= 3
         with pg_admin() as admin:
             for pid in pids:
                 admin.execute("SELECT pg_terminate_backend(%s)", [pid])
         assert await store.conversation_owner(KEY) is None
         async with store.conversation_lock(KEY) as held:
             assert held
+
+
+async def test_many_conversations_held_at_once_cost_one_connection(tmp_path: Path) -> None:
+    """A replica handling a hundred customers side by side must not take a hundred of the
+    server's connections (PostgreSQL allows 100 by default, for every replica together)."""
+    with backend_for("postgresql", tmp_path) as backend:
+        store = backend.open()
+        keys = [f"slack:T1:D{i}:1.0" for i in range(20)]
+        entered = 0
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def hold(key: str) -> None:
+            nonlocal entered
+            async with store.conversation_lock(key) as held:
+                assert held
+                entered += 1
+                if entered == len(keys):
+                    inside.set()
+                await release.wait()
+
+        tasks = [asyncio.create_task(hold(key)) for key in keys]
+        await inside.wait()
+        database: Any = store._database
+        [session] = database._lock_sessions.values()
+        pid = session._conn.info.backend_pid
+        with pg_admin() as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid = %s",
+                [pid],
+            ).fetchone()
+        assert row == (len(keys),)
+        release.set()
+        await asyncio.gather(*tasks)
+        with pg_admin() as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s", [pid]
+            ).fetchone()
+        assert row == (0,)

@@ -21,6 +21,7 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
     nullcontext,
+    suppress,
 )
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -38,9 +39,10 @@ T = TypeVar("T")
 
 POOL_SIZE = 4
 """Connections (and worker threads) per process unless the settings say otherwise."""
-LOCK_CONNECTIONS = 32
-"""At most this many conversations are handled at once per process (each holds its lock on a
-connection of its own); more wait their turn."""
+LOCK_CONNECTIONS = 4
+"""Connections per process for waiting on a conversation another replica holds (rare: a
+process holds every conversation lock it can take at once on one shared connection); more
+waiters queue for them."""
 
 
 def lock_number(name: str) -> int:
@@ -133,6 +135,7 @@ class PostgresDatabase(Database):
         self._local = threading.local()
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="ondo-pg")
         self._lock_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+        self._lock_sessions: dict[asyncio.AbstractEventLoop, _LockSession] = {}
 
     @classmethod
     def open(
@@ -205,26 +208,37 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def conversation_lock(self, key: str, *, wait: bool = True) -> AsyncIterator[bool]:
-        """Hold ``key`` with a session advisory lock on a connection of its own (async, so
-        waiting for it blocks no thread): other replicas wait for it in turn, and a replica
-        that dies lets go with its connection. Without ``wait``, yields ``False`` at once
-        when another replica holds it."""
-        pool = await self._lock_pool()
+        """Hold ``key`` with a session advisory lock: other replicas wait for it in turn, and
+        a replica that dies lets go with its connection. A lock no other replica holds is
+        taken at once on this process's one shared lock session (so a hundred conversations
+        handled side by side cost one connection, not a hundred); one another replica holds
+        is waited for on a connection of its own (async: waiting blocks no thread). Without
+        ``wait``, yields ``False`` at once when another replica holds it."""
         number = lock_number(f"conversation:{key}")
+        session = self._lock_session()
+        if await session.try_lock(number):
+            try:
+                yield True
+            finally:
+                await session.unlock(number)
+            return
+        if not wait:
+            yield False
+            return
+        pool = await self._lock_pool()
         async with pool.connection() as conn:
-            if wait:
-                await conn.execute("SELECT pg_advisory_lock(%s)", [number])
-            else:
-                row = await (
-                    await conn.execute("SELECT pg_try_advisory_lock(%s)", [number])
-                ).fetchone()
-                if row is None or not row[0]:
-                    yield False
-                    return
+            await conn.execute("SELECT pg_advisory_lock(%s)", [number])
             try:
                 yield True
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", [number])
+
+    def _lock_session(self) -> _LockSession:
+        loop = asyncio.get_running_loop()
+        session = self._lock_sessions.get(loop)
+        if session is None:
+            session = self._lock_sessions[loop] = _LockSession(self.url)
+        return session
 
     async def exclusive(self, name: str, *, wait: bool) -> AbstractAsyncContextManager[None] | None:
         """Hold ``name`` in every replica with a session advisory lock on a connection of its
@@ -319,7 +333,70 @@ class PostgresDatabase(Database):
         for loop, pool in self._lock_pools.items():
             if loop.is_running() and not loop.is_closed():
                 asyncio.run_coroutine_threadsafe(pool.close(), loop)
+        for loop, session in self._lock_sessions.items():
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(session.close(), loop)
         self._lock_pools.clear()
+        self._lock_sessions.clear()
+
+
+class _LockSession:
+    """One connection holding every conversation lock this process could take at once.
+
+    A session's advisory locks are its own, so many tasks share it: each takes and releases
+    its key (psycopg serialises their statements on the connection; each is a few
+    microseconds of server time). The store's per-key ``asyncio.Lock`` ensures no two tasks
+    here ask for one key, so a key is never held twice by this session. If the connection
+    drops, its locks go with it (as a dead replica's do); the next lock reconnects."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._connecting = asyncio.Lock()
+
+    async def try_lock(self, number: int) -> bool:
+        """Take lock ``number`` if no other session holds it; ``False`` otherwise."""
+        for attempt in (1, 2):
+            conn = await self._connection()
+            try:
+                row = await (
+                    await conn.execute("SELECT pg_try_advisory_lock(%s)", [number])
+                ).fetchone()
+                return bool(row is not None and row[0])
+            except psycopg.OperationalError:
+                await self._drop(conn)
+                if attempt == 2:
+                    raise
+        return False  # pragma: no cover - the loop returns or raises
+
+    async def unlock(self, number: int) -> None:
+        """Release lock ``number`` (nothing to do if the session dropped meanwhile)."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        try:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", [number])
+        except psycopg.OperationalError:
+            await self._drop(conn)
+
+    async def close(self) -> None:
+        """Close the session (its locks are released with it)."""
+        if self._conn is not None:
+            await self._drop(self._conn)
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        async with self._connecting:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, connect_timeout=10, application_name="ondo-locks"
+                )
+            return self._conn
+
+    async def _drop(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self._conn is conn:
+            self._conn = None
+        with suppress(Exception):
+            await conn.close()
 
 
 class _Held:
