@@ -15,6 +15,7 @@ Names, payloads, message text and consent evidence are sealed with the store's c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -565,9 +566,7 @@ class SqlJourneys(Bound):
             None if row[18] is None else int(row[18]),
             float(row[19]),
         )
-        if not claimed:
-            return send
-        return ScheduledSend(**{**send.__dict__, **claimed})
+        return dataclasses.replace(send, **claimed) if claimed else send
 
     # --- consent -------------------------------------------------------------------------
 
