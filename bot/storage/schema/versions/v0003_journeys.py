@@ -109,11 +109,13 @@ def upgrade() -> None:
         sa.Column("id", Id, primary_key=True),
         sa.Column("customer_id", sa.Text(), nullable=False),
         sa.Column("category", sa.Text(), nullable=False),
-        sa.Column("granted", sa.Boolean(), nullable=False),
-        sa.Column("night", sa.Boolean(), nullable=False),
+        # Flags are integers 0/1, as everywhere in the schema (the same on both backends).
+        sa.Column("granted", sa.Integer(), nullable=False),
+        sa.Column("night", sa.Integer(), nullable=False),
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("evidence", sa.Text()),
         sa.Column("at", Time, nullable=False),
+        sa.CheckConstraint("granted IN (0, 1) AND night IN (0, 1)", name="journey_consent_flags"),
     )
     op.create_index("journey_consent_latest", "journey_consent", ["customer_id", "category", "at"])
     _outbox_kinds()
