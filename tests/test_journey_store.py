@@ -224,7 +224,7 @@ async def test_a_due_send_is_taken_once_by_two_replicas(backend: Backend) -> Non
     now = time.time()  # heartbeats are the wall clock's
     await one.replicas.join("one", platforms=("slack",))
     await two.replicas.join("two", platforms=("slack",))
-    ids = [await schedule(one, f"c-{n}", due_at=now - n) for n in range(12)]
+    ids = [await schedule(one, customer=f"cust-{n}", due_at=now - n) for n in range(12)]
     taken = await asyncio.gather(
         one.journeys.take_due(now, "one", limit=8), two.journeys.take_due(now, "two", limit=8)
     )
@@ -239,6 +239,20 @@ async def test_a_due_send_is_taken_once_by_two_replicas(backend: Backend) -> Non
     assert raw(one, "SELECT COUNT(*) FROM outbox WHERE kind = 'dm'") == [(12,)]
     linked = raw(one, "SELECT COUNT(*) FROM journey_sends s JOIN outbox o ON o.id = s.outbox_id")
     assert linked == [(12,)]
+
+
+async def test_one_send_per_customer_is_decided_at_a_time(backend: Backend) -> None:
+    one, two = backend.open(), backend.open()
+    now = time.time()
+    await one.replicas.join("one", platforms=("slack",))
+    await two.replicas.join("two", platforms=("slack",))
+    first = await schedule(one, "c-1", due_at=now - 2)
+    second = await schedule(one, "c-2", due_at=now - 1)
+    other = await schedule(one, "c-1", customer="cust-2", due_at=now)
+    assert [s.id for s in await one.journeys.take_due(now, "one")] == [first, other]
+    assert await two.journeys.take_due(now, "two") == []  # cust-1's first is being decided
+    assert await one.journeys.finish(first or 0, "sent", sent_at=now)
+    assert [s.id for s in await two.journeys.take_due(now, "two")] == [second]
 
 
 async def test_a_dead_replicas_claim_is_taken_over_and_posted_once(backend: Backend) -> None:
@@ -346,11 +360,13 @@ async def test_caps_count_what_was_sent_in_the_window(any_store: SqlStore) -> No
         ]
     ):
         await schedule(any_store, f"k-{n}", journey=journey, category=category, due_at=NOW + n)
-    sends = await journeys.take_due(NOW + 10, None)
-    assert len(sends) == 4
-    for send in sends[:3]:
-        assert await journeys.finish(send.id, "sent", sent_at=NOW + send.due_at - NOW)
-    assert await journeys.finish(sends[3].id, "suppressed", "cap")
+    for n in range(4):  # one send of a customer at a time, earliest first
+        [send] = await journeys.take_due(NOW + 10, None)
+        assert send.dedupe_key == f"k-{n}"
+        if n < 3:
+            assert await journeys.finish(send.id, "sent", sent_at=send.due_at)
+        else:
+            assert await journeys.finish(send.id, "suppressed", "cap")
     count = journeys.count_sent
     assert await count("cust-1", since=NOW - DAY, category="marketing") == 2
     assert await count("cust-1", since=NOW + 1, category="marketing") == 1

@@ -407,9 +407,17 @@ class SqlJourneys(Bound):
         """Claim up to ``limit`` sends due at ``now`` as ``replica``, earliest first: pending
         ones, and claims left by a replica that died or overran its lease (nothing was posted
         for them). One replica gets each (``FOR UPDATE SKIP LOCKED`` on PostgreSQL). A send
-        claimed :data:`SEND_MAX_CLAIMS` times without a decision is given up (``stuck``)."""
-        free = free_claim("claimed_at", "claimed_by")
+        claimed :data:`SEND_MAX_CLAIMS` times without a decision is given up (``stuck``).
+
+        One send per customer is decided at a time: a customer with a live claim, or a second
+        due send of one customer in this batch, waits for the next call, so a frequency cap
+        counted with :meth:`count_sent` before ``finish`` is not raced by a second send of the
+        same batch or of a replica that claimed before. (Two replicas claiming in the very same
+        instant on PostgreSQL could still each take one send of one customer.)"""
         lease = cutoffs(now, SEND_LEASE_SECONDS)
+        free = free_claim("claimed_at", "claimed_by")
+        free_s = free_claim("s.claimed_at", "s.claimed_by")
+        free_b = free_claim("b.claimed_at", "b.claimed_by")
 
         def run() -> list[ScheduledSend]:
             with self._transaction():
@@ -420,19 +428,27 @@ class SqlJourneys(Bound):
                     [*lease, SEND_MAX_CLAIMS],
                 )
                 rows = self._sql.execute(
-                    f"SELECT {_SEND_COLUMNS} FROM journey_sends WHERE due_at <= ? AND "
-                    f"(state = 'pending' OR (state = 'sending' AND {free})) "
-                    f"ORDER BY due_at, id LIMIT ?{self._database.skip_locked}",
-                    [now, *lease, max(0, limit)],
+                    f"SELECT {_SEND_COLUMNS} FROM journey_sends s WHERE s.due_at <= ? AND "
+                    f"(s.state = 'pending' OR (s.state = 'sending' AND {free_s})) "
+                    "AND NOT EXISTS (SELECT 1 FROM journey_sends b WHERE b.customer_id = "
+                    f"s.customer_id AND b.state = 'sending' AND b.id != s.id AND NOT {free_b}) "
+                    f"ORDER BY s.due_at, s.id LIMIT ?{self._database.skip_locked}",
+                    [now, *lease, *lease, max(0, limit)],
                 ).fetchall()
+                customers: set[str] = set()
+                mine = []
                 for row in rows:
+                    if row[2] in customers:
+                        continue
+                    customers.add(row[2])
+                    mine.append(row)
                     self._sql.execute(
                         "UPDATE journey_sends SET state = 'sending', claimed_at = ?, "
                         "claimed_by = ?, attempts = attempts + 1 WHERE id = ?",
                         [now, replica, row[0]],
                     )
             claimed = {"state": "sending", "claimed_at": now, "claimed_by": replica}
-            return [self._send(r, **claimed) for r in rows]
+            return [self._send(r, **claimed) for r in mine]
 
         return await self._run(run)
 
