@@ -20,7 +20,7 @@ from bot.storage.journey_records import (
     SEND_MAX_CLAIMS,
     JourneyStoreError,
 )
-from bot.storage.records import DEAD_AFTER_SECONDS, Post
+from bot.storage.records import DEAD_AFTER_SECONDS, Post, StoreError
 from bot.storage.sql.store import SqlStore
 from tests.backends import Backend, raw
 
@@ -80,6 +80,19 @@ async def test_a_duplicate_event_is_ignored_even_after_a_restart(
     assert event.payload == payload
     assert raw(again, "SELECT COUNT(*) FROM journey_events") == [(1,)]
     assert await again.journeys.event("ev-unknown") is None
+
+
+async def test_a_customers_events_are_read_back_in_the_order_they_occurred(
+    any_store: SqlStore,
+) -> None:
+    journeys = any_store.journeys
+    await journeys.record_event("ev-2", "order.placed", NOW + 60, "cust-1", {"order": "A-1"})
+    await journeys.record_event("ev-1", "cart.abandoned", NOW, "cust-1", PAYLOADS["ko"])
+    await journeys.record_event("ev-3", "order.placed", NOW, "cust-2", {})
+    assert [e.event_id for e in await journeys.events("cust-1")] == ["ev-1", "ev-2"]
+    [placed] = await journeys.events("cust-1", since=NOW + 1, type="order.placed")
+    assert placed.payload == {"order": "A-1"}
+    assert await journeys.events("cust-1", type="customer.returned") == []
 
 
 async def test_an_unknown_event_type_is_stored(any_store: SqlStore) -> None:
@@ -346,6 +359,27 @@ async def test_a_refused_dm_marks_the_send_and_the_identity_undeliverable(
     assert (stats.sent, stats.undeliverable) == (0, 1)
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"text": "가" * 20_001}, "text is longer than 20000"),
+        ({"text": "Hello\x00"}, "text contains a NUL"),
+        ({"due_at": float("inf")}, "due_at must be a finite"),
+        ({"category": ""}, "category must be a non-empty"),
+        ({"dedupe_key": None}, "dedupe_key must be a non-empty"),
+        ({"journey": "j" * 201}, "journey is longer than 200"),
+    ],
+)
+async def test_a_malformed_send_is_a_one_line_error_and_schedules_nothing(
+    any_store: SqlStore, fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(JourneyStoreError, match=message):
+        await schedule(any_store, **fields)
+    with pytest.raises(JourneyStoreError, match="user must be a non-empty"):
+        await any_store.journeys.link("cust-1", "slack", "")
+    assert raw(any_store, "SELECT COUNT(*) FROM journey_sends") == [(0,)]
+
+
 # --- caps and figures ------------------------------------------------------------------------
 
 
@@ -401,7 +435,7 @@ async def test_the_consent_ledger_keeps_history_and_the_latest_entry_wins(
         "cust-1", "marketing", granted=False, source="opt-out", evidence="수신거부", at=NOW + 5
     )
     await journeys.set_consent(
-        "cust-1", "review_request", granted=True, source="cli", evidence="stop? no: yes", at=NOW + 1
+        "cust-1", "review_request", granted=False, source="opt-out", evidence="STOP", at=NOW + 1
     )
     # An older entry recorded later (a late webhook) does not override the opt-out.
     await journeys.set_consent("cust-1", "marketing", granted=True, source="webhook", at=NOW + 2)
@@ -411,7 +445,7 @@ async def test_the_consent_ledger_keeps_history_and_the_latest_entry_wins(
     history = await journeys.consent_history("cust-1")
     assert [(c.category, c.granted, c.at) for c in history] == [
         ("marketing", True, NOW),
-        ("review_request", True, NOW + 1),
+        ("review_request", False, NOW + 1),
         ("marketing", True, NOW + 2),
         ("marketing", False, NOW + 5),
     ]
@@ -522,9 +556,14 @@ async def test_nothing_personal_is_stored_in_clear_with_a_key(backend: Backend) 
             assert secret not in everything, secret
     customer = await store.journeys.customer("cust-1")
     assert customer is not None and customer.name == "김민지"
+    raw(store, "DELETE FROM outbox")  # the journey columns alone are checked at start
+    store.close()
+    with pytest.raises(StoreError, match="cannot be decrypted"):
+        backend.open(cipher_for(generate_key()))
+    store = backend.open(cipher_for(key))
     # A rotation reseals the journey columns too: the new key alone reads them.
     second = generate_key()
-    assert await store.retention.reseal(cipher_for(second)) == 6
+    assert await store.retention.reseal(cipher_for(second)) == 5
     store.close()
     rotated = backend.open(cipher_for(second))
     event = await rotated.journeys.event("ev-en")

@@ -43,6 +43,12 @@ class Journeys(Protocol):
         """The stored event ``event_id``, if any."""
         ...
 
+    async def events(
+        self, customer_id: str, *, since: float | None = None, type: str | None = None
+    ) -> list[JourneyEvent]:
+        """A customer's stored events (since ``since``, of ``type``), as they occurred."""
+        ...
+
     async def upsert_customer(
         self,
         customer_id: str,

@@ -153,12 +153,36 @@ class SqlJourneys(Bound):
                 "FROM journey_events WHERE event_id = ?",
                 [event_id],
             )
-            if row is None:
-                return None
-            payload = json.loads(self.cipher.open(row[4]))
-            return JourneyEvent(row[0], row[1], float(row[2]), row[3], payload, float(row[5]))
+            return self._event(row) if row is not None else None
 
         return await self._run(run)
+
+    async def events(
+        self, customer_id: str, *, since: float | None = None, type: str | None = None
+    ) -> list[JourneyEvent]:
+        """``customer_id``'s stored events (that occurred at or after ``since``, of ``type``,
+        when given), in the order they occurred: what a conversion is counted from."""
+        sql = (
+            "SELECT event_id, type, occurred_at, customer_id, payload, received_at "
+            "FROM journey_events WHERE customer_id = ?"
+        )
+        params: list[Any] = [customer_id]
+        if since is not None:
+            sql += " AND occurred_at >= ?"
+            params.append(since)
+        if type is not None:
+            sql += " AND type = ?"
+            params.append(type)
+
+        def run() -> list[JourneyEvent]:
+            rows = self._sql.execute(sql + " ORDER BY occurred_at, id", params).fetchall()
+            return [self._event(r) for r in rows]
+
+        return await self._run(run)
+
+    def _event(self, row: Sequence[Any]) -> JourneyEvent:
+        payload = json.loads(self.cipher.open(row[4]))
+        return JourneyEvent(row[0], row[1], float(row[2]), row[3], payload, float(row[5]))
 
     async def upsert_customer(
         self,
