@@ -368,6 +368,7 @@ async def test_a_refused_dm_marks_the_send_and_the_identity_undeliverable(
         ({"category": ""}, "category must be a non-empty"),
         ({"dedupe_key": None}, "dedupe_key must be a non-empty"),
         ({"journey": "j" * 201}, "journey is longer than 200"),
+        ({"trigger_event_id": "e" * 201}, "trigger_event_id is longer than 200"),
     ],
 )
 async def test_a_malformed_send_is_a_one_line_error_and_schedules_nothing(

@@ -354,7 +354,7 @@ class SqlJourneys(Bound):
         params = [
             _key("journey", journey),
             _key("customer_id", customer_id),
-            trigger_event_id,
+            _text("trigger_event_id", trigger_event_id, MAX_ID_CHARS),
             _key("category", category),
             _key("dedupe_key", dedupe_key),
             _text("match_value", match_value, MAX_ID_CHARS),
