@@ -14,8 +14,10 @@ from sqlalchemy.pool import StaticPool
 
 import bot.storage.sqlite.migrations
 from bot.storage import schema
+from bot.storage.sql.store import SqlStore
 from bot.storage.sqlite import SQLiteStore
 from bot.storage.sqlite.migrations import MIGRATIONS, migrate
+from tests.backends import BACKENDS, backend_for, raw
 
 ALL_APPLIED = [(n, step.__name__) for n, step in enumerate(MIGRATIONS, start=1)]
 
@@ -296,3 +298,119 @@ def test_an_old_file_is_finished_by_its_runner_then_stamped(
         assert revisions == [(schema.head(),)]
     finally:
         store.close()
+
+
+def test_revision_0003_keeps_queued_posts_and_lets_the_outbox_carry_dms() -> None:
+    """A file at 0002 with posts waiting: the outbox is rewritten (its kind check now admits
+    ``dm``) without losing a row, its index or its row numbers."""
+    conn = sqlite3.connect(":memory:")
+    engine = sa.create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+    with engine.connect() as connection:
+        command.upgrade(schema.config(connection), "0002")
+        connection.commit()
+    conn.execute(
+        "INSERT INTO outbox (id, platform, kind, target, text, created_at, due_at) "
+        "VALUES (7, 'slack', 'relay', 'slack:C1:1.0', '고객: 환불', 1, 1)"
+    )
+    conn.commit()
+    with engine.connect() as connection:
+        command.upgrade(schema.config(connection), "head")
+        connection.commit()
+    try:
+        assert conn.execute("SELECT id, kind, text, attempts FROM outbox").fetchall() == [
+            (7, "relay", "고객: 환불", 0)
+        ]
+        conn.execute(
+            "INSERT INTO outbox (platform, kind, target, text, created_at, due_at) "
+            "VALUES ('discord', 'dm', '4242', 'Your order was delivered', 2, 2)"
+        )
+        assert conn.execute("SELECT MAX(id) FROM outbox").fetchone() == (8,)
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(
+                "INSERT INTO outbox (platform, kind, target, created_at, due_at) "
+                "VALUES ('slack', 'shout', 'U1', 3, 3)"
+            )
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(outbox)")}
+        assert "outbox_due" in indexes
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        (
+            "INSERT INTO journey_sends (journey, customer_id, category, dedupe_key, due_at, "
+            "created_at, state) VALUES ('j', 'c', 'marketing', 'k', 0, 0, ?)",
+            ["shipped"],
+        ),
+        (
+            "INSERT INTO journey_events (event_id, type, occurred_at, customer_id, payload, "
+            "received_at) VALUES (?, 'order.placed', 0, 'c', '{}', 0)",
+            ["ev-1"],
+        ),
+        (
+            'INSERT INTO journey_identities (platform, "user", customer_id, linked_at) '
+            "VALUES ('slack', ?, 'other', 0)",
+            ["U1"],
+        ),
+    ],
+)
+def test_journey_constraints(sql: str, params: list[str]) -> None:
+    db = SQLiteStore.open(":memory:")
+    try:
+        conn = db._db.conn
+        conn.execute(
+            "INSERT INTO journey_events (event_id, type, occurred_at, customer_id, payload, "
+            "received_at) VALUES ('ev-1', 'order.placed', 0, 'c', '{}', 0)"
+        )
+        conn.execute(
+            'INSERT INTO journey_identities (platform, "user", customer_id, linked_at) '
+            "VALUES ('slack', 'U1', 'cust-1', 0)"
+        )
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(sql, params)
+    finally:
+        db.close()
+
+
+def _journey_shape(store: SqlStore) -> dict[str, list[tuple[str, bool]]]:
+    """The journey tables' columns (name, nullable), in order, as the database reports them."""
+    if store._database.dialect == "sqlite":
+        rows = [
+            (table, r[1], not r[3] and not r[5])
+            for table in JOURNEY_TABLES
+            for r in raw(store, f"PRAGMA table_info({table})")
+        ]
+    else:
+        rows = [
+            (r[0], r[1], r[2] == "YES")
+            for r in raw(
+                store,
+                "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name LIKE 'journey%' "
+                "ORDER BY table_name, ordinal_position",
+            )
+        ]
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for table, column, nullable in rows:
+        out.setdefault(table, []).append((column, nullable))
+    return out
+
+
+JOURNEY_TABLES = (
+    "journey_consent",
+    "journey_customers",
+    "journey_events",
+    "journey_identities",
+    "journey_sends",
+)
+
+
+def test_journey_tables_have_the_same_shape_on_both_backends(tmp_path: Path) -> None:
+    shapes = []
+    for name in BACKENDS:
+        with backend_for(name, tmp_path) as backend:
+            shapes.append(_journey_shape(backend.open()))
+    assert sorted(shapes[0]) == list(JOURNEY_TABLES)
+    assert shapes[0] == shapes[1]

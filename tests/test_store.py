@@ -68,6 +68,11 @@ ONDO_TABLES = (
     "kb_changes",
     "replicas",
     "outbox",
+    "journey_events",
+    "journey_customers",
+    "journey_identities",
+    "journey_sends",
+    "journey_consent",
 )
 
 

@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from bot.storage.crypto import Cipher
+from bot.storage.journey_interface import Journeys
 from bot.storage.records import (
     Conversation,
     Correction,
@@ -118,6 +119,11 @@ class Retention(Protocol):
         ratings; other people's messages stay. Returns what was deleted."""
         ...
 
+    async def forget_customer(self, customer_id: str) -> dict[str, int]:
+        """Delete everything journeys stored about shop customer ``customer_id`` (events,
+        profile, links, sends, consent); returns what was deleted, by table."""
+        ...
+
 
 class InsightsReader(Protocol):
     """Read-only rows for the conversation reports (``store.insights``)."""
@@ -198,6 +204,11 @@ class Store(VectorCache, Protocol):
     """Conversations, messages, handoffs, ratings, cached embeddings and imported knowledge,
     with its parts. Every ``async`` method may be called from the event loop: a backend does
     its I/O without blocking it."""
+
+    @property
+    def journeys(self) -> Journeys:
+        """Customer journeys: events, customers, scheduled sends and consent."""
+        ...
 
     @property
     def corrections(self) -> CorrectionRecords:

@@ -267,11 +267,12 @@ class Replica:
     heartbeat_at: float
 
 
-OutboxKind = Literal["send", "relay", "note", "ticket"]
+OutboxKind = Literal["send", "relay", "note", "ticket", "dm"]
 """What an outbox row asks of the replica holding its platform: ``send`` a reply into a
 customer's conversation (``target``; ``ref`` the message it answers), ``relay`` a customer's
-words into a ticket thread (``target``; ``author`` to mention), post a ``note`` in a thread, or
-post the ``ticket`` of handoff number ``target``."""
+words into a ticket thread (``target``; ``author`` to mention), post a ``note`` in a thread,
+post the ``ticket`` of handoff number ``target``, or a journey's ``dm`` to platform user
+``target`` (``ref`` is ``journey:<send id>``)."""
 OUTBOX_MAX_ATTEMPTS = 8
 """An outbox row that failed this often is given up (logged, kept with its error)."""
 

@@ -27,6 +27,10 @@ SEALED_COLUMNS = (
     ("corrections", "question"),
     ("corrections", "bot_answer"),
     ("corrections", "proposed_answer"),
+    ("journey_events", "payload"),
+    ("journey_customers", "name"),
+    ("journey_sends", "text"),
+    ("journey_consent", "evidence"),
 )
 """Every column that holds text sealed with the cipher (some may be NULL)."""
 

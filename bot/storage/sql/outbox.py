@@ -21,7 +21,7 @@ CHANNEL = "ondo_outbox"
 LEASE_SECONDS = 60.0
 """A claimed row whose delivery never finished (its replica froze) may be taken again after."""
 
-_KINDS: tuple[OutboxKind, ...] = ("send", "relay", "note", "ticket")
+_KINDS: tuple[OutboxKind, ...] = ("send", "relay", "note", "ticket", "dm")
 
 
 class SqlOutbox(Bound):

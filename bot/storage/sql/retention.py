@@ -63,6 +63,7 @@ class SqlRetention(Bound):
                 ).rowcount
                 # Posts queued for another replica: delivered or given up long ago.
                 self._sql.execute("DELETE FROM outbox WHERE created_at < ?", [cutoff])
+                counts |= _purge_journeys(self._sql, cutoff)
             self._database.compact()
             return counts
 
@@ -118,6 +119,10 @@ class SqlRetention(Bound):
                 'SELECT message_id, entry_id, rating, created_at FROM ratings WHERE "user" = ?',
                 [user],
             )
+            out["journeys"] = [
+                self._export_customer(customer_id)
+                for customer_id in _linked_customers(self._sql, user)
+            ]
             out["corrections"] = [
                 c
                 | {
@@ -140,7 +145,9 @@ class SqlRetention(Bound):
     async def forget_user(self, user: str) -> dict[str, int]:
         """Delete everything stored about the customer ``user``: the conversations they own,
         the messages they wrote in other people's (with any bot reply to them), and their
-        ratings; other people's messages stay. Returns what was deleted."""
+        ratings; other people's messages stay. The journey rows of the shop customers ``user``
+        is linked to go too (counted by table, ``journey_*``, only when there were links).
+        Returns what was deleted."""
 
         def run() -> dict[str, int]:
             with self._write():
@@ -150,10 +157,81 @@ class SqlRetention(Bound):
                 counts["ratings"] += self._sql.execute(
                     'DELETE FROM ratings WHERE "user" = ?', [user]
                 ).rowcount
+                for customer_id in _linked_customers(self._sql, user):
+                    for table, count in _delete_journey_customer(self._sql, customer_id).items():
+                        counts[table] = counts.get(table, 0) + count
             self._database.compact()
             return counts
 
         return await self._run(run)
+
+    async def forget_customer(self, customer_id: str) -> dict[str, int]:
+        """Delete everything journeys stored about shop customer ``customer_id``: their
+        events, profile, platform links, scheduled sends (with the DMs still queued for them)
+        and consent ledger. Their conversations are a platform user's: :meth:`forget_user`
+        of each linked user (which also does this). Returns what was deleted, by table."""
+
+        def run() -> dict[str, int]:
+            with self._write():
+                counts = _delete_journey_customer(self._sql, customer_id)
+            self._database.compact()
+            return counts
+
+        return await self._run(run)
+
+    def _export_customer(self, customer_id: str) -> dict[str, Any]:
+        """What journeys stored about shop customer ``customer_id``, opened."""
+        db, seal = self._sql, self.cipher
+
+        def opened(rows: list[dict[str, Any]], column: str) -> list[dict[str, Any]]:
+            return [
+                r | {column: seal.open(r[column]) if r[column] is not None else None} for r in rows
+            ]
+
+        where = "WHERE customer_id = ? ORDER BY id"
+        customer = _row_dict(
+            db,
+            "SELECT customer_id, name, language, time_zone, tier, updated_at "
+            "FROM journey_customers WHERE customer_id = ?",
+            [customer_id],
+        )
+        return {
+            "customer_id": customer_id,
+            "profile": opened([customer], "name")[0] if customer else None,
+            "identities": _rows(
+                db,
+                'SELECT platform, "user", linked_at, undeliverable_at, undeliverable_reason '
+                "FROM journey_identities WHERE customer_id = ? ORDER BY linked_at",
+                [customer_id],
+            ),
+            "events": opened(
+                _rows(
+                    db,
+                    "SELECT event_id, type, occurred_at, payload, received_at "
+                    f"FROM journey_events {where}",
+                    [customer_id],
+                ),
+                "payload",
+            ),
+            "sends": opened(
+                _rows(
+                    db,
+                    "SELECT id, journey, category, state, reason, platform, text, due_at, "
+                    f"sent_at, created_at FROM journey_sends {where}",
+                    [customer_id],
+                ),
+                "text",
+            ),
+            "consent": opened(
+                _rows(
+                    db,
+                    "SELECT category, granted, night, source, evidence, at "
+                    f"FROM journey_consent {where}",
+                    [customer_id],
+                ),
+                "evidence",
+            ),
+        }
 
 
 _MESSAGE_FIELDS = (
@@ -230,6 +308,57 @@ def _delete_conversations(db: Sql, keys: list[str]) -> dict[str, int]:
             "DELETE FROM conversations WHERE key = ?", [key]
         ).rowcount
     return counts
+
+
+_JOURNEY_TABLES = (
+    "journey_events",
+    "journey_sends",
+    "journey_consent",
+    "journey_identities",
+    "journey_customers",
+)
+
+
+def _linked_customers(db: Sql, user: str) -> list[str]:
+    """The shop customers platform user ``user`` is linked to (on any platform)."""
+    return [
+        r[0]
+        for r in db.execute(
+            'SELECT DISTINCT customer_id FROM journey_identities WHERE "user" = ? '
+            "ORDER BY customer_id",
+            [user],
+        ).fetchall()
+    ]
+
+
+def _delete_journey_customer(db: Sql, customer_id: str) -> dict[str, int]:
+    # The DMs still queued for them hold a journey's words to them: they go first.
+    db.execute(
+        "DELETE FROM outbox WHERE id IN (SELECT outbox_id FROM journey_sends "
+        "WHERE customer_id = ? AND outbox_id IS NOT NULL)",
+        [customer_id],
+    )
+    return {
+        table: db.execute(f"DELETE FROM {table} WHERE customer_id = ?", [customer_id]).rowcount
+        for table in _JOURNEY_TABLES
+    }
+
+
+def _purge_journeys(db: Sql, cutoff: float) -> dict[str, int]:
+    """Delete journey events received before ``cutoff`` and sends created before it that are
+    decided (pending ones still have to be sent or not); only tables with deletions are
+    counted. A redelivered event older than the cutoff is no longer known as a duplicate."""
+    counts = {
+        "journey_events": db.execute(
+            "DELETE FROM journey_events WHERE received_at < ?", [cutoff]
+        ).rowcount,
+        "journey_sends": db.execute(
+            "DELETE FROM journey_sends WHERE created_at < ? "
+            "AND state NOT IN ('pending', 'sending')",
+            [cutoff],
+        ).rowcount,
+    }
+    return {table: count for table, count in counts.items() if count}
 
 
 def _rows(db: Sql, sql: str, params: list[Any]) -> list[dict[str, Any]]:

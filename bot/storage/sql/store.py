@@ -35,6 +35,7 @@ from bot.storage.sql.corrections import SqlCorrections
 from bot.storage.sql.database import Bound, Database, Sql
 from bot.storage.sql.entries import load_entry, upsert_entry
 from bot.storage.sql.insights import SqlInsights
+from bot.storage.sql.journeys import SqlJourneys
 from bot.storage.sql.outbox import SqlOutbox
 from bot.storage.sql.replicas import SqlReplicas, cutoffs, free_claim
 from bot.storage.sql.retention import SqlRetention
@@ -77,6 +78,7 @@ class SqlStore(Bound):
         self.insights = SqlInsights(database)
         self.replicas = SqlReplicas(database)
         self.outbox = SqlOutbox(database)
+        self.journeys = SqlJourneys(database, self.outbox)
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
