@@ -84,6 +84,10 @@ class Courier:
             language: Language = "ko" if item.language == "ko" else "en"
             await sender.send(Reply(item.target, item.text or "", item.ref or "", language))
             return
+        if item.kind == "dm":
+            # Journey DMs are queued by the journeys' scheduler; until a platform's adapter
+            # posts them, a row waits (and is retried) rather than being read as a ticket.
+            raise ConnectionError(f"direct messages on {item.platform} are not posted yet")
         desk = router.desk
         if desk is None:
             raise ConnectionError("the agents' desk is not running in this process")
@@ -91,7 +95,7 @@ class Courier:
             await desk.relay(item.target, item.author, item.text or "(empty)")
         elif item.kind == "note":
             await desk.post_in_thread(item.target, item.text or "")
-        else:
+        elif item.kind == "ticket":
             handoff = await router.engine.store.handoff_by_id(int(item.target))
             if handoff is None or handoff.resolved_at is not None or handoff.thread_ref:
                 return  # forgotten, resolved, or posted already: nothing to do
