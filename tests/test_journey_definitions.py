@@ -109,6 +109,13 @@ def test_an_unknown_event_type_starts_nothing() -> None:
     assert load_journeys(SAMPLE_JOURNEYS).triggered_by(_event("wishlist.added")) == []
 
 
+def test_an_order_without_its_number_starts_nothing_rather_than_failing_later() -> None:
+    journeys = load_journeys(SAMPLE_JOURNEYS)
+    assert journeys.triggered_by(_event("order.placed")) == []
+    assert journeys.triggered_by(_event("order.delivered", cart_id="c")) == []
+    assert len(journeys.triggered_by(_event("order.delivered", order_id="o-1"))) == 1
+
+
 # --- conditions --------------------------------------------------------------------------
 
 

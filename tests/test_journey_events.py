@@ -83,6 +83,20 @@ def test_language_is_normalised(value: str, language: str) -> None:
     assert parse_event(_raw(customer=_customer(language=value))).customer.language == language
 
 
+def test_platform_names_are_lower_cased() -> None:
+    customer = _customer(identities={" Slack ": "U1", "DISCORD": "42"})
+    assert parse_event(_raw(customer=customer)).customer.identities == {
+        "slack": "U1",
+        "discord": "42",
+    }
+
+
+def test_an_escaped_lone_surrogate_in_the_body_is_refused() -> None:
+    body = json.dumps(_raw(payload={"note": "x"})).replace('"x"', '"\\ud83d"')
+    with pytest.raises(EventError, match=r"payload\.note: holds"):
+        parse_event(body.encode())
+
+
 def test_a_mapping_payload_is_copied() -> None:
     raw = _raw()
     event = parse_event(raw)
@@ -118,6 +132,8 @@ def test_a_mapping_payload_is_copied() -> None:
         (_raw(customer=_customer(name="김\x00민지")), "customer.name: holds a NUL"),
         (_raw(customer=_customer(email="a@b.c")), "customer.email: unknown field"),
         (_raw(payload=[1, 2]), "payload: expected an object"),
+        (_raw(payload={"note": "\ud800"}), "payload.note: holds a NUL character or a lone"),
+        (_raw(customer=_customer(name="\udfff")), "customer.name: holds"),
         (_raw(payload={"note": "a\x00b"}), "payload.note: holds a NUL"),
         (_raw(payload={"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}), "nested"),
         (_raw(payload={"items": list(range(2001))}), "payload: more than 2000 values"),

@@ -207,6 +207,8 @@ def test_anger_in_the_last_three_days() -> None:
     assert decide(ctx(last_anger_at=NOON - 2 * DAY)) == Decision.suppress("anger")
     assert decide(ctx(last_anger_at=NOON - ANGER_WINDOW + 1)) == Decision.suppress("anger")
     assert decide(ctx(last_anger_at=NOON - ANGER_WINDOW - 1)) == Decision.send()
+    # Another replica's clock may be ahead: anger "in the future" is recent too.
+    assert decide(ctx(last_anger_at=NOON + 30)) == Decision.suppress("anger")
     transactional = ctx(category="transactional", last_anger_at=NOON - 60)
     assert decide(transactional) == Decision.send()
 
@@ -216,6 +218,7 @@ def test_caps_per_journey_and_per_category() -> None:
     assert decide(ctx(caps=[weekly], journey_sends=[NOON - 6 * DAY])) == Decision.suppress("cap")
     assert decide(ctx(caps=[weekly], journey_sends=[NOON - 8 * DAY])) == Decision.send()
     assert decide(ctx(caps=[weekly], category_sends=[NOON - DAY])) == Decision.send()
+    assert decide(ctx(caps=[weekly], journey_sends=[NOON + 5])) == Decision.suppress("cap")
     category = Cap(2, 7 * DAY, "category")
     one = [NOON - DAY]
     assert decide(ctx(caps=[weekly, category], category_sends=one)) == Decision.send()

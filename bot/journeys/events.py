@@ -38,6 +38,8 @@ MAX_LINES = 100_000
 
 EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _PLATFORM = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# NUL and lone surrogates (JSON's "\ud800"): no database stores them, no platform shows them.
+_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 # 2000-01-01 .. 2100-01-01: an epoch in milliseconds or a zero is a mistake, not a time.
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0
 
@@ -125,7 +127,8 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> Event:
         return _from_mapping(_decode(raw.removeprefix("\ufeff")))
     if isinstance(raw, Mapping):
         try:
-            size = len(json.dumps(raw, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+            text = json.dumps(raw, ensure_ascii=False, allow_nan=False)
+            size = len(text.encode("utf-8", "surrogatepass"))
         except (TypeError, ValueError, RecursionError) as exc:
             raise EventError(f"body: not JSON values ({_one_line(exc)})") from None
         if size > MAX_BODY:
@@ -218,7 +221,7 @@ def parse_time(value: Any, name: str = "occurred_at") -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        if len(value) > 64 or "\x00" in value:
+        if len(value) > 64 or _FORBIDDEN.search(value):
             raise EventError(f"{name}: not an ISO-8601 time")
         try:
             when = datetime.fromisoformat(value.strip())
@@ -249,9 +252,10 @@ def _customer(raw: Any) -> CustomerRef:
     if not isinstance(identities, Mapping):
         raise EventError(f"customer.identities: expected an object, not {_kind(identities)}")
     linked: dict[str, str] = {}
-    for platform, user in identities.items():
+    for key, user in identities.items():
+        platform = key.strip().lower() if isinstance(key, str) else key
         if not isinstance(platform, str) or not _PLATFORM.fullmatch(platform):
-            raise EventError(f"customer.identities: {platform!r} is not a platform name")
+            raise EventError(f"customer.identities: {str(key)[:40]!r} is not a platform name")
         linked[platform] = _text(user, f"customer.identities.{platform}", MAX_TEXT)
     return CustomerRef(
         customer_id=_text(raw["customer_id"], "customer.customer_id", MAX_TEXT),
@@ -295,8 +299,8 @@ def _text(value: Any, name: str, limit: int) -> str:
         raise EventError(f"{name}: empty")
     if len(value) > limit:
         raise EventError(f"{name}: {len(value)} characters, more than {limit}")
-    if "\x00" in value:
-        raise EventError(f"{name}: holds a NUL character")
+    if _FORBIDDEN.search(value):
+        raise EventError(f"{name}: holds a NUL character or a lone surrogate")
     return value
 
 
@@ -312,8 +316,8 @@ def _check_payload(payload: Mapping[Any, Any]) -> None:
             raise EventError(f"payload: more than {MAX_VALUES} values")
         if depth > MAX_DEPTH:
             raise EventError(f"{path}: nested deeper than {MAX_DEPTH}")
-        if isinstance(value, str) and "\x00" in value:
-            raise EventError(f"{path}: holds a NUL character")
+        if isinstance(value, str) and _FORBIDDEN.search(value):
+            raise EventError(f"{path}: holds a NUL character or a lone surrogate")
         if isinstance(value, float) and not math.isfinite(value):
             raise EventError(f"{path}: not a finite number")
         if not isinstance(value, str | int | float | list | dict | type(None)):
@@ -328,8 +332,8 @@ def _walk(value: Any, path: str, depth: int) -> Iterator[tuple[str, int, Any]]:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise EventError(f"{path}: the key {key!r} is not text")
-            if "\x00" in key:
-                raise EventError(f"{path}: a key holds a NUL character")
+            if _FORBIDDEN.search(key):
+                raise EventError(f"{path}: a key holds a NUL character or a lone surrogate")
             yield from _walk(item, f"{path}.{key[:40]}", depth + 1)
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):

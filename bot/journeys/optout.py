@@ -14,8 +14,9 @@ not one.
 English matches on word boundaries: "stop" alone or with messages ("stop texting me", "please
 stop these ads"), "unsubscribe", "opt out" (of messages, or of nothing named), "don't message
 me", "remove me from your list"; not "don't stop the order", "stop by the store", "the bus
-stop", "opt out of the warranty", "I don't want to unsubscribe". Both languages are always
-checked: customers mix them ("STOP 해 주세요").
+stop", "opt out of the warranty", "I don't want to unsubscribe". "cancel", "end" and "quit"
+alone, opt-out words of SMS, are not: in a shop's chat they are about an order. Both
+languages are always checked: customers mix them ("STOP 해 주세요").
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ MAX_TEXT = 2000
 
 _NOUN_CUE = re.compile(
     r"수신\s*(?:거부|거절|차단|중지|중단|해지|철회)"
-    r"|(?:광고|마케팅|홍보)\s*(?:수신\s*)?(?:동의\s*)?(?:거부|차단|사절|중단|철회)"
+    r"|(?:광고|마케팅|홍보)\s*(?:문자|메시지|메세지|메일|알림)?\s*(?:수신\s*)?(?:동의\s*)?"
+    r"(?:거부|차단|사절|중단|철회)"
     r"|구독\s*(?:취소|해지|중지|중단)"
 )
 _VERB_HINT = re.compile(r"보내|받|연락|그만|멈|꺼|끄|끊|사절")
