@@ -33,6 +33,20 @@ KO_FIRE = [
     "앞으로 이런 메시지 보내지 마세요!",
     "STOP 해 주세요",
     "광고 문자 사절",
+    "문자 사절",
+    "메시지 그만 보내 주세요",
+    "이제 메시지 안 받고 싶어요",
+    "더는 연락 안 하셨으면 좋겠어요",
+    "연락 안 해 주셨으면 해요",
+    "알림 그만",
+    "이런 메시지 받기 싫어요",
+    "연락 그만하세요",
+    "그만 연락하세요",
+    "디엠 그만 보내요",
+    "카톡 보내지 마세요",
+    "메시지 차단해 주세요",
+    "구독 해지해 주세요",
+    "수신거부 어떻게 해요?",
 ]
 KO_QUIET = [
     "배송을 멈춰 주세요",
@@ -56,6 +70,16 @@ KO_QUIET = [
     "결제를 멈추고 싶어요",
     "보내 주신 상품 잘 받았어요",
     "영수증 그만 챙겨도 되나요?",
+    "선물은 따로 보내지 마세요",
+    "반품 택배 보내도 되나요?",
+    "그만 보내도 돼요?",
+    "수신거부는 안 돼요",
+    "수신거부를 왜 해요",
+    "배송 알림은 계속 받고 싶어요",
+    "문자 잘 받았어요",
+    "쿠폰 보내 주세요",
+    "연락이 안 와요",
+    "전화 연락 안 받으세요?",
     "",
 ]
 EN_FIRE = [
@@ -83,6 +107,12 @@ EN_FIRE = [
     "take me off the list",
     "just stop",
     "stop it",
+    "STOP STOP",
+    "opt me out",
+    "please opt me out of marketing",
+    "stop spamming me",
+    "I don't want these messages anymore",
+    "no more ads please",
 ]
 EN_QUIET = [
     "don't stop the order",
@@ -106,6 +136,12 @@ EN_QUIET = [
     "thanks, the offer was great",
     "contact me about the refund",
     "I'm not going to unsubscribe",
+    "what happens if I unsubscribe?",
+    "it won't stop leaking",
+    "where's the stop button on the blender",
+    "do not stop my subscription",
+    "I don't want these shoes anymore",
+    "cancel my order",
     "",
 ]
 

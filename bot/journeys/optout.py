@@ -39,6 +39,7 @@ _NOUN_CUE = re.compile(
     r"|(?:광고|마케팅|홍보)\s*(?:문자|메시지|메세지|메일|알림)?\s*(?:수신\s*)?(?:동의\s*)?"
     r"(?:거부|차단|사절|중단|철회)"
     r"|구독\s*(?:취소|해지|중지|중단)"
+    r"|(?:문자|메시지|메세지|광고|알림|디엠)\s*(?:사절|차단|거부)"
 )
 _VERB_HINT = re.compile(r"보내|받|연락|그만|멈|꺼|끄|끊|사절")
 _MESSAGE_NOUNS = frozenset(
@@ -68,12 +69,13 @@ _MESSAGE_NOUNS = frozenset(
         "스팸",
     }
 )
+_MESSAGE_WORD = re.compile("|".join(sorted(_MESSAGE_NOUNS, key=len, reverse=True)))
 # Nouns that name no object: "더 이상", "앞으로", "다음부터", "이런 거".
 _FILLER_NOUNS = frozenset({"이상", "앞", "다음", "번", "거", "것", "건", "제발", "이제", "부터"})
 _UNDO = frozenset({"취소", "철회", "해제", "해지", "풀"})
 _SEND_VERBS = frozenset({"보내", "주"})
 _STOP_VERBS = frozenset({"멈추", "끄", "끊", "중단", "중지"})
-_FIRING_MOODS = frozenset({"request", "statement", "bare", "intent", "connective"})
+_FIRING_MOODS = frozenset({"request", "statement", "bare", "intent"})
 
 
 def opt_out_request(text: str, language: Language | None = None) -> bool:
@@ -98,22 +100,22 @@ def _korean(text: str) -> bool:
         if not tokens or id(tokens) in seen:
             continue
         seen.add(id(tokens))
-        if _verb_fires(tokens):
+        if _verb_fires(tokens, text):
             return True
     return False
 
 
 def _noun_cue_fires(w: Words, start: int, end: int) -> bool:
-    """수신거부 …: fires unless undone (취소), negated (안 하다, 하지 않다/말다), or the
-    predicate after it is a condition, hearsay or a modifier of a question noun."""
+    """수신거부 …: fires unless undone (취소), negated (안 하다, 하지 않다/말다), asked why
+    (수신거부를 왜 해요), reported, or the predicate after it is a condition or hearsay."""
     tokens = w.sentence(start)
-    after = [t for t in tokens if t.start >= end]
-    if after and (after[0].form in _UNDO or (len(after) > 1 and after[1].form in _UNDO)):
-        return False
-    if after and after[0].pos == "MAG" and after[0].form in ("안", "못"):
-        return False
     near = [i for i, t in enumerate(tokens) if t.start >= end][:3]
+    if any(tokens[i].form in _UNDO for i in near[:2]):
+        return False
     head = next((i for i in near if tokens[i].has("하")), None)
+    between = near if head is None else [i for i in near if i < head]
+    if any(tokens[i].form in ("안", "못", "왜") and tokens[i].pos == "MAG" for i in between):
+        return False
     if head is None:
         return True
     links = chain(tokens, head)
@@ -124,34 +126,65 @@ def _noun_cue_fires(w: Words, start: int, end: int) -> bool:
     return mood(tokens, head) not in ("conditional", "hearsay")
 
 
-def _verb_fires(tokens: Sequence[Token]) -> bool:
+def _verb_fires(tokens: Sequence[Token], text: str) -> bool:
     for i, token in enumerate(tokens):
-        if token.pos not in ("VV", "NNG") and token.form != "그만":
-            continue
         form = token.form
+        if token.pos not in ("VV", "NNG") and form != "그만":
+            continue
         links = chain(tokens, i)
         before = tokens[max(0, i - 3) : i]
-        stop_word = any(t.form == "그만" for t in before)
+        after = tokens[i + 1 : i + 2]
+        stop_word = any(t.form in ("그만", "그만하") for t in before)
         negated = _negated(links) or any(t.form in ("안", "못") for t in before[-1:])
         if form == "보내" or (form == "주" and any(t.form == "연락" for t in before)):
             wanted = stop_word or negated
         elif form == "받":
-            wanted = (stop_word or negated or _unwilling(links)) and _about_messages(
-                tokens, i, required=True
-            )
+            if any(t.form in ("시", "세요", "으세요", "십시오") for t in links):
+                continue  # 안 받으세요? — the honorific makes the other person the receiver
+            unwilling = stop_word or negated or _unwilling(tokens, i, links)
+            wanted = unwilling and _about_messages(tokens, i, text, required=True)
         elif form == "연락" and token.pos == "NNG":
-            wanted = stop_word or negated
+            if any(t.form in ("안", "그만") for t in after):
+                # 연락 안 하다, 연락 그만하다: the predicate is the 하 after the adverb.
+                head = next(
+                    (k for k in range(i + 2, min(i + 4, len(tokens))) if tokens[k].has("하")), None
+                )
+                if head is not None and _wished_or_asked(tokens, head):
+                    return True
+                continue
+            wanted = stop_word or _negated(links)
         elif form in _STOP_VERBS:
-            wanted = _about_messages(tokens, i, required=True)
-        elif form == "그만" and i and tokens[i - 1].form in _MESSAGE_NOUNS:
-            wanted = True
+            wanted = _about_messages(tokens, i, text, required=True)
+        elif form == "그만":
+            # 광고 그만, 알림 그만요: no verb of its own after it.
+            rest = [t for t in tokens[i + 1 :] if t.pos[:1] in ("V", "N")]
+            wanted = not rest and _about_messages(tokens, i, text, required=True)
+            if wanted:
+                return True
+            continue
         else:
             continue
-        if not wanted or not _about_messages(tokens, i, required=False):
+        if not wanted or not _about_messages(tokens, i, text, required=False):
             continue
-        if form == "그만" or mood(tokens, i) in _FIRING_MOODS - {"connective"}:
+        if _wished_or_asked(tokens, i):
             return True
     return False
+
+
+def _wished_or_asked(tokens: Sequence[Token], head: int) -> bool:
+    """A request, statement or will at ``head``, or a wish: -었으면 좋겠어요 / -었으면 해요
+    "I'd like you (not) to", a condition followed by 좋다 or 하다."""
+    if mood(tokens, head) in _FIRING_MOODS:
+        return True
+    links = chain(tokens, head)
+    after = head + len(links) + 1
+    return bool(
+        links
+        and links[-1].pos == "EC"
+        and links[-1].form in ("면", "으면")
+        and after < len(tokens)
+        and (tokens[after].has("좋/VA") or tokens[after].has("하/VV"))
+    )
 
 
 def _negated(links: Sequence[Token]) -> bool:
@@ -159,23 +192,29 @@ def _negated(links: Sequence[Token]) -> bool:
     return any(a == "지" and b in ("말", "않") for a, b in pairwise(forms))
 
 
-def _unwilling(links: Sequence[Token]) -> bool:
+def _unwilling(tokens: Sequence[Token], head: int, links: Sequence[Token]) -> bool:
+    """받고 싶지 않다, 받기 싫다."""
     forms = [t.form for t in links]
-    return "싶" in forms and ("않" in forms or "없" in forms)
-
-
-def _about_messages(tokens: Sequence[Token], head: int, *, required: bool) -> bool:
-    """Whether the objects before ``head`` are messages: a message noun among them, or (when
-    not ``required``) no noun that names another thing."""
-    nouns = [
-        # 알림 comes out as the verb 알리 + the noun ending ㅁ.
-        "알림" if t.form == "알리" and k + 1 < head and tokens[k + 1].pos == "ETN" else t.form
-        for k, t in enumerate(tokens[:head])
-        if t.pos in ("NNG", "NNP", "SL") or t.form == "알리"
-    ]
-    nouns = [n for n in nouns if n not in _FILLER_NOUNS and n != "알리"]
-    if any(n in _MESSAGE_NOUNS for n in nouns):
+    if "싶" in forms and ("않" in forms or "없" in forms):
         return True
+    following = tokens[head + len(links) + 1 : head + len(links) + 2]
+    return any(t.form == "싫" for t in [*links, *following])
+
+
+def _about_messages(tokens: Sequence[Token], head: int, text: str, *, required: bool) -> bool:
+    """Whether the objects before ``head`` are messages: a message noun among them (by its
+    letters: the analyzer reads 알림 as 알리 + ㅁ, 디엠 as 디 + 엠), or (when not
+    ``required``) no noun that names another thing."""
+    if not tokens[:head]:
+        return not required
+    surface = text[tokens[0].start : tokens[head].start]
+    if _MESSAGE_WORD.search(surface):
+        return True
+    nouns = [
+        t.form
+        for t in tokens[:head]
+        if t.pos in ("NNG", "NNP", "SL") and t.form not in _FILLER_NOUNS
+    ]
     return not required and not nouns
 
 
@@ -195,15 +234,19 @@ _CONTACT_VERBS = (
 _NEGATION = r"(?:don't|dont|do\s+not|never|not|no\s+need\s+to)"
 _KOREAN_TAIL = r"(?:\s*(?:해\s*주세요|해\s*줘|해요|해|요|좀|하세요|할게요))?"
 _ALONE = re.compile(
-    r"(?:please\s+|pls\s+)?(?:stop|stopall|stop\s+all|unsubscribe|opt[\s-]?out|unsub)"
+    r"(?:please\s+|pls\s+)?(?:(?:stop\s*)+|stopall|stop\s+all|unsubscribe|opt[\s-]?out|unsub)"
     r"(?:\s+(?:please|pls|now|thanks|thank\s+you))?" + _KOREAN_TAIL
 )
 _STOP = re.compile(rf"\bstop\s+(?:{_CONTACT_VERBS}\b|{_DETERMINERS}{_MESSAGES}\b|{_PRONOUN_END})")
 _STOP_AT_END = re.compile(r"\b(?:please|pls|just|now)\s+stop\s*$")
-_UNSUBSCRIBE = re.compile(r"\b(?:unsubscribe|unsub|opt[\s-]?out)\b(?P<rest>.{0,40})")
+_UNSUBSCRIBE = re.compile(
+    r"\b(?:unsubscribe|unsub|opt[\s-]?out|opt\s+(?:me|us)\s+out)\b(?P<rest>.{0,40})"
+)
+_IF_BEFORE = re.compile(r"\b(?:if|whether|when|once)\s+(?:i|we|you)\s+(?:\w+\s+)?$")
 _DONT_CONTACT = re.compile(
     rf"\b{_NEGATION}\s+(?:ever\s+)?{_CONTACT_VERBS}\s+(?:me|us)\b"
     rf"|\bno\s+more\s+{_MESSAGES}\b"
+    rf"|\b(?:don't|dont|do\s+not)\s+want\s+{_DETERMINERS}{_MESSAGES}\b"
     r"|\b(?:remove|take)\s+me\s+(?:off|from)\s+(?:your|the|this|all)\s+(?:\w+\s+)?lists?\b"
 )
 _NEGATED_BEFORE = re.compile(rf"\b{_NEGATION}\s+(?:\w+\s+){{0,2}}$")
@@ -222,7 +265,7 @@ def _english(text: str) -> bool:
     if end and not _NEGATED_BEFORE.search(flat[: end.start()]):
         return True
     for m in _UNSUBSCRIBE.finditer(flat):
-        if _NEGATED_BEFORE.search(flat[: m.start()]):
+        if _NEGATED_BEFORE.search(flat[: m.start()]) or _IF_BEFORE.search(flat[: m.start()]):
             continue
         rest = m["rest"].strip()
         # "opt out of the warranty": an object that is not messages is another opt-out.
