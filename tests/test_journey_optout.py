@@ -47,6 +47,10 @@ KO_FIRE = [
     "메시지 차단해 주세요",
     "구독 해지해 주세요",
     "수신거부 어떻게 해요?",
+    "광고 메시지 그만 좀",
+    "스톱",
+    "그만보내세요",
+    "쿠폰 문자 그만 보내주세요",
 ]
 KO_QUIET = [
     "배송을 멈춰 주세요",
@@ -80,6 +84,10 @@ KO_QUIET = [
     "쿠폰 보내 주세요",
     "연락이 안 와요",
     "전화 연락 안 받으세요?",
+    "교환품 보내지 마시고 환불해 주세요",
+    "수신거부 안 했어요",
+    "알림 켜 주세요",
+    "메일로 보내 주세요",
     "",
 ]
 EN_FIRE = [
@@ -142,6 +150,10 @@ EN_QUIET = [
     "do not stop my subscription",
     "I don't want these shoes anymore",
     "cancel my order",
+    "don't send the package yet",
+    "I want to stop my order",
+    "please don't stop sending updates",
+    "I'll opt for the red one",
     "",
 ]
 

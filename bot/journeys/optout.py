@@ -129,6 +129,8 @@ def _noun_cue_fires(w: Words, start: int, end: int) -> bool:
 def _verb_fires(tokens: Sequence[Token], text: str) -> bool:
     for i, token in enumerate(tokens):
         form = token.form
+        if form == "그" and text[token.start : token.start + 2] == "그만":
+            form = "그만"  # the analyzer sometimes reads 그만 as 그 + 만
         if token.pos not in ("VV", "NNG") and form != "그만":
             continue
         links = chain(tokens, i)
@@ -157,7 +159,7 @@ def _verb_fires(tokens: Sequence[Token], text: str) -> bool:
             wanted = _about_messages(tokens, i, text, required=True)
         elif form == "그만":
             # 광고 그만, 알림 그만요: no verb of its own after it.
-            rest = [t for t in tokens[i + 1 :] if t.pos[:1] in ("V", "N")]
+            rest = [t for t in tokens[i + 1 :] if t.pos[:1] in ("V", "N") and t.form != "만"]
             wanted = not rest and _about_messages(tokens, i, text, required=True)
             if wanted:
                 return True
@@ -234,7 +236,8 @@ _CONTACT_VERBS = (
 _NEGATION = r"(?:don't|dont|do\s+not|never|not|no\s+need\s+to)"
 _KOREAN_TAIL = r"(?:\s*(?:해\s*주세요|해\s*줘|해요|해|요|좀|하세요|할게요))?"
 _ALONE = re.compile(
-    r"(?:please\s+|pls\s+)?(?:(?:stop\s*)+|stopall|stop\s+all|unsubscribe|opt[\s-]?out|unsub)"
+    r"(?:please\s+|pls\s+)?"
+    r"(?:(?:stop\s*)+|stopall|stop\s+all|unsubscribe|opt[\s-]?out|unsub|스톱|스탑)"
     r"(?:\s+(?:please|pls|now|thanks|thank\s+you))?" + _KOREAN_TAIL
 )
 _STOP = re.compile(rf"\bstop\s+(?:{_CONTACT_VERBS}\b|{_DETERMINERS}{_MESSAGES}\b|{_PRONOUN_END})")
@@ -254,10 +257,10 @@ _NEGATED_BEFORE = re.compile(rf"\b{_NEGATION}\s+(?:\w+\s+){{0,2}}$")
 
 def _english(text: str) -> bool:
     flat = " ".join(re.sub(r"[^\w'\s-]", " ", text.replace("\u2019", "'")).split())
-    if not flat or not re.search(r"[a-z]", flat):
-        return False
     if _ALONE.fullmatch(flat):
         return True
+    if not re.search(r"[a-z]", flat):
+        return False
     for m in _STOP.finditer(flat):
         if not _NEGATED_BEFORE.search(flat[: m.start()]):
             return True
