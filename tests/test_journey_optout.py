@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from bot.journeys.optout import opt_out_request
+from bot.journeys.optout import opt_out_confirmation, opt_out_request
 
 KO_FIRE = [
     "수신거부",
@@ -187,3 +189,12 @@ def test_both_languages_are_read_whatever_the_conversation_language() -> None:
 def test_hostile_input_is_bounded() -> None:
     assert not opt_out_request("가" * 100_000 + " stop sending", "ko")
     assert not opt_out_request("\x00\x01\u200b", "en")
+
+
+def test_the_confirmation_names_the_sender_the_category_and_the_day() -> None:
+    on = date(2026, 12, 7)
+    ko = opt_out_confirmation("marketing", "ko", "온도마켓", on)
+    assert ko.startswith("[온도마켓] 2026년 12월 7일, 광고성 메시지 수신거부가 처리되었습니다.")
+    en = opt_out_confirmation("review_request", "en", "Ondo\nMarket", on)
+    assert en.startswith("[Ondo Market] Done: you are unsubscribed from review requests as of")
+    assert "2026-12-07" in en

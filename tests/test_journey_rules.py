@@ -226,6 +226,16 @@ def test_caps_per_journey_and_per_category() -> None:
     assert decide(ctx(caps=[weekly, category], category_sends=two)) == Decision.suppress("cap")
 
 
+def test_a_context_for_a_journey_takes_its_category_and_caps() -> None:
+    vip = load_journeys(SAMPLE_JOURNEYS).get("vip_return_offer")
+    assert vip is not None
+    context = SendContext.for_journey(
+        vip, NOON, consent={"marketing": True}, journey_sends=[NOON - DAY]
+    )
+    assert context.category == "marketing" and context.caps == vip.caps
+    assert decide(context) == Decision.suppress("cap")
+
+
 def test_undeliverable_comes_first() -> None:
     worst = ctx(deliverable=False, consent={}, handoff_open=True, last_anger_at=NOON)
     assert decide(worst) == Decision.suppress("undeliverable")

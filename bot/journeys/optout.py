@@ -23,14 +23,46 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from itertools import pairwise
 
+from bot.journeys.definitions import Category, plain
 from bot.types import Language
 from bot.understanding.words import Token, Words, chain, mood, words
 
 MAX_TEXT = 2000
 """Characters read: an opt-out is short; a long message is read only this far."""
+
+CATEGORY_NAMES: Mapping[Language, Mapping[Category, str]] = {
+    "ko": {
+        "marketing": "광고성 메시지",
+        "review_request": "리뷰 요청 메시지",
+        "transactional": "주문·배송 알림",
+    },
+    "en": {
+        "marketing": "marketing messages",
+        "review_request": "review requests",
+        "transactional": "order and delivery updates",
+    },
+}
+
+
+def opt_out_confirmation(category: Category, language: Language, shop_name: str, on: date) -> str:
+    """The reply that confirms an opt-out: who processed it, what, and when — the result
+    notice 정보통신망법 제50조 asks for when a customer withdraws consent."""
+    shop = plain(shop_name, 80) or "Ondo"
+    what = CATEGORY_NAMES[language][category]
+    if language == "ko":
+        return (
+            f"[{shop}] {on.year}년 {on.month}월 {on.day}일, {what} 수신거부가 처리되었습니다. "
+            "앞으로 보내 드리지 않을게요."
+        )
+    return (
+        f"[{shop}] Done: you are unsubscribed from {what} as of {on.isoformat()}. "
+        "We won't send you any more."
+    )
+
 
 # --- Korean ------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.journeys.definitions import Cap, Category, Journey, JourneyError, plain
@@ -112,6 +112,12 @@ class SendContext:
     time_zone: str | None = None
     deliverable: bool = True
     quiet_hours: QuietHours = QuietHours()
+
+    @classmethod
+    def for_journey(cls, journey: Journey, now: float, **facts: Any) -> SendContext:
+        """A context for a send of ``journey``: its category and caps, and ``facts`` (the
+        other fields by name)."""
+        return cls(now=now, category=journey.category, caps=journey.caps, **facts)
 
 
 @dataclass(frozen=True, slots=True)
