@@ -233,7 +233,7 @@ def test_placeholder_values_are_plain_text_and_fallbacks_apply() -> None:
         )
     )
     event = _event(
-        "order.placed", customer={"customer_id": "c"}, order_id="A\n1\x07\u202e", total=5
+        "order.placed", customer={"customer_id": "c"}, order_id="A\n1\x07\u202e", total=5.0
     )
     assert journey.render(event, "ko") == "{주문} A 1 고객님 5원"
     assert journey.render(event, "en") == "{order} A 1 for you"

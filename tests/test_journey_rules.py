@@ -270,6 +270,17 @@ def test_marketing_messages_carry_the_ad_prefix_sender_and_free_opt_out() -> Non
     lines = en.splitlines()
     assert lines[0] == "(Ad) Ondo Market @everyone (contact: 02-123-4567)"
     assert lines[-1] == "To unsubscribe, reply STOP (free)."
+    twice = replace(
+        cart,
+        templates={
+            **cart.templates,
+            "ko": replace(cart.templates["ko"], parts=("(광고) 안녕하세요",)),
+        },
+    )
+    assert compose_message(twice, event, "ko", "온도마켓").splitlines()[:2] == [
+        "(광고) 온도마켓",
+        "안녕하세요",
+    ]
     with pytest.raises(JourneyError, match="needs the shop's name"):
         compose_message(cart, event, "ko", " \n ")
 

@@ -208,6 +208,8 @@ class Template:
                     f"{where}: {part.path.text} of the event {event.event_id!r} is not text "
                     "or a number"
                 )
+            elif isinstance(value, float) and value.is_integer():
+                out.append(str(int(value)))  # 50000.0 from a JSON number reads 50000
             else:
                 out.append(plain(str(value)))
         return "".join(out)

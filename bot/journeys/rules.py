@@ -6,13 +6,17 @@ The rules, in the order they are checked (the first that applies decides):
 
 1. ``undeliverable``: the customer has no platform identity we can message, or the platform
    refused a DM (Discord 50007, Slack ``cannot_dm_bot``/``user_not_found``).
-2. ``consent``: marketing needs prior, explicit consent (정보통신망법 제50조 ①). A review
-   request and a transactional message go unless the customer opted out of that category.
+2. ``consent``: marketing needs prior, explicit consent (정보통신망법 제50조 ①; we do not
+   use its exception for a recent buyer and the same kind of goods: every marketing send
+   needs the consent on record). A review request and a transactional message go unless the
+   customer opted out of that category.
    *Why a review request needs no prior opt-in*: it asks about an order the customer made
-   and offers nothing for sale, which the KCC's guide on 제50조 counts as information that
-   follows a transaction (거래관계에 따른 정보), not advertising. It stays opt-out-able, it is
-   capped and it keeps the quiet hours. A shop whose review request carries an incentive
-   (points, a coupon) must make that journey ``marketing``: then every marketing rule applies.
+   and offers nothing for sale. We read it, like an order or delivery notice, as information
+   that follows the transaction (거래관계에 따른 정보), not a commercial advertisement. It
+   stays opt-out-able, capped and inside the quiet hours. A shop whose review request carries
+   an incentive (points, a coupon) must make that journey ``marketing``, and then every
+   marketing rule applies. This is a reading of the law, not legal advice: a shop can make
+   the stricter choice by declaring its review journeys ``marketing``.
 3. ``handoff``: not while a handoff is open or a person has the conversation — for every
    category, so a journey never talks over an agent.
 4. ``anger``: not within :data:`ANGER_WINDOW` (3 days) of an angry message; transactional
@@ -27,9 +31,13 @@ The rules, in the order they are checked (the first that applies decides):
    that narrows its quiet hours cannot narrow the law. Transactional messages are exempt
    (the customer is waiting for them now).
 
-We apply the same rules — and :func:`compose_message`'s "(광고)" prefix, the sender's name and
-a free opt-out line — to messenger DMs (Slack, Discord), not only to SMS and e-mail: 제50조
-speaks of 전자적 전송매체, which a DM is.
+What 제50조 asks of an advertisement, :func:`compose_message` writes: "(광고)" first (with
+시행령 제61조), the sender's name (and contact, if given), and a free way to opt out
+(④, ⑥). :func:`bot.journeys.optout.opt_out_confirmation` is the result notice of an opt-out
+(⑦). Re-confirming marketing consent every two years (⑧) is the consent store's job.
+
+We apply all of it to messenger DMs (Slack, Discord), not only to SMS and e-mail: 제50조
+speaks of any 전자적 전송매체, which a DM is.
 """
 
 from __future__ import annotations
@@ -237,6 +245,7 @@ def compose_message(
     body = journey.render(event, language)
     if journey.category != "marketing":
         return body
+    body = body.removeprefix(AD_PREFIX[language]).lstrip()  # a template that wrote it itself
     sender = plain(shop_name, 80)
     if not sender:
         raise JourneyError(f"{journey.where}: a marketing message needs the shop's name")
