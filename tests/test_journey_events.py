@@ -13,6 +13,7 @@ from bot.journeys.events import (
     CustomerRef,
     Event,
     EventError,
+    iter_event_lines,
     parse_event,
     parse_event_lines,
 )
@@ -200,3 +201,23 @@ def test_json_lines_batch_keeps_good_lines_and_numbers_the_bad() -> None:
 def test_an_empty_batch_is_empty() -> None:
     assert parse_event_lines("") == []
     assert parse_event_lines("\n  \n") == []
+
+
+def test_lines_are_read_one_at_a_time_from_a_file(tmp_path: Any) -> None:
+    path = tmp_path / "events.jsonl"
+    lines = [json.dumps(_raw(event_id=f"e{n}"), ensure_ascii=False) for n in range(3)]
+    path.write_text("\r\n".join([*lines, "", "{}"]) + "\r\n", encoding="utf-8")
+    with open(path, encoding="utf-8") as handle:
+        results = list(iter_event_lines(handle))
+    assert [r.event_id for r in results if isinstance(r, Event)] == ["e0", "e1", "e2"]
+    assert isinstance(results[-1], EventError)
+    assert str(results[-1]).startswith("line 5: event_id: required")
+
+
+def test_too_many_lines_is_an_error_of_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.journeys.events as events
+
+    monkeypatch.setattr(events, "MAX_LINES", 2)
+    line = json.dumps(_raw())
+    with pytest.raises(EventError, match="more than 2 events"):
+        parse_event_lines("\n".join([line] * 3))

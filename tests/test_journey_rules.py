@@ -160,6 +160,14 @@ def test_wider_quiet_hours_apply() -> None:
     assert decide(review) == Decision.send()
 
 
+def test_quiet_hours_from_a_setting() -> None:
+    assert QuietHours.parse("22:00-07:30") == QuietHours(time(22, 0), time(7, 30))
+    assert QuietHours.parse(" 21:00 - 08:00 ") == QuietHours()
+    for bad in ("21-8", "21:00", "25:00-08:00", "", "a-b"):
+        with pytest.raises(ValueError, match="expected HH:MM-HH:MM"):
+            QuietHours.parse(bad)
+
+
 def test_transactional_messages_keep_no_quiet_hours() -> None:
     night = ctx(now=at(SEOUL, 2026, 12, 7, 23, 0), category="transactional", consent={})
     assert decide(night) == Decision.send()

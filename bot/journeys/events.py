@@ -13,7 +13,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -140,17 +140,25 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> Event:
 def parse_event_lines(text: str) -> list[Event | EventError]:
     """Each non-blank line of a JSON-lines batch as an event or the error of that line
     (its message begins ``line N:``). Too many lines is an error of the whole batch."""
-    out: list[Event | EventError] = []
-    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+    return list(iter_event_lines(text.splitlines()))
+
+
+def iter_event_lines(lines: Iterable[str]) -> Iterator[Event | EventError]:
+    """:func:`parse_event_lines` over lines read one at a time (a file object), so a large
+    batch is never held in memory whole."""
+    count = 0
+    for number, line in enumerate(lines, start=1):
+        if number == 1:
+            line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
-        if len(out) >= MAX_LINES:
+        count += 1
+        if count > MAX_LINES:
             raise EventError(f"batch: more than {MAX_LINES} events; split the file")
         try:
-            out.append(parse_event(line))
+            yield parse_event(line.rstrip("\r\n"))
         except EventError as exc:
-            out.append(EventError(f"line {number}: {exc}"))
-    return out
+            yield EventError(f"line {number}: {exc}")
 
 
 # --- decoding --------------------------------------------------------------------------

@@ -73,6 +73,18 @@ class QuietHours:
     start: time = time(21, 0)
     end: time = time(8, 0)
 
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        """``"21:00-08:00"`` (a setting's value) as a window; ValueError with a one-line
+        reason if it is not one."""
+        start, sep, end = text.strip().partition("-")
+        try:
+            if not sep:
+                raise ValueError
+            return cls(time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+        except ValueError:
+            raise ValueError(f"quiet hours {text[:40]!r}: expected HH:MM-HH:MM") from None
+
     def contains(self, moment: time) -> bool:
         """Whether the local time ``moment`` is inside the window."""
         if self.start == self.end:
