@@ -335,3 +335,9 @@ def test_category_caps_default_and_override() -> None:
         Cap(1, 86400.0, "journey"),
         Cap(5, 30 * 86400.0, "category"),
     )
+
+
+def test_payload_keys_in_any_script() -> None:
+    journey = next(iter(_load(_with('conditions: ["payload.상품명 == 머그컵"]'))))
+    assert journey.matches(_event(**{"상품명": "머그컵"}))
+    assert not journey.matches(_event(**{"상품명": "텀블러"}))

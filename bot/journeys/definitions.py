@@ -61,7 +61,7 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": _DAY, "w": 7 * _DAY}
 _DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?[smhdw])+")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhdw])")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_KEY = r"[A-Za-z_][A-Za-z0-9_-]*"
+_KEY = r"[^\W\d][\w-]*"  # a letter (any script) or _, then letters, digits, _ and -
 _STEP = re.compile(rf"\.({_KEY})|\[([0-9]{{1,4}})\]")
 _CUSTOMER = frozenset({"customer_id", "name", "language", "time_zone", "tier"})
 _SYMBOLIC = re.compile(r"\s*(?P<field>[^\s=!<>]+)\s*(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>.*?)\s*")
@@ -93,7 +93,6 @@ class JourneyError(ValueError):
     message names the file, the journey and, where known, the line."""
 
 
-Scalar: TypeAlias = str | int | float | bool | None
 Segment: TypeAlias = str | int
 
 

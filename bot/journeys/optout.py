@@ -105,7 +105,6 @@ _MESSAGE_WORD = re.compile("|".join(sorted(_MESSAGE_NOUNS, key=len, reverse=True
 # Nouns that name no object: "더 이상", "앞으로", "다음부터", "이런 거".
 _FILLER_NOUNS = frozenset({"이상", "앞", "다음", "번", "거", "것", "건", "제발", "이제", "부터"})
 _UNDO = frozenset({"취소", "철회", "해제", "해지", "풀"})
-_SEND_VERBS = frozenset({"보내", "주"})
 _STOP_VERBS = frozenset({"멈추", "끄", "끊", "중단", "중지"})
 _FIRING_MOODS = frozenset({"request", "statement", "bare", "intent"})
 
