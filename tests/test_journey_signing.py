@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -94,3 +97,19 @@ def test_no_secret_configured_is_refused_both_ways() -> None:
         sign("", BODY, NOW)
     with pytest.raises(SignatureError, match="no signing secret"):
         verify("", sign(SECRET, BODY, NOW), BODY, NOW)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl on this machine")
+def test_the_documented_openssl_line_makes_the_same_signature() -> None:
+    ts = int(NOW)
+    body = '{"event_id":"e1","type":"order.placed","customer":{"customer_id":"김"}}'
+    done = subprocess.run(
+        ["sh", "-c", 'printf \'%s.%s\' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -hex'],
+        env={"TS": str(ts), "BODY": body, "SECRET": SECRET, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    mac = done.stdout.strip().split(" ")[-1]
+    headers = {"X-Ondo-Timestamp": str(ts), "X-Ondo-Signature": f"v1={mac}"}
+    verify(SECRET, headers, body.encode(), NOW)

@@ -8,6 +8,22 @@ A shop signs each ``POST /v1/events`` with the shared secret::
 The timestamp is inside the signed bytes, so a captured request cannot be replayed once it is
 older than the tolerance (5 minutes). Several ``v1=`` values (comma separated) may be sent
 while a secret is rotated: one match is enough.
+
+Signing a request, in Python (``requests``, or any client that sends the bytes as given)::
+
+    body = json.dumps(event).encode()
+    ts = str(int(time.time()))
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    headers = {"X-Ondo-Timestamp": ts, "X-Ondo-Signature": f"v1={mac}",
+               "Content-Type": "application/json"}
+    requests.post(url, data=body, headers=headers)
+
+and with ``curl`` (``--data-binary`` sends the body byte for byte)::
+
+    ts=$(date +%s)
+    sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -hex | sed 's/^.* //')
+    curl -X POST "$URL/v1/events" -H 'Content-Type: application/json' \
+         -H "X-Ondo-Timestamp: $ts" -H "X-Ondo-Signature: v1=$sig" --data-binary "$body"
 """
 
 from __future__ import annotations
