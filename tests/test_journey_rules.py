@@ -122,6 +122,15 @@ def test_new_york_fall_back_is_08_00_local_eleven_real_hours_later() -> None:
         assert again.until == decision.until
 
 
+def test_an_end_inside_the_dst_gap_moves_past_the_gap() -> None:
+    # 02:30 does not exist in New York on 2026-03-08: the window ends at 03:30 EDT, 07:30 UTC.
+    gap = QuietHours(time(21, 0), time(2, 30))
+    now = at(NEW_YORK, 2026, 3, 8, 1, 0)
+    review = ctx(now=now, category="review_request", time_zone="America/New_York", quiet_hours=gap)
+    utc = ZoneInfo("UTC")
+    assert decide(review) == Decision.defer(datetime(2026, 3, 8, 7, 30, tzinfo=utc).timestamp())
+
+
 def test_an_unknown_zone_is_seoul() -> None:
     now = at(SEOUL, 2026, 12, 7, 23, 0)
     expected = Decision.defer(at(SEOUL, 2026, 12, 8, 8, 0))
