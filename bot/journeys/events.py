@@ -40,6 +40,8 @@ EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _PLATFORM = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # NUL and lone surrogates (JSON's "\ud800"): no database stores them, no platform shows them.
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+# Ids, names and tiers are one line: they go into logs, keys and the CLI's tables.
+_CONTROL = re.compile("[\x01-\x1f\x7f-\x9f]")
 # 2000-01-01 .. 2100-01-01: an epoch in milliseconds or a zero is a mistake, not a time.
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0
 
@@ -227,7 +229,10 @@ def parse_time(value: Any, name: str = "occurred_at") -> float:
     if isinstance(value, bool):
         raise EventError(f"{name}: expected ISO-8601 text or epoch seconds, not a boolean")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise EventError(f"{name}: not a time between 2000 and 2100") from None
     elif isinstance(value, str):
         if len(value) > 64 or _FORBIDDEN.search(value):
             raise EventError(f"{name}: not an ISO-8601 time")
@@ -309,6 +314,8 @@ def _text(value: Any, name: str, limit: int) -> str:
         raise EventError(f"{name}: {len(value)} characters, more than {limit}")
     if _FORBIDDEN.search(value):
         raise EventError(f"{name}: holds a NUL character or a lone surrogate")
+    if _CONTROL.search(value):
+        raise EventError(f"{name}: holds a control character (a line break, a tab …)")
     return value
 
 
