@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import textwrap
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -362,13 +363,14 @@ async def test_the_documented_python_example_gets_an_event_in(serve: Serve) -> N
     shutil.which("curl") is None or shutil.which("openssl") is None,
     reason="the curl example needs curl and openssl, and this machine lacks one",
 )
-async def test_the_documented_curl_example_gets_an_event_in(serve: Serve) -> None:
+@pytest.mark.parametrize("source", ["signing.py", "README.md"])
+async def test_the_documented_curl_example_gets_an_event_in(serve: Serve, source: str) -> None:
     import asyncio
     import time
 
     sink = MemorySink()
     client = await serve(sink, time.time)
-    code = _doc_block("with ``curl``")
+    code = _doc_block("with ``curl``") if source == "signing.py" else _readme_webhook("sh")
     assert code.startswith("ts=$(date +%s)")
     url = str(client.make_url("")).rstrip("/")
     env = {
@@ -395,3 +397,26 @@ async def test_the_documented_curl_example_gets_an_event_in(serve: Serve) -> Non
     assert json.loads(answer) == {"event_id": "evt-curl", "duplicate": False}
     assert [e.event_id for e in sink.events] == ["evt-curl"]
     assert sink.events[0].customer.name == "김온도"
+
+
+def _readme_webhook(fence: str) -> str:
+    """The first ``fence`` code block of the README's webhook section."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The events webhook", 1)[1].split("### The journey file", 1)[0]
+    return section.split(f"```{fence}\n", 1)[1].split("```", 1)[0].strip()
+
+
+def test_the_readme_shows_the_tested_examples_and_a_valid_envelope() -> None:
+    from bot.journeys.events import parse_event
+
+    python, curl = _readme_webhook("python"), _readme_webhook("sh")
+    assert python == _doc_block("in Python").strip()
+    # signing.py's docstring is not raw: its "\\" + newline joins the curl lines into one.
+    assert _words(curl.replace("\\\n", " ")) == _words(_doc_block("with ``curl``"))
+    envelope = parse_event(_readme_webhook("json"))
+    assert envelope.customer.name == "김민지"
+    assert envelope.customer.identities["slack"] == "U04ABCDEF"
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
