@@ -385,3 +385,29 @@ def test_the_command_refuses_a_bad_since_and_reads_no_missing_database(
     assert main(["insights", "journeys"]) == 0
     assert "no journey sends in the last 30 days" in capsys.readouterr().out
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_the_page_in_chromium(tmp_path: Path) -> None:
+    from bot.storage.sqlite import SQLiteStore
+    from tests.browser import chromium_path, load_page
+
+    binary = chromium_path()
+
+    async def build() -> insights.JourneyInsights:
+        store = SQLiteStore.open(str(tmp_path / "ondo.db"))
+        try:
+            await fill(store)
+            return insights.compute(await journey_rows(store, SINCE, NOW), since=SINCE, until=NOW)
+        finally:
+            store.close()
+
+    path = tmp_path / "journeys.html"
+    path.write_text(insights.page(asyncio.run(build()), "30일", "ko"), encoding="utf-8")
+    loaded = load_page(path, binary)
+    assert loaded.errors == []
+    assert loaded.outside_requests == []
+    assert loaded.title == "여정 인사이트"
+    assert loaded.charts, "a ratio bar and a bar chart per journey"
+    for chart in loaded.charts:
+        assert chart["width"] > 0 and chart["height"] > 0 and chart["marks"] > 0, chart
+    assert "cart_reminder" in loaded.text and "수신거부" in loaded.text
