@@ -411,3 +411,18 @@ def test_the_page_in_chromium(tmp_path: Path) -> None:
     for chart in loaded.charts:
         assert chart["width"] > 0 and chart["height"] > 0 and chart["marks"] > 0, chart
     assert "cart_reminder" in loaded.text and "수신거부" in loaded.text
+
+
+def test_an_unlabelled_or_missing_reason_is_shown_as_it_is() -> None:
+    from bot.storage.sql.journey_insights import JourneyRows, SendRow
+
+    def row(reason: str | None) -> SendRow:
+        return SendRow("j", "c", "marketing", "suppressed", reason, 0, None, NOW - DAY, None, "en")
+
+    rows = JourneyRows((row(None), row("{rate} limit"), row("{rate} limit")), (), (), ())
+    computed = insights.compute(rows, since=SINCE, until=NOW)
+    [journey] = computed.journeys
+    assert journey.suppressed == suppressed(unknown=1, **{"{rate} limit": 2})
+    assert journey.conversions is None
+    assert "unknown 1 · {rate} limit 2" in insights.summary(computed, "30 days", "en")
+    assert "{rate} limit" in insights.page(computed, "30 days", "en")

@@ -201,11 +201,11 @@ def _attributed(
     per_customer: dict[str, list[SendLike]] = defaultdict(list)
     for send in sorted(sent, key=lambda s: s.sent_at or 0.0):
         per_customer[send.customer_id].append(send)
+    times = {c: [s.sent_at or 0.0 for s in sends] for c, sends in per_customer.items()}
     hit: dict[int, SendLike] = {}
     for moment in moments:
         candidates = per_customer.get(moment.customer_id, [])
-        times = [s.sent_at or 0.0 for s in candidates]
-        position = bisect.bisect_right(times, moment.at)
+        position = bisect.bisect_right(times.get(moment.customer_id, []), moment.at)
         for send in reversed(candidates[:position]):
             if moment.at - (send.sent_at or 0.0) > window:
                 break
