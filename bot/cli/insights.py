@@ -1,9 +1,10 @@
-"""``ondo insights reviews`` and ``ondo insights conversations``: figures for the shop owner.
+"""``ondo insights reviews``, ``conversations`` and ``journeys``: figures for the shop owner.
 
-Both print a compact terminal summary, or one JSON object with ``--json``, and write a
+Each prints a compact terminal summary, or one JSON object with ``--json``, and write a
 self-contained HTML report with ``--html PATH``. ``conversations`` reads the database named by
 the settings (``ONDO_DB``, opened with ``ONDO_ENCRYPTION_KEY``) and computes the figures of
-:mod:`bot.insights.conversation_stats`.
+:mod:`bot.insights.conversation_stats`; ``journeys`` reads the journeys' sends from the same
+database and computes :mod:`bot.insights.journeys`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from bot.insights.html import write_html
 from bot.settings import Settings, parse_duration
 from bot.storage.connect import open_store
 from bot.storage.records import WindowRows
+from bot.storage.sql.database import Bound
+from bot.storage.sql.journey_insights import JourneyRows, journey_rows
 from knowledge.embedders import Embedder
 
 
@@ -57,6 +60,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     _conversations_arguments(conversations)
     conversations.set_defaults(handler=_cmd_conversations)
+
+    journeys = insights_sub.add_parser(
+        "journeys",
+        help="per journey: scheduled, sent, suppressed by reason, replies, opt-outs, conversions",
+    )
+    _conversations_arguments(journeys, days=True)
+    journeys.set_defaults(handler=_cmd_journeys)
     insights.set_defaults(handler=lambda _args: usage(insights))
 
 
@@ -111,13 +121,26 @@ def since(text: str) -> Since:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _conversations_arguments(parser: argparse.ArgumentParser) -> None:
+def since_days(text: str) -> Since:
+    """Parse ``--since`` for ``insights journeys``: a number of days (``30``) or an age as for
+    :func:`since` (``2w``)."""
+    stripped = text.strip()
+    if stripped.isascii() and stripped.isdigit():
+        stripped += "d"
+    return since(stripped)
+
+
+def _conversations_arguments(parser: argparse.ArgumentParser, *, days: bool = False) -> None:
     parser.add_argument(
         "--since",
-        type=since,
+        type=since_days if days else since,
         default=since(DEFAULT_SINCE),
-        metavar="AGE",
-        help=f"how far back to look: s, m, h, d or w (default {DEFAULT_SINCE})",
+        metavar="DAYS" if days else "AGE",
+        help=(
+            f"how far back to look: days, or an age in s, m, h, d or w (default {DEFAULT_SINCE})"
+            if days
+            else f"how far back to look: s, m, h, d or w (default {DEFAULT_SINCE})"
+        ),
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument(
@@ -166,3 +189,36 @@ def _local_tz() -> tzinfo:
     zone = datetime.now().astimezone().tzinfo
     assert zone is not None
     return zone
+
+
+def _cmd_journeys(args: argparse.Namespace) -> int:
+    """The journey figures of the sends created in the window; returns the exit code."""
+    from bot.insights import journeys
+
+    window: Since = args.since
+    settings = Settings.from_env()
+    until = time.time()
+    start = until - window.seconds
+    figures = journeys.compute(_read_journeys(settings, start, until), since=start, until=until)
+    language = journeys.report_language(figures, settings.agent_language)
+    described = conversation_report.describe_duration(window.text, language)
+    return _emit(
+        args,
+        figures.to_json(),
+        journeys.summary(figures, described, language),
+        lambda: journeys.page(figures, described, language),
+    )
+
+
+def _read_journeys(settings: Settings, start: float, until: float) -> JourneyRows:
+    # As for conversations: looking must not create a database.
+    file = not settings.shared_db and settings.db_path != ":memory:"
+    if file and not Path(settings.db_path).exists():
+        return JourneyRows((), (), (), ())
+    store = open_store(settings)
+    try:
+        if not isinstance(store, Bound):  # every backend is; a guard for the type checker
+            raise TypeError(f"{type(store).__name__} is not a database store")
+        return asyncio.run(journey_rows(store, start, until))
+    finally:
+        store.close()
