@@ -136,6 +136,19 @@ async def test_a_slack_user_not_found_is_undeliverable(tmp_path: Path) -> None:
         assert dm_posts(fake) == [] and await store.outbox.waiting() == 0
 
 
+@pytest.mark.parametrize("target", ["U0MINJI,U0JORDAN", "<@U0MINJI>", "", "u0minji", "U" * 40])
+async def test_a_target_that_is_not_one_slack_user_is_undeliverable(
+    tmp_path: Path, target: str
+) -> None:
+    async with slack_dm(tmp_path) as (slack, courier, _):
+        fake, store = slack.fake, slack.runtime.store
+        fake.add_user("U0MINJI")
+        fake.add_user("U0JORDAN")
+        await store.outbox.put("slack", "dm", target, text="안녕하세요", language="ko")
+        assert await courier.deliver_due() == 1
+        assert fake.calls_to("conversations.open") == [] and dm_posts(fake) == []
+
+
 async def test_a_slack_rate_limit_is_waited_out(tmp_path: Path) -> None:
     async with slack_dm(tmp_path) as (slack, courier, _):
         fake, store = slack.fake, slack.runtime.store
@@ -210,6 +223,17 @@ async def test_a_discord_50007_is_undeliverable(tmp_path: Path) -> None:
         assert "50007" in identity.undeliverable_reason
         assert [c.status for c in fake.calls if c.path.endswith("/messages")] == [403]
         assert await store.outbox.waiting() == 0
+
+
+@pytest.mark.parametrize("target", ["١٢٣٤٥٦", "12 34", "-1", "9" * 30, "<@1190000000000000201>"])
+async def test_a_target_that_is_not_a_discord_user_id_is_undeliverable(
+    tmp_path: Path, target: str
+) -> None:
+    async with discord_dm(tmp_path) as (discord, courier, _):
+        fake, store = discord.fake, discord.runtime.store
+        await store.outbox.put("discord", "dm", target, text="hello", language="en")
+        assert await courier.deliver_due() == 1
+        assert [c for c in fake.calls if c.path == "/users/@me/channels"] == []
 
 
 async def test_a_discord_rate_limit_is_waited_out(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ class DiscordDirect:
     async def send_dm(self, user: str, text: str, language: Language) -> str:
         """Post ``text`` (inert) in the DM with ``user`` (a snowflake); the first posted
         message's id. Raises :class:`Undeliverable` for a user Discord refuses."""
-        if not user.isdecimal() or len(user) > 25:
+        if not (user.isascii() and user.isdecimal()) or len(user) > 25:
             raise Undeliverable("not a Discord user id")
         try:
             channel = await self.client.create_dm(discord.Object(int(user)))

@@ -9,6 +9,8 @@ markup, and no link previews.
 
 from __future__ import annotations
 
+import re
+
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,6 +25,8 @@ OPEN_REFUSALS = frozenset({"cannot_dm_bot", "user_not_found", "user_disabled", "
 deactivated user); anything else is transient."""
 POST_REFUSALS = frozenset({"cannot_dm_bot", "user_disabled"})
 """``chat.postMessage`` errors into an opened DM meaning the same."""
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+"""One Slack user id: ``conversations.open`` would open a group DM for a list of them."""
 
 
 class SlackDirect:
@@ -36,6 +40,8 @@ class SlackDirect:
     async def send_dm(self, user: str, text: str, language: Language) -> str:
         """Open the DM with ``user`` and post ``text`` (inert) there; the posted ``ts``.
         Raises :class:`Undeliverable` (reason: Slack's error code) for a user Slack refuses."""
+        if not _USER_ID.fullmatch(user):
+            raise Undeliverable("not a Slack user id")
         try:
             opened = await self.client.conversations_open(users=user)
         except SlackApiError as exc:
