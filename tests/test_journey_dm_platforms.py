@@ -2,13 +2,13 @@
 loopback: a dm row reaches the user, a refusing user is marked undeliverable, a rate limit is
 waited out, and "수신거부" / "stop" answered in the DM goes through the opt-out hook.
 
-No model is loaded: the hook answers every message these tests send, so the bot itself never
-runs (the router's other path is covered in tests/test_journey_dm.py)."""
+Only the last test loads the models (a reply that is no opt-out is answered by the bot); in the
+others the hook answers every message they send, so the bot itself never runs."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -53,6 +53,18 @@ class Hook:
         if not opt_out_request(text, lang):
             raise AssertionError(f"these tests only send opt-outs, not {text!r}")
         return opt_out_confirmation("marketing", lang, SHOP, TODAY)
+
+
+@dataclass
+class LenientHook(Hook):
+    """The hook for a conversation: ``None`` (the bot answers) for anything but an opt-out."""
+
+    async def __call__(self, platform: str, user: str, text: str, language: str) -> str | None:
+        lang: Language = "ko" if language == "ko" else "en"
+        if not opt_out_request(text, lang):
+            self.calls.append((platform, user, text, language))
+            return None
+        return await super().__call__(platform, user, text, language)
 
 
 @contextlib.contextmanager
@@ -247,3 +259,34 @@ async def test_a_discord_rate_limit_is_waited_out(tmp_path: Path) -> None:
         assert discord.texts(channel) == ["배송이 시작됐어요"]
         posts = [c.status for c in fake.calls if c.path == f"/channels/{channel}/messages"]
         assert posts == [429, 200]
+
+
+# --- with the models: a reply to a journey DM talks to the normal bot ----------------------
+
+
+async def test_a_reply_to_a_slack_dm_is_answered_by_the_bot_then_an_opt_out_is_honoured(
+    sample_runtime_factory: Callable[..., Runtime],
+) -> None:
+    async with fake_slack() as fake:
+        runtime = sample_runtime_factory(**slack_settings(fake, handoff_channel=None))
+        router = Router(runtime.engine)
+        hook = LenientHook()
+        router.opt_out = hook
+        async with running_slack(fake, runtime, router) as slack:
+            fake.add_user("U0MINJI", name="minji", locale="ko-KR")
+            courier = Courier(router)
+            await runtime.store.outbox.put(
+                "slack", "dm", "U0MINJI", text=ADVERT["ko"], language="ko"
+            )
+            assert await courier.deliver_due() == 1
+            channel = fake.dm_channels["U0MINJI"]
+            for n, text in enumerate(["환불은 며칠 걸려요?", "수신거부"], 1):
+                before = slack.adapter.completed
+                event = fake.message_event(text, user="U0MINJI", channel=channel, channel_type="im")
+                assert await slack.deliver(event) == 200
+                await slack.adapter.wait_completed(before + 1)
+                assert len(dm_posts(fake)) == 1 + n
+            answer, confirmation = (p["text"] for p in dm_posts(fake)[1:])
+            assert "환불" in answer and "수신거부가 처리" not in answer
+            assert "수신거부가 처리" in confirmation
+            assert [c[2] for c in hook.calls] == ["환불은 며칠 걸려요?", "수신거부"]
