@@ -32,6 +32,7 @@ from adapters.discord.desk import (
     submitted_text,
     taken_status,
 )
+from adapters.discord.dm import DiscordDirect
 from adapters.discord.endpoints import discord_endpoints
 from adapters.discord.events import (
     PLATFORM,
@@ -104,8 +105,8 @@ def build_client(
 class DiscordAdapter(CountsCompletions):
     """Translates one client's Discord events into router calls.
 
-    Registers Discord's customers with the router (and the agents' desk, when
-    ``ONDO_HANDOFF_CHANNEL`` is ``discord:<channel id>``) once connected.
+    Registers Discord's customers and direct messages with the router (and the agents' desk,
+    when ``ONDO_HANDOFF_CHANNEL`` is ``discord:<channel id>``) once connected.
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class DiscordAdapter(CountsCompletions):
         self.config = config
         self.staff = StaffPolicy(config.staff_role)
         self.customers = DiscordCustomers(client)
+        self.direct = DiscordDirect(client)
         self.desk = (
             DiscordDesk(client, config.staff_channel, agent_language=agent_language)
             if config.staff_channel
@@ -197,6 +199,7 @@ class DiscordAdapter(CountsCompletions):
         """Connected (again): register with the router once, then tell ``ready``."""
         if not self._registered:
             self.router.add_customer_side(self.customers)
+            self.router.add_direct_messenger(self.direct)
             if self.desk is not None:
                 self.router.set_desk(self.desk)
                 await self._check_desk()

@@ -40,6 +40,7 @@ from adapters.slack.desk import (
     thread_ref,
     ticket_blocks,
 )
+from adapters.slack.dm import SlackDirect
 from adapters.slack.events import (
     PLATFORM,
     AgentMessage,
@@ -549,10 +550,12 @@ def build_app(
     router: Router, settings: Settings, client: AsyncWebClient | None = None
 ) -> tuple[AsyncApp, SlackAdapter]:
     """The Bolt app with Ondo's listeners, and the adapter behind them. Registers Slack's
-    customers with ``router``, and the agents' desk when the handoff channel is in Slack."""
+    customers and direct messages (journey DMs) with ``router``, and the agents' desk when
+    the handoff channel is in Slack."""
     client = client or build_client(settings)
     channel = handoff_channel_id(settings.handoff_channel)
     router.add_customer_side(SlackCustomers(client))
+    router.add_direct_messenger(SlackDirect(client))
     if channel is not None:
         router.set_desk(SlackDesk(client, channel, agent_language=settings.agent_language))
     staff = SlackStaff(client, settings.slack_staff_channels)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 
+from bot.conversation.direct import Undeliverable
 from bot.conversation.routing import Router, ticket_of
 from bot.storage.records import OUTBOX_MAX_ATTEMPTS, Outgoing
 from bot.types import Language, Reply
@@ -36,7 +37,7 @@ class Courier:
     @property
     def platforms(self) -> list[str]:
         """The platforms this replica posts on: its customers' and the agents' desk's."""
-        held = set(self.router.customers)
+        held = set(self.router.customers) | set(self.router.direct)
         if self.router.desk is not None:
             held.add(self.router.desk.platform)
         return sorted(held)
@@ -85,9 +86,8 @@ class Courier:
             await sender.send(Reply(item.target, item.text or "", item.ref or "", language))
             return
         if item.kind == "dm":
-            # Journey DMs are queued by the journeys' scheduler; until a platform's adapter
-            # posts them, a row waits (and is retried) rather than being read as a ticket.
-            raise ConnectionError(f"direct messages on {item.platform} are not posted yet")
+            await self._direct(item)
+            return
         desk = router.desk
         if desk is None:
             raise ConnectionError("the agents' desk is not running in this process")
@@ -101,6 +101,27 @@ class Courier:
                 return  # forgotten, resolved, or posted already: nothing to do
             if await router.open_ticket(ticket_of(handoff)) is None:
                 raise ConnectionError(f"the ticket of handoff #{handoff.id} was not posted")
+
+    async def _direct(self, item: Outgoing) -> None:
+        """Post a journey DM (target: the platform user id). A user the platform refuses for
+        good is marked undeliverable and the row counts as delivered: never retried."""
+        messenger = self.router.direct_messenger(item.platform)
+        if messenger is None:
+            raise ConnectionError(f"direct messages on {item.platform} are not posted here")
+        language: Language = "ko" if item.language == "ko" else "en"
+        try:
+            await messenger.send_dm(item.target, item.text or "", language)
+        except Undeliverable as exc:
+            await self.router.engine.store.journeys.mark_undeliverable(
+                item.platform, item.target, exc.reason
+            )
+            log.warning(
+                "outbox dm #%d: %s user %s cannot be messaged (%s); marked undeliverable",
+                item.id,
+                item.platform,
+                item.target,
+                exc.reason,
+            )
 
     async def run(self, stop: asyncio.Event, poll: float = POLL_SECONDS) -> None:
         """Deliver due rows until ``stop`` is set, woken by notifications or every ``poll``."""

@@ -415,6 +415,38 @@ class Engine:
         log.info("reply %d to %s posted after a restart", reply_id, key)
         return Outcome("replied", inbound_id, reply)
 
+    async def fixed_reply(
+        self, message: Message, inbound: Inbound, text: str, sender: Sender | None
+    ) -> Outcome:
+        """Answer a recorded customer message with the fixed ``text`` (an opt-out's
+        confirmation), recorded as the bot's reply once, whatever the conversation's state:
+        the message and the answer are in the history, and the bot does not analyse it.
+        A failed post is released as :meth:`handle` does, so a redelivery or the recovery
+        sweep answers it."""
+        message = storable(message)
+        if not inbound.process:
+            return Outcome("duplicate", inbound.id)
+        key = message.conversation_key
+        language = detect_language(message.text)
+        await self.store.annotate_inbound(inbound.id, language=language, intent="opt_out")
+        text = utf8(text)
+        reply_id = await self.store.record_reply(inbound.id, key, message.platform, text)
+        if reply_id is None:
+            return Outcome("duplicate", inbound.id)
+        reply = Reply(
+            key, text, message.message_id, language, raw={"reply_id": reply_id, "rateable": False}
+        )
+        if sender is not None:
+            try:
+                platform_id = await sender.send(reply)
+            except Exception:
+                await self.store.release(inbound.id, reply_id)
+                raise
+            if platform_id:
+                await self.store.set_platform_id(reply_id, platform_id)
+        await self.store.mark_handled(inbound.id)
+        return Outcome("replied", inbound.id, reply, notes=("opt_out",))
+
     async def relayed(self, outcome: Outcome, post: Post | None = None) -> None:
         """Mark a relayed message handled once it reached the agents (or could not, for good),
         or once ``post`` (its relay by another replica) is queued with it."""

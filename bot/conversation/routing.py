@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+from bot.conversation.direct import DirectMessenger
 from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
 from bot.conversation.handoff import InvalidTransition
 from bot.conversation.summarizer import finish_ticket
@@ -39,6 +40,10 @@ RECOVERY_INTERVAL_SECONDS = 30.0
 RECOVERY_CONVERSATIONS = 8
 """A sweep re-handles this many conversations side by side (each one's messages in order):
 after a replica dies, its customers are answered together, not one after another."""
+
+OptOutHook = Callable[[str, str, str, str], Awaitable[str | None]]
+"""``(platform, user, text, language)`` -> the confirmation to send when ``text`` opts the
+user out of messages (the journeys' service records it), or ``None`` for any other text."""
 
 AgentResult = Literal["relayed", "duplicate", "not_a_ticket", "refused", "undelivered"]
 
@@ -98,6 +103,9 @@ class Router:
         self.handoff_channel = handoff_channel
         self.customers: dict[str, CustomerSide] = {}
         self.desk: AgentDesk | None = None
+        self.direct: dict[str, DirectMessenger] = {}
+        self.opt_out: OptOutHook | None = None
+        """Set by the journeys' service: asked about every customer message before the bot."""
 
     @property
     def desk_platform(self) -> str | None:
@@ -107,6 +115,14 @@ class Router:
     def add_customer_side(self, side: CustomerSide) -> None:
         """Register a platform whose customers this process serves."""
         self.customers[side.platform] = side
+
+    def add_direct_messenger(self, messenger: DirectMessenger) -> None:
+        """Register how this process posts direct messages (journey DMs) on a platform."""
+        self.direct[messenger.platform] = messenger
+
+    def direct_messenger(self, platform: str) -> DirectMessenger | None:
+        """The direct messenger of ``platform``, if it runs in this process."""
+        return self.direct.get(platform)
 
     def set_desk(self, desk: AgentDesk) -> None:
         """Register the agents' desk; it must live on the platform ``ONDO_HANDOFF_CHANNEL``
@@ -175,6 +191,11 @@ class Router:
                 inbound = await self.engine.receive(message)
             if inbound.role != "customer":
                 return await self.third_party_message(message, inbound)
+            confirmation = await self._opt_out_reply(message, inbound)
+            if confirmation is not None:
+                # An opt-out is answered with its confirmation alone, whoever has the
+                # conversation: the bot does not also answer "stop" as a question.
+                return await self.engine.fixed_reply(message, inbound, confirmation, sender)
             outcome = await self.engine.handle(message, sender, inbound=inbound)
             relay = outcome.action == "relayed" and outcome.relay_text is not None
             if outcome.handoff is None and relay:
@@ -184,6 +205,22 @@ class Router:
         if outcome.handoff is not None:
             await self.open_ticket(outcome.handoff, claimed=True)
         return outcome
+
+    async def _opt_out_reply(self, message: Message, inbound: Inbound) -> str | None:
+        """The opt-out hook's confirmation for a customer's message, or ``None`` (no hook, a
+        duplicate, a staff question, a redelivery whose reply only waits to be posted again,
+        or a text that is no opt-out). A failing hook raises: the message stays unanswered
+        for the recovery sweep rather than an opt-out being answered as a question."""
+        if self.opt_out is None or not inbound.process or message.role == "staff":
+            return None
+        if inbound.duplicate and await self.engine.store.unposted_reply(inbound.id) is not None:
+            return None  # the engine posts the recorded reply again
+        language = detect_language(message.text)
+        try:
+            return await self.opt_out(message.platform, message.user, message.text, language)
+        except Exception:
+            await self.engine.store.unclaim(inbound.id)  # a redelivery or the sweep retries
+            raise
 
     async def open_ticket(self, ticket: HandoffTicket, *, claimed: bool = False) -> str | None:
         """Post ``ticket`` at the desk and remember its thread; ``None`` if that failed or

@@ -275,6 +275,8 @@ class FakeDiscord:
         self.nonce_hits = 0
         """Posts answered with an earlier message because their ``enforce_nonce`` nonce repeated."""
         self._threads_by_message: set[int] = set()
+        self.dm_refusals: set[int] = set()
+        """Users whose DM channel refuses the bot's posts (403, code 50007)."""
         self.commands: dict[str, dict[str, Any]] = {}
         """Global application commands the bot registered, by name."""
 
@@ -366,6 +368,12 @@ class FakeDiscord:
             status, f"{status}: Internal Server Error"
         )
         self._failures.append(_Failure(method.upper(), path_prefix, status, code, text, times))
+
+    def refuse_dms(self, uid: int) -> None:
+        """Posts in the DM with ``uid`` fail as Discord answers a user who closed their DMs,
+        blocked the bot or shares no server with it: 403 "Cannot send messages to this user"
+        (code 50007). Opening the DM channel still works, as on Discord."""
+        self.dm_refusals.add(uid)
 
     async def wait_for(
         self, method: str, path_prefix: str, count: int = 1, timeout: float = 5.0
@@ -1204,6 +1212,8 @@ class FakeDiscord:
         channel = self._channel_or_404(request)
         if isinstance(channel, web.Response):
             return channel
+        if channel["type"] == 1 and int(channel["recipients"][0]["id"]) in self.dm_refusals:
+            return self._error(403, "Cannot send messages to this user", 50007)
         body: dict[str, Any] = self._body(request) or {}
         content = str(body.get("content") or "")
         files = body.get("_files") or []

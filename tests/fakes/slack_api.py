@@ -112,6 +112,10 @@ class FakeSlack:
         self.members: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.dm_refusals: dict[str, str] = {}
+        """User id -> the error ``conversations.open`` answers for it (:meth:`refuse_dm`)."""
+        self.dm_channels: dict[str, str] = {}
+        """User id -> the DM channel ``conversations.open`` opened with them."""
         self.base_url = ""
         self.api_url = ""
         self.ws_url = ""
@@ -204,6 +208,11 @@ class FakeSlack:
             user["profile"]["bot_id"] = self.bot_id
         self.users[user_id] = user
         return user
+
+    def refuse_dm(self, user_id: str, error: str = "user_not_found") -> None:
+        """Make ``conversations.open`` with ``user_id`` fail with ``error`` every time
+        (``cannot_dm_bot``, ``user_not_found``, ``user_disabled``...)."""
+        self.dm_refusals[user_id] = error
 
     def set_members(self, channel: str, user_ids: list[str]) -> None:
         """Set the membership ``conversations.members`` reports for ``channel``."""
@@ -772,6 +781,32 @@ class FakeSlack:
             },
         }
 
+    def _conversations_open(self, call: Call) -> Answer:
+        """``conversations.open`` with one user: their DM channel (the same id each time).
+        A user refused with :meth:`refuse_dm` gets that error; an unknown one
+        ``user_not_found``, a deactivated one ``user_disabled``, a bot ``cannot_dm_bot``."""
+        users = call.params.get("users")
+        if isinstance(users, list):
+            users = ",".join(str(u) for u in users)
+        ids = [u for u in str(users or "").split(",") if u]
+        if len(ids) != 1:
+            return {
+                "ok": False,
+                "error": "users_list_not_supplied" if not ids else "not_enough_users",
+            }
+        [user_id] = ids
+        if user_id in self.dm_refusals:
+            return {"ok": False, "error": self.dm_refusals[user_id]}
+        user = self.users.get(user_id)
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        if user.get("deleted"):
+            return {"ok": False, "error": "user_disabled"}
+        if user.get("is_bot"):
+            return {"ok": False, "error": "cannot_dm_bot"}
+        channel = self.dm_channels.setdefault(user_id, f"D{next(self._ids):08d}")
+        return {"ok": True, "channel": {"id": channel, "is_im": True, "user": user_id}}
+
     def _connections_open(self, call: Call) -> Answer:
         if not (call.token or "").startswith("xapp-"):
             return {"ok": False, "error": "not_allowed_token_type"}
@@ -784,6 +819,7 @@ _BUILTINS: dict[str, Callable[[FakeSlack, Call], Answer]] = {
     "chat.update": FakeSlack._update,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
     "conversations.members": FakeSlack._members,
+    "conversations.open": FakeSlack._conversations_open,
     "conversations.replies": FakeSlack._replies,
     "conversations.history": FakeSlack._history,
     "users.info": FakeSlack._users_info,
