@@ -51,6 +51,7 @@ def test_every_cli_command_is_documented() -> None:
         "privacy forget",
         "insights reviews",
         "insights conversations",
+        "insights journeys",
     }
     for command in commands:
         assert f"`ondo {command}" in README, command
