@@ -10,6 +10,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.journeys.definitions import SAMPLE_JOURNEYS
+from bot.journeys.rules import QuietHours
 from bot.types import Language
 from knowledge.loader import SAMPLE_DIR, split_paths
 
@@ -76,6 +78,15 @@ class Settings:
     replica_id: str | None = None
     """``ONDO_REPLICA_ID``: this serving process's name among replicas (default: host, process
     id and a random suffix, new at every start)."""
+    journeys_path: Path = SAMPLE_JOURNEYS
+    """``ONDO_JOURNEYS``: the journey file (default: 온도마켓's bundled sample)."""
+    shop_name: str = "온도마켓"
+    """``ONDO_SHOP_NAME``: the sender's name in marketing messages and opt-out notices."""
+    quiet_hours: QuietHours = QuietHours()  # noqa: RUF009 - frozen, shared safely
+    """``ONDO_QUIET_HOURS``: no journey message (but transactional) in this local window."""
+    events_secret: str | None = None
+    """``ONDO_EVENTS_SECRET``: the shared secret that signs ``POST /v1/events`` (a secret:
+    masked in every log line)."""
 
     @property
     def shared_db(self) -> bool:
@@ -169,6 +180,17 @@ class Settings:
                 "ONDO_REPLICA_ID takes letters, digits, '.', '_' and '-' (at most 64), "
                 f"not {replica!r}"
             )
+        shop = get("ONDO_SHOP_NAME") or "온도마켓"
+        if len(shop) > 80 or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in shop):
+            raise SettingsError("ONDO_SHOP_NAME must be one line of at most 80 characters")
+        try:
+            quiet = QuietHours.parse(get("ONDO_QUIET_HOURS") or "21:00-08:00")
+        except ValueError as exc:
+            raise SettingsError(f"ONDO_QUIET_HOURS: {exc}") from None
+        secret = get("ONDO_EVENTS_SECRET")
+        if secret is not None and len(secret) < 16:
+            raise SettingsError("ONDO_EVENTS_SECRET must be at least 16 characters")
+        journeys = get("ONDO_JOURNEYS")
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -196,6 +218,10 @@ class Settings:
             db_pool=int(pool),
             replica_id=replica,
             discord_shards=shards,
+            journeys_path=Path(journeys) if journeys else SAMPLE_JOURNEYS,
+            shop_name=shop,
+            quiet_hours=quiet,
+            events_secret=secret,
         )
 
 
