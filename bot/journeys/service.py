@@ -200,14 +200,21 @@ class JourneyService:
     # --- due sends -----------------------------------------------------------------------
 
     async def run_due(self, replica: str | None, limit: int = 50) -> int:
-        """Claim the sends due now and decide each against the store as it is now: sent
-        (queued in the outbox in the same transaction), deferred or suppressed. How many
-        were decided."""
+        """Claim the sends due now (up to ``limit``) and decide each against the store as it
+        is now: sent (queued in the outbox in the same transaction), deferred or suppressed.
+        How many were decided. The store hands out one send per customer at a time (so caps
+        are not raced), so batches are taken until none is left due."""
         now = self.clock()
         decided = 0
-        for send in await self.store.journeys.take_due(now, replica, limit):
-            if await self._decide(send, now):
-                decided += 1
+        for _ in range(max(0, limit)):  # bounded: each round decides or finds nothing
+            if decided >= limit:
+                break
+            batch = await self.store.journeys.take_due(now, replica, limit - decided)
+            if not batch:
+                break
+            for send in batch:
+                if await self._decide(send, now):
+                    decided += 1
         return decided
 
     async def _decide(self, send: ScheduledSend, now: float) -> bool:
