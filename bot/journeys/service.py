@@ -35,7 +35,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.journeys.definitions import CATEGORIES, Category, Journey, JourneyError, Journeys
+from bot.journeys.definitions import (
+    CATEGORIES,
+    Category,
+    Journey,
+    JourneyError,
+    Journeys,
+    load_journeys,
+)
 from bot.journeys.events import CustomerRef, Event, EventError
 from bot.journeys.optout import opt_out_confirmation, opt_out_request
 from bot.journeys.rules import (
@@ -45,6 +52,7 @@ from bot.journeys.rules import (
     customer_zone,
     decide,
 )
+from bot.settings import Settings, SettingsError
 from bot.storage.interface import Store
 from bot.storage.journey_records import Customer, JourneyEvent, ScheduledSend
 from bot.storage.records import Post
@@ -90,6 +98,25 @@ class JourneyService:
         self.shop_name = shop_name
         self.quiet_hours = quiet_hours
         self.clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, store: Store, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> JourneyService:
+        """The service for ``settings`` (``ONDO_JOURNEYS``, ``ONDO_SHOP_NAME``,
+        ``ONDO_QUIET_HOURS``). A journey file that cannot be used is a
+        :class:`~bot.settings.SettingsError` with one line naming the file and the journey."""
+        try:
+            journeys = load_journeys(settings.journeys_path)
+        except JourneyError as exc:
+            raise SettingsError(f"ONDO_JOURNEYS: {exc}") from None
+        return cls(
+            store,
+            journeys,
+            shop_name=settings.shop_name,
+            quiet_hours=settings.quiet_hours,
+            clock=clock,
+        )
 
     # --- events in -----------------------------------------------------------------------
 
