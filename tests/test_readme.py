@@ -51,6 +51,9 @@ def test_every_cli_command_is_documented() -> None:
         "privacy forget",
         "insights reviews",
         "insights conversations",
+        "journey send",
+        "journey link",
+        "journey consent",
     }
     for command in commands:
         assert f"`ondo {command}" in README, command
