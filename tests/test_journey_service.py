@@ -588,3 +588,100 @@ async def test_the_loop_never_raises_and_stops(
     assert len(calls) == 2
     lines = [r.getMessage() for r in caplog.records]
     assert lines and all("\n" not in line and "database is gone" in line for line in lines)
+
+
+async def test_a_link_to_a_platform_without_dms_is_kept_but_not_messaged(
+    any_store: SqlStore,
+) -> None:
+    svc = service(any_store, Clock())
+    await svc.ingest(
+        event("ev-o", "order.placed", order_id="o-1", identities={"phone": "+82-10-0000-0000"})
+    )
+    await svc.run_due(None)
+    assert states(any_store) == [("order_confirmation", "suppressed", "undeliverable")]
+    assert await any_store.journeys.customer_for("phone", "+82-10-0000-0000") == "cust-1"
+
+
+async def test_one_send_that_fails_does_not_stop_the_others(
+    any_store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    svc = service(any_store, clock)
+    for n, lang in enumerate(("ko", "en")):
+        await svc.ingest(
+            event(
+                f"ev-{n}",
+                "order.placed",
+                customer=f"cust-{lang}",
+                language=lang,
+                identities={"slack": f"U-{lang}"},
+                order_id=f"o-{n}",
+            )
+        )
+    raw(any_store, "DELETE FROM journey_events WHERE event_id = 'ev-0'")  # forgotten meanwhile
+    failing = service(any_store, clock)
+
+    async def broken(send: Any, now: float) -> bool:
+        if send.customer_id == "cust-ko":
+            raise RuntimeError("boom")
+        return await JourneyService._decide(failing, send, now)
+
+    failing._decide = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, "ondo.journeys"):
+        assert await failing.run_due(None) == 1
+    assert any("boom" in r.getMessage() for r in caplog.records)
+    clock.advance(SEND_LEASE_SECONDS + 1)
+    assert await svc.run_due(None) == 1  # taken again: its event is gone, so cancelled
+    assert sorted(states(any_store)) == [
+        ("order_confirmation", "cancelled", "event forgotten"),
+        ("order_confirmation", "sent", None),
+    ]
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_the_journey_settings_and_their_one_line_errors(tmp_path: Any) -> None:
+    from bot.logs import secret_values
+    from bot.settings import Settings, SettingsError
+
+    plain = Settings.from_env({}, dotenv=None)
+    assert (plain.journeys_path, plain.shop_name) == (SAMPLE_JOURNEYS, "온도마켓")
+    assert plain.quiet_hours == QuietHours() and plain.events_secret is None
+    secret = "s3cret-for-the-shop-webhook"
+    env = {
+        "ONDO_JOURNEYS": str(tmp_path / "j.yaml"),
+        "ONDO_SHOP_NAME": "Ondo Market",
+        "ONDO_QUIET_HOURS": "22:30-07:00",
+        "ONDO_EVENTS_SECRET": secret,
+    }
+    custom = Settings.from_env(env, dotenv=None)
+    assert custom.quiet_hours == QuietHours.parse("22:30-07:00")
+    assert custom.shop_name == "Ondo Market" and secret in secret_values(custom)
+    for name, value, message in [
+        ("ONDO_QUIET_HOURS", "9pm-8am", "ONDO_QUIET_HOURS"),
+        ("ONDO_EVENTS_SECRET", "short", "at least 16"),
+        ("ONDO_SHOP_NAME", "x" * 81, "ONDO_SHOP_NAME"),
+    ]:
+        with pytest.raises(SettingsError, match=message) as caught:
+            Settings.from_env({name: value}, dotenv=None)
+        assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["journeys: []\n", "journeys:\n  - name: x\n    trigger: a.b\n", ": : :\n", "\x00"],
+)
+def test_a_broken_journey_file_is_one_line_at_start(
+    any_store: SqlStore, tmp_path: Any, text: str
+) -> None:
+    from bot.settings import Settings, SettingsError
+
+    path = tmp_path / "journeys.yaml"
+    path.write_text(text, encoding="utf-8")
+    settings = Settings.from_env({"ONDO_JOURNEYS": str(path)}, dotenv=None)
+    with pytest.raises(SettingsError, match="ONDO_JOURNEYS: ") as caught:
+        JourneyService.from_settings(any_store, settings)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+    ok = JourneyService.from_settings(any_store, Settings.from_env({}, dotenv=None))
+    assert ok.journeys.get("cart_reminder") is not None and ok.shop_name == "온도마켓"

@@ -6,8 +6,9 @@ Decisions the rest of Ondo relies on:
 
 - **Which platform.** At send time, among the customer's linked identities that are not
   undeliverable: the one the customer last wrote to us from (where they are), else Slack, then
-  Discord, then any other by name. The DM goes to the outbox (``kind="dm"``, ``ref`` is
-  ``journey:<send id>``); the courier of the replica holding that platform posts it.
+  Discord (links to other platforms are kept but not messaged yet). The DM goes to the outbox
+  (``kind="dm"``, ``ref`` is ``journey:<send id>``); the courier of the replica holding that
+  platform posts it.
 - **Which language.** The customer's stored language (their latest event), else ``ko``.
 - **The message** is composed when it is sent, from the trigger event and the customer as they
   are then (a name corrected in between is used).
@@ -64,7 +65,8 @@ log = logging.getLogger("ondo.journeys")
 CONSENT_EVENT = "consent.updated"
 """The event type by which the shop reports a consent given or withdrawn on its side."""
 PLATFORM_ORDER = ("slack", "discord")
-"""Where a DM goes when the customer has written from none of their identities."""
+"""The platforms a DM can go to, in the order tried when the customer has written from none of
+their identities (other links, a phone or an e-mail, are kept for channels to come)."""
 OPT_OUT_CATEGORIES: tuple[Category, ...] = ("marketing", "review_request")
 """What a "stop" always opts out of: the messages no customer is owed."""
 _LIVE = ("pending", "sending")
@@ -240,8 +242,13 @@ class JourneyService:
             if not batch:
                 break
             for send in batch:
-                if await self._decide(send, now):
-                    decided += 1
+                try:
+                    if await self._decide(send, now):
+                        decided += 1
+                except Exception as exc:
+                    # Left claimed: taken again after the lease, given up as stuck if it
+                    # keeps failing; the other sends of the batch go on.
+                    log.warning("journey send %s not decided: %s", send.id, _one_line(exc))
         return decided
 
     async def _decide(self, send: ScheduledSend, now: float) -> bool:
@@ -424,9 +431,13 @@ def _all(customer: Customer) -> list[tuple[str, str]]:
 def _target(
     customer: Customer, last_seen: Mapping[tuple[str, str], float]
 ) -> tuple[str, str] | None:
-    """Where the DM goes: a deliverable identity, the one last written from first, then
-    :data:`PLATFORM_ORDER`, then by platform name."""
-    usable = [(i.platform, i.user) for i in customer.identities if i.undeliverable_at is None]
+    """Where the DM goes: a deliverable identity on a platform Ondo can DM
+    (:data:`PLATFORM_ORDER`), the one last written from first, then in that order."""
+    usable = [
+        (i.platform, i.user)
+        for i in customer.identities
+        if i.undeliverable_at is None and i.platform in PLATFORM_ORDER
+    ]
     if not usable:
         return None
 
