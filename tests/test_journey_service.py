@@ -207,11 +207,25 @@ async def test_consent_from_the_shop_lets_marketing_go(any_store: SqlStore, lang
     )
     entry = await any_store.journeys.consent("cust-1", "marketing")
     assert entry is not None and entry.granted and entry.source == "webhook"
-    assert entry.evidence == evidence
+    assert entry.evidence == evidence and entry.at == NOW
     await svc.ingest(cart(language=language))
     clock.advance(HOUR)
     assert await svc.run_due(None) == 1
     assert states(any_store) == [("cart_reminder", "sent", None)]
+
+
+async def test_a_future_dated_consent_does_not_outrank_a_later_opt_out(
+    any_store: SqlStore,
+) -> None:
+    clock = Clock()
+    svc = service(any_store, clock)
+    await svc.ingest(
+        event("ev-c", CONSENT_EVENT, at=NOW + 30 * DAY, category="marketing", granted=True)
+    )
+    clock.advance(HOUR)
+    assert await svc.opt_out("slack", "U1", "광고 수신거부", "ko") is not None
+    entry = await any_store.journeys.consent("cust-1", "marketing")
+    assert entry is not None and not entry.granted
 
 
 # --- exits ---------------------------------------------------------------------------------
@@ -641,25 +655,29 @@ async def test_one_send_that_fails_does_not_stop_the_others(
 # --- settings ------------------------------------------------------------------------------
 
 
-def test_the_journey_settings_and_their_one_line_errors(tmp_path: Any) -> None:
+def test_the_journey_settings_and_their_one_line_errors(any_store: SqlStore, tmp_path: Any) -> None:
     from bot.logs import secret_values
     from bot.settings import Settings, SettingsError
 
     plain = Settings.from_env({}, dotenv=None)
     assert (plain.journeys_path, plain.shop_name) == (SAMPLE_JOURNEYS, "온도마켓")
-    assert plain.quiet_hours == QuietHours() and plain.events_secret is None
+    assert plain.quiet_hours == "21:00-08:00" and plain.events_secret is None
     secret = "s3cret-for-the-shop-webhook"
     env = {
-        "ONDO_JOURNEYS": str(tmp_path / "j.yaml"),
+        "ONDO_JOURNEYS": str(SAMPLE_JOURNEYS),
         "ONDO_SHOP_NAME": "Ondo Market",
         "ONDO_QUIET_HOURS": "22:30-07:00",
         "ONDO_EVENTS_SECRET": secret,
     }
     custom = Settings.from_env(env, dotenv=None)
-    assert custom.quiet_hours == QuietHours.parse("22:30-07:00")
+    assert JourneyService.from_settings(any_store, custom).quiet_hours == QuietHours.parse(
+        "22:30-07:00"
+    )
     assert custom.shop_name == "Ondo Market" and secret in secret_values(custom)
     for name, value, message in [
         ("ONDO_QUIET_HOURS", "9pm-8am", "ONDO_QUIET_HOURS"),
+        ("ONDO_QUIET_HOURS", "25:00-08:00", "ONDO_QUIET_HOURS"),
+        ("ONDO_QUIET_HOURS", "21:00", "ONDO_QUIET_HOURS"),
         ("ONDO_EVENTS_SECRET", "short", "at least 16"),
         ("ONDO_SHOP_NAME", "x" * 81, "ONDO_SHOP_NAME"),
     ]:

@@ -17,7 +17,10 @@ Decisions the rest of Ondo relies on:
   figures show it.
 - **Consent from the shop.** An event of type :data:`CONSENT_EVENT` with payload
   ``{"category", "granted", "night"?, "evidence"?}`` records consent (source ``webhook``,
-  at the event's time); a malformed one is an :class:`~bot.journeys.events.EventError`.
+  at the event's time, never later than its arrival); a malformed one is an
+  :class:`~bot.journeys.events.EventError` and nothing is stored.
+- **A late event** is not dropped: a send whose due time has passed is decided at the next
+  ``run_due`` under the same rules (a batch replayed from the CLI runs end to end).
 - **Opt-out.** "수신거부" / "stop" from a linked user records ``granted=False`` (source
   ``reply``, the message redacted as evidence) for marketing and review requests — what no
   customer is owed — and for the category of the last journey message they were sent if it was
@@ -110,15 +113,12 @@ class JourneyService:
         :class:`~bot.settings.SettingsError` with one line naming the file and the journey."""
         try:
             journeys = load_journeys(settings.journeys_path)
+            quiet = QuietHours.parse(settings.quiet_hours)
         except JourneyError as exc:
             raise SettingsError(f"ONDO_JOURNEYS: {exc}") from None
-        return cls(
-            store,
-            journeys,
-            shop_name=settings.shop_name,
-            quiet_hours=settings.quiet_hours,
-            clock=clock,
-        )
+        except ValueError as exc:
+            raise SettingsError(f"ONDO_QUIET_HOURS: {exc}") from None
+        return cls(store, journeys, shop_name=settings.shop_name, quiet_hours=quiet, clock=clock)
 
     # --- events in -----------------------------------------------------------------------
 
@@ -162,7 +162,8 @@ class JourneyService:
                 night=night,
                 source="webhook",
                 evidence=evidence or f"event {event.event_id}",
-                at=event.occurred_at,
+                # Never later than now: a future-dated event must not outrank a later opt-out.
+                at=min(event.occurred_at, now),
             )
             if not granted:
                 await store.cancel_pending(
