@@ -130,6 +130,31 @@ async def test_a_duplicate_event_changes_nothing(any_store: SqlStore, language: 
 
 
 @pytest.mark.parametrize("language", ["ko", "en"])
+async def test_a_redelivery_finishes_what_a_crash_after_storing_left_undone(
+    backend: Backend, language: str
+) -> None:
+    store = backend.open()
+    order = event("ev-o", "order.placed", language=language, order_id="o-1")
+    # The first delivery stored the event and died before scheduling anything.
+    await store.journeys.upsert_customer("cust-1", language=language)
+    await store.journeys.link("cust-1", "slack", "U1")
+    await store.journeys.record_event(
+        "ev-o", "order.placed", order.occurred_at, "cust-1", order.payload
+    )
+    store.close()
+    again = backend.open()
+    clock = Clock()
+    svc = service(again, clock)
+    done = await svc.ingest(order)
+    assert (done.duplicate, done.scheduled) == (True, 1)
+    assert (await svc.ingest(order)).scheduled == 0
+    other = event("ev-o", "order.placed", language=language, order_id="o-2")  # same id, other body
+    assert await svc.ingest(other) == done.__class__(duplicate=True)
+    assert await svc.run_due(None) == 1
+    assert raw(again, "SELECT COUNT(*) FROM outbox") == [(1,)]
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
 async def test_the_event_describes_and_links_the_customer(
     any_store: SqlStore, language: str
 ) -> None:

@@ -126,9 +126,11 @@ class JourneyService:
         """Record ``event`` durably (before returning), describe and link its customer,
         cancel the pending sends it exits and schedule the journeys it starts. An
         ``event_id`` seen before changes nothing (``duplicate=True``); a type no journey uses
-        is stored and starts nothing. Raises :class:`EventError` for a malformed consent
-        event and :class:`~bot.storage.journey_records.JourneyStoreError` for a value the
-        store refuses."""
+        is stored and starts nothing. A redelivery (same id and content) only finishes what
+        a first delivery that died after storing the event left undone. Raises
+        :class:`EventError` for a malformed consent event and
+        :class:`~bot.storage.journey_records.JourneyStoreError` for a value the store
+        refuses."""
         consent = _consent_payload(event) if event.type == CONSENT_EVENT else None
         now = self.clock()
         store = self.store.journeys
@@ -142,7 +144,14 @@ class JourneyService:
             received_at=now,
         )
         if not fresh:
-            return Ingested(duplicate=True)
+            stored = await store.event(event.event_id)
+            if stored is None or not _same(stored, event):
+                return Ingested(duplicate=True)
+            # A true redelivery: the first one may have died after storing the event. Exits
+            # and schedules are idempotent (dedupe keys), so finishing them changes nothing
+            # when the first delivery completed.
+            cancelled, scheduled = await self._journeys_for(event, now)
+            return Ingested(duplicate=True, scheduled=scheduled, cancelled=cancelled)
         await store.upsert_customer(
             customer.customer_id,
             name=customer.name,
@@ -169,6 +178,13 @@ class JourneyService:
                 await store.cancel_pending(
                     customer.customer_id, category=category, reason="consent withdrawn"
                 )
+        cancelled, scheduled = await self._journeys_for(event, now)
+        return Ingested(duplicate=False, scheduled=scheduled, cancelled=cancelled)
+
+    async def _journeys_for(self, event: Event, now: float) -> tuple[int, int]:
+        """Cancel what ``event`` exits and schedule what it starts: (cancelled, scheduled)."""
+        store = self.store.journeys
+        customer = event.customer
         cancelled = await self._exit(event)
         scheduled = 0
         for journey in self.journeys.triggered_by(event):
@@ -189,7 +205,7 @@ class JourneyService:
             if await self._exited_already(journey, event):
                 await store.cancel(send_id, "exit")
                 cancelled += 1
-        return Ingested(duplicate=False, scheduled=scheduled, cancelled=cancelled)
+        return cancelled, scheduled
 
     async def _exit(self, event: Event) -> int:
         """Cancel the customer's live sends whose journey ``event`` exits."""
@@ -387,6 +403,16 @@ def _consent_payload(event: Event) -> tuple[Category, bool, bool, str | None]:
     if evidence is not None and (not isinstance(evidence, str) or len(evidence) > 1000):
         raise EventError("payload.evidence: expected text of at most 1000 characters")
     return _category(str(category)), granted, night, evidence
+
+
+def _same(stored: JourneyEvent, event: Event) -> bool:
+    """Whether a stored event is ``event`` again (a redelivery), not another under its id."""
+    return (
+        stored.type == event.type
+        and stored.customer_id == event.customer.customer_id
+        and stored.occurred_at == event.occurred_at
+        and dict(stored.payload) == dict(event.payload)
+    )
 
 
 def _category(name: str) -> Category:
