@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time as dt_time
 from pathlib import Path
 
@@ -88,7 +88,7 @@ class Settings:
     quiet_hours: str = DEFAULT_QUIET_HOURS
     """``ONDO_QUIET_HOURS``: no journey message (but transactional) in this local window,
     ``HH:MM-HH:MM`` (checked here; :class:`bot.journeys.rules.QuietHours` reads it)."""
-    events_secret: str | None = None
+    events_secret: str | None = field(default=None, repr=False)
     """``ONDO_EVENTS_SECRET``: the shared secret that signs ``POST /v1/events`` (a secret:
     masked in every log line)."""
 

@@ -728,3 +728,10 @@ def test_a_broken_journey_file_is_one_line_at_start(
     assert "\n" not in str(caught.value) and str(path) in str(caught.value)
     ok = JourneyService.from_settings(any_store, Settings.from_env({}, dotenv=None))
     assert ok.journeys.get("cart_reminder") is not None and ok.shop_name == "온도마켓"
+
+
+def test_the_events_secret_is_not_in_the_settings_repr() -> None:
+    from bot.settings import Settings
+
+    secret = "another-long-webhook-secret"
+    assert secret not in repr(Settings.from_env({"ONDO_EVENTS_SECRET": secret}, dotenv=None))

@@ -19,6 +19,10 @@ Decisions the rest of Ondo relies on:
   ``{"category", "granted", "night"?, "evidence"?}`` records consent (source ``webhook``,
   at the event's time, never later than its arrival); a malformed one is an
   :class:`~bot.journeys.events.EventError` and nothing is stored.
+- **A redelivery** (same ``event_id`` and content) re-runs only the idempotent part — exits
+  and schedules by dedupe key — so a first delivery that died after storing the event is
+  finished; the customer, links and consent are not written again. Another body under a known
+  id changes nothing.
 - **A late event** is not dropped: a send whose due time has passed is decided at the next
   ``run_due`` under the same rules (a batch replayed from the CLI runs end to end).
 - **Opt-out.** "수신거부" / "stop" from a linked user records ``granted=False`` (source
