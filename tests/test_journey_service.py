@@ -735,3 +735,118 @@ def test_the_events_secret_is_not_in_the_settings_repr() -> None:
 
     secret = "another-long-webhook-secret"
     assert secret not in repr(Settings.from_env({"ONDO_EVENTS_SECRET": secret}, dotenv=None))
+
+
+# --- a simulated week ----------------------------------------------------------------------
+
+
+async def test_a_simulated_week_through_the_service(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stream of tests/test_journey_week.py through the service and a real store: events
+    arrive as the clock reaches them (resent ones too), consent comes from the shop, five
+    customers write "수신거부"/"stop" mid-week, three are angry; every invariant of issue 17
+    holds on what reached the outbox."""
+    import json
+    import random
+    from collections import Counter
+
+    from bot.journeys.events import parse_event_lines
+    from bot.journeys.rules import LEGAL_NIGHT, customer_zone
+    from tests.test_journey_week import START, WEEK, _stream
+
+    store = backend.open()
+    rng = random.Random(17)
+    parsed = parse_event_lines(_stream(rng))
+    events = sorted((p for p in parsed if isinstance(p, Event)), key=lambda e: e.occurred_at)
+    ids = sorted({e.customer.customer_id for e in events})
+    consenting = {c for c in ids if rng.random() < 0.6}
+    night = {c for c in consenting if rng.random() < 0.2}
+    who = {e.customer.customer_id: e.customer for e in events}
+    clock = Clock(START)
+    svc = service(store, clock)
+    for n, customer in enumerate(sorted(consenting)):
+        line = {
+            "event_id": f"consent-{n}",
+            "type": CONSENT_EVENT,
+            "occurred_at": START,
+            "customer": {"customer_id": customer},
+            "payload": {"category": "marketing", "granted": True, "night": customer in night},
+        }
+        await svc.ingest(parse_event(json.dumps(line)))
+    opt_outs = {c: START + 3 * DAY for c in ids[:5]}
+    angry = {c: START + 4 * DAY for c in ids[5:8]}
+    figures: Counter[str] = Counter()
+    queue = list(events)
+    tick = 600.0
+    while clock.now < START + WEEK + 4 * DAY:
+        while queue and queue[0].occurred_at <= clock.now:
+            done = await svc.ingest(queue.pop(0))
+            figures["duplicate events"] += done.duplicate
+        for customer, at in list(opt_outs.items()):
+            if clock.now >= at and customer in who:
+                platform, user = next(iter(who[customer].identities.items()))
+                text = "수신거부" if who[customer].language != "en" else "stop"
+                assert await svc.opt_out(platform, user, text, who[customer].language or "ko")
+                del opt_outs[customer]
+        for customer, at in list(angry.items()):
+            if clock.now >= at and customer in who:
+                platform, user = next(iter(who[customer].identities.items()))
+                message = Message(platform, f"{platform}:{user}", user, "화나요", at, f"a-{user}")
+                inbound = (await store.record_inbound(message)).id
+                await store.annotate_inbound(inbound, emotion="angry", emotion_score=0.9)
+                raw(store, "UPDATE messages SET created_at = ? WHERE id = ?", [at, inbound])
+                del angry[customer]
+        await svc.run_due("week")
+        clock.advance(tick)
+
+    sends = raw(
+        store,
+        "SELECT journey, customer_id, category, state, reason, sent_at, outbox_id, "
+        "trigger_event_id FROM journey_sends",
+    )
+    assert not [s for s in sends if s[3] in ("pending", "sending")], "every send is decided"
+    sent = [s for s in sends if s[3] == "sent"]
+    outbox = raw(store, "SELECT id FROM outbox WHERE kind = 'dm'")
+    assert sorted(s[6] for s in sent) == sorted(r[0] for r in outbox), "one DM per sent send"
+    opted = {c: START + 3 * DAY for c in ids[:5]}
+    for journey, customer, category, _, _, at, _, trigger_id in sent:
+        zone = customer_zone(who[customer].time_zone)
+        local = datetime.fromtimestamp(at, zone).time()
+        if category == "marketing":
+            assert customer in consenting and not (customer in opted and at >= opted[customer])
+            assert customer in night or not LEGAL_NIGHT.contains(local)
+        if category == "review_request":
+            assert not QuietHours().contains(local)
+        if journey == "cart_reminder":
+            trigger = next(e for e in events if e.event_id == trigger_id)
+            assert not any(
+                e.type == "order.placed"
+                and e.payload.get("cart_id") == trigger.payload["cart_id"]
+                and trigger.occurred_at <= e.occurred_at <= at
+                for e in events
+            ), "a cart reminder after the order of its cart"
+    for s in sends:
+        figures[f"{s[3]} ({s[4] or s[2]})"] += 1
+    with capsys.disabled():
+        print(
+            f"\n[{backend.name}] a simulated week: "
+            + ", ".join(sorted(f"{k}: {v}" for k, v in figures.items()))
+        )
+    assert figures["duplicate events"] > 0
+    for key in (
+        "suppressed (consent)",
+        "suppressed (cap)",
+        "cancelled (exit)",
+        "sent (marketing)",
+        "sent (review_request)",
+        "sent (transactional)",
+        "suppressed (anger)",
+    ):
+        assert figures[key] > 0, key
+    replies = raw(
+        store,
+        "SELECT COUNT(DISTINCT customer_id) FROM journey_consent WHERE source = 'reply' "
+        "AND category = 'marketing' AND granted = 0",
+    )
+    assert replies == [(5,)]
