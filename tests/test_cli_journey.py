@@ -86,7 +86,7 @@ def test_send_summarises_the_batch_and_queues_the_due_dms(
     assert out[1].startswith("line 4: body: not valid JSON")
     assert out[2] == "line 7: occurred_at: required"
     assert out[3].startswith("line 10: payload.category")
-    assert out[4] == "3 due sends decided now:"
+    assert out[4] == "3 due sends decided now; the sends of this batch:"
     shown = "\n".join(out)
     assert "cart_reminder: 0 sent (queued), 0 waiting, 0 cancelled, suppressed: 1 consent" in shown
     assert "delivery_review: 0 sent (queued), 1 waiting" in shown
@@ -107,6 +107,7 @@ def test_send_again_accepts_everything_as_duplicates(
     assert cli.main(["journey", "send", str(events)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("1 events accepted (1 duplicates ignored), 0 refused; 0 sends")
+    assert out.splitlines()[1] == "0 due sends decided now"
     assert rows(env, "SELECT COUNT(*) FROM outbox") == [(1,)]
 
 
