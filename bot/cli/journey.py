@@ -129,7 +129,7 @@ async def _send(service: JourneyService, handle: TextIO, name: str) -> int:
     if len(errors) > _MAX_SHOWN_ERRORS:
         print(f"… and {len(errors) - _MAX_SHOWN_ERRORS} more refused lines")
     decided = await service.run_due(None, limit=10_000)
-    stats = await service.store.journeys.stats(started - 1.0)
+    stats = await service.store.journeys.stats(started)
     print(f"{decided} due sends decided now" + ("; the sends of this batch:" if stats else ""))
     for entry in stats:
         print("  " + _stats_line(entry))
