@@ -397,6 +397,23 @@ async def test_a_message_that_is_no_opt_out_is_left_to_the_bot(
     assert await any_store.journeys.consent_history("cust-1") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("수신거부\x00", "ko"), ("STOP " + "x" * 100_000, "en"), ("", "ko"), ("\x00" * 50, "en")],
+)
+async def test_a_hostile_reply_never_breaks_the_opt_out(
+    any_store: SqlStore, text: str, language: str
+) -> None:
+    svc = service(any_store, Clock())
+    await svc.ingest(cart(language=language))
+    reply = await svc.opt_out("slack", "U1", text, language)
+    history = await any_store.journeys.consent_history("cust-1")
+    assert (reply is None) == (history == [])
+    for entry in history:
+        assert entry.evidence is not None and len(entry.evidence) < 1100
+        assert "\x00" not in entry.evidence
+
+
 async def test_an_opt_out_from_an_unlinked_user_is_left_to_the_bot(any_store: SqlStore) -> None:
     svc = service(any_store, Clock())
     await svc.ingest(cart())

@@ -359,7 +359,8 @@ class JourneyService:
         last = _last_sent(await store.sends(customer_id))
         categories: list[Category] = [last] if last is not None else []
         categories += [c for c in OPT_OUT_CATEGORIES if c not in categories]
-        evidence = f"{platform} reply: {redact(text[:1000], lang)}"
+        said = redact(text[:1000].replace("\x00", ""), lang)
+        evidence = f"{platform[:50]} reply: {said}"
         for category in categories:
             await store.set_consent(
                 customer_id, category, granted=False, source="reply", evidence=evidence, at=now
