@@ -59,6 +59,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.discord_token,
         settings.openai_api_key,
         settings.encryption_key,
+        settings.events_secret,
     ]
     url = settings.openai_base_url or ""
     found = re.search(r"://([^/\s:@]+):([^/\s@]+)@", url)

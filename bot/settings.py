@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time as dt_time
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -32,6 +33,10 @@ def parse_duration(text: str) -> float:
 
 
 _REPLICA_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SAMPLE_JOURNEYS = Path(__file__).parent / "journeys" / "sample" / "ondo_market.yaml"
+"""The bundled journeys of 온도마켓 (``bot.journeys.definitions.SAMPLE_JOURNEYS``; named here
+because the settings sit below the journeys and do not import them)."""
+DEFAULT_QUIET_HOURS = "21:00-08:00"
 _URL_PASSWORD_RE = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
 _QUERY_PASSWORD_RE = re.compile(r"([?&]password=)[^&#]*")
 
@@ -76,6 +81,16 @@ class Settings:
     replica_id: str | None = None
     """``ONDO_REPLICA_ID``: this serving process's name among replicas (default: host, process
     id and a random suffix, new at every start)."""
+    journeys_path: Path = SAMPLE_JOURNEYS
+    """``ONDO_JOURNEYS``: the journey file (default: 온도마켓's bundled sample)."""
+    shop_name: str = "온도마켓"
+    """``ONDO_SHOP_NAME``: the sender's name in marketing messages and opt-out notices."""
+    quiet_hours: str = DEFAULT_QUIET_HOURS
+    """``ONDO_QUIET_HOURS``: no journey message (but transactional) in this local window,
+    ``HH:MM-HH:MM`` (checked here; :class:`bot.journeys.rules.QuietHours` reads it)."""
+    events_secret: str | None = field(default=None, repr=False)
+    """``ONDO_EVENTS_SECRET``: the shared secret that signs ``POST /v1/events`` (a secret:
+    masked in every log line)."""
 
     @property
     def shared_db(self) -> bool:
@@ -169,6 +184,14 @@ class Settings:
                 "ONDO_REPLICA_ID takes letters, digits, '.', '_' and '-' (at most 64), "
                 f"not {replica!r}"
             )
+        shop = get("ONDO_SHOP_NAME") or "온도마켓"
+        if len(shop) > 80 or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in shop):
+            raise SettingsError("ONDO_SHOP_NAME must be one line of at most 80 characters")
+        quiet = parse_quiet_hours(get("ONDO_QUIET_HOURS") or DEFAULT_QUIET_HOURS)
+        secret = get("ONDO_EVENTS_SECRET")
+        if secret is not None and len(secret) < 16:
+            raise SettingsError("ONDO_EVENTS_SECRET must be at least 16 characters")
+        journeys = get("ONDO_JOURNEYS")
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -196,7 +219,25 @@ class Settings:
             db_pool=int(pool),
             replica_id=replica,
             discord_shards=shards,
+            journeys_path=Path(journeys) if journeys else SAMPLE_JOURNEYS,
+            shop_name=shop,
+            quiet_hours=quiet,
+            events_secret=secret,
         )
+
+
+def parse_quiet_hours(text: str) -> str:
+    """``ONDO_QUIET_HOURS`` (``21:00-08:00``) checked and normalised to ``HH:MM-HH:MM``."""
+    start, sep, end = text.replace(" ", "").partition("-")
+    try:
+        if not sep or len(start) != 5 or len(end) != 5:
+            raise ValueError
+        times = [dt_time.fromisoformat(start), dt_time.fromisoformat(end)]
+    except ValueError:
+        raise SettingsError(
+            f"ONDO_QUIET_HOURS takes HH:MM-HH:MM (like 21:00-08:00), not {text[:40]!r}"
+        ) from None
+    return "-".join(t.strftime("%H:%M") for t in times)
 
 
 def parse_shards(text: str) -> tuple[tuple[int, ...], int] | None:

@@ -52,6 +52,9 @@ def test_every_cli_command_is_documented() -> None:
         "insights reviews",
         "insights conversations",
         "insights journeys",
+        "journey send",
+        "journey link",
+        "journey consent",
     }
     for command in commands:
         assert f"`ondo {command}" in README, command

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import chat, insights, kb, keys, privacy, serve
+from bot.cli import chat, insights, journey, kb, keys, privacy, serve
 from bot.cli.errors import EXIT_ERROR, EXIT_USAGE, CliError
 from bot.settings import Settings, SettingsError
 from bot.storage.records import StoreError
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ondo {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(title="commands")
-    for group in (chat, kb, serve, keys, privacy, insights):
+    for group in (chat, kb, serve, keys, privacy, insights, journey):
         group.add_commands(sub)
     return parser
 

@@ -8,10 +8,11 @@ comes out in clear. A value that cannot be stored raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bot.storage.journey_records import (
+    Attention,
     Consent,
     Customer,
     FinalState,
@@ -123,8 +124,13 @@ class Journeys(Protocol):
         *,
         journey: str | None = None,
         reason: str = "exit",
+        category: str | None = None,
     ) -> int:
-        """Cancel a customer's sends not yet sent (an exit event); how many."""
+        """Cancel a customer's sends not yet sent (an exit event, an opt-out); how many."""
+        ...
+
+    async def cancel(self, send_id: int, reason: str = "exit") -> bool:
+        """Cancel one send not yet sent; whether it was pending or claimed."""
         ...
 
     async def take_due(
@@ -163,6 +169,22 @@ class Journeys(Protocol):
         journey: str | None = None,
     ) -> int:
         """How many sends to a customer were sent since ``since`` (for frequency caps)."""
+        ...
+
+    async def sent_times(
+        self,
+        customer_id: str,
+        *,
+        since: float,
+        category: str | None = None,
+        journey: str | None = None,
+    ) -> list[float]:
+        """When a customer's sends were sent since ``since``, oldest first (for caps)."""
+        ...
+
+    async def attention(self, identities: Sequence[tuple[str, str]]) -> Attention:
+        """What the conversations of these ``(platform, user)`` identities say now: an open
+        handoff, a person on it, the last angry message, when each last wrote."""
         ...
 
     async def set_consent(

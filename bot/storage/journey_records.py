@@ -106,6 +106,21 @@ class ScheduledSend:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """What the conversations of a customer's platform identities say at send time: whether
+    a person is (or is about to be) on them, and when the customer was last angry."""
+
+    handoff_open: bool = False
+    """A handoff not yet resolved, or a conversation waiting for a person."""
+    human_active: bool = False
+    """A person has one of the conversations (state ``human``)."""
+    last_anger_at: float | None = None
+    """When the customer last wrote a message read as ``angry``, on any linked identity."""
+    last_seen: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    """``(platform, user)`` → when that identity last wrote to us (where the customer is)."""
+
+
+@dataclass(frozen=True)
 class Consent:
     """One entry of the consent ledger: what the customer said for one category, and how."""
 

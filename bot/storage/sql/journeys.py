@@ -29,6 +29,7 @@ from bot.storage.journey_records import (
     SEND_LEASE_SECONDS,
     SEND_MAX_CLAIMS,
     SEND_STATES,
+    Attention,
     Consent,
     Customer,
     FinalState,
@@ -403,10 +404,12 @@ class SqlJourneys(Bound):
         *,
         journey: str | None = None,
         reason: str = "exit",
+        category: str | None = None,
     ) -> int:
         """Cancel ``customer_id``'s sends not yet sent (pending, or claimed and still being
-        decided: their ``finish`` then changes nothing) of ``journey`` (any, if ``None``) whose
-        match value is ``match_value`` (any, if ``None``); how many."""
+        decided: their ``finish`` then changes nothing) of ``journey`` (any, if ``None``) and
+        ``category`` (any, if ``None``) whose match value is ``match_value`` (any, if
+        ``None``); how many."""
         sql = (
             "UPDATE journey_sends SET state = 'cancelled', reason = ?, claimed_at = NULL, "
             "claimed_by = NULL WHERE customer_id = ? AND state IN ('pending', 'sending')"
@@ -418,10 +421,31 @@ class SqlJourneys(Bound):
         if journey is not None:
             sql += " AND journey = ?"
             params.append(journey)
+        if category is not None:
+            sql += " AND category = ?"
+            params.append(category)
 
         def run() -> int:
             with self._write():
                 return self._sql.execute(sql, params).rowcount
+
+        return await self._run(run)
+
+    async def cancel(self, send_id: int, reason: str = "exit") -> bool:
+        """Cancel send ``send_id`` if it is not sent yet (pending, or claimed: its ``finish``
+        then changes nothing); whether it was."""
+
+        def run() -> bool:
+            with self._write():
+                return (
+                    self._sql.execute(
+                        "UPDATE journey_sends SET state = 'cancelled', reason = ?, "
+                        "claimed_at = NULL, claimed_by = NULL WHERE id = ? "
+                        "AND state IN ('pending', 'sending')",
+                        [reason[:200], send_id],
+                    ).rowcount
+                    == 1
+                )
 
         return await self._run(run)
 
@@ -581,6 +605,76 @@ class SqlJourneys(Bound):
             params.append(journey)
         row = await self._run(lambda: self._one(sql, params))
         return int(row[0]) if row else 0
+
+    async def sent_times(
+        self,
+        customer_id: str,
+        *,
+        since: float,
+        category: str | None = None,
+        journey: str | None = None,
+    ) -> list[float]:
+        """When ``customer_id``'s sends (of ``category`` and/or ``journey``, when given) were
+        sent, at or after ``since``, oldest first: the times a frequency cap counts."""
+        sql = "SELECT sent_at FROM journey_sends WHERE customer_id = ? AND state = 'sent' "
+        sql += "AND sent_at >= ?"
+        params: list[Any] = [customer_id, since]
+        if category is not None:
+            sql += " AND category = ?"
+            params.append(category)
+        if journey is not None:
+            sql += " AND journey = ?"
+            params.append(journey)
+        rows = await self._run(
+            lambda: self._sql.execute(sql + " ORDER BY sent_at", params).fetchall()
+        )
+        return [float(r[0]) for r in rows]
+
+    async def attention(self, identities: Sequence[tuple[str, str]]) -> Attention:
+        """What the conversations of ``identities`` (``(platform, user)`` pairs) say now.
+
+        A user's conversations are those they opened (the owner) or wrote in as the customer.
+        A handoff is open while one is neither resolved nor failed, or while a conversation
+        waits for a person (``waiting_human``); a person is on it in state ``human``. The
+        last anger is the latest inbound message of the user read as ``angry``."""
+        pairs = [(str(p), str(u)) for p, u in identities]
+
+        def run() -> Attention:
+            handoff = human = False
+            anger: float | None = None
+            seen: dict[tuple[str, str], float] = {}
+            for platform, user in pairs:
+                mine = (
+                    "SELECT key FROM conversations WHERE platform = ? AND owner = ? UNION "
+                    "SELECT conversation_key FROM messages WHERE platform = ? AND "
+                    "\"user\" = ? AND direction = 'in' AND role = 'customer'"
+                )
+                who = [platform, user, platform, user]
+                row = self._one(
+                    "SELECT "
+                    f"EXISTS (SELECT 1 FROM handoffs WHERE resolved_at IS NULL AND "
+                    f"notice_failed_at IS NULL AND conversation_key IN ({mine})), "
+                    f"EXISTS (SELECT 1 FROM conversations WHERE state = 'waiting_human' "
+                    f"AND key IN ({mine})), "
+                    f"EXISTS (SELECT 1 FROM conversations WHERE state = 'human' "
+                    f"AND key IN ({mine})), "
+                    '(SELECT MAX(created_at) FROM messages WHERE platform = ? AND "user" = ? '
+                    "AND direction = 'in' AND emotion = 'angry'), "
+                    '(SELECT MAX(created_at) FROM messages WHERE platform = ? AND "user" = ? '
+                    "AND direction = 'in')",
+                    [*who, *who, *who, platform, user, platform, user],
+                )
+                if row is None:
+                    continue
+                handoff = handoff or bool(row[0]) or bool(row[1])
+                human = human or bool(row[2])
+                if row[3] is not None and (anger is None or float(row[3]) > anger):
+                    anger = float(row[3])
+                if row[4] is not None:
+                    seen[(platform, user)] = float(row[4])
+            return Attention(handoff, human, anger, seen)
+
+        return await self._run(run)
 
     def _send(self, row: Sequence[Any], **claimed: Any) -> ScheduledSend:
         text = self.cipher.open(row[11]) if row[11] is not None else None
