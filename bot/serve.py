@@ -21,6 +21,8 @@ from bot.app import Runtime
 from bot.conversation.courier import Courier
 from bot.conversation.routing import RECOVERY_INTERVAL_SECONDS, Router, platform_of
 from bot.corrections import live as kb_live
+from bot.journeys.service import JourneyService
+from bot.journeys.webhook import events_routes
 from bot.settings import Settings, SettingsError
 from bot.storage.records import HEARTBEAT_SECONDS, new_replica_id
 
@@ -194,6 +196,9 @@ async def serve(
     messages in the background. Raises :class:`ServeError` if an adapter dies."""
     settings = runtime.settings
     router = Router(runtime.engine, handoff_channel=settings.handoff_channel)
+    # A journey file that cannot be used stops the start with one line, before anything runs.
+    journeys = JourneyService.from_settings(runtime.store, settings)
+    router.opt_out = journeys.opt_out
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -208,6 +213,7 @@ async def serve(
         bolt_app, _adapter = build_app(router, settings)
         socket_mode = settings.slack_app_token is not None
     web_app = slack_web_app(None if socket_mode else bolt_app, settings.slack_signing_secret)
+    events_routes(web_app, secret=settings.events_secret, sink=journeys)
     web_app[SERVED] = list(platforms)
     web_app[RUNTIME] = runtime
     connected: dict[str, asyncio.Event] = {}
@@ -242,6 +248,8 @@ async def serve(
         tasks["heartbeat"] = asyncio.create_task(run_heartbeat(runtime, stop))
         # Posts other replicas queued for the platforms held here.
         tasks["outbox"] = asyncio.create_task(Courier(router).run(stop))
+        # Journey sends due now, decided at send time and queued as DMs in the outbox.
+        tasks["journeys"] = asyncio.create_task(journeys.run(stop, replica))
         tasks["knowledge"] = asyncio.create_task(
             kb_live.watch(runtime.store, runtime.knowledge, stop, KB_POLL_SECONDS)
         )
