@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from knowledge.minilm import Encoder, bfloat16_supported
+from knowledge.minilm import Encoder, bfloat16_supported, cpu_flags
 
 TEXTS = [
     "How do I request a refund?",
@@ -51,3 +52,14 @@ def test_bfloat16_stays_within_rounding(model_dir: Path, reference: np.ndarray) 
     vectors = Encoder(model_dir, bfloat16=True).encode(TEXTS)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert (np.sum(vectors * reference, axis=1) > 0.999).all()
+
+
+def test_bfloat16_needs_the_cpus_own_instructions_not_onednns_emulation() -> None:
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        assert not bfloat16_supported(frozenset({"avx512_bf16"}))  # oneDNN cannot run it
+        return
+    # AVX-512 without BF16 (oneDNN emulates it, three times slower than float32): float32.
+    assert not bfloat16_supported(frozenset({"avx512f", "avx512bw", "avx512vl"}))
+    assert bfloat16_supported(frozenset({"avx512f", "avx512_bf16"}))
+    assert bfloat16_supported(frozenset({"fp", "asimd", "bf16"}))  # Arm
+    assert cpu_flags() is None or isinstance(cpu_flags(), frozenset)
