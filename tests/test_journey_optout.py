@@ -93,6 +93,10 @@ KO_QUIET = [
     "",
 ]
 EN_FIRE = [
+    "stop sending me ads",
+    "stop sending me",
+    "Stop sending me emails about sales",
+    "don't send me anything",
     "stop",
     "STOP",
     "Stop.",
@@ -125,6 +129,11 @@ EN_FIRE = [
     "no more ads please",
 ]
 EN_QUIET = [
+    # Sending a thing that is not messages: a complaint or an order.
+    "stop sending me the wrong size",
+    "Stop sending me the same order twice",
+    "don't send me the blue one",
+    "don't send me the wrong item again",
     "don't stop the order",
     "stop by the store",
     "I'll stop by the store tomorrow",

@@ -272,6 +272,12 @@ _ALONE = re.compile(
     r"(?:\s+(?:please|pls|now|thanks|thank\s+you))?" + _KOREAN_TAIL
 )
 _STOP = re.compile(rf"\bstop\s+(?:{_CONTACT_VERBS}\b|{_DETERMINERS}{_MESSAGES}\b|{_PRONOUN_END})")
+_SENT_THING = re.compile(
+    rf"send(?:ing)?\s+(?:(?:me|us)\b\s*)?(?!(?:me|us|anything)\b)(?!{_DETERMINERS}{_MESSAGES}\b)"
+    rf"(?!{_PRONOUN_END})(?!(?:please|pls|now|again|anymore|any\s+more)?\s*$)\S"
+)
+"""Sending with an object that is not messages ("stop sending me the wrong size", "don't send
+me the blue one"): a complaint or an order, not an opt-out."""
 _STOP_AT_END = re.compile(r"\b(?:please|pls|just|now)\s+stop\s*$")
 _UNSUBSCRIBE = re.compile(
     r"\b(?:unsubscribe|unsub|opt[\s-]?out|opt\s+(?:me|us)\s+out)\b(?P<rest>.{0,40})"
@@ -293,7 +299,7 @@ def _english(text: str) -> bool:
     if not re.search(r"[a-z]", flat):
         return False
     for m in _STOP.finditer(flat):
-        if not _NEGATED_BEFORE.search(flat[: m.start()]):
+        if not _NEGATED_BEFORE.search(flat[: m.start()]) and not _sends_a_thing(flat, m):
             return True
     end = _STOP_AT_END.search(flat)
     if end and not _NEGATED_BEFORE.search(flat[: end.start()]):
@@ -308,4 +314,11 @@ def _english(text: str) -> bool:
             if not re.match(rf"{_DETERMINERS}(?:{_MESSAGES}\b|{_PRONOUN_END})", target):
                 continue
         return True
-    return bool(_DONT_CONTACT.search(flat))
+    contact = _DONT_CONTACT.search(flat)
+    return contact is not None and not _sends_a_thing(flat, contact)
+
+
+def _sends_a_thing(flat: str, cue: re.Match[str]) -> bool:
+    """Whether ``cue`` is "send" with an object other than messages."""
+    verb = re.search(r"\bsend(?:ing)?\b", cue.group(0))
+    return verb is not None and _SENT_THING.match(flat, cue.start() + verb.start()) is not None
