@@ -58,6 +58,24 @@ async def test_a_dm_row_is_posted_to_the_user(
     assert len(direct.sent) == 1
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["온도마켓: 주문하신 상품이 도착했어요. 어떠셨나요?", "Ondo Market: how was your order?"],
+)
+async def test_a_posted_dm_is_the_bots_message_of_its_conversation(
+    any_store: SqlStore, text: str
+) -> None:
+    _, direct, courier = dm_router(any_store)
+    await any_store.outbox.put("slack", "dm", "U1", text=text, language="ko")
+    await any_store.outbox.put("slack", "dm", "U9", text="other", language="en")
+    direct.refused["U9"] = "user_not_found"
+    assert await courier.deliver_due() == 2
+    [posted] = await any_store.history("slack:dm:U1")
+    assert (posted.role, posted.text) == ("bot", text)
+    assert (await any_store.conversation("slack:dm:U1", "slack")).state == "bot"
+    assert await any_store.history("slack:dm:U9") == []  # refused: nothing recorded
+
+
 async def test_an_undeliverable_user_is_marked_and_never_retried(
     any_store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:

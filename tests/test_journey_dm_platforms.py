@@ -133,6 +133,41 @@ async def test_a_slack_dm_is_posted_inert_and_an_opt_out_reply_is_confirmed(
         assert len(dm_posts(fake)) == 2 and len(hook.calls) == 1
 
 
+@pytest.mark.parametrize("language", ["ko", "en"])
+async def test_a_slack_dm_is_in_the_history_before_the_reply_in_its_thread(
+    tmp_path: Path, language: str
+) -> None:
+    async with slack_dm(tmp_path) as (slack, courier, hook):
+        fake, store = slack.fake, slack.runtime.store
+        fake.add_user("U0MINJI", name="minji", locale="ko-KR")
+        await store.outbox.put("slack", "dm", "U0MINJI", text=ADVERT[language], language=language)
+        assert await courier.deliver_due() == 1
+        channel = fake.dm_channels["U0MINJI"]
+        [dm] = [c.response for c in fake.calls_to("chat.postMessage") if c.status == 200]
+        key = f"slack:{fake.team_id}:{channel}:{dm['ts']}"
+        [posted] = await store.history(key)
+        assert (posted.role, posted.text) == ("bot", ADVERT[language])
+
+        before = slack.adapter.completed
+        event = fake.message_event(
+            OPT_OUT[language],
+            user="U0MINJI",
+            channel=channel,
+            channel_type="im",
+            thread_ts=dm["ts"],
+        )
+        assert await slack.deliver(event) == 200
+        await slack.adapter.wait_completed(before + 1)
+        assert len(hook.calls) == 1
+        history = await store.history(key)
+        assert [(m.role, m.text) for m in history[:2]] == [
+            ("bot", ADVERT[language]),
+            ("customer", OPT_OUT[language]),
+        ]
+        assert len(history) == 3 and history[2].role != "customer"  # the confirmation
+        assert await store.conversation_owner(key) == "U0MINJI"
+
+
 async def test_a_slack_user_not_found_is_undeliverable(tmp_path: Path) -> None:
     async with slack_dm(tmp_path) as (slack, courier, _):
         fake, store = slack.fake, slack.runtime.store
@@ -219,6 +254,34 @@ async def test_a_discord_dm_is_posted_inert_and_an_opt_out_reply_is_confirmed(
         confirmation = discord.texts(channel)[1]
         assert SHOP in confirmation
         assert ("수신거부가 처리" if language == "ko" else "unsubscribed") in confirmation
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+async def test_a_discord_dm_is_in_the_history_before_the_reply(
+    tmp_path: Path, language: str
+) -> None:
+    async with discord_dm(tmp_path) as (discord, courier, hook):
+        fake, store = discord.fake, discord.runtime.store
+        user = (
+            fake.customer if language == "ko" else fake.add_member(1_190_000_000_000_000_777, "sam")
+        )
+        uid = int(user["id"])
+        await store.outbox.put("discord", "dm", str(uid), text=ADVERT[language], language=language)
+        assert await courier.deliver_due() == 1
+        channel = dm_channel_of(fake, uid)
+        key = f"discord:dm:{channel}"
+        [posted] = await store.history(key)
+        assert (posted.role, posted.text) == ("bot", ADVERT[language])
+
+        await discord.say(OPT_OUT[language], channel=channel, author=user)
+        assert len(hook.calls) == 1
+        history = await store.history(key)
+        assert [(m.role, m.text) for m in history[:2]] == [
+            ("bot", ADVERT[language]),
+            ("customer", OPT_OUT[language]),
+        ]
+        assert len(history) == 3 and history[2].role != "customer"  # the confirmation
+        assert await store.conversation_owner(key) == str(uid)
 
 
 async def test_a_discord_50007_is_undeliverable(tmp_path: Path) -> None:

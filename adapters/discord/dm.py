@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import discord
 
-from adapters.discord.events import PLATFORM
+from adapters.discord.events import PLATFORM, dm_key
 from adapters.discord.inert import inert
 from adapters.discord.sender import describe, post
-from bot.conversation.direct import Undeliverable
+from bot.conversation.direct import Posted, Undeliverable
 from bot.types import Language
 
 REFUSALS = frozenset({50007, 10013})
@@ -31,9 +31,11 @@ class DiscordDirect:
     def __init__(self, client: discord.Client) -> None:
         self.client = client
 
-    async def send_dm(self, user: str, text: str, language: Language) -> str:
+    async def send_dm(self, user: str, text: str, language: Language) -> Posted:
         """Post ``text`` (inert) in the DM with ``user`` (a snowflake); the first posted
-        message's id. Raises :class:`Undeliverable` for a user Discord refuses."""
+        message's id and the DM channel's conversation key (every message in a Discord DM is
+        one conversation, :func:`adapters.discord.events.dm_key`).
+        Raises :class:`Undeliverable` for a user Discord refuses."""
         if not (user.isascii() and user.isdecimal()) or len(user) > 25:
             raise Undeliverable("not a Discord user id")
         try:
@@ -48,4 +50,4 @@ class DiscordDirect:
             if exc.code in REFUSALS:
                 raise Undeliverable(describe(exc)) from None
             raise
-        return str(sent[0].id) if sent else ""
+        return Posted(str(sent[0].id) if sent else "", dm_key(channel.id))

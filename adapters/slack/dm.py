@@ -5,6 +5,10 @@
 build_client`) wait out 429s with Slack's ``Retry-After``. A journey's text carries the shop's
 placeholder values unescaped, so it is made inert: shown as written, no mention or link
 markup, and no link previews.
+
+Slack keys a conversation by thread (:func:`adapters.slack.events.conversation_key`): the DM
+opens the conversation of its own thread, ``slack:<team>:<dm channel>:<dm ts>``, where an
+answer in the DM's thread lands. The team comes from ``auth.test``, asked once.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import re
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.events import PLATFORM
+from adapters.slack.events import PLATFORM, conversation_key
 from adapters.slack.inert import inert
 from adapters.slack.sender import post
-from bot.conversation.direct import Undeliverable
+from bot.conversation.direct import Posted, Undeliverable
 from bot.types import Language
 
 OPEN_REFUSALS = frozenset({"cannot_dm_bot", "user_not_found", "user_disabled", "channel_not_found"})
@@ -36,10 +40,12 @@ class SlackDirect:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        self._team: str | None = None
 
-    async def send_dm(self, user: str, text: str, language: Language) -> str:
-        """Open the DM with ``user`` and post ``text`` (inert) there; the posted ``ts``.
-        Raises :class:`Undeliverable` (reason: Slack's error code) for a user Slack refuses."""
+    async def send_dm(self, user: str, text: str, language: Language) -> Posted:
+        """Open the DM with ``user`` and post ``text`` (inert) there; the posted ``ts`` and
+        the conversation key of the DM's thread. Raises :class:`Undeliverable`
+        (reason: Slack's error code) for a user Slack refuses."""
         if not _USER_ID.fullmatch(user):
             raise Undeliverable("not a Slack user id")
         try:
@@ -60,4 +66,14 @@ class SlackDirect:
             if error in POST_REFUSALS:
                 raise Undeliverable(error) from None
             raise
-        return ts or ""
+        return Posted(ts or "", conversation_key(await self._team_id(), channel_id, ts or ""))
+
+    async def _team_id(self) -> str:
+        """The bot token's workspace (``auth.test``), asked once; the key's team part."""
+        if self._team is None:
+            answer = await self.client.auth_test()
+            team = answer.get("team_id")
+            if not isinstance(team, str) or not team:
+                raise ConnectionError("auth.test answered without a team id")
+            self._team = team
+        return self._team

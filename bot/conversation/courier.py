@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.conversation.direct import Undeliverable
+from bot.conversation.direct import Posted, Undeliverable
 from bot.conversation.routing import Router, ticket_of
 from bot.storage.records import OUTBOX_MAX_ATTEMPTS, Outgoing
 from bot.types import Language, Reply
@@ -104,13 +104,14 @@ class Courier:
 
     async def _direct(self, item: Outgoing) -> None:
         """Post a journey DM (target: the platform user id). A user the platform refuses for
-        good is marked undeliverable and the row counts as delivered: never retried."""
+        good is marked undeliverable and the row counts as delivered: never retried. A posted DM
+        is recorded as the bot's message of the conversation the customer's answer lands in."""
         messenger = self.router.direct_messenger(item.platform)
         if messenger is None:
             raise ConnectionError(f"direct messages on {item.platform} are not posted here")
         language: Language = "ko" if item.language == "ko" else "en"
         try:
-            await messenger.send_dm(item.target, item.text or "", language)
+            posted = await messenger.send_dm(item.target, item.text or "", language)
         except Undeliverable as exc:
             await self.router.engine.store.journeys.mark_undeliverable(
                 item.platform, item.target, exc.reason
@@ -121,6 +122,27 @@ class Courier:
                 item.platform,
                 item.target,
                 exc.reason,
+            )
+            return
+        await self._record_dm(item, posted)
+
+    async def _record_dm(self, item: Outgoing, posted: Posted) -> None:
+        """Put the posted DM in its conversation's history as the bot's message. It is posted
+        already: a failure here is logged, never retried (that would post it twice)."""
+        store = self.router.engine.store
+        try:
+            await store.conversation(posted.conversation_key, item.platform)
+            message_id = await store.record_outbound(
+                posted.conversation_key, item.platform, item.text or "", "bot"
+            )
+            if posted.message_id:
+                await store.set_platform_id(message_id, posted.message_id)
+        except Exception as exc:
+            log.warning(
+                "outbox dm #%d posted but not recorded in %s: %s",
+                item.id,
+                posted.conversation_key,
+                (str(exc).splitlines() or [type(exc).__name__])[0][:200],
             )
 
     async def run(self, stop: asyncio.Event, poll: float = POLL_SECONDS) -> None:

@@ -5,6 +5,10 @@ the courier of the replica holding that platform posts it through the platform's
 :class:`DirectMessenger`. A platform that says the user can never be messaged (they blocked
 the bot, left, were deactivated) raises :class:`Undeliverable`: the user is marked so and the
 row is not retried. Any other failure is transient and the courier tries again later.
+
+A posted DM comes back as :class:`Posted`: its platform id and the key of the conversation
+the customer's answer in that DM will land in, so the courier records the DM there and the
+history and the handoff summary show what the bot wrote before the answer.
 """
 
 from __future__ import annotations
@@ -26,15 +30,24 @@ class Undeliverable(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Posted:
+    """A posted direct message: the platform's message id and the conversation it opens."""
+
+    message_id: str
+    conversation_key: str
+
+
 class DirectMessenger(Protocol):
     """Posts a direct message to one user of a platform."""
 
     platform: str
 
-    async def send_dm(self, user: str, text: str, language: Language) -> str:
+    async def send_dm(self, user: str, text: str, language: Language) -> Posted:
         """Post ``text`` to ``user`` (their platform id) in a DM; return the posted message's
-        platform id. Raise :class:`Undeliverable` when the platform says the user cannot be
-        messaged; anything else raised is a transient failure."""
+        platform id and conversation key (as the adapter keys a reply in that DM). Raise
+        :class:`Undeliverable` when the platform says the user cannot be messaged; anything
+        else raised is a transient failure."""
         ...
 
 
@@ -53,7 +66,7 @@ class MemoryDirect:
     refused: dict[str, str] = field(default_factory=dict)
     fail_next: int = 0
 
-    async def send_dm(self, user: str, text: str, language: Language) -> str:
+    async def send_dm(self, user: str, text: str, language: Language) -> Posted:
         """Record the DM, or raise as scripted."""
         if user in self.refused:
             raise Undeliverable(self.refused[user])
@@ -61,4 +74,4 @@ class MemoryDirect:
             self.fail_next -= 1
             raise ConnectionError("platform unavailable")
         self.sent.append((user, text, language))
-        return f"dm-{len(self.sent)}"
+        return Posted(f"dm-{len(self.sent)}", f"{self.platform}:dm:{user}")
