@@ -14,10 +14,10 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from bot.cli.errors import EXIT_ERROR, usage
 from bot.insights import InsightsError, conversation_report
@@ -25,10 +25,13 @@ from bot.insights.conversation_stats import summarize
 from bot.insights.html import write_html
 from bot.settings import Settings, parse_duration
 from bot.storage.connect import open_store
+from bot.storage.interface import Store
 from bot.storage.records import WindowRows
 from bot.storage.sql.database import Bound
 from bot.storage.sql.journey_insights import JourneyRows, journey_rows
 from knowledge.embedders import Embedder
+
+R = TypeVar("R")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -174,13 +177,22 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
 
 
 def _read(settings: Settings, start: float, until: float) -> WindowRows:
-    # Looking must not create a database: a missing file simply holds no conversations.
+    return _looking(
+        settings, WindowRows((), (), (), ()), lambda s: s.insights.read_window(start, until)
+    )
+
+
+def _looking(
+    settings: Settings, empty: R, read: Callable[[Store], Coroutine[object, object, R]]
+) -> R:
+    """``read`` on the store of ``settings``, opened for it and closed after. Looking must not
+    create a database: a missing file simply holds nothing (``empty``)."""
     file = not settings.shared_db and settings.db_path != ":memory:"
     if file and not Path(settings.db_path).exists():
-        return WindowRows((), (), (), ())
+        return empty
     store = open_store(settings)
     try:
-        return asyncio.run(store.insights.read_window(start, until))
+        return asyncio.run(read(store))
     finally:
         store.close()
 
@@ -211,14 +223,9 @@ def _cmd_journeys(args: argparse.Namespace) -> int:
 
 
 def _read_journeys(settings: Settings, start: float, until: float) -> JourneyRows:
-    # As for conversations: looking must not create a database.
-    file = not settings.shared_db and settings.db_path != ":memory:"
-    if file and not Path(settings.db_path).exists():
-        return JourneyRows((), (), (), ())
-    store = open_store(settings)
-    try:
+    async def read(store: Store) -> JourneyRows:
         if not isinstance(store, Bound):  # every backend is; a guard for the type checker
             raise TypeError(f"{type(store).__name__} is not a database store")
-        return asyncio.run(journey_rows(store, start, until))
-    finally:
-        store.close()
+        return await journey_rows(store, start, until)
+
+    return _looking(settings, JourneyRows((), (), (), ()), read)
