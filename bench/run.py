@@ -17,7 +17,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import emotion, fewshot, latency, near_miss, polarity, privacy, retrieval
+from bench import (
+    emotion,
+    fewshot,
+    journeys_week,
+    latency,
+    near_miss,
+    polarity,
+    privacy,
+    retrieval,
+)
 from bench.common import Config, Models, load_models, progress
 from bench.report import BENCHMARKS_DOC, REPO, update_section
 from bench.table import Row, markdown
@@ -44,6 +53,7 @@ SUITES: dict[str, Suite] = {
     "polarity": polarity.polarity,
     "privacy": privacy.suite,
     "nearmiss": near_miss.suite,
+    "journeys": journeys_week.suite,
 }
 TABLE_ORDER = (
     "banking77",
@@ -56,6 +66,7 @@ TABLE_ORDER = (
     "nearmiss",
     "polarity",
     "privacy",
+    "journeys",
     "core",
     "bigkb",
 )
