@@ -137,6 +137,7 @@ INVARIANTS = (
     "non-transactional DMs in the customer's quiet hours",
     "deferrals never resolved",
     "redeliveries that scheduled a send",
+    "sends counted sent − DMs posted",
 )
 
 
@@ -522,8 +523,9 @@ def category_of(text: str) -> tuple[str, str] | None:
     return None
 
 
-def invariants(sim: Simulation, undecided: int) -> dict[str, int]:
-    """The invariants, from the messengers' logs and the simulation's own consent record."""
+def invariants(sim: Simulation, undecided: int, sent: int | None = None) -> dict[str, int]:
+    """The invariants, from the messengers' logs and the simulation's own consent record;
+    ``sent``: the sends the figures count as sent (each must be a posted DM)."""
     found = dict.fromkeys(INVARIANTS, 0)
     posted = Counter((dm.platform, dm.user, dm.text) for dm in sim.dms)
     found["duplicate sends"] = sum(n - 1 for n in posted.values())
@@ -543,6 +545,7 @@ def invariants(sim: Simulation, undecided: int) -> dict[str, int]:
             found["non-transactional DMs in the customer's quiet hours"] += 1
     found["deferrals never resolved"] = undecided
     found["redeliveries that scheduled a send"] = sim.redelivery_schedules
+    found["sends counted sent − DMs posted"] = 0 if sent is None else abs(sent - len(sim.dms))
     return found
 
 
@@ -633,7 +636,7 @@ async def simulate(
             deferred = sum(
                 1 for s in rows.sends if s.state in ("pending", "sending") and s.deferrals
             )
-            found = invariants(sim, deferred)
+            found = invariants(sim, deferred, sum(j.sent for j in insights.journeys))
             sim.counts["sends never decided"] = undecided
             sim.counts["DMs posted"] = len(sim.dms)
             sim.counts["customers"] = len(people)

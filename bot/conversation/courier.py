@@ -16,6 +16,7 @@ import logging
 
 from bot.conversation.direct import Posted, Undeliverable
 from bot.conversation.routing import Router, ticket_of
+from bot.storage.journey_records import send_of_ref
 from bot.storage.records import OUTBOX_MAX_ATTEMPTS, Outgoing
 from bot.types import Language, Reply
 
@@ -104,8 +105,9 @@ class Courier:
 
     async def _direct(self, item: Outgoing) -> None:
         """Post a journey DM (target: the platform user id). A user the platform refuses for
-        good is marked undeliverable and the row counts as delivered: never retried. A posted DM
-        is recorded as the bot's message of the conversation the customer's answer lands in."""
+        good is marked undeliverable, and so is the journey's send (its ``ref``); the row
+        counts as delivered: never retried. A posted DM is recorded as the bot's message of the
+        conversation the customer's answer lands in."""
         messenger = self.router.direct_messenger(item.platform)
         if messenger is None:
             raise ConnectionError(f"direct messages on {item.platform} are not posted here")
@@ -113,9 +115,13 @@ class Courier:
         try:
             posted = await messenger.send_dm(item.target, item.text or "", language)
         except Undeliverable as exc:
-            await self.router.engine.store.journeys.mark_undeliverable(
-                item.platform, item.target, exc.reason
-            )
+            journeys = self.router.engine.store.journeys
+            await journeys.mark_undeliverable(item.platform, item.target, exc.reason)
+            send_id = send_of_ref(item.ref)
+            if send_id is not None:
+                # Not "sent": the figures, the frequency caps and the opt-out's "last message"
+                # count only what the customer got.
+                await journeys.undeliverable(send_id, exc.reason)
             log.warning(
                 "outbox dm #%d: %s user %s cannot be messaged (%s); marked undeliverable",
                 item.id,

@@ -62,7 +62,7 @@ from bot.journeys.rules import (
 )
 from bot.settings import Settings, SettingsError
 from bot.storage.interface import Store
-from bot.storage.journey_records import Customer, JourneyEvent, ScheduledSend
+from bot.storage.journey_records import Customer, JourneyEvent, ScheduledSend, dm_ref
 from bot.storage.records import Post
 from bot.types import Language
 from bot.understanding.privacy import redact
@@ -303,7 +303,7 @@ class JourneyService:
             log.warning("journey send %s not composed: %s", send.id, exc)
             return await store.finish(send.id, "suppressed", "template")
         platform, user = target
-        post = Post(platform, "dm", user, text, f"journey:{send.id}", None, language)
+        post = Post(platform, "dm", user, text, dm_ref(send.id), None, language)
         return await store.finish(send.id, "sent", None, now, post=post)
 
     async def _context(

@@ -37,6 +37,18 @@ MAX_ID_CHARS = 200
 """The longest event id, customer id, journey name, category or dedupe key accepted."""
 
 
+def dm_ref(send_id: int) -> str:
+    """The outbox ``ref`` of the DM of send ``send_id`` (``journey:<id>``)."""
+    return f"journey:{send_id}"
+
+
+def send_of_ref(ref: str | None) -> int | None:
+    """The send a DM's outbox ``ref`` names (:func:`dm_ref`), or ``None``."""
+    prefix, _, number = (ref or "").partition(":")
+    ok = prefix == "journey" and number.isascii() and number.isdigit()
+    return int(number) if ok else None
+
+
 class JourneyStoreError(ValueError):
     """A value given to ``store.journeys`` cannot be stored (empty, too long, malformed); the
     message says which and why, in one line."""
