@@ -552,7 +552,7 @@ async def test_the_dm_goes_to_slack_before_discord(any_store: SqlStore) -> None:
     await svc.run_due(None)
     [dm] = await posted(any_store)
     [send] = await any_store.journeys.sends("cust-1")
-    assert (dm.platform, dm.target, dm.ref) == ("slack", "U1", f"journey:{send.id}")
+    assert (dm.platform, dm.target, dm.ref) == ("slack", "U1", f"journey:{send.id}:transactional")
     assert send.outbox_id == dm.id
 
 
