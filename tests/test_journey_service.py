@@ -442,6 +442,19 @@ async def test_the_opt_out_button_records_its_category_once(
     assert await any_store.journeys.consent("cust-1", "review_request") is None
 
 
+async def test_two_simultaneous_clicks_of_the_opt_out_button_record_one_change(
+    any_store: SqlStore,
+) -> None:
+    svc = service(any_store, Clock())
+    await svc.ingest(cart(language="en"))
+    replies = await asyncio.gather(
+        *(svc.opt_out_category("slack", "U1", "review_request", "en") for _ in range(4))
+    )
+    assert all(r is not None and "unsubscribed" in r for r in replies)
+    changes = [c for c in await any_store.journeys.consent_history("cust-1") if not c.granted]
+    assert [c.category for c in changes] == ["review_request"]
+
+
 async def test_the_opt_out_button_of_a_stranger_or_an_unbuttoned_category_records_nothing(
     any_store: SqlStore,
 ) -> None:
