@@ -199,6 +199,7 @@ async def serve(
     # A journey file that cannot be used stops the start with one line, before anything runs.
     journeys = JourneyService.from_settings(runtime.store, settings)
     router.opt_out = journeys.opt_out
+    router.opt_out_click = journeys.opt_out_category
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from bot.conversation.courier import Courier
-from bot.conversation.direct import MemoryDirect, Undeliverable
+from bot.conversation.direct import MemoryDirect, Undeliverable, journey_ref, opt_out_category
 from bot.conversation.engine import Engine, Outcome, Sender
 from bot.conversation.routing import MemoryCustomers, MemorySender, Router
 from bot.storage.records import OUTBOX_MAX_ATTEMPTS, Inbound
@@ -115,6 +115,56 @@ async def test_a_transient_failure_is_retried(any_store: SqlStore) -> None:
     raw(any_store, "UPDATE outbox SET due_at = 0")
     assert await courier.deliver_due() == 1
     assert direct.sent == [("U1", "할인 소식이에요", "ko")]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "category", "button"),
+    [
+        ("(광고) 온도마켓: 할인 소식이에요", "ko", "marketing", "marketing"),
+        ("Ondo Market: how was your order?", "en", "review_request", "review_request"),
+        ("온도마켓: 배송이 시작됐어요", "ko", "transactional", None),
+    ],
+)
+async def test_a_dm_carries_its_button_category_token_and_retry(
+    any_store: SqlStore, text: str, language: str, category: str, button: str | None
+) -> None:
+    _, direct, courier = dm_router(any_store)
+    direct.fail_next = 1
+    before = time.time()
+    number = await any_store.outbox.put(
+        "slack", "dm", "U1", text=text, ref=journey_ref(5, category), language=language
+    )
+    assert await courier.deliver_due() == 0
+    raw(any_store, "UPDATE outbox SET due_at = 0")
+    assert await courier.deliver_due() == 1
+    [message] = direct.messages
+    assert (message.opt_out, message.token, message.retry) == (button, number, True)
+    assert message.queued_at is not None and before - 1 <= message.queued_at <= time.time()
+
+
+async def test_a_dm_posted_before_a_crash_is_posted_and_recorded_once(any_store: SqlStore) -> None:
+    _, direct, courier = dm_router(any_store)
+    await any_store.outbox.put("slack", "dm", "U1", text="할인 소식이에요", language="ko")
+    real = any_store.outbox.delivered
+
+    async def crash(item_id: int) -> None:
+        raise RuntimeError("died before the mark")
+
+    any_store.outbox.delivered = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await courier.deliver_due()
+    any_store.outbox.delivered = real  # type: ignore[method-assign]
+    raw(any_store, "UPDATE outbox SET claimed_at = 0")  # the restart, after the lease
+    assert await courier.deliver_due() == 1
+    assert len(direct.sent) == 1 and direct.messages[0].retry is False
+    assert [m.text for m in await any_store.history("slack:dm:U1")] == ["할인 소식이에요"]
+
+
+def test_an_opt_out_button_only_goes_under_marketing_and_review_requests() -> None:
+    assert opt_out_category("journey:1:marketing") == "marketing"
+    assert opt_out_category("journey:1:review_request") == "review_request"
+    for ref in ("journey:1:transactional", "journey:1", None, "", "x:1:marketing", "journey:"):
+        assert opt_out_category(ref) is None
 
 
 async def test_without_a_messenger_the_row_waits(any_store: SqlStore) -> None:

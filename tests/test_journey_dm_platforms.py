@@ -124,7 +124,8 @@ async def test_a_slack_dm_is_posted_inert_and_an_opt_out_reply_is_confirmed(
         await slack.adapter.wait_completed(before + 1)
         assert hook.calls == [("slack", "U0MINJI", OPT_OUT[language], language)]
         confirmation = dm_posts(fake)[1]
-        assert confirmation["channel"] == channel and confirmation["thread_ts"] == event["ts"]
+        # Written at the top level of the DM: answered there, not in a thread.
+        assert confirmation["channel"] == channel and "thread_ts" not in confirmation
         assert SHOP in confirmation["text"]
         assert ("수신거부가 처리" if language == "ko" else "unsubscribed") in confirmation["text"]
         # Slack retries the event: answered once.
@@ -144,7 +145,7 @@ async def test_a_slack_dm_is_in_the_history_before_the_reply_in_its_thread(
         assert await courier.deliver_due() == 1
         channel = fake.dm_channels["U0MINJI"]
         [dm] = [c.response for c in fake.calls_to("chat.postMessage") if c.status == 200]
-        key = f"slack:{fake.team_id}:{channel}:{dm['ts']}"
+        key = f"slack:{fake.team_id}:{channel}"  # the DM's, whether answered in a thread or not
         [posted] = await store.history(key)
         assert (posted.role, posted.text) == ("bot", ADVERT[language])
 
@@ -166,6 +167,8 @@ async def test_a_slack_dm_is_in_the_history_before_the_reply_in_its_thread(
         ]
         assert len(history) == 3 and history[2].role != "customer"  # the confirmation
         assert await store.conversation_owner(key) == "U0MINJI"
+        # Answered in the thread the customer used.
+        assert dm_posts(fake)[-1]["thread_ts"] == dm["ts"]
 
 
 async def test_a_slack_user_not_found_is_undeliverable(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ from bot.journeys.rules import QuietHours
 from bot.journeys.service import JourneyService
 from bot.journeys.signing import sign
 from bot.journeys.webhook import EVENTS_PATH, events_routes
+from tests.fakes.slack_api import interactive_body, signed_request_headers
+from tests.slack_harness import SECRET as SLACK_SECRET
 from tests.slack_harness import fake_slack, running_slack, slack_settings
 from tests.test_journey_dm_platforms import dm_posts, modelless_runtime
 
@@ -69,9 +71,10 @@ async def post(server: TestServer, clock: Clock, body: dict[str, Any]) -> tuple[
         return answer.status, await answer.json()
 
 
+@pytest.mark.parametrize("by", ["reply", "button"])
 @pytest.mark.parametrize("language", ["ko", "en"])
 async def test_an_event_becomes_a_dm_and_an_opt_out_in_the_dm_stops_the_next(
-    tmp_path: Path, language: str
+    tmp_path: Path, language: str, by: str
 ) -> None:
     clock = Clock(ABANDONED.timestamp() + 60)
     async with fake_slack() as fake:
@@ -86,6 +89,7 @@ async def test_an_event_becomes_a_dm_and_an_opt_out_in_the_dm_stops_the_next(
             )
             router = Router(rt.engine)
             router.opt_out = service.opt_out
+            router.opt_out_click = service.opt_out_category
             app = web.Application()
             events_routes(app, secret=SECRET, sink=service, clock=clock)
             async with TestServer(app, port=0) as server, running_slack(fake, rt, router) as slack:
@@ -122,25 +126,45 @@ async def test_an_event_becomes_a_dm_and_an_opt_out_in_the_dm_stops_the_next(
                 [dm] = dm_posts(fake)
                 assert ITEMS[language].split()[0] in dm["text"] and "온도마켓" in dm["text"]
                 assert dm["text"].startswith("(광고)" if language == "ko" else "(Ad)")
+                # A marketing DM: its opt-out button, labelled in the customer's language.
+                [button] = [
+                    e for b in dm["blocks"] if b["type"] == "actions" for e in b["elements"]
+                ]
+                assert button["text"]["text"] == ("수신거부" if language == "ko" else "Unsubscribe")
                 # The customer opts out in the DM: confirmed once, in their language.
                 channel = fake.dm_channels["U0MINJI"]
                 before = slack.adapter.completed
-                reply = fake.message_event(
-                    OPT_OUT[language], user="U0MINJI", channel=channel, channel_type="im"
-                )
-                assert await slack.deliver(reply) == 200
-                await slack.adapter.wait_completed(before + 1)
-                confirmation = dm_posts(fake)[1]
+                if by == "reply":
+                    reply = fake.message_event(
+                        OPT_OUT[language], user="U0MINJI", channel=channel, channel_type="im"
+                    )
+                    assert await slack.deliver(reply) == 200
+                    await slack.adapter.wait_completed(before + 1)
+                    confirmation = dm_posts(fake)[1]
+                else:
+                    click = fake.block_actions_payload(
+                        button["action_id"],
+                        button["value"],
+                        user="U0MINJI",
+                        channel=channel,
+                        message_ts=fake.calls_to("chat.postMessage")[0].response["ts"],
+                    )
+                    body = interactive_body(click)
+                    headers = signed_request_headers(body, SLACK_SECRET)
+                    assert await slack.post_signed(body, headers) == 200
+                    await slack.adapter.wait_completed(before + 1)
+                    [confirmation] = [c.params for c in fake.calls_to("chat.postEphemeral")]
+                    assert confirmation["user"] == "U0MINJI"
                 assert CONFIRMED[language] in confirmation["text"]
                 current = await store.journeys.consent(f"C-{language}", "marketing")
-                assert current is not None and not current.granted and current.source == "reply"
+                assert current is not None and not current.granted and current.source == by
                 # The next abandoned cart is scheduled but not sent: no consent any more.
                 later = event(3, "cart.abandoned", language, cart_id="cart-2")
                 assert (await post(server, clock, later))[0] == 202
                 clock.now += 2 * 3600
                 assert await service.run_due(None) == 1
                 assert await courier.deliver_due() == 0
-                assert len(dm_posts(fake)) == 2
+                assert len(dm_posts(fake)) == (2 if by == "reply" else 1)
                 [stats] = [s for s in await store.journeys.stats(0) if s.journey == "cart_reminder"]
                 assert stats.sent == 1
                 assert dict(stats.suppressed).get("consent") == 1

@@ -421,6 +421,52 @@ async def test_an_opt_out_from_an_unlinked_user_is_left_to_the_bot(any_store: Sq
     assert await svc.opt_out("discord", "U1", "stop", "en") is None
 
 
+@pytest.mark.parametrize(
+    ("language", "confirmation"), [("ko", "수신거부가 처리"), ("en", "unsubscribed")]
+)
+async def test_the_opt_out_button_records_its_category_once(
+    any_store: SqlStore, language: str, confirmation: str
+) -> None:
+    clock = Clock()
+    svc = service(any_store, clock)
+    await grant(any_store)
+    await svc.ingest(cart(language=language))
+    clock.advance(10 * 60)
+    for _ in range(3):  # a double (triple) click: one consent change
+        reply = await svc.opt_out_category("slack", "U1", "marketing", language)
+        assert reply is not None and confirmation in reply and "온도마켓" in reply
+    changes = [c for c in await any_store.journeys.consent_history("cust-1") if not c.granted]
+    assert [(c.category, c.source) for c in changes] == [("marketing", "button")]
+    assert states(any_store) == [("cart_reminder", "cancelled", "opted out")]
+    # Only that DM's category: review requests are still wanted (no entry for them).
+    assert await any_store.journeys.consent("cust-1", "review_request") is None
+
+
+async def test_two_simultaneous_clicks_of_the_opt_out_button_record_one_change(
+    any_store: SqlStore,
+) -> None:
+    svc = service(any_store, Clock())
+    await svc.ingest(cart(language="en"))
+    replies = await asyncio.gather(
+        *(svc.opt_out_category("slack", "U1", "review_request", "en") for _ in range(4))
+    )
+    assert all(r is not None and "unsubscribed" in r for r in replies)
+    changes = [c for c in await any_store.journeys.consent_history("cust-1") if not c.granted]
+    assert [c.category for c in changes] == ["review_request"]
+
+
+async def test_the_opt_out_button_of_a_stranger_or_an_unbuttoned_category_records_nothing(
+    any_store: SqlStore,
+) -> None:
+    svc = service(any_store, Clock())
+    await svc.ingest(cart())
+    assert await svc.opt_out_category("slack", "U-stranger", "marketing", "ko") is None
+    assert await svc.opt_out_category("discord", "U1", "marketing", "en") is None
+    assert await svc.opt_out_category("slack", "U1", "transactional", "ko") is None
+    assert await svc.opt_out_category("slack", "U1", "<b>" * 1000, "ko") is None
+    assert await any_store.journeys.consent_history("cust-1") == []
+
+
 async def test_a_stop_under_an_order_notice_stops_order_notices_too(any_store: SqlStore) -> None:
     clock = Clock()
     svc = service(any_store, clock)
@@ -552,7 +598,7 @@ async def test_the_dm_goes_to_slack_before_discord(any_store: SqlStore) -> None:
     await svc.run_due(None)
     [dm] = await posted(any_store)
     [send] = await any_store.journeys.sends("cust-1")
-    assert (dm.platform, dm.target, dm.ref) == ("slack", "U1", f"journey:{send.id}")
+    assert (dm.platform, dm.target, dm.ref) == ("slack", "U1", f"journey:{send.id}:transactional")
     assert send.outbox_id == dm.id
 
 

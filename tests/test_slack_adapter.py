@@ -62,13 +62,20 @@ async def test_healthz(slack: Slack) -> None:
     ("text", "expect"),
     [("환불 요청하려면 어떻게 해야 하나요?", "환불"), ("How do I request a refund?", "refund")],
 )
-async def test_dm_is_answered_in_its_thread(slack: Slack, text: str, expect: str) -> None:
+async def test_dm_is_answered_where_it_was_written(slack: Slack, text: str, expect: str) -> None:
+    # A DM is one conversation: a message at its top level is answered at the top level,
+    # one in a thread of the DM in that thread.
     event = dm(slack.fake, text)
     assert await slack.deliver(event) == 200
     reply = await slack.post_no(1)
     assert reply.params["channel"] == "D0DM"
-    assert reply.params["thread_ts"] == event["ts"]
+    assert reply.params.get("thread_ts") is None
     assert expect in reply.params["text"].lower()
+    threaded = dm(slack.fake, text, thread_ts=reply.response["ts"])
+    assert await slack.deliver(threaded) == 200
+    again = await slack.post_no(2)
+    assert again.params["thread_ts"] == reply.response["ts"]
+    assert await slack.runtime.store.has_conversation(f"slack:{slack.fake.team_id}:D0DM")
 
 
 async def test_mention_answered_and_thread_follow_up_needs_no_mention(slack: Slack) -> None:
@@ -193,7 +200,7 @@ async def test_handoff_round_trip_in_korean(slack: Slack) -> None:
     ask = dm(fake, "상담원 바꿔주세요. 전화번호 010-9876-5432 로 연락 주세요")
     await slack.deliver(ask)
     await slack.adapter.wait_completed(1)
-    customer_key = f"slack:{fake.team_id}:D0DM:{ask['ts']}"
+    customer_key = f"slack:{fake.team_id}:D0DM"
     [notice] = slack.posts("D0DM")
     assert "상담원" in notice.params["text"]
     [ticket] = slack.tickets()
@@ -207,13 +214,13 @@ async def test_handoff_round_trip_in_korean(slack: Slack) -> None:
     assert await slack.state(customer_key) == "waiting_human"
     handoff_ts = ticket.response["ts"]
 
-    # The agent answers in the handoff thread: relayed to the customer's thread.
+    # The agent answers in the handoff thread: relayed to the customer's DM (top level).
     answer = fake.message_event(
         "안녕하세요, 상담원 김입니다.", user=AGENT, channel=AGENTS, thread_ts=handoff_ts
     )
     await slack.deliver(answer)
     relayed = await slack.post_no(2, "D0DM")
-    assert (relayed.params["channel"], relayed.params["thread_ts"]) == ("D0DM", ask["ts"])
+    assert (relayed.params["channel"], relayed.params.get("thread_ts")) == ("D0DM", None)
     assert relayed.params["text"] == "안녕하세요, 상담원 김입니다."
     assert await slack.state(customer_key) == "human"
     await slack.deliver(answer, retry=1)  # a retried agent message is not relayed twice
@@ -230,7 +237,7 @@ async def test_handoff_round_trip_in_korean(slack: Slack) -> None:
     # Resolve by a member: the customer is told, the bot answers again.
     assert await slack.click("ondo_resolve", number, AGENT, handoff_ts) == 200
     back = await slack.post_no(3, "D0DM")
-    assert back.params["channel"] == "D0DM" and back.params["thread_ts"] == ask["ts"]
+    assert back.params["channel"] == "D0DM" and back.params.get("thread_ts") is None
     await slack.adapter.wait_completed(5)
     assert await slack.state(customer_key) == "bot"
     await slack.deliver(dm(fake, "환불 요청하려면 어떻게 해야 하나요?", thread_ts=ask["ts"]))
@@ -495,7 +502,7 @@ async def test_ondo_command_lists_takes_and_resolves_a_handoff(
     await slack.command(f"resolve {number}")
     assert await slack.state(key) == "bot"
     back = slack.posts("D0DM")[-1]
-    assert back.params["thread_ts"] == ask["ts"] and told in back.params["text"]
+    assert back.params.get("thread_ts") is None and told in back.params["text"]
     # The ticket's thread tells the other agents, and the ticket loses its buttons.
     assert slack.posts(AGENTS)[-1].params["thread_ts"] == ticket.response["ts"]
     assert rating_buttons(slack.fake.calls_to("chat.update")[-1]) == []
@@ -557,7 +564,7 @@ async def test_an_answer_slack_refused_is_posted_by_recovery_once(
     assert await slack.router.recover() == 1
     answered = [c for c in slack.posts() if c.status == 200]
     assert len(answered) == 1 and expect in answered[0].params["text"].lower()
-    assert answered[0].params["thread_ts"] == event["ts"]
+    assert answered[0].params.get("thread_ts") is None  # the DM's top level, as live
     # Neither another sweep nor Slack's own retry of the event posts it again.
     assert await slack.router.recover() == 0
     await slack.deliver(event, retry=1)
@@ -675,8 +682,9 @@ async def test_a_reply_cut_off_by_a_crash_is_posted_exactly_once(
     posts = [c for c in slack.posts() if c.status == 200]
     assert len(posts) == (1 if crash_after_post else 2)
     assert [c.params["metadata"] for c in posts] == [metadata] * len(posts)
-    reads = slack.fake.calls_to("conversations.replies")
-    assert len(reads) == 1 and reads[0].params["ts"] == event["ts"]
+    # Answered at the DM's top level: its newest messages are read, not a thread.
+    reads = slack.fake.calls_to("conversations.history")
+    assert len(reads) == 1 and reads[0].params["channel"] == event["channel"]
     assert await slack.router.recover() == 0
 
 

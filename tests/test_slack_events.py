@@ -35,10 +35,33 @@ def test_dm_is_an_addressed_customer_message(fake: FakeSlack) -> None:
     )
     parsed = parse(fake, event)
     assert isinstance(parsed, CustomerMessage) and parsed.addressed
-    assert parsed.message.conversation_key == "slack:T0FAKETEAM:D0DM:1.000001"
+    # Every message of a DM is one conversation; a top-level one is answered at the top level.
+    assert parsed.message.conversation_key == "slack:T0FAKETEAM:D0DM"
     assert parsed.message.message_id == "D0DM:1.000001"
     assert parsed.message.text == "환불 어떻게 해요?"
+    assert (parsed.channel, parsed.thread_ts, parsed.thread_key) == ("D0DM", None, None)
+
+
+@pytest.mark.parametrize("text", ["배송 언제 와요?", "When does it ship?"])
+def test_a_dm_thread_message_is_the_dms_conversation_answered_in_its_thread(
+    fake: FakeSlack, text: str
+) -> None:
+    event = fake.message_event(
+        text, channel="D0DM", channel_type="im", ts="1.000009", thread_ts="1.000001"
+    )
+    parsed = parse(fake, event)
+    assert isinstance(parsed, CustomerMessage) and parsed.addressed
+    assert parsed.message.conversation_key == "slack:T0FAKETEAM:D0DM"
     assert (parsed.channel, parsed.thread_ts) == ("D0DM", "1.000001")
+    # The key DM threads had before: the adapter keeps a conversation that exists under it.
+    assert parsed.thread_key == "slack:T0FAKETEAM:D0DM:1.000001"
+
+
+def test_an_event_without_a_channel_type_is_a_dm_by_its_channel_id(fake: FakeSlack) -> None:
+    mention = parse(fake, fake.app_mention_event("환불이요", channel="C0SHOP", ts="4.000001"))
+    assert mention.message.conversation_key == "slack:T0FAKETEAM:C0SHOP:4.000001"
+    dm = parse(fake, fake.app_mention_event("refund?", channel="D0DM", ts="4.000002"))
+    assert dm.message.conversation_key == "slack:T0FAKETEAM:D0DM" and dm.thread_ts is None
 
 
 def test_mention_and_its_message_twin_share_the_message_id(fake: FakeSlack) -> None:
@@ -98,6 +121,10 @@ def test_other_event_types_and_helpers() -> None:
     assert parse_event({}, bot_user_id=BOT) is None
     assert strip_mention(f"<@{BOT}>  hi <@U2> <@{BOT}|ondo>", BOT) == "hi <@U2>"
     assert thread_of("slack:T1:C1:1.5") == ("C1", "1.5")
+    assert thread_of("slack:T1:D1:1.5") == ("D1", "1.5")  # a DM keyed by thread, as before
+    assert thread_of("slack:T1:D1") == ("D1", None)  # a DM: its top level
+    assert thread_of("slack:T1:C1") is None  # only a DM is keyed by channel
+    assert thread_of("slack:T1:") is None and thread_of("slack:T1:D1:2:3") is None
     assert thread_of("discord:1:2") is None
     assert api_base_url(None) == "https://slack.com/api/"
     assert api_base_url("http://127.0.0.1:9") == "http://127.0.0.1:9/api/"

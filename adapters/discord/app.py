@@ -32,7 +32,7 @@ from adapters.discord.desk import (
     submitted_text,
     taken_status,
 )
-from adapters.discord.dm import DiscordDirect
+from adapters.discord.dm import OPT_OUT_PREFIX, DiscordDirect, parse_opt_out_id
 from adapters.discord.endpoints import discord_endpoints
 from adapters.discord.events import (
     PLATFORM,
@@ -65,6 +65,17 @@ NOTES = {
     "resolved": "<@{agent}> resolved this; the bot has the conversation again.",
     "already_back": "This conversation was already back with the bot.",
 }
+OPT_OUT_NOTES: dict[str, dict[Language, str]] = {
+    "not_yours": {
+        "ko": "이 버튼은 메시지를 받으신 분만 누를 수 있어요.",
+        "en": "Only the person this message was sent to can use this button.",
+    },
+    "unknown": {
+        "ko": "수신거부를 처리하지 못했어요. '수신거부'라고 답장해 주세요.",
+        "en": "We couldn't process this. Please reply 'unsubscribe' instead.",
+    },
+}
+"""What a refused or failed opt-out click is told (ephemeral, in the DM's language)."""
 MISSING_INTENT = (
     "Discord sends Ondo empty messages: the Message Content intent is missing. Enable it in "
     "the Discord Developer Portal (your application > Bot > Privileged Gateway Intents > "
@@ -392,6 +403,18 @@ class DiscordAdapter(CountsCompletions):
             return
         if interaction.type is not discord.InteractionType.component:
             return
+        if (interaction.custom_id or "").startswith(OPT_OUT_PREFIX):
+            try:
+                opt_out = parse_opt_out_id(interaction.custom_id)
+                if opt_out is None:
+                    log.warning(
+                        "opt-out click by %s refused: not a button Ondo posts", interaction.user.id
+                    )
+                else:
+                    await self._opt_out(interaction, *opt_out)
+            finally:
+                await self._finished()
+            return
         parsed = parse_custom_id(interaction.custom_id)
         if parsed is None:
             return
@@ -442,6 +465,35 @@ class DiscordAdapter(CountsCompletions):
         if moved and self.desk is not None:
             await self.desk.update_ticket(ticket, status, resolvable=action == TAKE)
         await self._note(ticket, note.format(agent=agent))
+
+    # --- opt-out button under a journey DM ---------------------------------------------
+
+    async def _opt_out(
+        self, interaction: discord.Interaction, category: str, language: Language, recipient: int
+    ) -> None:
+        """The opt-out button: only the DM's recipient, in that DM, opts out of its category;
+        the answer is ephemeral, in the DM's language."""
+        user = interaction.user.id
+        if interaction.guild_id is not None or user != recipient:
+            log.warning(
+                "opt-out click in channel %s refused: %s is not the recipient",
+                interaction.channel_id,
+                user,
+            )
+            await self._answer(interaction, OPT_OUT_NOTES["not_yours"][language])
+            return
+        hook = self.router.opt_out_click
+        confirmation = None
+        try:
+            if hook is not None:
+                confirmation = await hook(PLATFORM, str(user), category, language)
+        except Exception as exc:
+            log.error("opt-out of %s by %s failed: %s", category, user, type(exc).__name__)
+        if confirmation is None:
+            await self._answer(interaction, OPT_OUT_NOTES["unknown"][language])
+            return
+        log.info("%s opted out of %s with the DM's button", user, category)
+        await self._answer(interaction, confirmation)
 
     # --- corrections ---------------------------------------------------------------------
 

@@ -40,11 +40,12 @@ from adapters.slack.desk import (
     thread_ref,
     ticket_blocks,
 )
-from adapters.slack.dm import SlackDirect
+from adapters.slack.dm import OPT_OUT_ACTION, SlackDirect, parse_opt_out_value
 from adapters.slack.events import (
     PLATFORM,
     AgentMessage,
     CustomerMessage,
+    is_dm,
     parse_event,
 )
 from adapters.slack.identity import LOOKUP_TIMEOUT_SECONDS, SlackStaff
@@ -81,6 +82,17 @@ COMMAND_HELP = (
     "Usage: `/ondo list` (open handoffs), `/ondo take <#>`, `/ondo resolve <#>` — "
     "the number is the #id on the ticket; `/ondo review` lists answers marked wrong."
 )
+OPT_OUT_NOTES: dict[str, dict[Language, str]] = {
+    "not_yours": {
+        "ko": "이 버튼은 메시지를 받으신 분만 누를 수 있어요.",
+        "en": "Only the person this message was sent to can use this button.",
+    },
+    "unknown": {
+        "ko": "수신거부를 처리하지 못했어요. '수신거부'라고 답장해 주세요.",
+        "en": "We couldn't process this. Please reply 'unsubscribe' instead.",
+    },
+}
+"""What a refused or failed opt-out click is told (ephemeral, in the DM's language)."""
 RATING_THANKS = {
     "ko": "평가해 주셔서 감사합니다! 더 나은 답변을 드리는 데 참고하겠습니다.",
     "en": "Thanks for rating this answer! It helps us improve.",
@@ -153,6 +165,10 @@ class SlackAdapter(CountsCompletions):
         key = parsed.message.conversation_key
         if not parsed.addressed and not await self.engine.store.has_conversation(key):
             return None
+        legacy = parsed.thread_key
+        if legacy is not None and await self.engine.store.has_conversation(legacy):
+            # A DM thread from before DMs were keyed by channel: it goes on where it was.
+            parsed = replace(parsed, message=replace(parsed.message, conversation_key=legacy))
         event = body["event"]
         role = await self.staff.role_of(body, event)
         item = replace(parsed, message=replace(parsed.message, role=role))
@@ -447,6 +463,43 @@ class SlackAdapter(CountsCompletions):
                 "/ondo answer to %s in %s failed: %s", user, channel, exc.response.get("error")
             )
 
+    # --- opt-out button under a journey DM ---------------------------------------------
+
+    async def on_opt_out(self, body: Mapping[str, Any]) -> None:
+        """Handle a click on the opt-out button under a journey DM."""
+        try:
+            await self._opt_out(body)
+        finally:
+            await self._finished()
+
+    async def _opt_out(self, body: Mapping[str, Any]) -> None:
+        action = body["actions"][0]
+        user = str((body.get("user") or {}).get("id") or "")
+        container = body.get("container") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        parsed = parse_opt_out_value(str(action.get("value", "")))
+        if parsed is None or not is_dm(channel):
+            log.warning("opt-out click by %s in %s refused: not a DM's button", user, channel)
+            return
+        category, language, recipient = parsed
+        # The value is ours, but only its recipient may act on it: nobody opts out another.
+        if user != recipient:
+            log.warning("opt-out click in %s refused: %s is not the recipient", channel, user)
+            await self._tell(channel, user, OPT_OUT_NOTES["not_yours"][language])
+            return
+        hook = self.router.opt_out_click
+        confirmation = None
+        try:
+            if hook is not None:
+                confirmation = await hook(PLATFORM, user, category, language)
+        except Exception as exc:
+            log.error("opt-out of %s by %s failed: %s", category, user, type(exc).__name__)
+        if confirmation is None:
+            await self._tell(channel, user, OPT_OUT_NOTES["unknown"][language])
+            return
+        log.info("%s opted out of %s with the DM's button", user, category)
+        await self._tell(channel, user, confirmation)
+
     # --- ratings ----------------------------------------------------------------------
 
     async def on_rating(self, body: Mapping[str, Any]) -> None:
@@ -600,6 +653,10 @@ def build_app(
         await ack()
         await adapter.on_view_submission(body)
 
+    async def on_opt_out(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await adapter.on_opt_out(body)
+
     app.event("message")(on_event)
     app.event("app_mention")(on_event)
     app.action(TAKE_ACTION)(on_action)
@@ -610,6 +667,7 @@ def build_app(
     app.action(SUGGEST_SEND_ACTION)(on_suggestion)
     app.action(SUGGEST_EDIT_ACTION)(on_suggestion)
     app.view(SUGGEST_MODAL)(on_view_submission)
+    app.action(OPT_OUT_ACTION)(on_opt_out)
     adapter.review = SlackReview(
         router.engine,
         client,

@@ -2,6 +2,15 @@
 
 One dispatch table on the event type; ``message`` subtypes other than plain messages, file
 shares and thread broadcasts (edits, deletions, joins, bot posts...) are ignored here.
+
+Conversation keys:
+
+* ``slack:<team>:<channel>:<thread ts>`` -- a thread in a channel: one conversation per thread.
+* ``slack:<team>:<DM channel>`` -- a direct message: every message in the DM, at the top level
+  or in a thread, is one conversation (as Discord's ``dm_key``), so a customer answering a
+  journey DM at the top level lands in the DM's conversation. DMs were keyed by thread
+  before; such keys stay valid (:func:`thread_of` reads both), and a message in the thread of
+  such an older conversation stays in it (:attr:`CustomerMessage.thread_key`).
 """
 
 from __future__ import annotations
@@ -28,9 +37,13 @@ class CustomerMessage:
 
     message: Message
     channel: str
-    thread_ts: str
+    thread_ts: str | None
+    """Where the answer goes: the thread, or ``None`` for the top level of a DM."""
     addressed: bool
     """A DM or an @mention; otherwise it counts only as a follow-up in a known thread."""
+    thread_key: str | None = None
+    """For a DM message in a thread: the thread's own key, which DM conversations had before
+    they were keyed by channel (the adapter keeps an existing one)."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +70,27 @@ def conversation_key(team: str, channel: str, thread_ts: str) -> str:
     return f"{KEY_PREFIX}{team}:{channel}:{thread_ts}"
 
 
-def thread_of(key: str) -> tuple[str, str] | None:
-    """``(channel, thread_ts)`` of a Slack conversation key; ``None`` for other platforms."""
+def dm_key(team: str, channel: str) -> str:
+    """``slack:<team>:<DM channel>``: one conversation per Slack DM."""
+    return f"{KEY_PREFIX}{team}:{channel}"
+
+
+def is_dm(channel: str, channel_type: object = None) -> bool:
+    """Whether ``channel`` is a direct message with one user (``im``; their ids start with D)."""
+    return channel_type == "im" or (channel_type is None and channel.startswith("D"))
+
+
+def thread_of(key: str) -> tuple[str, str | None] | None:
+    """``(channel, thread_ts)`` of a Slack conversation key (``thread_ts`` ``None``: the top
+    level of a DM); ``None`` for other platforms and malformed keys."""
     parts = key.split(":")
-    if len(parts) != 4 or parts[0] != PLATFORM:
+    if parts[0] != PLATFORM:
         return None
-    return parts[2], parts[3]
+    if len(parts) == 4:
+        return parts[2], parts[3]
+    if len(parts) == 3 and is_dm(parts[2]):
+        return parts[2], None
+    return None
 
 
 def strip_mention(text: str, bot_user_id: str | None) -> str:
@@ -147,11 +175,17 @@ def _customer(
     body: Mapping[str, Any], event: Mapping[str, Any], bot_user_id: str | None, addressed: bool
 ) -> CustomerMessage:
     channel, ts = str(event["channel"]), str(event["ts"])
-    thread_ts = str(event.get("thread_ts") or ts)
+    thread_ts: str | None = str(event.get("thread_ts") or ts)
     team = next((t for t in (body.get("team_id"), event.get("team")) if isinstance(t, str)), "")
+    key = conversation_key(team, channel, str(thread_ts))
+    thread_key = None
+    if is_dm(channel, event.get("channel_type")):
+        threaded = thread_ts != ts
+        key, thread_key = dm_key(team, channel), (key if threaded else None)
+        thread_ts = thread_ts if threaded else None
     message = Message(
         platform=PLATFORM,
-        conversation_key=conversation_key(team, channel, thread_ts),
+        conversation_key=key,
         user=str(event["user"]),
         text=strip_mention(str(event.get("text") or ""), bot_user_id),
         timestamp=float(ts),
@@ -159,7 +193,7 @@ def _customer(
         message_id=f"{channel}:{ts}",
         raw=dict(event),
     )
-    return CustomerMessage(message, channel, thread_ts, addressed)
+    return CustomerMessage(message, channel, thread_ts, addressed, thread_key)
 
 
 _Converter = Callable[[Mapping[str, Any], Mapping[str, Any], str | None, str | None], Parsed]

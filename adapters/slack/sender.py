@@ -21,14 +21,20 @@ REPLY_EVENT = "ondo_reply"
 SECTION_LIMIT = 2900  # Slack caps a section's text at 3000 characters
 
 
+HISTORY_PAGES = 2
+"""Pages (of 100) of a DM's top level read for a message posted before a crash: a retry comes
+within minutes, so the message is among the newest."""
+
+
 class SlackSender:
     """Posts replies into one Slack thread with ``chat.postMessage``; returns the posted ts.
+    ``thread_ts`` ``None``: the top level of a DM.
 
     A reply the engine marks as rateable (an answer from the knowledge base) is posted with
     👍 / 👎 buttons whose value is the stored reply's id.
     """
 
-    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
+    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str | None) -> None:
         self.client = client
         self.channel = channel
         self.thread_ts = thread_ts
@@ -61,34 +67,54 @@ class SlackSender:
         """The ts of the bot's message for stored reply ``reply_id`` in this thread, if Slack
         has one; ``None`` when it has none or the thread cannot be read (then posting is
         the safer mistake)."""
-        cursor: str | None = None
-        try:
-            while True:
-                page = await self.client.conversations_replies(
-                    channel=self.channel,
-                    ts=self.thread_ts,
+        return await posted_with(
+            self.client, self.channel, self.thread_ts, REPLY_EVENT, "reply_id", reply_id
+        )
+
+
+async def posted_with(
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str | None,
+    event_type: str,
+    field: str,
+    value: object,
+) -> str | None:
+    """The ts of a message in ``channel`` (the thread ``thread_ts``, or the newest
+    :data:`HISTORY_PAGES` pages of the top level) whose metadata is ``event_type`` with
+    ``field`` = ``value``; ``None`` when there is none or it cannot be read (then posting is
+    the safer mistake)."""
+    cursor: str | None = None
+    try:
+        for _ in range(10_000 if thread_ts is not None else HISTORY_PAGES):
+            if thread_ts is not None:
+                page = await client.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
                     include_all_metadata=True,
                     limit=200,
                     cursor=cursor,
                 )
-                for message in page.get("messages") or []:
-                    metadata = message.get("metadata") or {}
-                    payload = metadata.get("event_payload") or {}
-                    if metadata.get("event_type") == REPLY_EVENT and (
-                        payload.get("reply_id") == reply_id
-                    ):
-                        return str(message.get("ts"))
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if not cursor:
-                    return None
-        except SlackApiError as exc:
-            log.warning(
-                "could not read thread %s in %s to avoid a duplicate: %s",
-                self.thread_ts,
-                self.channel,
-                exc.response.get("error"),
-            )
-            return None
+            else:
+                page = await client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=100, cursor=cursor
+                )
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event_type and payload.get(field) == value:
+                    return str(message.get("ts"))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+    except SlackApiError as exc:
+        log.warning(
+            "could not read %s in %s to avoid a duplicate: %s",
+            f"thread {thread_ts}" if thread_ts else "the messages",
+            channel,
+            exc.response.get("error"),
+        )
+    return None
 
 
 class SlackCustomers:

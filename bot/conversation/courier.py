@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.conversation.direct import Posted, Undeliverable
+from bot.conversation.direct import DirectMessage, Posted, Undeliverable, opt_out_category
 from bot.conversation.routing import Router, ticket_of
 from bot.storage.journey_records import send_of_ref
 from bot.storage.records import OUTBOX_MAX_ATTEMPTS, Outgoing
@@ -107,13 +107,26 @@ class Courier:
         """Post a journey DM (target: the platform user id). A user the platform refuses for
         good is marked undeliverable, and so is the journey's send (its ``ref``); the row
         counts as delivered: never retried. A posted DM is recorded as the bot's message of the
-        conversation the customer's answer lands in."""
+        conversation the customer's answer lands in.
+
+        The row's id is the DM's idempotency token: from the second attempt on (the first may
+        have posted it and died before the delivered mark) the messenger looks for it on the
+        platform first, so a crash there never posts it twice."""
         messenger = self.router.direct_messenger(item.platform)
         if messenger is None:
             raise ConnectionError(f"direct messages on {item.platform} are not posted here")
         language: Language = "ko" if item.language == "ko" else "en"
+        message = DirectMessage(
+            item.target,
+            item.text or "",
+            language,
+            opt_out=opt_out_category(item.ref),
+            token=item.id,
+            retry=item.attempts > 1,
+            queued_at=item.created_at or None,
+        )
         try:
-            posted = await messenger.send_dm(item.target, item.text or "", language)
+            posted = await messenger.send_dm(message)
         except Undeliverable as exc:
             journeys = self.router.engine.store.journeys
             await journeys.mark_undeliverable(item.platform, item.target, exc.reason)
@@ -130,13 +143,20 @@ class Courier:
                 exc.reason,
             )
             return
-        await self._record_dm(item, posted)
+        await self._record_dm(item, posted, retry=message.retry)
 
-    async def _record_dm(self, item: Outgoing, posted: Posted) -> None:
-        """Put the posted DM in its conversation's history as the bot's message. It is posted
-        already: a failure here is logged, never retried (that would post it twice)."""
+    async def _record_dm(self, item: Outgoing, posted: Posted, *, retry: bool) -> None:
+        """Put the posted DM in its conversation's history as the bot's message (once: a
+        retry that found the DM posted may have recorded it too). It is posted already: a
+        failure here is logged, never retried (that would post it twice)."""
         store = self.router.engine.store
         try:
+            if retry and posted.message_id:
+                known = await store.corrections.reply_by_platform_id(
+                    item.platform, posted.message_id
+                )
+                if known is not None:
+                    return
             await store.conversation(posted.conversation_key, item.platform)
             message_id = await store.record_outbound(
                 posted.conversation_key, item.platform, item.text or "", "bot"

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from bot.conversation.direct import DirectMessenger
+from bot.conversation.direct import DirectMessenger, OptOutClick
 from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
 from bot.conversation.handoff import InvalidTransition
 from bot.conversation.summarizer import finish_ticket
@@ -106,6 +106,8 @@ class Router:
         self.direct: dict[str, DirectMessenger] = {}
         self.opt_out: OptOutHook | None = None
         """Set by the journeys' service: asked about every customer message before the bot."""
+        self.opt_out_click: OptOutClick | None = None
+        """Set by the journeys' service: the opt-out button under a journey DM."""
 
     @property
     def desk_platform(self) -> str | None:

@@ -7,7 +7,8 @@ Decisions the rest of Ondo relies on:
 - **Which platform.** At send time, among the customer's linked identities that are not
   undeliverable: the one the customer last wrote to us from (where they are), else Slack, then
   Discord (links to other platforms are kept but not messaged yet). The DM goes to the outbox
-  (``kind="dm"``, ``ref`` is ``journey:<send id>``); the courier of the replica holding that
+  (``kind="dm"``, ``ref`` is ``journey:<send id>:<category>``, so the DM of a marketing
+  message or a review request gets its opt-out button); the courier of the replica holding that
   platform posts it.
 - **Which language.** The customer's stored language (their latest event), else ``ko``.
 - **The message** is composed when it is sent, from the trigger event and the customer as they
@@ -29,7 +30,9 @@ Decisions the rest of Ondo relies on:
   ``reply``, the message redacted as evidence) for marketing and review requests — what no
   customer is owed — and for the category of the last journey message they were sent if it was
   another (a "stop" under an order notice stops order notices); their pending sends of those
-  categories are cancelled; the confirmation names each category.
+  categories are cancelled; the confirmation names each category. The opt-out button under
+  a marketing or review-request DM does the same for that DM's category (source ``button``),
+  once however often it is clicked.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.conversation.direct import journey_ref
 from bot.journeys.definitions import (
     CATEGORIES,
     Category,
@@ -62,7 +66,7 @@ from bot.journeys.rules import (
 )
 from bot.settings import Settings, SettingsError
 from bot.storage.interface import Store
-from bot.storage.journey_records import Customer, JourneyEvent, ScheduledSend, dm_ref
+from bot.storage.journey_records import Customer, JourneyEvent, ScheduledSend
 from bot.storage.records import Post
 from bot.types import Language
 from bot.understanding.privacy import redact
@@ -303,7 +307,8 @@ class JourneyService:
             log.warning("journey send %s not composed: %s", send.id, exc)
             return await store.finish(send.id, "suppressed", "template")
         platform, user = target
-        post = Post(platform, "dm", user, text, dm_ref(send.id), None, language)
+        ref = journey_ref(send.id, journey.category)
+        post = Post(platform, "dm", user, text, ref, None, language)
         return await store.finish(send.id, "sent", None, now, post=post)
 
     async def _context(
@@ -368,6 +373,39 @@ class JourneyService:
             await store.cancel_pending(customer_id, category=category, reason="opted out")
         day = datetime.fromtimestamp(now, customer_zone(await self._zone(customer_id))).date()
         return "\n".join(opt_out_confirmation(c, lang, self.shop_name, day) for c in categories)
+
+    async def opt_out_category(
+        self, platform: str, user: str, category: str, language: str
+    ) -> str | None:
+        """The opt-out button under a journey DM (the adapter checked that ``user`` is the
+        DM's recipient): record ``granted=False`` for ``category`` (source ``button``), cancel
+        the pending sends of it and return the confirmation in ``language``. A second click
+        records nothing more (the ledger keeps one change) and confirms again. ``None`` when
+        ``user`` is no linked customer or ``category`` has no button (nothing recorded)."""
+        if category not in OPT_OUT_CATEGORIES:
+            return None
+        lang = _language(language)
+        store = self.store.journeys
+        customer_id = await store.customer_for(platform, user)
+        if customer_id is None:
+            return None
+        chosen = _category(category)
+        now = self.clock()
+        # Two quick clicks (or replicas) decide one after the other: one consent change.
+        async with self.store.conversation_lock(f"journeys:consent:{customer_id}"):
+            current = await store.consent(customer_id, chosen)
+            if current is None or current.granted:
+                await store.set_consent(
+                    customer_id,
+                    chosen,
+                    granted=False,
+                    source="button",
+                    evidence=f"{platform[:50]} button under a {chosen} message",
+                    at=now,
+                )
+            await store.cancel_pending(customer_id, category=chosen, reason="opted out")
+        day = datetime.fromtimestamp(now, customer_zone(await self._zone(customer_id))).date()
+        return opt_out_confirmation(chosen, lang, self.shop_name, day)
 
     async def _zone(self, customer_id: str) -> str | None:
         customer = await self.store.journeys.customer(customer_id)

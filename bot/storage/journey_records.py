@@ -37,14 +37,11 @@ MAX_ID_CHARS = 200
 """The longest event id, customer id, journey name, category or dedupe key accepted."""
 
 
-def dm_ref(send_id: int) -> str:
-    """The outbox ``ref`` of the DM of send ``send_id`` (``journey:<id>``)."""
-    return f"journey:{send_id}"
-
-
 def send_of_ref(ref: str | None) -> int | None:
-    """The send a DM's outbox ``ref`` names (:func:`dm_ref`), or ``None``."""
-    prefix, _, number = (ref or "").partition(":")
+    """The send a DM's outbox ``ref`` names (``journey:<send id>[:<category>]``, see
+    :func:`bot.conversation.direct.journey_ref`), or ``None``."""
+    prefix, _, rest = (ref or "").partition(":")
+    number = rest.partition(":")[0]
     ok = prefix == "journey" and number.isascii() and number.isdigit()
     return int(number) if ok else None
 

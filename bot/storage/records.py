@@ -272,7 +272,8 @@ OutboxKind = Literal["send", "relay", "note", "ticket", "dm"]
 customer's conversation (``target``; ``ref`` the message it answers), ``relay`` a customer's
 words into a ticket thread (``target``; ``author`` to mention), post a ``note`` in a thread,
 post the ``ticket`` of handoff number ``target``, or a journey's ``dm`` to platform user
-``target`` (``ref`` is ``journey:<send id>``)."""
+``target`` (``ref`` is ``journey:<send id>:<category>``; rows queued before the category was
+added say ``journey:<send id>``)."""
 OUTBOX_MAX_ATTEMPTS = 8
 """An outbox row that failed this often is given up (logged, kept with its error)."""
 
@@ -304,3 +305,6 @@ class Outgoing:
     text: str | None
     language: str | None
     attempts: int
+    """Counting this one: 1 on the first attempt, more when an earlier one may have posted."""
+    created_at: float = 0.0
+    """When the row was queued (epoch seconds)."""

@@ -42,6 +42,8 @@ from aiohttp import web
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
+NONCE_WINDOW_SECONDS = 300.0
+"""How long Discord remembers an ``enforce_nonce`` nonce ("the past few minutes")."""
 
 # Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents).
 GUILDS = 1 << 0
@@ -274,6 +276,10 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.nonce_hits = 0
         """Posts answered with an earlier message because their ``enforce_nonce`` nonce repeated."""
+        self.nonce_window = NONCE_WINDOW_SECONDS
+        self.clock: Callable[[], float] = time.time
+        """The fake's time for the nonce window; a test moves it on to let nonces expire."""
+        self._nonce_times: dict[int, float] = {}
         self._threads_by_message: set[int] = set()
         self.dm_refusals: set[int] = set()
         """Users whose DM channel refuses the bot's posts (403, code 50007)."""
@@ -1222,12 +1228,14 @@ class FakeDiscord:
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             # Discord: the same author's nonce seen in the last few minutes returns that
-            # message instead of creating a second one.
+            # message instead of creating a second one; after that it is a new message.
             for existing in self.messages.values():
+                posted_at = self._nonce_times.get(int(existing["id"]), float("-inf"))
                 if (
                     existing.get("nonce") == nonce
                     and existing["channel_id"] == str(channel["id"])
                     and existing["author"]["id"] == str(self.bot_id)
+                    and self.clock() - posted_at < self.nonce_window
                 ):
                     self.nonce_hits += 1
                     return self._json(self._rest_view(existing))
@@ -1261,6 +1269,8 @@ class FakeDiscord:
             extra=extra,
         )
         self.messages[int(message["id"])] = message
+        if nonce is not None:
+            self._nonce_times[int(message["id"])] = self.clock()
         if "last_message_id" in channel:
             channel["last_message_id"] = message["id"]
         if self.echo_own_messages:
