@@ -21,6 +21,7 @@ from bot.app import Runtime
 from bot.conversation.courier import Courier
 from bot.conversation.routing import RECOVERY_INTERVAL_SECONDS, Router, platform_of
 from bot.corrections import live as kb_live
+from bot.insights.polarity import ReviewPolarity
 from bot.journeys.service import JourneyService
 from bot.journeys.webhook import events_routes
 from bot.settings import Settings, SettingsError
@@ -197,8 +198,11 @@ async def serve(
     settings = runtime.settings
     router = Router(runtime.engine, handoff_channel=settings.handoff_channel)
     # A journey file that cannot be used stops the start with one line, before anything runs.
-    journeys = JourneyService.from_settings(runtime.store, settings)
+    journeys = JourneyService.from_settings(
+        runtime.store, settings, polarity=ReviewPolarity().polarity
+    )
     router.opt_out = journeys.opt_out
+    router.review = journeys.review
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
