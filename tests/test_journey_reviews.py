@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -362,3 +363,63 @@ def test_ratings(text: str, rating: int | None) -> None:
 )
 def test_questions(text: str, asks: bool) -> None:
     assert asks_something(text) is asks
+
+
+# --- through the real Slack adapter ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "answer", "reply"),
+    [
+        ("ko", "★★★★★ 정말 만족해요 최고예요", "review.thanks"),
+        ("en", "2/5 the box arrived damaged", "review.sorry"),
+    ],
+)
+async def test_a_review_answered_in_a_slack_dm(
+    tmp_path: Path, language: str, answer: str, reply: str
+) -> None:
+    from tests.slack_harness import fake_slack, running_slack, slack_settings
+    from tests.test_journey_dm_platforms import dm_posts, modelless_runtime
+
+    clock = Clock(DELIVERED.timestamp())
+    async with fake_slack() as fake:
+        with modelless_runtime(tmp_path, **slack_settings(fake, handoff_channel=None)) as rt:
+            store = rt.store
+            service = JourneyService(
+                store,
+                load_journeys(SAMPLE_JOURNEYS),
+                shop_name="온도마켓",
+                quiet_hours=QuietHours.parse("21:00-08:00"),
+                clock=clock,
+                polarity=lexicon_polarity().polarity,
+            )
+            router = Router(rt.engine)
+            router.opt_out, router.review = service.opt_out, service.review
+            async with running_slack(fake, rt, router) as slack:
+                fake.add_user("U0MINJI", name="minji", locale="ko-KR")
+                who = CustomerRef(
+                    "C-1",
+                    "김민지",
+                    "ko" if language == "ko" else "en",
+                    "Asia/Seoul",
+                    None,
+                    {"slack": "U0MINJI"},
+                )
+                await service.ingest(
+                    Event("ev-1", "order.delivered", clock.now, who, {"order_id": "o-1"})
+                )
+                clock.now += DAY + 60
+                assert await service.run_due(None) == 1
+                assert await Courier(router).deliver_due() == 1
+                channel = fake.dm_channels["U0MINJI"]
+                before = slack.adapter.completed
+                event = fake.message_event(
+                    answer, user="U0MINJI", channel=channel, channel_type="im"
+                )
+                assert await slack.deliver(event) == 200
+                assert await slack.deliver(event) == 200  # Slack retries the delivery
+                await slack.adapter.wait_completed(before + 1)
+                posts = [p["text"] for p in dm_posts(fake)]
+                assert posts[1:] == [fixed_text(reply, "ko" if language == "ko" else "en")]
+            [review] = await store.reviews.reviews(0, 1e12)
+            assert review.text == answer and review.platform == "slack"

@@ -423,7 +423,7 @@ class JourneyService:
         customer_id = await store.journeys.customer_for(message.platform, message.user)
         if customer_id is None:
             return None
-        send = await self._review_request(customer_id, message.conversation_key, inbound_id)
+        send = await self._review_request(customer_id, message, inbound_id)
         if send is None:
             return None
         ref = f"inbound:{inbound_id}"
@@ -458,14 +458,17 @@ class JourneyService:
         )
 
     async def _review_request(
-        self, customer_id: str, key: str, inbound_id: int
+        self, customer_id: str, message: Message, inbound_id: int
     ) -> ScheduledSend | None:
-        """The review request the message answers: the customer's latest sent one, sent
-        within the window, and the bot's last message before ``inbound_id`` in ``key``."""
+        """The review request ``message`` answers: one of the customer's sent within the
+        window that is the bot's last message before ``inbound_id`` in the conversation, or,
+        when the message opens a conversation of its own (on Slack a DM's answer outside its
+        thread starts a new one), the latest journey message they were sent on that platform."""
         now = self.clock()
+        sends = await self.store.journeys.sends(customer_id)
         sent = [
             s
-            for s in await self.store.journeys.sends(customer_id)
+            for s in sends
             if s.category == REVIEW_CATEGORY
             and s.state == "sent"
             and s.sent_at is not None
@@ -473,11 +476,15 @@ class JourneyService:
         ]
         if not sent:
             return None
-        before = [m for m in await self.store.history(key, 6) if m.id < inbound_id]
-        if not before or before[-1].role != "bot":
+        history = await self.store.history(message.conversation_key, 6)
+        before = [m for m in history if m.id < inbound_id]
+        newest_first = sorted(sent, key=lambda s: (s.sent_at or 0.0, s.id), reverse=True)
+        if not before:
+            latest = _latest_sent(sends, message.platform)
+            return latest if latest is not None and latest in sent else None
+        if before[-1].role != "bot":
             return None
         last = before[-1].text
-        newest_first = sorted(sent, key=lambda s: (s.sent_at or 0.0, s.id), reverse=True)
         return next((s for s in newest_first if s.text == last), None)
 
     async def _polarity(self, text: str, language: Language) -> Polarity | None:
@@ -601,6 +608,12 @@ def _last_sent(sends: Sequence[ScheduledSend]) -> Category | None:
     if not sent:
         return None
     return _category(max(sent, key=lambda s: (s.sent_at or 0.0, s.id)).category)
+
+
+def _latest_sent(sends: Sequence[ScheduledSend], platform: str) -> ScheduledSend | None:
+    """The last journey message the customer was sent on ``platform``, if any."""
+    sent = [s for s in sends if s.state == "sent" and s.platform == platform]
+    return max(sent, key=lambda s: (s.sent_at or 0.0, s.id), default=None)
 
 
 def _language(value: str | None) -> Language:
