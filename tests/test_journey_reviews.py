@@ -169,6 +169,9 @@ async def test_an_unhappy_review_is_offered_a_person_and_yes_hands_over(
     assert (await any_store.conversation(KEY, "slack")).state == "waiting_human"
     [ticket] = s.desk.tickets
     assert ticket.conversation_key == KEY
+    # The agents' summary has the review request and the review in it.
+    words = text.split()[-1]
+    assert words in ticket.summary, ticket.summary
     assert len(await s.reviews()) == 1  # the "yes" is no review
 
 

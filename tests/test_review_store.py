@@ -231,3 +231,37 @@ def test_sealed_reviews_are_read_with_the_key(
     assert main(["insights", "reviews"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{len(STORED)} ")
+
+
+def test_revision_0004_makes_the_same_reviews_table_on_both_backends(tmp_path: Path) -> None:
+    from bot.storage import schema
+    from tests.backends import BACKENDS, backend_for
+
+    assert schema.head() == "0004"
+    shapes = []
+    for name in BACKENDS:
+        with backend_for(name, tmp_path) as backend:
+            store = backend.open()
+            if name == "sqlite":
+                rows = [
+                    (r[1], not r[3] and not r[5]) for r in raw(store, "PRAGMA table_info(reviews)")
+                ]
+            else:
+                rows = [
+                    (r[0], r[1] == "YES")
+                    for r in raw(
+                        store,
+                        "SELECT column_name, is_nullable FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = 'reviews' "
+                        "ORDER BY ordinal_position",
+                    )
+                ]
+            shapes.append(rows)
+            with pytest.raises(Exception):  # noqa: B017 - each driver has its own error
+                raw(
+                    store,
+                    "INSERT INTO reviews (source, ref, polarity, text, rating, created_at) "
+                    "VALUES ('journey', 'r', 'positive', 'x', 6, 0)",
+                )
+    assert shapes[0] == shapes[1]
+    assert [c for c, _ in shapes[0]][:3] == ["id", "source", "ref"]
