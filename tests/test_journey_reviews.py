@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import Runtime
 from bot.conversation.courier import Courier
 from bot.conversation.direct import MemoryDirect
 from bot.conversation.engine import Engine
@@ -426,3 +427,14 @@ async def test_a_review_answered_in_a_slack_dm(
                 assert posts[1:] == [fixed_text(reply, "ko" if language == "ko" else "en")]
             [review] = await store.reviews.reviews(0, 1e12)
             assert review.text == answer and review.platform == "slack"
+
+
+def test_serve_reads_reviews_with_the_shared_sentence_model(runtime: Runtime) -> None:
+    from bot.serve import review_polarity
+
+    polarity = review_polarity(runtime)
+    [use] = [e for e in runtime.knowledge.embedders if e.name == "use-multilingual-v3"]
+    assert polarity.model._embedder is use  # loaded once per process, not twice
+    assert polarity.polarity("배송이 너무 늦었어요 실망이에요", "ko") == "negative"
+    assert polarity.polarity("정말 만족해요 최고예요", "ko") == "positive"
+    assert polarity.polarity("Love it, great quality!", "en") == "positive"
