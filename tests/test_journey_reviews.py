@@ -29,7 +29,7 @@ from bot.journeys.service import JourneyService
 from bot.responder.composer import ComposerResponder
 from bot.storage.sql.store import SqlStore
 from bot.texts import text as fixed_text
-from bot.types import Message
+from bot.types import Language, Message
 from bot.understanding.emotion import CueEmotionDetector
 from knowledge.base import KnowledgeBase
 from knowledge.embedders import Embedder
@@ -438,3 +438,49 @@ def test_serve_reads_reviews_with_the_shared_sentence_model(runtime: Runtime) ->
     assert polarity.polarity("배송이 너무 늦었어요 실망이에요", "ko") == "negative"
     assert polarity.polarity("정말 만족해요 최고예요", "ko") == "positive"
     assert polarity.polarity("Love it, great quality!", "en") == "positive"
+
+
+@pytest.mark.parametrize(
+    ("language", "answer", "reply"),
+    [
+        ("ko", "배송이 너무 늦었어요 실망이에요", "review.sorry"),
+        ("en", "⭐⭐⭐⭐⭐ perfect", "review.thanks"),
+    ],
+)
+async def test_a_review_answered_in_a_discord_dm(
+    tmp_path: Path, language: str, answer: str, reply: str
+) -> None:
+    from tests.discord_harness import discord_settings, fake_discord, running_discord
+    from tests.test_journey_dm_platforms import dm_channel_of, modelless_runtime
+
+    clock = Clock(DELIVERED.timestamp())
+    async with fake_discord() as fake:
+        with modelless_runtime(tmp_path, **discord_settings(fake, desk=None)) as rt:
+            store = rt.store
+            service = JourneyService(
+                store,
+                load_journeys(SAMPLE_JOURNEYS),
+                shop_name="온도마켓",
+                quiet_hours=QuietHours.parse("21:00-08:00"),
+                clock=clock,
+                polarity=lexicon_polarity().polarity,
+            )
+            router = Router(rt.engine)
+            router.opt_out, router.review = service.opt_out, service.review
+            async with running_discord(fake, rt, router) as discord:
+                user = fake.customer
+                uid = str(user["id"])
+                lang: Language = "ko" if language == "ko" else "en"
+                who = CustomerRef("C-1", "김민지", lang, "Asia/Seoul", None, {"discord": uid})
+                await service.ingest(
+                    Event("ev-1", "order.delivered", clock.now, who, {"order_id": "o-1"})
+                )
+                clock.now += DAY + 60
+                assert await service.run_due(None) == 1
+                assert await Courier(router).deliver_due() == 1
+                channel = dm_channel_of(fake, int(uid))
+                await discord.say(answer, channel=channel, author=user)
+                assert discord.texts(channel)[1:] == [fixed_text(reply, lang)]
+            [review] = await store.reviews.reviews(0, 1e12)
+            assert (review.text, review.platform) == (answer, "discord")
+            assert review.conversation_key == f"discord:dm:{channel}"
