@@ -21,6 +21,7 @@ from bot.app import Runtime
 from bot.conversation.courier import Courier
 from bot.conversation.routing import RECOVERY_INTERVAL_SECONDS, Router, platform_of
 from bot.corrections import live as kb_live
+from bot.insights.polarity import PolarityModel, ReviewPolarity
 from bot.journeys.service import JourneyService
 from bot.journeys.webhook import events_routes
 from bot.settings import Settings, SettingsError
@@ -189,6 +190,16 @@ async def run_retention(
             await asyncio.wait_for(stop.wait(), interval)
 
 
+def review_polarity(runtime: Runtime) -> ReviewPolarity:
+    """How answers to review requests are read: the review polarity model, over the
+    knowledge base's multilingual sentence model when it has one (loaded once per process),
+    and the engine's emotion detector for English (loaded on the first review)."""
+    sentence = next(
+        (e for e in runtime.knowledge.embedders if e.name == "use-multilingual-v3"), None
+    )
+    return ReviewPolarity(PolarityModel.load(embedder=sentence) if sentence else None)
+
+
 async def serve(
     runtime: Runtime, platforms: Sequence[str], stop: asyncio.Event | None = None
 ) -> None:
@@ -197,9 +208,12 @@ async def serve(
     settings = runtime.settings
     router = Router(runtime.engine, handoff_channel=settings.handoff_channel)
     # A journey file that cannot be used stops the start with one line, before anything runs.
-    journeys = JourneyService.from_settings(runtime.store, settings)
+    journeys = JourneyService.from_settings(
+        runtime.store, settings, polarity=review_polarity(runtime).polarity
+    )
     router.opt_out = journeys.opt_out
     router.opt_out_click = journeys.opt_out_category
+    router.review = journeys.review
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -119,6 +119,16 @@ TEXTS: Mapping[str, Mapping[Language, str]] = {
         "en": "I'm sorry, I'm not sure about that one. "
         "Would you like me to connect you to a person?",
     },
+    "review.thanks": {
+        "ko": "소중한 후기 남겨 주셔서 감사합니다! 더 궁금한 점이 있으면 언제든 말씀해 주세요.",
+        "en": "Thank you for your review! If there's anything else, just let me know.",
+    },
+    "review.sorry": {
+        "ko": "솔직한 후기 감사합니다. 기대에 미치지 못해 정말 죄송합니다. "
+        "상담원을 연결해 드릴까요?",
+        "en": "Thank you for telling us, and I'm really sorry it fell short. "
+        "Would you like me to connect you to a person?",
+    },
     "draft.closing": {
         "ko": "확인되는 대로 이 대화에서 바로 안내해 드리겠습니다.",
         "en": "I'll update you right here as soon as I know more.",

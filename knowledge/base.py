@@ -96,6 +96,12 @@ class KnowledgeBase:
         return cls(entries, embedders, cache, base=files)
 
     @property
+    def embedders(self) -> tuple[Embedder, ...]:
+        """The sentence models the entries are searched with (shared with other readers of
+        text, so a process loads each once)."""
+        return self._embedders
+
+    @property
     def entries(self) -> tuple[Entry, ...]:
         """Every entry currently searched, of both audiences."""
         return self._views.entries

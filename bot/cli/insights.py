@@ -26,7 +26,7 @@ from bot.insights.html import write_html
 from bot.settings import Settings, parse_duration
 from bot.storage.connect import open_store
 from bot.storage.interface import Store
-from bot.storage.records import WindowRows
+from bot.storage.records import StoredReview, WindowRows
 from bot.storage.sql.database import Bound
 from bot.storage.sql.journey_insights import JourneyRows, journey_rows
 from knowledge.embedders import Embedder
@@ -46,7 +46,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "file",
         nargs="?",
         type=Path,
-        help="CSV/TSV or JSON lines, UTF-8 or CP949 (default: the bundled sample shop's reviews)",
+        help="CSV/TSV or JSON lines, UTF-8 or CP949 (default: the reviews stored in the "
+        "database, ONDO_DB, when it has any, else the bundled sample shop's reviews)",
+    )
+    reviews.add_argument(
+        "--stored",
+        action="store_true",
+        help="read the reviews stored in the database (customers' answers to review "
+        "requests), never the bundled sample",
+    )
+    reviews.add_argument(
+        "--since",
+        type=since,
+        metavar="AGE",
+        help="with stored reviews: only those from this far back (s, m, h, d or w; default: all)",
     )
     reviews.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     reviews.add_argument("--html", type=Path, metavar="PATH", help="also write an HTML report")
@@ -75,14 +88,32 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _cmd_reviews(args: argparse.Namespace) -> int:
     from bot.insights.polarity import ReviewPolarity
-    from bot.insights.reading import SAMPLE_REVIEWS, read_reviews
+    from bot.insights.reading import SAMPLE_REVIEWS, ReviewFile, read_reviews, stored_reviews
     from bot.insights.reviews import analyze
     from bot.insights.reviews_report import page, report_language, summary
-    from bot.settings import Settings
 
-    configured = Settings.from_env().agent_language
+    if args.file is not None and (args.stored or args.since is not None):
+        print("ondo: error: give a FILE or --stored/--since, not both", file=sys.stderr)
+        return EXIT_ERROR
+    settings = Settings.from_env()
+    configured = settings.agent_language
     try:
-        file = read_reviews(args.file or SAMPLE_REVIEWS)
+        file: ReviewFile | None = None
+        if args.file is None:
+            until = time.time()
+            start = until - args.since.seconds if args.since is not None else 0.0
+            label, rows = _read_reviews(settings, start, until)
+            if rows:
+                file = stored_reviews(rows, label, _local_tz())
+            elif args.stored:
+                print(f"ondo: error: no reviews are stored in {label}", file=sys.stderr)
+                return EXIT_ERROR
+            else:
+                print(
+                    f"ondo: no reviews are stored in {label} yet; showing the bundled sample's",
+                    file=sys.stderr,
+                )
+        file = file or read_reviews(args.file or SAMPLE_REVIEWS)
         report = analyze(file, ReviewPolarity(), adapt=not args.text_only)
     except InsightsError as exc:
         print(f"ondo: error: {exc}", file=sys.stderr)
@@ -174,6 +205,17 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
         conversation_report.summary(stats, described, language),
         lambda: conversation_report.page(stats, described, language),
     )
+
+
+def _read_reviews(settings: Settings, start: float, until: float) -> tuple[str, list[StoredReview]]:
+    """The database's label and the reviews stored in it from ``start`` to ``until``."""
+    label = settings.db_label
+
+    async def read(store: Store) -> tuple[str, list[StoredReview]]:
+        return store.label, await store.reviews.reviews(start, until)
+
+    nothing: list[StoredReview] = []
+    return _looking(settings, (label, nothing), read)
 
 
 def _read(settings: Settings, start: float, until: float) -> WindowRows:

@@ -416,19 +416,36 @@ class Engine:
         return Outcome("replied", inbound_id, reply)
 
     async def fixed_reply(
-        self, message: Message, inbound: Inbound, text: str, sender: Sender | None
+        self,
+        message: Message,
+        inbound: Inbound,
+        text: str,
+        sender: Sender | None,
+        *,
+        intent: str = "opt_out",
+        turn: tuple[Emotion, bool] | None = None,
     ) -> Outcome:
         """Answer a recorded customer message with the fixed ``text`` (an opt-out's
-        confirmation), recorded as the bot's reply once, whatever the conversation's state:
-        the message and the answer are in the history, and the bot does not analyse it.
-        A failed post is released as :meth:`handle` does, so a redelivery or the recovery
-        sweep answers it."""
+        confirmation, the thanks for a review), recorded as the bot's reply once, whatever
+        the conversation's state: the message and the answer are in the history, and the bot
+        does not analyse it. ``intent`` is noted on the message. ``turn``: the emotion the
+        message showed and whether ``text`` offers a person (then a plain "yes" next asks
+        for one, as after an unanswered question). A failed post is released as
+        :meth:`handle` does, so a redelivery or the recovery sweep answers it."""
         message = storable(message)
         if not inbound.process:
             return Outcome("duplicate", inbound.id)
         key = message.conversation_key
         language = detect_language(message.text)
-        await self.store.annotate_inbound(inbound.id, language=language, intent="opt_out")
+        if turn is None:
+            await self.store.annotate_inbound(inbound.id, language=language, intent=intent)
+        else:
+            emotion, offers = turn
+            await self.store.annotate_inbound(
+                inbound.id, language=language, intent=intent, emotion=emotion.label
+            )
+            # The offer is remembered as a miss is: the next "yes" is a request for a person.
+            await self.store.note_turn(key, language=language, emotion=emotion, misses=int(offers))
         text = utf8(text)
         reply_id = await self.store.record_reply(inbound.id, key, message.platform, text)
         if reply_id is None:
@@ -445,7 +462,7 @@ class Engine:
             if platform_id:
                 await self.store.set_platform_id(reply_id, platform_id)
         await self.store.mark_handled(inbound.id)
-        return Outcome("replied", inbound.id, reply, notes=("opt_out",))
+        return Outcome("replied", inbound.id, reply, notes=(intent,))
 
     async def relayed(self, outcome: Outcome, post: Post | None = None) -> None:
         """Mark a relayed message handled once it reached the agents (or could not, for good),

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 
 from bot.conversation.direct import DirectMessenger, OptOutClick
 from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
-from bot.conversation.handoff import InvalidTransition
+from bot.conversation.handoff import InvalidTransition, bot_speaks
 from bot.conversation.summarizer import finish_ticket
 from bot.storage.records import Handoff, Inbound, Pending, Post
 from bot.types import Emotion, EmotionLabel, Language, Message, Reply
@@ -44,6 +44,24 @@ after a replica dies, its customers are answered together, not one after another
 OptOutHook = Callable[[str, str, str, str], Awaitable[str | None]]
 """``(platform, user, text, language)`` -> the confirmation to send when ``text`` opts the
 user out of messages (the journeys' service records it), or ``None`` for any other text."""
+
+
+@dataclass(frozen=True)
+class ReviewAnswer:
+    """The review hook's answer to a customer's message it stored as a review."""
+
+    text: str
+    """The bot's reply (thanks; for an unhappy review, an apology and the offer of a person)."""
+    emotion: Emotion
+    """The emotion noted on the customer's message."""
+    offers_person: bool
+    """Whether ``text`` offers a person: a plain "yes" next asks for one."""
+
+
+ReviewHook = Callable[[Message, int], Awaitable[ReviewAnswer | None]]
+"""``(message, inbound id)`` -> the answer when the message answers a review request and was
+stored as a review (once per message: a redelivery finds it stored), or ``None`` for any other
+message (the bot answers it as usual)."""
 
 AgentResult = Literal["relayed", "duplicate", "not_a_ticket", "refused", "undelivered"]
 
@@ -108,6 +126,8 @@ class Router:
         """Set by the journeys' service: asked about every customer message before the bot."""
         self.opt_out_click: OptOutClick | None = None
         """Set by the journeys' service: the opt-out button under a journey DM."""
+        self.review: ReviewHook | None = None
+        """Set by the journeys' service: asked after the opt-out hook, in the bot's hands only."""
 
     @property
     def desk_platform(self) -> str | None:
@@ -198,6 +218,12 @@ class Router:
                 # An opt-out is answered with its confirmation alone, whoever has the
                 # conversation: the bot does not also answer "stop" as a question.
                 return await self.engine.fixed_reply(message, inbound, confirmation, sender)
+            review = await self._review_reply(message, inbound)
+            if review is not None:
+                turn = (review.emotion, review.offers_person)
+                return await self.engine.fixed_reply(
+                    message, inbound, review.text, sender, intent="review", turn=turn
+                )
             outcome = await self.engine.handle(message, sender, inbound=inbound)
             relay = outcome.action == "relayed" and outcome.relay_text is not None
             if outcome.handoff is None and relay:
@@ -222,6 +248,25 @@ class Router:
             return await self.opt_out(message.platform, message.user, message.text, language)
         except Exception:
             await self.engine.store.unclaim(inbound.id)  # a redelivery or the sweep retries
+            raise
+
+    async def _review_reply(self, message: Message, inbound: Inbound) -> ReviewAnswer | None:
+        """The review hook's answer for a customer's message, or ``None`` (no hook, a
+        duplicate, a staff question, a reply waiting to be posted again, a conversation a
+        person has, or no review). A failing hook raises, as the opt-out hook does: the
+        message stays unanswered for the recovery sweep."""
+        if self.review is None or not inbound.process or message.role == "staff":
+            return None
+        store = self.engine.store
+        if inbound.duplicate and await store.unposted_reply(inbound.id) is not None:
+            return None  # the engine posts the recorded reply again
+        conversation = await store.conversation(message.conversation_key, message.platform)
+        if not bot_speaks(conversation.state):
+            return None  # a person has it (or is about to): it goes to them
+        try:
+            return await self.review(message, inbound.id)
+        except Exception:
+            await store.unclaim(inbound.id)  # a redelivery or the sweep retries
             raise
 
     async def open_ticket(self, ticket: HandoffTicket, *, claimed: bool = False) -> str | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.insights import InsightsError
+from bot.storage.records import StoredReview
 from knowledge.loader import csv_field_limit
 
 SAMPLE_REVIEWS = Path(__file__).resolve().parent / "sample" / "reviews.csv"
@@ -134,6 +135,25 @@ def read_reviews(path: Path) -> ReviewFile:
     else:
         headers, records = _csv_records(text, name, "\t" if suffix == ".tsv" else None)
     return _reviews(path, encoding, headers, records)
+
+
+STORED_ENCODING = "database"
+"""The ``encoding`` of the reviews read from the database (``file.encoding`` in the JSON)."""
+
+
+def stored_reviews(rows: Sequence[StoredReview], source: str, tz: dt.tzinfo) -> ReviewFile:
+    """The reviews stored in the database (``store.reviews``) as a :class:`ReviewFile` named
+    ``source`` (the database's label), dated in ``tz``; their text is cut as a file's is."""
+    reviews = [
+        Review(
+            text=row.text[:MAX_TEXT_CHARS],
+            line=number,
+            rating=float(row.rating) if row.rating is not None else None,
+            date=dt.datetime.fromtimestamp(row.created_at, tz).date(),
+        )
+        for number, row in enumerate(rows, start=1)
+    ]
+    return ReviewFile(Path(source), reviews, STORED_ENCODING, "text", "rating", "created_at")
 
 
 def decode(data: bytes, name: str) -> tuple[str, str]:

@@ -26,6 +26,13 @@ Decisions the rest of Ondo relies on:
   id changes nothing.
 - **A late event** is not dropped: a send whose due time has passed is decided at the next
   ``run_due`` under the same rules (a batch replayed from the CLI runs end to end).
+- **Reviews.** A customer's answer to a review request (the bot's last message in the
+  conversation is that DM, sent at most
+  :data:`~bot.journeys.reviews.REVIEW_WINDOW_SECONDS` ago, and no review answers it yet)
+  that asks nothing (:func:`~bot.journeys.reviews.asks_something`) is stored as a review
+  (source ``journey``, once per inbound message, redacted) with its stars and polarity, and
+  thanked; an unhappy one is offered a person (see :mod:`bot.journeys.reviews`). The
+  opt-out hook runs first: "stop" is never a review.
 - **Opt-out.** "수신거부" / "stop" from a linked user records ``granted=False`` (source
   ``reply``, the message redacted as evidence) for marketing and review requests — what no
   customer is owed — and for the category of the last journey message they were sent if it was
@@ -47,6 +54,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.conversation.direct import journey_ref
+from bot.conversation.routing import ReviewAnswer
 from bot.journeys.definitions import (
     CATEGORIES,
     Category,
@@ -57,6 +65,14 @@ from bot.journeys.definitions import (
 )
 from bot.journeys.events import CustomerRef, Event, EventError
 from bot.journeys.optout import opt_out_confirmation, opt_out_request
+from bot.journeys.reviews import (
+    REVIEW_WINDOW_SECONDS,
+    Polarity,
+    asks_something,
+    has_words,
+    parse_rating,
+    read_review,
+)
 from bot.journeys.rules import (
     QuietHours,
     SendContext,
@@ -68,8 +84,9 @@ from bot.settings import Settings, SettingsError
 from bot.storage.interface import Store
 from bot.storage.journey_records import Customer, JourneyEvent, ScheduledSend
 from bot.storage.records import Post
-from bot.types import Language
+from bot.types import Emotion, Language, Message
 from bot.understanding.privacy import redact
+from knowledge.language import detect_language
 
 log = logging.getLogger("ondo.journeys")
 
@@ -78,8 +95,15 @@ CONSENT_EVENT = "consent.updated"
 PLATFORM_ORDER = ("slack", "discord")
 """The platforms a DM can go to, in the order tried when the customer has written from none of
 their identities (other links, a phone or an e-mail, are kept for channels to come)."""
+REVIEW_SOURCE = "journey"
+"""The ``source`` of the reviews stored from answers to review requests."""
+REVIEW_CATEGORY: Category = "review_request"
+PolarityOf = Callable[[str, Language], str]
+"""The review polarity detector (``bot.insights.polarity.ReviewPolarity().polarity``, wired by
+``bot/serve.py``): ``positive``, ``negative`` or ``neutral``."""
 OPT_OUT_CATEGORIES: tuple[Category, ...] = ("marketing", "review_request")
 """What a "stop" always opts out of: the messages no customer is owed."""
+_POLARITIES: tuple[Polarity, ...] = ("positive", "negative", "neutral")
 _LIVE = ("pending", "sending")
 _BATCH = 50
 _MAX_BATCHES = 20
@@ -105,8 +129,11 @@ class JourneyService:
         shop_name: str,
         quiet_hours: QuietHours,
         clock: Callable[[], float] = time.time,
+        polarity: PolarityOf | None = None,
     ) -> None:
+        """``polarity``: how reviews' text is read (without one, their stars alone say it)."""
         self.store = store
+        self.polarity = polarity
         self.journeys = journeys
         self.shop_name = shop_name
         self.quiet_hours = quiet_hours
@@ -114,7 +141,11 @@ class JourneyService:
 
     @classmethod
     def from_settings(
-        cls, store: Store, settings: Settings, clock: Callable[[], float] = time.time
+        cls,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        polarity: PolarityOf | None = None,
     ) -> JourneyService:
         """The service for ``settings`` (``ONDO_JOURNEYS``, ``ONDO_SHOP_NAME``,
         ``ONDO_QUIET_HOURS``). A journey file that cannot be used is a
@@ -126,7 +157,14 @@ class JourneyService:
             raise SettingsError(f"ONDO_JOURNEYS: {exc}") from None
         except ValueError as exc:
             raise SettingsError(f"ONDO_QUIET_HOURS: {exc}") from None
-        return cls(store, journeys, shop_name=settings.shop_name, quiet_hours=quiet, clock=clock)
+        return cls(
+            store,
+            journeys,
+            shop_name=settings.shop_name,
+            quiet_hours=quiet,
+            clock=clock,
+            polarity=polarity,
+        )
 
     # --- events in -----------------------------------------------------------------------
 
@@ -410,6 +448,87 @@ class JourneyService:
     async def _zone(self, customer_id: str) -> str | None:
         customer = await self.store.journeys.customer(customer_id)
         return customer.time_zone if customer else None
+
+    # --- reviews -------------------------------------------------------------------------
+
+    async def review(self, message: Message, inbound_id: int) -> ReviewAnswer | None:
+        """If ``message`` (recorded as ``inbound_id``) answers a review request and asks
+        nothing: store it as a review (once: a redelivery finds it stored) and return the
+        bot's answer in the customer's language; otherwise ``None`` (the bot answers it)."""
+        text = message.text
+        language = _language(detect_language(text))
+        store = self.store
+        customer_id = await store.journeys.customer_for(message.platform, message.user)
+        if customer_id is None:
+            return None
+        send = await self._review_request(customer_id, message, inbound_id)
+        if send is None:
+            return None
+        ref = f"inbound:{inbound_id}"
+        answered = await store.reviews.review_for_send(send.id)
+        if answered is not None and answered.ref != ref:
+            return None  # answered already: this one is a message like any other
+        if answered is None and asks_something(text):
+            return None
+        said = redact(text[:20_000].replace("\x00", ""), language)
+        if parse_rating(said) is None and not has_words(said):
+            return None  # nothing to review (empty, emoji alone): the bot answers it
+        reading = read_review(said, await self._polarity(said, language))
+        stored = await store.reviews.record_review(
+            REVIEW_SOURCE,
+            ref,
+            polarity=reading.polarity,
+            text=said,
+            customer_id=customer_id,
+            platform=message.platform,
+            conversation_key=message.conversation_key,
+            send_id=send.id,
+            language=language,
+            rating=reading.rating,
+            at=self.clock(),
+        )
+        if stored is None:
+            return None  # another message answered it meanwhile
+        if answered is None:
+            log.info("review %d stored for journey send %d", stored, send.id)
+        return ReviewAnswer(
+            reading.reply(language), Emotion(reading.emotion, 1.0), offers_person=reading.unhappy
+        )
+
+    async def _review_request(
+        self, customer_id: str, message: Message, inbound_id: int
+    ) -> ScheduledSend | None:
+        """The review request ``message`` answers: one of the customer's sent within the
+        window that is the bot's last message before ``inbound_id`` in the conversation (a DM
+        is one conversation on Slack and Discord alike, so the request is in its history). A
+        message elsewhere — a channel thread, another DM — answers no request."""
+        now = self.clock()
+        sends = await self.store.journeys.sends(customer_id)
+        sent = [
+            s
+            for s in sends
+            if s.category == REVIEW_CATEGORY
+            and s.state == "sent"
+            and s.sent_at is not None
+            and now - REVIEW_WINDOW_SECONDS <= s.sent_at <= now + 60
+        ]
+        if not sent:
+            return None
+        history = await self.store.history(message.conversation_key, 6)
+        before = [m for m in history if m.id < inbound_id]
+        newest_first = sorted(sent, key=lambda s: (s.sent_at or 0.0, s.id), reverse=True)
+        if not before or before[-1].role != "bot":
+            return None
+        last = before[-1].text
+        return next((s for s in newest_first if s.text == last), None)
+
+    async def _polarity(self, text: str, language: Language) -> Polarity | None:
+        """The detector's polarity of ``text`` off the event loop (a model reads it), or
+        ``None`` when it says nothing beyond stars or no detector is set."""
+        if self.polarity is None or not has_words(text):
+            return None
+        found = await asyncio.to_thread(self.polarity, text, language)
+        return next((p for p in _POLARITIES if p == found), "neutral")
 
     # --- the loop ------------------------------------------------------------------------
 

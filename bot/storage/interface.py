@@ -34,7 +34,9 @@ from bot.storage.records import (
     Replica,
     ReplyContext,
     ResolvedHandoff,
+    ReviewPolarity,
     StoredMessage,
+    StoredReview,
     WindowRows,
 )
 from bot.types import Emotion, Message, State
@@ -135,6 +137,40 @@ class InsightsReader(Protocol):
         ...
 
 
+class Reviews(Protocol):
+    """Customers' reviews, whichever channel they came through (``store.reviews``)."""
+
+    async def record_review(
+        self,
+        source: str,
+        ref: str,
+        *,
+        polarity: ReviewPolarity,
+        text: str,
+        customer_id: str | None = None,
+        platform: str | None = None,
+        conversation_key: str | None = None,
+        send_id: int | None = None,
+        language: str | None = None,
+        rating: int | None = None,
+        at: float | None = None,
+    ) -> int | None:
+        """Store a review once per message (``source`` and ``ref``): the id of the review of
+        that message, stored now or before (a redelivery stores nothing new); ``None`` when
+        ``send_id`` was answered by another message's review already (nothing stored). A
+        ``rating`` outside 1..5 is stored as none; long text is cut."""
+        ...
+
+    async def review_for_send(self, send_id: int) -> StoredReview | None:
+        """The review answering journey send ``send_id``, if it was answered."""
+        ...
+
+    async def reviews(self, since: float, until: float) -> list[StoredReview]:
+        """The reviews created at or after ``since`` and before ``until``, oldest first, their
+        text opened."""
+        ...
+
+
 class Replicas(Protocol):
     """The serving processes sharing the database (``store.replicas``)."""
 
@@ -228,6 +264,11 @@ class Store(VectorCache, Protocol):
     @property
     def outbox(self) -> Outbox:
         """Posts for a platform another replica holds."""
+        ...
+
+    @property
+    def reviews(self) -> Reviews:
+        """Customers' reviews (journey replies; e-mail later)."""
         ...
 
     @property

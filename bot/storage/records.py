@@ -308,3 +308,28 @@ class Outgoing:
     """Counting this one: 1 on the first attempt, more when an earlier one may have posted."""
     created_at: float = 0.0
     """When the row was queued (epoch seconds)."""
+
+
+ReviewPolarity = Literal["positive", "negative", "neutral"]
+REVIEW_MAX_CHARS = 4000
+"""A review's stored text is cut here (with a note): a review is a few sentences."""
+
+
+@dataclass(frozen=True)
+class StoredReview:
+    """One review a customer gave: through which channel (``source``: ``journey``, later
+    ``email``) and which of its messages (``ref``), whose and where, the stars if they gave
+    any (1..5), the text's polarity, and the (redacted) text in clear."""
+
+    id: int
+    source: str
+    ref: str
+    customer_id: str | None
+    platform: str | None
+    conversation_key: str | None
+    send_id: int | None
+    language: str | None
+    rating: int | None
+    polarity: ReviewPolarity
+    text: str
+    created_at: float

@@ -31,6 +31,7 @@ SEALED_COLUMNS = (
     ("journey_customers", "name"),
     ("journey_sends", "text"),
     ("journey_consent", "evidence"),
+    ("reviews", "text"),
 )
 """Every column that holds text sealed with the cipher (some may be NULL)."""
 

@@ -530,8 +530,13 @@ class SqlJourneys(Bound):
                     return False
                 if post is not None:
                     outbox_id = self._outbox.write(post)
+                    # The words sent are kept with the send: an answer to it is recognised
+                    # by them (the DM is the bot's last message in the conversation).
+                    sealed = self.cipher.seal(post.text) if post.text is not None else None
                     self._sql.execute(
-                        "UPDATE journey_sends SET outbox_id = ? WHERE id = ?", [outbox_id, send_id]
+                        "UPDATE journey_sends SET outbox_id = ?, platform = ?, "
+                        "text = COALESCE(?, text) WHERE id = ?",
+                        [outbox_id, post.platform, sealed, send_id],
                     )
                 return True
 

@@ -64,6 +64,8 @@ class SqlRetention(Bound):
                 # Posts queued for another replica: delivered or given up long ago.
                 self._sql.execute("DELETE FROM outbox WHERE created_at < ?", [cutoff])
                 counts |= _purge_journeys(self._sql, cutoff)
+                # Reviews follow the messages' policy: a review is a customer's words too.
+                _count(counts, "reviews", _delete_reviews(self._sql, "created_at < ?", [cutoff]))
             self._database.compact()
             return counts
 
@@ -138,6 +140,20 @@ class SqlRetention(Bound):
                     [key],
                 )
             ]
+            reviews = [
+                r | {"text": self.cipher.open(r["text"])}
+                for r in _rows(
+                    self._sql,
+                    "SELECT id, source, customer_id, platform, conversation_key, send_id, "
+                    "language, rating, polarity, text, created_at FROM reviews WHERE "
+                    "conversation_key IN (SELECT key FROM conversations WHERE owner = ?) OR "
+                    'customer_id IN (SELECT customer_id FROM journey_identities WHERE "user" = ?) '
+                    "ORDER BY id",
+                    [user, user],
+                )
+            ]
+            if reviews:  # named only when there are any, as journeys' tables are
+                out["reviews"] = reviews
             return out
 
         return await self._run(run)
@@ -153,6 +169,9 @@ class SqlRetention(Bound):
             with self._write():
                 keys = _owned_conversations(self._sql, user)
                 counts = _delete_conversations(self._sql, keys)
+                for key in keys:
+                    where = "conversation_key = ?"
+                    _count(counts, "reviews", _delete_reviews(self._sql, where, [key]))
                 _delete_messages_elsewhere(self._sql, user, counts)
                 counts["ratings"] += self._sql.execute(
                     'DELETE FROM ratings WHERE "user" = ?', [user]
@@ -160,6 +179,8 @@ class SqlRetention(Bound):
                 for customer_id in _linked_customers(self._sql, user):
                     for table, count in _delete_journey_customer(self._sql, customer_id).items():
                         counts[table] = counts.get(table, 0) + count
+                    where = "customer_id = ?"
+                    _count(counts, "reviews", _delete_reviews(self._sql, where, [customer_id]))
             self._database.compact()
             return counts
 
@@ -174,6 +195,8 @@ class SqlRetention(Bound):
         def run() -> dict[str, int]:
             with self._write():
                 counts = _delete_journey_customer(self._sql, customer_id)
+                where = "customer_id = ?"
+                _count(counts, "reviews", _delete_reviews(self._sql, where, [customer_id]))
             self._database.compact()
             return counts
 
@@ -342,6 +365,17 @@ def _delete_journey_customer(db: Sql, customer_id: str) -> dict[str, int]:
         table: db.execute(f"DELETE FROM {table} WHERE customer_id = ?", [customer_id]).rowcount
         for table in _JOURNEY_TABLES
     }
+
+
+def _delete_reviews(db: Sql, where: str, params: list[Any]) -> int:
+    """Delete the reviews matching ``where``; how many."""
+    return int(db.execute(f"DELETE FROM reviews WHERE {where}", params).rowcount)
+
+
+def _count(counts: dict[str, int], table: str, deleted: int) -> None:
+    """Add ``deleted`` rows of ``table`` to ``counts``; a table with none is not named."""
+    if deleted:
+        counts[table] = counts.get(table, 0) + deleted
 
 
 def _purge_journeys(db: Sql, cutoff: float) -> dict[str, int]:

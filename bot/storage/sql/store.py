@@ -39,6 +39,7 @@ from bot.storage.sql.journeys import SqlJourneys
 from bot.storage.sql.outbox import SqlOutbox
 from bot.storage.sql.replicas import SqlReplicas, cutoffs, free_claim
 from bot.storage.sql.retention import SqlRetention
+from bot.storage.sql.reviews import SqlReviews
 from bot.types import Emotion, Message, State
 from knowledge.embedders import Vectors
 from knowledge.entries import Entry
@@ -79,6 +80,7 @@ class SqlStore(Bound):
         self.replicas = SqlReplicas(database)
         self.outbox = SqlOutbox(database)
         self.journeys = SqlJourneys(database, self.outbox)
+        self.reviews = SqlReviews(database)
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property

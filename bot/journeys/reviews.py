@@ -1,0 +1,122 @@
+"""Reading a customer's answer to a review request: is it a review, how many stars, and how
+the bot answers it — the pure part of review capture (the service ties it to the store).
+
+Decisions:
+
+- **A question is not a review.** A question mark, a question's wording ("how do I…",
+  "…나요?", "어떻게"), asking for a person or a sensitive topic (a refund dispute, a lawyer)
+  goes to the bot as any message does: the customer wants an answer, not a thank-you.
+- **Stars.** ``★★★★``, ``⭐⭐⭐⭐`` or ``⭐ x4``, ``5점``, ``4/5``, ``4 stars``, ``4 out of 5``,
+  ``별 다섯 개`` is not read (spelled-out numbers are rare and ambiguous), and a bare digit
+  1-5 counts only as the message's head ("5", "4 - fine", "5!"), never inside a sentence
+  ("came 2 days late").
+- **Unhappy.** Two stars or fewer, or text the polarity detector reads negative — unless the
+  customer gave four or five stars themselves (their stars are the verdict; "5 stars, a bit
+  slow" is a happy review). An unhappy review is answered with an apology and an offer of a
+  person.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.conversation.escalation import asks_for_human, is_sensitive
+from bot.texts import text as fixed_text
+from bot.types import EmotionLabel, Language
+
+Polarity = Literal["positive", "negative", "neutral"]
+
+REVIEW_WINDOW_SECONDS = 7 * 24 * 3600.0
+"""An answer counts as a review up to this long after the review request was sent."""
+
+_QUESTION = re.compile(
+    r"[?？]"
+    r"|^\s*(?:how|what|when|where|why|which|who|can|could|would|do|does|did|is|are|should)"
+    r"(?=\s)"
+    r"|(?:나요|까요|습니까|는지요|인가요|건가요|을까|할까|되나|있나|없나)\s*[.!~]*\s*$"
+    r"|어떻게|언제|어디서|어디로|얼마나|무엇|뭐가|뭔가요|왜\s*(?:아직|안)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_STAR_RUN = re.compile(r"[★⭐🌟]{1,5}")
+_STAR_TIMES = re.compile(r"[★⭐🌟]\ufe0f?\s*[x×*]\s*([1-5])\b", re.IGNORECASE)
+_OUT_OF = re.compile(r"(?<![\d.])([1-5])\s*(?:/\s*5|점|out\s+of\s+5|stars?\b|개\s*(?:별|만점))")
+_HEAD_DIGIT = re.compile(r"^\s*([1-5])(?:\s*$|\s*[-–—:!.,~)]|\s+(?=\S))")
+_UNITS = re.compile(
+    r"^\s*[1-5]\s*(?:days?|weeks?|hours?|times?|items?|pcs|minutes?|일|주|시간|번|개|분|벌|장|달)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W\d_]", re.UNICODE)
+_STAR_CHARS = re.compile(r"[★☆⭐🌟\ufe0f]")
+
+
+def asks_something(text: str) -> bool:
+    """Whether ``text`` asks the bot something (a question, a person, a sensitive topic): it
+    is answered as any message, not stored as a review."""
+    return bool(_QUESTION.search(text)) or asks_for_human(text) or is_sensitive(text)
+
+
+def parse_rating(text: str) -> int | None:
+    """The stars ``text`` gives (1..5), if it gives any (see the module's decisions)."""
+    times = _STAR_TIMES.search(text)
+    if times:
+        return int(times.group(1))
+    out_of = _OUT_OF.search(text)
+    if out_of:
+        return int(out_of.group(1))
+    stars = max((len(run) for run in _STAR_RUN.findall(text.replace("\ufe0f", ""))), default=0)
+    if stars:
+        return min(stars, 5)
+    if _UNITS.match(text):
+        return None
+    head = _HEAD_DIGIT.match(text)
+    return int(head.group(1)) if head else None
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` says something beyond its stars (letters of any script)."""
+    return bool(_WORD.search(_STAR_CHARS.sub("", text)))
+
+
+def star_polarity(rating: int) -> Polarity:
+    """Stars as a polarity: 4 and 5 positive, 1 and 2 negative, 3 neutral."""
+    return "positive" if rating >= 4 else "negative" if rating <= 2 else "neutral"
+
+
+def unhappy(polarity: Polarity, rating: int | None) -> bool:
+    """Whether the review is unhappy: two stars or fewer, or negative text without four or
+    five stars given."""
+    if rating is not None:
+        return rating <= 2 or (rating == 3 and polarity == "negative")
+    return polarity == "negative"
+
+
+@dataclass(frozen=True)
+class ReviewReading:
+    """What a review says: its stars, its polarity, and whether it is unhappy."""
+
+    rating: int | None
+    polarity: Polarity
+    unhappy: bool
+
+    @property
+    def emotion(self) -> EmotionLabel:
+        """The emotion noted on the customer's message."""
+        if self.unhappy:
+            return "disappointed"
+        return "positive" if self.polarity == "positive" else "neutral"
+
+    def reply(self, language: Language) -> str:
+        """The bot's answer: thanks, or an apology with the offer of a person."""
+        return fixed_text("review.sorry" if self.unhappy else "review.thanks", language)
+
+
+def read_review(text: str, text_polarity: Polarity | None) -> ReviewReading:
+    """Read a review from its (redacted) ``text`` and the detector's polarity of it
+    (``None`` when it says nothing beyond stars: then the stars give the polarity)."""
+    rating = parse_rating(text)
+    polarity: Polarity = text_polarity or "neutral"
+    if text_polarity is None and rating is not None:
+        polarity = star_polarity(rating)
+    return ReviewReading(rating, polarity, unhappy(polarity, rating))
