@@ -304,3 +304,5 @@ class Outgoing:
     text: str | None
     language: str | None
     attempts: int
+    created_at: float = 0.0
+    """When the row was queued (an SMS ``send`` row: just after the direct attempt failed)."""

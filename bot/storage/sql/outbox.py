@@ -75,7 +75,8 @@ class SqlOutbox(Bound):
             with self._transaction():
                 rows = self._sql.execute(
                     "SELECT o.id, o.platform, o.kind, o.target, o.ref, o.author, o.text, "
-                    f"o.language, o.attempts FROM outbox o WHERE o.platform IN ({marks}) "
+                    "o.language, o.attempts, o.created_at FROM outbox o "
+                    f"WHERE o.platform IN ({marks}) "
                     "AND o.delivered_at IS NULL AND o.due_at <= ? AND o.attempts < ? AND "
                     f"(o.claimed_at IS NULL OR {free_claim('o.claimed_at', 'o.claimed_by')}) "
                     f"ORDER BY o.id LIMIT ?{self._database.skip_locked}",
@@ -104,6 +105,7 @@ class SqlOutbox(Bound):
                     self.cipher.open(r[6]) if r[6] is not None else None,
                     r[7],
                     int(r[8]) + 1,
+                    float(r[9]),
                 )
                 for r in rows
             ]
