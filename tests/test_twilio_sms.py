@@ -417,3 +417,27 @@ async def test_a_slow_llm_never_holds_the_webhook_and_the_fallback_answers(
     finally:
         await client.close()
         await llm.stop()
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+async def test_an_sms_recorded_but_never_answered_is_answered_by_the_recovery_sweep(
+    sms: Sms, language: str
+) -> None:
+    """The process died between the webhook's record and the answer: the sweep answers."""
+    from multidict import MultiDict
+
+    from adapters.twilio.events import parse_sms, to_message
+
+    customer = CUSTOMERS[language]
+    question, word = QUESTIONS[language]
+    form = MultiDict(sms_params(question, customer))
+    message = to_message(parse_sms(form), sms.adapter.sms.phones, time.time())
+    inbound = await sms.adapter.sms._record(message)
+    assert inbound.process
+    await sms.runtime.store.unclaim(inbound.id)  # its claim lapsed with the dead process
+    assert await sms.router.recover() == 1
+    [answer] = await sms.answered(customer)
+    assert word in answer.lower()
+    status, _ = await sms.text(question, customer, sid=message.message_id)  # Twilio's retry
+    await sms.adapter.sms.drain()
+    assert status == 200 and len(sms.fake.to(customer)) == 1
