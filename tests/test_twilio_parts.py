@@ -214,3 +214,45 @@ async def test_the_real_client_reaches_the_fake_for_messages_and_calls(fake: Fak
         assert refused.value.status == 401
     finally:
         await close_client(http)
+
+
+async def test_a_chunked_body_is_read_whole_and_a_huge_one_refused(fake: FakeTwilio) -> None:
+    import aiohttp
+    from aiohttp import web
+
+    from adapters.twilio.signature import signed
+    from tests.fakes.twilio import signed_form, sms_params
+
+    config = TwilioConfig.from_settings(settings(**BASE))
+    seen: list[str] = []
+
+    async def handler(request: web.Request, form: object) -> web.Response:
+        seen.append(str(form["Body"]))  # type: ignore[index]
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/twilio/sms", signed(config, handler))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    body_text = "가나다 " * 300
+    data, headers = signed_form(
+        "https://ondo.example.com/twilio/sms", sms_params(body_text, "+821098765432")
+    )
+
+    async def chunks(payload: bytes, size: int) -> AsyncIterator[bytes]:
+        for start in range(0, len(payload), size):
+            yield payload[start : start + size]
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://{host}:{port}/twilio/sms"
+            async with session.post(url, data=chunks(data, 1000), headers=headers) as resp:
+                assert resp.status == 200
+            huge = chunks(b"Body=" + b"x" * (200 * 1024), 8192)
+            async with session.post(url, data=huge, headers=headers) as resp:
+                assert resp.status == 413
+    finally:
+        await runner.cleanup()
+    assert seen == [body_text]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiDict
@@ -41,14 +42,17 @@ def signed(
             return plain(413, "body too large for a Twilio webhook")
         if request.content_type != "application/x-www-form-urlencoded":
             return plain(415, "a Twilio webhook is form-encoded")
+        body = bytearray()
         try:
-            body = await request.content.read(MAX_BODY_BYTES + 1)
+            # Chunk by chunk: a body sent without a length is refused once it is too long.
+            while chunk := await request.content.read(16 * 1024):
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    return plain(413, "body too large for a Twilio webhook")
         except Exception:
             return plain(400, "the body could not be read")
-        if len(body) > MAX_BODY_BYTES:
-            return plain(413, "body too large for a Twilio webhook")
         try:
-            text = body.decode("utf-8")
+            text = bytes(body).decode("utf-8")
             form: MultiDict[str] = MultiDict(_parse_form(text))
         except (UnicodeDecodeError, ValueError):
             return plain(400, "the body is not a UTF-8 form")
@@ -66,6 +70,4 @@ def signed(
 
 
 def _parse_form(text: str) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
