@@ -296,6 +296,28 @@ async def test_a_carrier_keyword_is_recorded_and_left_to_twilio_to_answer(
     assert sms.fake.messages == []
 
 
+async def test_a_stop_recorded_before_a_crash_is_still_a_keyword_for_the_recovery_sweep(
+    sms: Sms,
+) -> None:
+    from multidict import MultiDict
+
+    from adapters.twilio.events import parse_sms, to_message
+
+    form = MultiDict(sms_params("STOP", KO_CUSTOMER))
+    message = to_message(parse_sms(form), sms.adapter.sms.phones, time.time())
+    inbound = await sms.adapter.sms._record(message)
+    await sms.runtime.store.unclaim(inbound.id)  # the process died before answering
+    await sms.router.recover()
+    assert sms.fake.messages == []  # no confirmation of Ondo's beside Twilio's
+    journeys = sms.runtime.store.journeys
+    user = sms.adapter.sms.phones.user_for(KO_CUSTOMER)
+    customer_id = await journeys.customer_for("sms", user)
+    assert customer_id is not None
+    consent = await journeys.consent(customer_id, "transactional")
+    assert consent is not None and not consent.granted and consent.source == "sms_keyword"
+    assert await sms.router.recover() == 0
+
+
 async def test_keywords_are_answered_when_ondo_answers_them(
     fake_twilio: FakeTwilio, sample_runtime_factory: Callable[..., Runtime]
 ) -> None:

@@ -10,8 +10,11 @@ Carriers' keywords (STOP, START, HELP and their synonyms) are Twilio's to answer
 opt-out handling, on for every number by default, replies and blocks further texts to a
 stopped number at once. Ondo records the consent change in the journeys' ledger and stays
 silent (``TWILIO_ANSWER_KEYWORDS=1``: Ondo answers them, for numbers whose handling at Twilio
-is off). Korean "수신거부" and every other opt-out sentence go to the journeys' opt-out like
-any platform's, since a phone identity is linked (platform ``sms``) on its first message.
+is off). This happens in the router's opt-out hook (:meth:`TwilioSms.opt_out`, in front of
+the journeys' one), inside the conversation's hold, so the recovery sweep treats a keyword
+as the webhook does. Korean "수신거부" and every other opt-out sentence go to the journeys'
+opt-out like any platform's, since a phone identity is linked (platform ``sms``) on its first
+message.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from bot.conversation.routing import Router
 from bot.storage.records import Inbound
 from bot.texts import text as fixed_text
 from bot.types import Language, Message
-from knowledge.language import detect_language
 
 log = logging.getLogger("ondo.twilio")
 
@@ -72,6 +74,9 @@ class TwilioSms:
         self.customers = SmsCustomers(client, self.store, self.phones)
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        # Keywords first, then the hook set before (serve sets the journeys' one first).
+        self._next_opt_out = router.opt_out
+        router.opt_out = self.opt_out
 
     def add_routes(self, web_app: web.Application) -> None:
         """Serve :data:`SMS_PATH` on ``web_app``."""
@@ -110,10 +115,6 @@ class TwilioSms:
     async def _answer(self, message: Message, inbound: Inbound) -> None:
         """Answer one recorded SMS; a failure is left to the recovery sweep."""
         try:
-            word = keyword(message.text)
-            if word is not None and (word != "start" or await self._start_counts(message)):
-                await self._keyword(message, inbound, word)
-                return
             await self.router.customer_message(message, inbound=inbound)
         except Exception as exc:
             log.error(
@@ -123,21 +124,34 @@ class TwilioSms:
                 type(exc).__name__,
             )
 
-    async def _start_counts(self, message: Message) -> bool:
+    async def opt_out(self, platform: str, user: str, text: str, language: str) -> str | None:
+        """The router's opt-out hook: an SMS carriers' keyword is recorded here (``""``: Twilio
+        answers it; or Ondo's answer with ``TWILIO_ANSWER_KEYWORDS``); anything else goes to
+        the hook that was set before (the journeys' service), so the recovery sweep treats a
+        keyword as the webhook does."""
+        if platform == PLATFORM:
+            word = keyword(text)
+            if word is not None and (word != "start" or await self._start_counts(user, text)):
+                return await self._keyword(user, text, word, language)
+        if self._next_opt_out is None:
+            return None
+        return await self._next_opt_out(platform, user, text, language)
+
+    async def _start_counts(self, user: str, text: str) -> bool:
         """START and UNSTOP always resubscribe; YES only a stopped number (else it is an
         answer to the bot, such as accepting the offer of a person)."""
-        if message.text.strip().upper().rstrip(".!?") != "YES":
+        if text.strip().upper().rstrip(".!?") != "YES":
             return True
-        customer_id = await self._customer_id(message.user)
+        customer_id = await self._customer_id(user)
         current = await self.store.journeys.consent(customer_id, "transactional")
         return current is not None and not current.granted and current.source == CONSENT_SOURCE
 
-    async def _keyword(self, message: Message, inbound: Inbound, word: Keyword) -> None:
-        """Record what a carriers' keyword changes; answer it only if Ondo answers keywords."""
+    async def _keyword(self, user: str, text: str, word: Keyword, language: str) -> str:
+        """Record what a carriers' keyword changes; Ondo's answer, or ``""`` (Twilio's)."""
         journeys = self.store.journeys
-        customer_id = await self._customer_id(message.user)
+        customer_id = await self._customer_id(user)
         now = self.clock()
-        evidence = f"sms keyword {message.text.strip()[:20].upper()}"
+        evidence = f"sms keyword {text.strip()[:20].upper()}"
         if word == "stop":
             for category in STOP_CATEGORIES:
                 await journeys.set_consent(
@@ -159,15 +173,11 @@ class TwilioSms:
                 evidence=evidence,
                 at=now,
             )
-        log.info("SMS keyword %s in %s recorded", word, message.conversation_key)
-        if self.config.answer_keywords:
-            language: Language = "ko" if detect_language(message.text) == "ko" else "en"
-            answer = fixed_text(f"sms.{word}", language, shop=self.config.shop_name)
-            sender = self.customers.sender_for(message.conversation_key)
-            await self.router.engine.fixed_reply(message, inbound, answer, sender)
-            return
-        await self.store.annotate_inbound(inbound.id, intent="opt_out" if word == "stop" else word)
-        await self.store.mark_handled(inbound.id)
+        log.info("SMS keyword %s of user %s recorded", word, user)
+        if not self.config.answer_keywords:
+            return ""
+        answer_language: Language = "ko" if language == "ko" else "en"
+        return fixed_text(f"sms.{word}", answer_language, shop=self.config.shop_name)
 
     async def _customer_id(self, user: str) -> str:
         """The journeys' customer of phone user ``user``, linked on first sight."""
