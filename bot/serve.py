@@ -3,7 +3,8 @@
 One process, one :class:`bot.conversation.routing.Router`: every adapter registers its customers
 and the one whose platform holds ``ONDO_HANDOFF_CHANNEL`` registers the agents' desk, so a customer
 on one platform can be served by agents on the other. ``/healthz`` is always served on
-``PORT``; the Slack Events API shares that HTTP server at ``/slack/events``.
+``PORT``; the Slack Events API shares that HTTP server at ``/slack/events``, Twilio's webhooks
+at ``/twilio/...``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bot.storage.records import HEARTBEAT_SECONDS, new_replica_id
 log = logging.getLogger("ondo.serve")
 
 EVENTS_PATH = "/slack/events"
-PLATFORMS = ("slack", "discord")
+PLATFORMS = ("slack", "discord", "twilio")
 RUNTIME = web.AppKey("runtime", Runtime)
 SERVED = web.AppKey("platforms", list[str])
 CONNECTED = web.AppKey("connected", dict[str, asyncio.Event])
@@ -69,7 +70,31 @@ def check_discord_settings(settings: Settings) -> None:
         )
 
 
-_CHECKS = {"slack": check_slack_settings, "discord": check_discord_settings}
+def check_twilio_settings(settings: Settings) -> None:
+    """Fail fast, before models load, when Twilio is not configured."""
+    from adapters.twilio.config import TwilioConfig, TwilioConfigError
+
+    try:
+        TwilioConfig.from_settings(settings)
+    except TwilioConfigError as exc:
+        raise ServeError(str(exc)) from None
+
+
+_CHECKS = {
+    "slack": check_slack_settings,
+    "discord": check_discord_settings,
+    "twilio": check_twilio_settings,
+}
+TWILIO_PLATFORMS = ("sms",)
+"""The conversation platforms ``twilio`` holds (its conversation keys' prefixes)."""
+
+
+def held_platforms(platforms: Sequence[str]) -> tuple[str, ...]:
+    """What a replica serving ``platforms`` holds: ``twilio`` stands for its channels."""
+    held: list[str] = []
+    for platform in platforms:
+        held += TWILIO_PLATFORMS if platform == "twilio" else [platform]
+    return tuple(held)
 
 
 def plan_platforms(settings: Settings, requested: str) -> list[str]:
@@ -85,17 +110,19 @@ def plan_platforms(settings: Settings, requested: str) -> list[str]:
             for p, token in (
                 ("slack", settings.slack_bot_token),
                 ("discord", settings.discord_token),
+                ("twilio", settings.twilio_account_sid),
             )
             if token
         ]
         if not platforms:
             raise ServeError(
-                "nothing to serve: set SLACK_BOT_TOKEN and/or DISCORD_TOKEN (see the README)"
+                "nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN and/or TWILIO_ACCOUNT_SID"
+                " (see the README)"
             )
     elif requested in PLATFORMS:
         platforms = [requested]
     else:
-        raise ServeError(f"unknown platform {requested!r}; use one of slack, discord, all")
+        raise ServeError(f"unknown platform {requested!r}; use one of slack, discord, twilio, all")
     desk = platform_of(settings.handoff_channel) if settings.handoff_channel else None
     # Sharing a database, the desk's platform is another replica's to hold (the outbox carries
     # tickets and relays to it); alone, this process must hold it itself.
@@ -229,6 +256,12 @@ async def serve(
         socket_mode = settings.slack_app_token is not None
     web_app = slack_web_app(None if socket_mode else bolt_app, settings.slack_signing_secret)
     events_routes(web_app, secret=settings.events_secret, sink=journeys)
+    twilio = None
+    if "twilio" in platforms:
+        from adapters.twilio import build_twilio
+
+        twilio = build_twilio(router, settings)
+        twilio.add_routes(web_app)
     web_app[SERVED] = list(platforms)
     web_app[RUNTIME] = runtime
     connected: dict[str, asyncio.Event] = {}
@@ -238,7 +271,7 @@ async def serve(
     tasks: dict[str, asyncio.Task[None]] = {}
     handler = None
     replica = settings.replica_id or new_replica_id()
-    await runtime.store.replicas.join(replica, platforms=tuple(platforms))
+    await runtime.store.replicas.join(replica, platforms=held_platforms(platforms))
     log.info("replica %s on %s", replica, runtime.store.label)
     try:
         await web.TCPSite(runner, "0.0.0.0", settings.port).start()
@@ -250,6 +283,8 @@ async def serve(
             log.info("Slack Socket Mode connected")
         elif bolt_app is not None:
             log.info("Slack events on :%d%s", settings.port, EVENTS_PATH)
+        if twilio is not None:
+            log.info("Twilio SMS on :%d/twilio/sms", settings.port)
         if "discord" in platforms:
             from adapters.discord import run_discord
 
@@ -288,6 +323,9 @@ async def serve(
         if handler is not None:
             await handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+        if twilio is not None:
+            with contextlib.suppress(Exception):
+                await twilio.aclose()
         # Last: the claims still held are free for the other replicas at once.
         with contextlib.suppress(Exception):
             await runtime.store.replicas.leave()

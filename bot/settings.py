@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time as dt_time
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -91,6 +92,24 @@ class Settings:
     events_secret: str | None = field(default=None, repr=False)
     """``ONDO_EVENTS_SECRET``: the shared secret that signs ``POST /v1/events`` (a secret:
     masked in every log line)."""
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    """``TWILIO_AUTH_TOKEN``: checks every webhook's signature and signs the REST calls."""
+    twilio_public_url: str | None = None
+    """``TWILIO_PUBLIC_URL``: the public base URL Twilio calls (``https://bot.example.com``);
+    signatures are checked against it, never against the local request's URL."""
+    twilio_numbers: tuple[str, ...] = field(default=(), repr=False)
+    """``TWILIO_NUMBERS``: the shop's numbers (E.164); a reply goes from the one written to."""
+    twilio_agents_number: str | None = field(default=None, repr=False)
+    """``TWILIO_AGENTS_NUMBER``: the agents' phone number calls are transferred to (voice)."""
+    twilio_api_url: str | None = None
+    """``TWILIO_API_URL``: the REST API base (default Twilio's; compatible providers, tests)."""
+    phone_key: str | None = field(default=None, repr=False)
+    """``ONDO_PHONE_KEY``: the secret that seals phone numbers into conversation keys (default:
+    derived from ``TWILIO_AUTH_TOKEN``)."""
+    twilio_answer_keywords: bool = False
+    """``TWILIO_ANSWER_KEYWORDS``: Ondo itself answers STOP/START/HELP (when the number's
+    opt-out handling at Twilio is turned off); by default Twilio answers them, Ondo records."""
 
     @property
     def shared_db(self) -> bool:
@@ -192,6 +211,7 @@ class Settings:
         if secret is not None and len(secret) < 16:
             raise SettingsError("ONDO_EVENTS_SECRET must be at least 16 characters")
         journeys = get("ONDO_JOURNEYS")
+        twilio = parse_twilio(get)
         return cls(
             db_path=get("ONDO_DB") or "ondo.db",
             kb_paths=tuple(split_paths(kb)) if kb else (SAMPLE_DIR,),
@@ -223,7 +243,53 @@ class Settings:
             shop_name=shop,
             quiet_hours=quiet,
             events_secret=secret,
+            **twilio,
         )
+
+
+_E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
+_TWILIO_SID_RE = re.compile(r"AC[0-9a-fA-F]{32}")
+
+
+def parse_twilio(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """The ``TWILIO_*`` settings (and ``ONDO_PHONE_KEY``), checked: each bad one is named."""
+    sid = get("TWILIO_ACCOUNT_SID")
+    if sid is not None and not _TWILIO_SID_RE.fullmatch(sid):
+        raise SettingsError("TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits")
+    public = get("TWILIO_PUBLIC_URL")
+    if public is not None:
+        public = public.rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public):
+            raise SettingsError(
+                f"TWILIO_PUBLIC_URL must be the http(s) base URL Twilio calls, not {public[:60]!r}"
+            )
+    numbers = [n.strip() for n in (get("TWILIO_NUMBERS") or "").replace(";", ",").split(",")]
+    numbers = [n.replace(" ", "").replace("-", "") for n in numbers if n]
+    agents = get("TWILIO_AGENTS_NUMBER")
+    for name, values in (("TWILIO_NUMBERS", numbers), ("TWILIO_AGENTS_NUMBER", [agents or ""])):
+        bad = [v for v in values if v and not _E164_RE.fullmatch(v)]
+        if bad:
+            # The value itself is not echoed: it is a phone number.
+            raise SettingsError(f"{name} takes E.164 phone numbers like +821012345678")
+    api = get("TWILIO_API_URL")
+    if api is not None and not re.fullmatch(r"https?://\S+", api):
+        raise SettingsError(f"TWILIO_API_URL must be an http(s) URL, not {api[:60]!r}")
+    phone_key = get("ONDO_PHONE_KEY")
+    if phone_key is not None and len(phone_key) < 16:
+        raise SettingsError("ONDO_PHONE_KEY must be at least 16 characters")
+    answer = (get("TWILIO_ANSWER_KEYWORDS") or "0").lower()
+    if answer not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"TWILIO_ANSWER_KEYWORDS must be 1 or 0, not {answer[:20]!r}")
+    return {
+        "twilio_account_sid": sid,
+        "twilio_auth_token": get("TWILIO_AUTH_TOKEN"),
+        "twilio_public_url": public,
+        "twilio_numbers": tuple(dict.fromkeys(numbers)),
+        "twilio_agents_number": agents,
+        "twilio_api_url": api.rstrip("/") if api else None,
+        "phone_key": phone_key,
+        "twilio_answer_keywords": answer in ("1", "true", "yes"),
+    }
 
 
 def parse_quiet_hours(text: str) -> str:

@@ -133,6 +133,20 @@ TEXTS: Mapping[str, Mapping[Language, str]] = {
         "ko": "확인되는 대로 이 대화에서 바로 안내해 드리겠습니다.",
         "en": "I'll update you right here as soon as I know more.",
     },
+    "sms.stop": {
+        "ko": "[{shop}] 문자 수신이 거부되었습니다. 다시 받으시려면 START라고 보내 주세요.",
+        "en": "[{shop}] You are unsubscribed and will get no more texts. "
+        "Reply START to resubscribe.",
+    },
+    "sms.start": {
+        "ko": "[{shop}] 문자 수신이 다시 시작되었습니다. 그만 받으시려면 STOP이라고 보내 주세요.",
+        "en": "[{shop}] You are resubscribed. Reply STOP to unsubscribe.",
+    },
+    "sms.help": {
+        "ko": "[{shop}] 궁금한 점을 문자로 보내 주세요. "
+        "수신을 원하지 않으시면 STOP이라고 보내 주세요.",
+        "en": "[{shop}] Text us your question. Reply STOP to unsubscribe.",
+    },
 }
 
 

@@ -84,7 +84,10 @@ class Courier:
             if sender is None:
                 raise ConnectionError(f"{item.platform} is not running in this process")
             language: Language = "ko" if item.language == "ko" else "en"
-            await sender.send(Reply(item.target, item.text or "", item.ref or "", language))
+            # ``queued_at`` tells a sender whose platform cannot take a post twice safely (SMS)
+            # that an earlier attempt may have reached it: it looks before posting again.
+            raw = {"outbox_id": item.id, "queued_at": item.created_at, "attempt": item.attempts}
+            await sender.send(Reply(item.target, item.text or "", item.ref or "", language, raw))
             return
         if item.kind == "dm":
             await self._direct(item)

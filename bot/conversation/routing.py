@@ -43,7 +43,9 @@ after a replica dies, its customers are answered together, not one after another
 
 OptOutHook = Callable[[str, str, str, str], Awaitable[str | None]]
 """``(platform, user, text, language)`` -> the confirmation to send when ``text`` opts the
-user out of messages (the journeys' service records it), or ``None`` for any other text."""
+user out of messages (the journeys' service records it), ``""`` when it was recorded and the
+platform answers it itself (an SMS STOP, which Twilio confirms), or ``None`` for any other
+text."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,10 @@ class Router:
             if inbound.role != "customer":
                 return await self.third_party_message(message, inbound)
             confirmation = await self._opt_out_reply(message, inbound)
+            if confirmation == "":
+                await self.engine.store.annotate_inbound(inbound.id, intent="opt_out")
+                await self.engine.store.mark_handled(inbound.id)
+                return Outcome("suppressed", inbound.id, notes=("opt_out",))
             if confirmation is not None:
                 # An opt-out is answered with its confirmation alone, whoever has the
                 # conversation: the bot does not also answer "stop" as a question.

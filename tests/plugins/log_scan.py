@@ -30,6 +30,7 @@ TEST_SECRETS = (
     "fake-verification-token",  # tests/fakes/slack_api.py
     "xoxb-1-fake-bot-token",  # tests/fakes/slack_api.py BOT_TOKEN
     "xapp-1-A0FAKEAPP-1-fake-app-token",  # tests/fakes/slack_api.py APP_TOKEN
+    "fake-twilio-auth-token-0123456789",  # tests/fakes/twilio.py AUTH_TOKEN
 )
 MIN_NEEDLE = 8
 """Shorter corpus values are left out: they occur in ordinary log lines by chance."""
