@@ -992,14 +992,17 @@ def failed(week: Week) -> list[str]:
 
 def compact(week: Week) -> list[Row]:
     """One row per journey (scheduled / sent / not sent / cancelled by exit / replies /
-    opt-outs / conversions), then the invariants: ``bench.run``'s rows and ``--compact``."""
+    reviews / opt-outs / conversions), the baseline's DMs, then the invariants (the
+    baseline's in the anchor column): ``bench.run``'s rows and ``--compact``."""
     label = f"Journeys week · {week.backend}"
     rows = [
         Row(
             f"{label} · {j.journey}",
-            "scheduled / sent / suppressed / cancelled by exit / replies / opt-outs / conversions",
+            "scheduled / sent / suppressed / cancelled by exit / replies / reviews / opt-outs / "
+            "conversions",
             f"{j.scheduled} / {j.sent} / {suppressed(j.suppressed)} / {j.cancelled} / "
-            f"{j.replies} / {j.opt_outs} / {'—' if j.conversions is None else j.conversions}",
+            f"{j.replies} / {'—' if j.reviews is None else j.reviews} / {j.opt_outs} / "
+            f"{'—' if j.conversions is None else j.conversions}",
             "—",
             "—",
             "—",
