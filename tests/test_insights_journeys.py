@@ -537,3 +537,4 @@ async def test_reviews_in_the_summary_json_and_page_in_both_languages(
         for label in labels:
             assert f"<th>{label}</th>" in document
         assert "3.5" in document
+        assert document.count(f">{labels[0]}<") >= 2  # the totals' figure and the table

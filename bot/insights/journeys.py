@@ -387,6 +387,8 @@ def page(insights: JourneyInsights, window: str, language: Language) -> str:
         (_t(language, key), str(sum(getattr(j, key) for j in journeys)))
         for key in ("scheduled", "sent", "replies", "opt_outs")
     ]
+    if any(j.reviews is not None for j in journeys):
+        totals.append((_t(language, "reviews"), str(sum(j.reviews or 0 for j in journeys))))
     reasons = list(dict.fromkeys(r for j in journeys for r in j.suppressed))
     headers = [
         _t(language, key)
