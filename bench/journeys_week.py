@@ -21,19 +21,32 @@ their events go through the real parts:
   shipped emotion detector, the bundled sample knowledge base on hash embedders, the composer):
   "수신거부" / "stop", angry messages (the engine escalates them; an agent gives the
   conversation back hours later, so both the handoff and the anger rule are met), questions and
-  thanks, and orders after a cart reminder (conversions).
+  thanks, and orders after a cart reminder (conversions); answers to a review request (stars,
+  praise or a complaint in the customer's language) through the router's review hook,
+  ``JourneyService.review`` as ``bot/serve.py`` wires it, read by the shipped emotion detector;
+  some unhappy reviewers then say "네" / "yes" to the offer of a person (a handoff); a few
+  click the opt-out button under a DM (``Router.opt_out_click`` =
+  ``JourneyService.opt_out_category``).
 
 The store, the outbox and the engine read ``time.time()``; the simulation moves it with its
 clock (``unittest.mock.patch``) so every timestamp is the simulated one.
 
-Printed: one table per journey with the figures ``ondo insights journeys --json`` computes
+Printed: ONE table, a row per figure and a column per journey, their total and a baseline
+measured in the same run. The figures are those ``ondo insights journeys --json`` computes
 (:func:`bot.insights.journeys.compute` over :func:`bot.storage.sql.journey_insights.
-journey_rows`), plus the duplicate deliveries of its trigger events that were ignored; then the
-invariants, computed apart from the store from what the ``MemoryDirect`` messengers posted and
-the simulation's own record of consent: duplicate sends, marketing without consent, Korean
-marketing without "(광고)" or the opt-out line, non-transactional DMs inside the customer's
-quiet hours (marketing with night consent excepted, as the law allows), deferred sends never
-decided. Exit status 1 if an invariant is not 0, 2 for bad arguments.
+journey_rows`: scheduled, sent, suppressed by reason, deferrals, cancelled by exit, replies,
+reviews, opt-outs, conversions), plus the duplicate deliveries of the trigger events that were
+ignored; then the invariants, computed apart from the store from what the ``MemoryDirect``
+messengers posted and the simulation's own record of consent: duplicate sends, marketing
+without consent, Korean marketing without "(광고)" or the opt-out line, non-transactional DMs
+inside the customer's quiet hours (marketing with night consent excepted, as the law allows),
+sends whose exit event had been delivered before them, deferred sends never decided. The
+baseline (:func:`baseline`) is a naive scheduler on the same event deliveries with the send
+rules off: every delivery, redeliveries too, starts each journey it triggers, sent at the
+event's time plus the journey's delay to every customer a platform takes DMs for — no dedupe,
+no exit, no consent, no quiet hours, no caps; its column shows what it would have posted and
+the same invariants it breaks. Exit status 1 if one of the product's invariants is not 0, 2
+for bad arguments.
 """
 
 from __future__ import annotations
@@ -62,10 +75,17 @@ from bench.report import update_section
 from bench.table import Row, markdown
 from bot.conversation.courier import Courier
 from bot.conversation.direct import DirectMessage, MemoryDirect, Posted
-from bot.conversation.routing import MemoryCustomers, MemoryDesk, MemorySender, Router
+from bot.conversation.routing import (
+    MemoryCustomers,
+    MemoryDesk,
+    MemorySender,
+    ReviewAnswer,
+    Router,
+)
 from bot.insights.journeys import JourneyInsights, compute
-from bot.journeys.definitions import SAMPLE_JOURNEYS, load_journeys
-from bot.journeys.events import parse_event
+from bot.insights.polarity import EmotionPolarity
+from bot.journeys.definitions import SAMPLE_JOURNEYS, Journey, load_journeys
+from bot.journeys.events import Event, parse_event
 from bot.journeys.rules import AD_PREFIX, OPT_OUT_LINE, QuietHours, customer_zone
 from bot.journeys.service import CONSENT_EVENT, JourneyService
 from bot.storage.sql.journey_insights import journey_rows
@@ -112,6 +132,38 @@ REPLIES: dict[Language, tuple[str, ...]] = {
     "ko": ("배송은 언제 오나요?", "고마워요 잘 받았어요", "교환은 어떻게 하나요?"),
     "en": ("When does my order arrive?", "Thanks, got it!", "How do I return an item?"),
 }
+REVIEW_ANSWERS: dict[str, dict[Language, tuple[str, ...]]] = {
+    "happy": {
+        "ko": (
+            "★★★★★ 정말 만족해요",
+            "5점 만점! 감귤이 정말 달아요",
+            "포장이 꼼꼼하고 신선해요 감사합니다",
+        ),
+        "en": (
+            "★★★★★ love it",
+            "5/5, fast delivery and great quality",
+            "Everything arrived fresh, thank you",
+        ),
+    },
+    "unhappy": {
+        "ko": (
+            "배송이 너무 늦었어요 실망이에요",
+            "⭐ x2 상자가 찌그러져서 왔어요",
+            "1점 상품이 상해서 왔어요",
+        ),
+        "en": (
+            "The delivery was late and the box was damaged",
+            "2/5, the jam jar was broken",
+            "1 star, the rice bag was torn",
+        ),
+    },
+}
+"""Answers to a review request: a rating, praise or a complaint, in the customer's language."""
+YES: dict[Language, tuple[str, ...]] = {
+    "ko": ("네", "네 연결해 주세요"),
+    "en": ("yes", "yes please"),
+}
+"""An unhappy reviewer's answer to the offer of a person."""
 ZONES: dict[Language, tuple[tuple[str | None, float], ...]] = {
     "ko": (("Asia/Seoul", 0.85), (None, 0.1), ("America/New_York", 0.05)),
     "en": (("Asia/Seoul", 0.4), ("America/New_York", 0.35), ("Europe/London", 0.25)),
@@ -130,11 +182,21 @@ REACTIONS: dict[str, tuple[float, float, float]] = {
     "reply": (0.2, 5 * MINUTE, 6 * HOUR),
 }
 """After a DM: the chance of each answer, and how long after it comes (seconds)."""
+REVIEW_REACTIONS: dict[str, tuple[float, float, float]] = {
+    "happy": (0.3, 20 * MINUTE, 20 * HOUR),
+    "unhappy": (0.15, 20 * MINUTE, 20 * HOUR),
+}
+"""After a review request, before the other answers: a review, and how long after it comes."""
+YES_CHANCE = 0.6
+"""How many unhappy reviewers say yes to the offer of a person."""
+BUTTON_CHANCE = 0.03
+"""How many customers click the opt-out button under a DM that has one."""
 INVARIANTS = (
     "duplicate sends",
     "marketing sent without consent",
     'Korean marketing without "(광고)" and the opt-out line',
     "non-transactional DMs in the customer's quiet hours",
+    "sends after an exit delivered before them",
     "deferrals never resolved",
     "redeliveries that scheduled a send",
     "sends counted sent − DMs posted",
@@ -201,6 +263,8 @@ class Dm:
     user: str
     text: str
     language: Language
+    button: str | None = None
+    """The category the DM's opt-out button opts out of (``None``: no button)."""
 
 
 class Messenger(MemoryDirect):
@@ -217,7 +281,14 @@ class Messenger(MemoryDirect):
         posted = await super().send_dm(message)
         if len(self.sent) > before:
             self.log.append(
-                Dm(self.clock(), self.platform, message.user, message.text, message.language)
+                Dm(
+                    self.clock(),
+                    self.platform,
+                    message.user,
+                    message.text,
+                    message.language,
+                    message.opt_out,
+                )
             )
         return posted
 
@@ -231,9 +302,15 @@ class Week:
     seed: int
     insights: JourneyInsights
     duplicates: Counter[str]
-    invariants: dict[str, int]
+    invariants: dict[str, Counter[str]]
+    """Per invariant, the count per journey (``""``: not a journey's)."""
+    baseline: Baseline
     counts: Counter[str]
     seconds: float
+
+    def total(self, name: str) -> int:
+        """An invariant's count over every journey."""
+        return sum(self.invariants[name].values())
 
 
 # --- the customers and their events ---------------------------------------------------------
@@ -292,6 +369,9 @@ class Simulation:
         self.store = runtime.store
         self.clock = clock
         self.journeys = load_journeys(SAMPLE_JOURNEYS)
+        # Reviews read by the engine's shipped emotion detector: the Korean review model needs
+        # the multilingual sentence model, which the week (on hash embedders) does not load.
+        self.polarity = EmotionPolarity(runtime.engine.detector).polarity
         self.service = self._service()
         self.dms: list[Dm] = []
         self.router = Router(runtime.engine, handoff_channel=DESK)
@@ -300,7 +380,12 @@ class Simulation:
         for platform, messenger in self.messengers.items():
             self.router.add_direct_messenger(messenger)
             self.router.add_customer_side(MemoryCustomers(platform))
+        # Wired as bot/serve.py wires them, to the current service (a restart replaces it).
         self.router.opt_out = self._opt_out
+        self.router.opt_out_click = self._opt_out_click
+        self.router.review = self._review
+        self.stream: list[tuple[float, Event]] = []
+        """Every delivery (redeliveries too) and when it arrived: the baseline's input."""
         self.courier = Courier(self.router)
         self.sender = MemorySender()
         self.queue: list[Action] = []
@@ -315,12 +400,25 @@ class Simulation:
 
     def _service(self) -> JourneyService:
         return JourneyService(
-            self.store, self.journeys, shop_name=SHOP, quiet_hours=QUIET, clock=self.clock
+            self.store,
+            self.journeys,
+            shop_name=SHOP,
+            quiet_hours=QUIET,
+            clock=self.clock,
+            polarity=self.polarity,
         )
 
     async def _opt_out(self, platform: str, user: str, text: str, language: str) -> str | None:
         # The hook the router asks; always the current service (a restart replaces it).
         return await self.service.opt_out(platform, user, text, language)
+
+    async def _opt_out_click(
+        self, platform: str, user: str, category: str, language: str
+    ) -> str | None:
+        return await self.service.opt_out_category(platform, user, category, language)
+
+    async def _review(self, message: Message, inbound_id: int) -> ReviewAnswer | None:
+        return await self.service.review(message, inbound_id)
 
     def at(self, when: float, run: Callable[[], Awaitable[None]]) -> None:
         """Do ``run`` when the clock reaches ``when``."""
@@ -351,6 +449,7 @@ class Simulation:
 
     async def _ingest(self, body: dict[str, Any]) -> None:
         event = parse_event(body)
+        self.stream.append((self.clock(), event))
         done = await self.service.ingest(event)
         self.counts["events delivered"] += 1
         if done.duplicate:
@@ -436,8 +535,9 @@ class Simulation:
         """The customer writes a message of ``kind`` (opt_out, angry, reply) in their DM."""
 
         async def run() -> None:
-            texts = {"opt_out": OPT_OUTS, "angry": ANGRY, "reply": REPLIES}[kind]
-            text = self.rng.choice(texts[customer.language])
+            texts = {"opt_out": OPT_OUTS, "angry": ANGRY, "reply": REPLIES, "yes": YES}
+            texts.update(REVIEW_ANSWERS)
+            text = self.rng.choice(texts[kind][customer.language])
             user = customer.identities[platform]
             message = Message(
                 platform, customer.key(platform), user, text, self.clock(), f"m-{next(self.ids)}"
@@ -448,8 +548,15 @@ class Simulation:
                 customer.consent.append((self.clock(), False, False))
             if kind == "opt_out" and "opt_out" not in outcome.notes:
                 self.counts["opt-outs not recognised"] += 1
+            if kind in REVIEW_ANSWERS and "review" in outcome.notes:
+                self.counts[f"reviews answered ({kind})"] += 1
+                if kind == "unhappy" and self.rng.random() < YES_CHANCE:
+                    later = self.clock() + self.rng.uniform(MINUTE, 30 * MINUTE)
+                    self.at(later, self.writes(customer, platform, "yes"))
             if outcome.handoff is not None:
                 self.counts["handoffs opened"] += 1
+                if kind == "yes":
+                    self.counts["people asked for after an unhappy review"] += 1
                 later = self.clock() + self.rng.uniform(2 * HOUR, 10 * HOUR)
                 self.at(later, self.resolves(customer.key(platform)))
 
@@ -464,18 +571,37 @@ class Simulation:
 
         return run
 
+    def clicks(self, customer: Customer, dm: Dm) -> Callable[[], Awaitable[None]]:
+        """The customer clicks the opt-out button under ``dm``, as the adapter passes it on."""
+
+        async def run() -> None:
+            assert dm.button is not None and self.router.opt_out_click is not None
+            said = await self.router.opt_out_click(dm.platform, dm.user, dm.button, dm.language)
+            self.counts["opt-out buttons clicked"] += 1
+            if said is not None and dm.button == "marketing":
+                customer.consent.append((self.clock(), False, False))
+
+        return run
+
     def react(self, dm: Dm) -> None:
-        """What the customer does after a DM: opt out, get angry, answer, or order the cart."""
+        """What the customer does after a DM: review it (a review request), click its opt-out
+        button, opt out, get angry, answer, or order the cart."""
         rng = self.rng
         customer = self.by_user[(dm.platform, dm.user)]
+        journey = category_of(dm.text)
+        reactions = dict(REACTIONS)
+        if journey is not None and journey[1] == "review_request":
+            reactions = {**REVIEW_REACTIONS, **reactions}
         roll = rng.random()
-        for kind, (chance, low, high) in REACTIONS.items():
+        if dm.button is not None and roll < BUTTON_CHANCE:
+            self.at(dm.at + rng.uniform(MINUTE, 2 * HOUR), self.clicks(customer, dm))
+            roll = 1.0  # nothing else
+        for kind, (chance, low, high) in reactions.items():
             if roll < chance:
                 at = dm.at + rng.uniform(low, high)
                 self.at(at, self.writes(customer, dm.platform, kind))
                 break
             roll -= chance
-        journey = category_of(dm.text)
         cart_id = None
         if journey is not None and journey[0] == "cart_reminder":
             items = [item for item in customer.items if item in dm.text]
@@ -527,63 +653,212 @@ def category_of(text: str) -> tuple[str, str] | None:
     return None
 
 
-def invariants(sim: Simulation, undecided: int, sent: int | None = None) -> dict[str, int]:
-    """The invariants, from the messengers' logs and the simulation's own consent record;
-    ``sent``: the sends the figures count as sent (each must be a posted DM)."""
-    found = dict.fromkeys(INVARIANTS, 0)
-    posted = Counter((dm.platform, dm.user, dm.text) for dm in sim.dms)
-    found["duplicate sends"] = sum(n - 1 for n in posted.values())
+def invariants(
+    sim: Simulation, undecided: Counter[str], sent: Mapping[str, int] | None = None
+) -> dict[str, Counter[str]]:
+    """The invariants per journey (``""``: a DM no journey's template makes), from the
+    messengers' logs and the simulation's own consent record; ``undecided``: the deferred
+    sends never decided, per journey; ``sent``: the sends the figures count as sent per journey
+    (each must be a posted DM). Sends after an exit are counted by :func:`after_exit`."""
+    found: dict[str, Counter[str]] = {name: Counter() for name in INVARIANTS}
+    posted: Counter[str] = Counter()
+    seen: set[tuple[str, str, str]] = set()
     for dm in sim.dms:
         customer = sim.by_user[(dm.platform, dm.user)]
         kind = category_of(dm.text)
-        category = kind[1] if kind else "unknown"
+        journey, category = kind if kind else ("", "unknown")
+        posted[journey] += 1
+        if (dm.platform, dm.user, dm.text) in seen:
+            found["duplicate sends"][journey] += 1
+        seen.add((dm.platform, dm.user, dm.text))
         granted, night = customer.marketing_at(dm.at)
         if category == "marketing" and not granted:
-            found["marketing sent without consent"] += 1
+            found["marketing sent without consent"][journey] += 1
         labelled = dm.text.startswith(AD_PREFIX["ko"]) and OPT_OUT_LINE["ko"] in dm.text
         if category == "marketing" and dm.language == "ko" and not labelled:
-            found['Korean marketing without "(광고)" and the opt-out line'] += 1
-        local = datetime.fromtimestamp(dm.at, customer_zone(customer.zone)).time()
-        exempt = category == "transactional" or (category == "marketing" and night)
-        if not exempt and QUIET.contains(local):
-            found["non-transactional DMs in the customer's quiet hours"] += 1
-    found["deferrals never resolved"] = undecided
-    found["redeliveries that scheduled a send"] = sim.redelivery_schedules
-    found["sends counted sent − DMs posted"] = 0 if sent is None else abs(sent - len(sim.dms))
+            found['Korean marketing without "(광고)" and the opt-out line'][journey] += 1
+        if night_send(customer, category, night, dm.at):
+            found["non-transactional DMs in the customer's quiet hours"][journey] += 1
+    found["deferrals never resolved"].update(undecided)
+    found["redeliveries that scheduled a send"][""] = sim.redelivery_schedules
+    for journey in set(posted) | set(sent or {}):
+        if sent is not None:
+            found["sends counted sent − DMs posted"][journey] = abs(
+                sent.get(journey, 0) - posted[journey]
+            )
     return found
 
 
-def tables(week: Week) -> str:
-    """One markdown table per journey, then the invariants'."""
-    label = f"Journeys week · {week.backend}"
-    parts = []
-    for j in week.insights.journeys:
-        figures: list[tuple[str, object, str]] = [
-            ("scheduled", j.scheduled, "—"),
-            ("sent", j.sent, "—"),
-        ]
-        for reason, n in j.suppressed.items():
-            name = "deferrals (quiet hours)" if reason == "quiet_hours" else f"suppressed: {reason}"
-            figures.append((name, n, "—"))
-        figures += [
-            ("cancelled by exit", j.cancelled, "—"),
-            ("pending at the end", j.pending, "0"),
-            ("duplicate deliveries ignored", week.duplicates.get(j.journey, 0), "—"),
-            ("replies", j.replies, "—"),
-            ("opt-outs", j.opt_outs, "—"),
-            ("conversions", "—" if j.conversions is None else j.conversions, "—"),
-        ]
-        rows = [
-            Row(f"{label} · {j.journey} ({j.category})", name, f"{value}", "—", "—", "—", target)
-            for name, value, target in figures
-        ]
-        parts.append(markdown(rows))
-    checks = [
-        Row(f"{label} · invariants", name, str(n), "—", "—", "—", "0")
-        for name, n in week.invariants.items()
+def night_send(customer: Customer, category: str, night_consent: bool, at: float) -> bool:
+    """Whether a DM of ``category`` at ``at`` breaks the customer's quiet hours (transactional
+    DMs and marketing with night consent may be sent then)."""
+    local = datetime.fromtimestamp(at, customer_zone(customer.zone)).time()
+    exempt = category == "transactional" or (category == "marketing" and night_consent)
+    return not exempt and QUIET.contains(local)
+
+
+async def after_exit(sim: Simulation, people: Sequence[Customer]) -> Counter[str]:
+    """Per journey, the sent sends whose trigger an exit event delivered before the send
+    had already cancelled (an exit delivered after the send could not have stopped it)."""
+    firsts: dict[str, Event] = {}
+    for _, event in sim.stream:
+        firsts.setdefault(event.event_id, event)
+    exits = exit_events(sim)
+    named = {j.name: j for j in sim.journeys.journeys}
+    found: Counter[str] = Counter()
+    for customer in people:
+        for send in await sim.store.journeys.sends(customer.customer_id):
+            trigger = firsts.get(send.trigger_event_id or "")
+            if send.state != "sent" or send.sent_at is None or trigger is None:
+                continue
+            journey = named.get(send.journey)
+            if journey is not None and exited(journey, trigger, send.sent_at, exits):
+                found[send.journey] += 1
+    return found
+
+
+def exit_events(sim: Simulation) -> dict[str, list[tuple[float, Event]]]:
+    """Per customer, the deliveries of exit-type events and when they arrived."""
+    types = sim.journeys.exit_types
+    exits: dict[str, list[tuple[float, Event]]] = {}
+    for arrived, event in sim.stream:
+        if event.type in types:
+            exits.setdefault(event.customer.customer_id, []).append((arrived, event))
+    return exits
+
+
+def exited(
+    journey: Journey, trigger: Event, at: float, exits: Mapping[str, list[tuple[float, Event]]]
+) -> bool:
+    """Whether an exit of ``trigger``'s send had been delivered by ``at``."""
+    return any(
+        arrived <= at and journey.exits(trigger, event)
+        for arrived, event in exits.get(trigger.customer.customer_id, ())
+    )
+
+
+# --- the baseline ---------------------------------------------------------------------------
+
+
+@dataclass
+class Baseline:
+    """A naive scheduler on the same event deliveries: the send rules off."""
+
+    scheduled: Counter[str] = field(default_factory=Counter)
+    """Sends it would have started, per journey (unreachable customers too)."""
+    sent: Counter[str] = field(default_factory=Counter)
+    """DMs it would have posted, per journey."""
+    violations: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per invariant it breaks, per journey."""
+
+
+BASELINE_INVARIANTS = (
+    "duplicate sends",
+    "marketing sent without consent",
+    "non-transactional DMs in the customer's quiet hours",
+    "sends after an exit delivered before them",
+    "redeliveries that scheduled a send",
+)
+
+
+def baseline(sim: Simulation) -> Baseline:
+    """Every delivery of every event, redeliveries too, starts each journey it triggers,
+    sent at the event's time plus the journey's delay (not before it arrived), to each
+    customer with a platform that takes DMs: no dedupe, no exit, no consent, no quiet hours,
+    no caps. Its breaches are counted as :func:`invariants` counts the product's."""
+    found = Baseline(violations={name: Counter() for name in BASELINE_INVARIANTS})
+    exits = exit_events(sim)
+    seen: set[tuple[str, str]] = set()
+    for arrived, event in sim.stream:
+        customer = sim.customers.get(event.customer.customer_id)
+        if customer is None:
+            continue
+        for journey in sim.journeys.triggered_by(event):
+            at = max(event.occurred_at + journey.delay, arrived)
+            name = journey.name
+            found.scheduled[name] += 1
+            if not reachable(sim, customer):
+                continue  # no platform takes the DM: nothing posted, nothing broken
+            found.sent[name] += 1
+            if (name, event.event_id) in seen:
+                found.violations["duplicate sends"][name] += 1
+                found.violations["redeliveries that scheduled a send"][name] += 1
+            seen.add((name, event.event_id))
+            granted, night = customer.marketing_at(at)
+            if journey.category == "marketing" and not granted:
+                found.violations["marketing sent without consent"][name] += 1
+            if night_send(customer, journey.category, night, at):
+                found.violations["non-transactional DMs in the customer's quiet hours"][name] += 1
+            if exited(journey, event, at, exits):
+                found.violations["sends after an exit delivered before them"][name] += 1
+    return found
+
+
+def reachable(sim: Simulation, customer: Customer) -> bool:
+    """Whether one of the customer's platforms takes their DMs."""
+    return any(
+        user not in sim.messengers[platform].refused
+        for platform, user in customer.identities.items()
+    )
+
+
+# --- the table ------------------------------------------------------------------------------
+
+TOTAL = "total"
+BASELINE = "naive baseline: total (per journey)"
+"""The baseline's column: its total, then each journey's figure in the table's order."""
+
+
+def table(week: Week) -> str:
+    """ONE markdown table: a row per figure, a column per journey, the total, and the naive
+    baseline measured in the same run on the same event deliveries."""
+    journeys = list(week.insights.journeys)
+    names = [j.journey for j in journeys]
+    header = ["figure", *(f"{j.journey} ({j.category})" for j in journeys), TOTAL, BASELINE]
+    header.append("target")
+    base = week.baseline
+
+    def split(counts: Mapping[str, int]) -> str:
+        each = " / ".join(str(counts.get(n, 0)) for n in names)
+        return f"{sum(counts.values())} ({each})"
+
+    def row(name: str, values: Sequence[object], baseline: str, target: str = "—") -> list[str]:
+        cells = ["—" if v is None else str(v) for v in values]
+        numbers = [v for v in values if isinstance(v, int)]
+        total = str(sum(numbers)) if numbers else "—"
+        return [name, *cells, total, baseline, target]
+
+    lines = [row("scheduled", [j.scheduled for j in journeys], split(base.scheduled))]
+    lines.append(row("sent (DMs posted)", [j.sent for j in journeys], split(base.sent)))
+    reasons = list(dict.fromkeys(r for j in journeys for r in j.suppressed))
+    for reason in reasons:
+        label = "deferrals (quiet hours)" if reason == "quiet_hours" else f"suppressed: {reason}"
+        lines.append(row(label, [j.suppressed.get(reason, 0) for j in journeys], "0 (no rules)"))
+    lines.append(row("cancelled by exit", [j.cancelled for j in journeys], "0 (no exit)"))
+    lines.append(row("pending at the end", [j.pending for j in journeys], "—", "0"))
+    dupes = [week.duplicates.get(n, 0) for n in names]
+    lines.append(row("duplicate deliveries ignored", dupes, "0 (no dedupe)"))
+    lines.append(row("replies", [j.replies for j in journeys], "—"))
+    lines.append(row("reviews", [j.reviews for j in journeys], "—"))
+    lines.append(row("reviews: unhappy", [j.unhappy for j in journeys], "—"))
+    stars = [
+        "—" if j.mean_stars is None else f"{j.mean_stars:.2f} ({j.rated} rated)" for j in journeys
     ]
-    parts.append(markdown(checks))
-    return "\n\n".join(parts)
+    lines.append(["reviews: mean stars", *stars, "—", "—", "—"])
+    lines.append(row("opt-outs", [j.opt_outs for j in journeys], "—"))
+    lines.append(row("conversions", [j.conversions for j in journeys], "—"))
+    for name in INVARIANTS:
+        counts = week.invariants[name]
+        values = [counts.get(n, 0) for n in names]
+        other = counts.get("", 0)
+        cells = row(f"invariant: {name}", values, "—", "0")
+        cells[len(names) + 1] = str(sum(values) + other)
+        if name in base.violations:
+            cells[len(names) + 2] = split(base.violations[name])
+        lines.append(cells)
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in lines]
+    return "\n".join(out)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -637,10 +912,12 @@ async def simulate(
             rows = await journey_rows(runtime.store, START - HOUR, until)
             insights = compute(rows, since=START - HOUR, until=until)
             undecided = sum(1 for s in rows.sends if s.state in ("pending", "sending"))
-            deferred = sum(
-                1 for s in rows.sends if s.state in ("pending", "sending") and s.deferrals
+            deferred = Counter(
+                s.journey for s in rows.sends if s.state in ("pending", "sending") and s.deferrals
             )
-            found = invariants(sim, deferred, sum(j.sent for j in insights.journeys))
+            found = invariants(sim, deferred, {j.journey: j.sent for j in insights.journeys})
+            found["sends after an exit delivered before them"] = await after_exit(sim, people)
+            naive = baseline(sim)
             sim.counts["sends never decided"] = undecided
             sim.counts["DMs posted"] = len(sim.dms)
             sim.counts["customers"] = len(people)
@@ -655,6 +932,7 @@ async def simulate(
         insights,
         sim.duplicates,
         found,
+        naive,
         sim.counts,
         time.perf_counter() - began,
     )
@@ -670,16 +948,21 @@ def header(week: Week) -> str:
         f"known id, {c['carts arriving after their order']} carts after their order) · "
         f"{c['DMs posted']} DMs posted · customer messages: {c['customer messages (reply)']} "
         f"answers, {c['customer messages (opt_out)']} opt-outs, "
-        f"{c['customer messages (angry)']} angry ({c['handoffs opened']} handoffs, "
-        f"{c['handoffs resolved']} given back) · {c['orders after a reminder']} orders after "
+        f"{c['customer messages (angry)']} angry, "
+        f"{c['customer messages (happy)'] + c['customer messages (unhappy)']} answers to a "
+        f"review request ({c['customer messages (unhappy)']} unhappy; "
+        f"{c['customer messages (yes)']} said yes to a person) · "
+        f"{c['handoffs opened']} handoffs, {c['handoffs resolved']} given back · "
+        f"{c['opt-out buttons clicked']} opt-out buttons clicked · "
+        f"{c['orders after a reminder']} orders after "
         f"a reminder · crash: {c['sends claimed by the crashed service']} claimed sends taken "
         f"over by a second service · run took {week.seconds:.0f} s"
     )
 
 
 def output(week: Week, short: bool) -> str:
-    """What the command prints: the header line, then every table (or the compact one)."""
-    return f"{header(week)}\n\n{markdown(compact(week)) if short else tables(week)}"
+    """What the command prints: the header line, then the table (or the compact one)."""
+    return f"{header(week)}\n\n{markdown(compact(week)) if short else table(week)}"
 
 
 def section(week: Week, short: bool) -> str:
@@ -690,7 +973,10 @@ def section(week: Week, short: bool) -> str:
         "`bench/journeys_week.py`): 온도마켓's events of 2026-12-07..14 through the real "
         "journey service, store, router, engine and courier, DMs posted by memory messengers. "
         "Figures as `ondo insights journeys --json` computes them; invariants counted from the "
-        "posted DMs.\n\n" + output(week, short)
+        "posted DMs. The naive baseline, measured in the same run on the same event "
+        "deliveries, sends every triggered journey at the trigger's time plus its delay, with "
+        "no dedupe of redeliveries, no exit, no consent, no quiet hours and no caps.\n\n"
+        + output(week, short)
     )
 
 
@@ -700,20 +986,23 @@ def suppressed(reasons: Mapping[str, int]) -> int:
 
 
 def failed(week: Week) -> list[str]:
-    """The invariants that are not 0."""
-    return [name for name, n in week.invariants.items() if n]
+    """The invariants that are not 0 (the product's; the baseline's are what it shows)."""
+    return [name for name in week.invariants if week.total(name)]
 
 
 def compact(week: Week) -> list[Row]:
     """One row per journey (scheduled / sent / not sent / cancelled by exit / replies /
-    opt-outs / conversions), then the invariants: ``bench.run``'s rows and ``--compact``."""
+    reviews / opt-outs / conversions), the baseline's DMs, then the invariants (the
+    baseline's in the anchor column): ``bench.run``'s rows and ``--compact``."""
     label = f"Journeys week · {week.backend}"
     rows = [
         Row(
             f"{label} · {j.journey}",
-            "scheduled / sent / suppressed / cancelled by exit / replies / opt-outs / conversions",
+            "scheduled / sent / suppressed / cancelled by exit / replies / reviews / opt-outs / "
+            "conversions",
             f"{j.scheduled} / {j.sent} / {suppressed(j.suppressed)} / {j.cancelled} / "
-            f"{j.replies} / {j.opt_outs} / {'—' if j.conversions is None else j.conversions}",
+            f"{j.replies} / {'—' if j.reviews is None else j.reviews} / {j.opt_outs} / "
+            f"{'—' if j.conversions is None else j.conversions}",
             "—",
             "—",
             "—",
@@ -727,9 +1016,29 @@ def compact(week: Week) -> list[Row]:
             protocol=f"{header(week)}; `python -m bench.journeys_week` prints every figure "
             "(method: its docstring)",
         )
+    base = week.baseline
+    rows.append(
+        Row(
+            f"{label} · naive baseline (same events, send rules off)",
+            "DMs it would have posted",
+            str(sum(base.sent.values())),
+            "—",
+            "—",
+            "—",
+            "—",
+        )
+    )
     return rows + [
-        Row(f"{label} · invariants", name, str(n), "—", "—", "—", "0")
-        for name, n in week.invariants.items()
+        Row(
+            f"{label} · invariants (anchor: the naive baseline)",
+            name,
+            str(week.total(name)),
+            "—",
+            "—",
+            str(sum(base.violations[name].values())) if name in base.violations else "—",
+            "0",
+        )
+        for name in week.invariants
     ]
 
 

@@ -426,3 +426,115 @@ def test_an_unlabelled_or_missing_reason_is_shown_as_it_is() -> None:
     assert journey.conversions is None
     assert "unknown 1 · {rate} limit 2" in insights.summary(computed, "30 days", "en")
     assert "{rate} limit" in insights.page(computed, "30 days", "en")
+
+
+# --- reviews ---------------------------------------------------------------------------------
+
+
+async def fill_reviews(store: SqlStore) -> Shop:
+    """Four review requests in the window (three answered: five stars, two stars and
+    negative, words alone and negative) and one before it (answered), plus a cart reminder
+    a review names (a review is counted for any journey it answers)."""
+    shop = Shop(store)
+    await shop.customer("cust-a", "slack", "U1")
+    await shop.customer("cust-b", "discord", "D2")
+    reviews = store.reviews
+
+    async def review(send: int, polarity: str, rating: int | None, n: int, at: float) -> None:
+        stored = await reviews.record_review(
+            "journey",
+            f"inbound:{n}",
+            polarity=polarity,  # type: ignore[arg-type]
+            text="<b>좋아요</b>",
+            customer_id="cust-a",
+            send_id=send,
+            rating=rating,
+            at=at,
+        )
+        assert stored is not None
+
+    old = await shop.send("delivery_review", "cust-a", NOW - 40 * DAY, category="review_request")
+    await review(old, "negative", 1, 1, NOW - 40 * DAY + HOUR)
+    answered = [
+        await shop.send("delivery_review", who, NOW - d * DAY, category="review_request")
+        for who, d in (("cust-a", 9), ("cust-b", 8), ("cust-a", 7), ("cust-b", 6))
+    ]
+    await review(answered[0], "positive", 5, 2, NOW - 9 * DAY + HOUR)
+    await review(answered[1], "negative", 2, 3, NOW - 8 * DAY + HOUR)
+    await review(answered[2], "negative", None, 4, NOW - 7 * DAY + HOUR)
+    cart = await shop.send("cart_reminder", "cust-a", NOW - 5 * DAY)
+    await review(cart, "positive", None, 5, NOW - 5 * DAY + HOUR)
+    await shop.send("order_confirmation", "cust-b", NOW - 4 * DAY, category="transactional")
+    return shop
+
+
+async def test_reviews_per_journey_unhappy_and_mean_stars(any_store: SqlStore) -> None:
+    await fill_reviews(any_store)
+    got = await figures(any_store)
+    review = got["delivery_review"]
+    assert (review.sent, review.reviews, review.unhappy, review.rated) == (4, 3, 2, 2)
+    assert review.mean_stars == pytest.approx(3.5)
+    # A journey that asks for no review: its reviews counted, no unhappy figure or stars.
+    cart = got["cart_reminder"]
+    assert (cart.reviews, cart.unhappy, cart.mean_stars) == (1, None, None)
+    confirmation = got["order_confirmation"]
+    assert (confirmation.reviews, confirmation.unhappy, confirmation.mean_stars) == (
+        None,
+        None,
+        None,
+    )
+    # The window counts the old request and its one-star review too.
+    rows = await journey_rows(any_store, NOW - 60 * DAY, NOW)
+    everything = insights.compute(rows, since=NOW - 60 * DAY, until=NOW)
+    old = next(j for j in everything.journeys if j.journey == "delivery_review")
+    assert (old.sent, old.reviews, old.unhappy, old.rated) == (5, 4, 3, 3)
+    assert old.mean_stars == pytest.approx(8 / 3)
+
+
+async def test_a_review_request_without_reviews_shows_zero_and_no_stars(
+    any_store: SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    await shop.customer("cust-a", "slack", "U1")
+    await shop.send("delivery_review", "cust-a", NOW - DAY, category="review_request")
+    computed = insights.compute(await journey_rows(any_store, SINCE, NOW), since=SINCE, until=NOW)
+    [review] = computed.journeys
+    assert (review.reviews, review.unhappy, review.mean_stars) == (0, 0, None)
+    assert "reviews 0 (unhappy 0)" in insights.summary(computed, "30 days", "en")
+    assert "리뷰 0 (불만 0)" in insights.summary(computed, "30일", "ko")
+    [data] = [j.to_json() for j in computed.journeys]
+    assert (data["reviews"], data["unhappy_reviews"], data["mean_stars"]) == (0, 0, None)
+
+
+async def test_reviews_in_the_summary_json_and_page_in_both_languages(
+    any_store: SqlStore,
+) -> None:
+    await fill_reviews(any_store)
+    shop = Shop(any_store, count=100)
+    await shop.customer("cust-x", "slack", "U7")
+    await shop.send("<script>x</script>", "cust-x", NOW - DAY, category="review_request")
+    computed = insights.compute(await journey_rows(any_store, SINCE, NOW), since=SINCE, until=NOW)
+    english = insights.summary(computed, "30 days", "en")
+    assert "reviews 3 (unhappy 2, mean stars 3.5 of 2 rated)" in english
+    assert "reviews 1\n" in english + "\n"  # the cart reminder: no unhappy figure
+    korean = insights.summary(computed, "30일", "ko")
+    assert "리뷰 3 (불만 2, 평균 별점 3.5 (2건 별점))" in korean
+    data = computed.to_json()
+    assert json.loads(json.dumps(data)) == data
+    by_name = {j.journey: j.to_json() for j in computed.journeys}
+    assert by_name["delivery_review"]["reviews"] == 3
+    assert by_name["delivery_review"]["unhappy_reviews"] == 2
+    assert by_name["delivery_review"]["mean_stars"] == 3.5
+    assert by_name["delivery_review"]["rated_reviews"] == 2
+    assert by_name["order_confirmation"]["reviews"] is None
+    for language, labels in (
+        ("en", ("reviews", "unhappy", "mean stars")),
+        ("ko", ("리뷰", "불만", "평균 별점")),
+    ):
+        document = insights.page(computed, "30 days", language)  # type: ignore[arg-type]
+        assert "<script>" not in document and "&lt;script&gt;x&lt;/script&gt;" in document
+        assert "좋아요" not in document  # no review text is opened
+        for label in labels:
+            assert f"<th>{label}</th>" in document
+        assert "3.5" in document
+        assert document.count(f">{labels[0]}<") >= 2  # the totals' figure and the table

@@ -10,6 +10,10 @@ off, never dropped), and what followed a sent DM:
   within :data:`OPT_OUT_WINDOW` (again the latest such DM only).
 - **conversions**: for journeys triggered by ``cart.abandoned``, sent reminders followed by an
   ``order.placed`` of the same customer within :data:`CONVERSION_WINDOW`.
+- **reviews**: reviews whose ``send_id`` is one of the journey's sends in the window (the
+  answers to a review request); for ``review_request`` journeys also how many were unhappy
+  (polarity negative) and the mean stars of those that gave stars. Shown for review-request
+  journeys and any other journey a review answers.
 
 The figures are computed from plain rows (see :class:`Rows`), which the store reads
 (``bot.storage.sql.journey_insights``); this module never touches the database.
@@ -34,6 +38,8 @@ OPT_OUT_WINDOW = 7 * DAY
 """A consent withdrawal this soon after a sent DM (same category) is an opt-out it caused."""
 CONVERSION_WINDOW = 7 * DAY
 """An order this soon after a sent cart reminder is a conversion."""
+REVIEW_CATEGORY = "review_request"
+"""Journeys of this category ask for reviews: their reviews, unhappy ones and stars count."""
 CART_TRIGGER = "cart.abandoned"
 """Journeys triggered by this event are cart reminders: their conversions are counted."""
 SUPPRESSION_REASONS = ("consent", "quiet_hours", "cap", "handoff", "anger", "undeliverable")
@@ -63,6 +69,19 @@ class SendLike(Protocol):
     def trigger_type(self) -> str | None: ...
     @property
     def language(self) -> str | None: ...
+    @property
+    def id(self) -> int | None: ...
+
+
+class ReviewLike(Protocol):
+    """A review answering a journey's send: the send, its polarity and its stars."""
+
+    @property
+    def send_id(self) -> int: ...
+    @property
+    def polarity(self) -> str: ...
+    @property
+    def rating(self) -> int | None: ...
 
 
 class MomentLike(Protocol):
@@ -87,6 +106,8 @@ class Rows(Protocol):
     def revocations(self) -> Sequence[MomentLike]: ...
     @property
     def orders(self) -> Sequence[MomentLike]: ...
+    @property
+    def reviews(self) -> Sequence[ReviewLike]: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,14 @@ class JourneyFigures:
     opt_outs: int = 0
     conversions: int | None = None
     """``None`` for a journey that is not a cart reminder."""
+    reviews: int | None = None
+    """``None`` for a journey that asks for no review and that no review answers."""
+    unhappy: int | None = None
+    """Reviews with a negative polarity; ``None`` unless the journey is a review request."""
+    mean_stars: float | None = None
+    """The mean stars of the reviews that gave some; ``None`` without any (or no request)."""
+    rated: int = 0
+    """How many of the reviews gave stars."""
 
     def to_json(self) -> dict[str, object]:
         """The figures as JSON values."""
@@ -118,6 +147,10 @@ class JourneyFigures:
             "replies": self.replies,
             "opt_outs": self.opt_outs,
             "conversions": self.conversions,
+            "reviews": self.reviews,
+            "unhappy_reviews": self.unhappy,
+            "mean_stars": None if self.mean_stars is None else round(self.mean_stars, 2),
+            "rated_reviews": self.rated if self.unhappy is not None else None,
         }
 
 
@@ -155,6 +188,9 @@ def compute(rows: Rows, *, since: float, until: float) -> JourneyInsights:
     )
     cart = [s for s in sent if s.trigger_type == CART_TRIGGER]
     converted = _attributed(cart, rows.orders, CONVERSION_WINDOW, lambda s, m: True)
+    reviews_of: dict[int, list[ReviewLike]] = defaultdict(list)
+    for review in rows.reviews:
+        reviews_of[review.send_id].append(review)
     by_journey: dict[str, list[int]] = defaultdict(list)
     for index, send in enumerate(sends):
         by_journey[send.journey].append(index)
@@ -172,10 +208,14 @@ def compute(rows: Rows, *, since: float, until: float) -> JourneyInsights:
                 suppressed[reason] = suppressed.get(reason, 0) + 1
         ids = {id(s) for s in mine}
         is_cart = any(s.trigger_type == CART_TRIGGER for s in mine)
+        category = Counter(s.category for s in mine).most_common(1)[0][0]
+        answers = [r for s in mine if s.id is not None for r in reviews_of.get(s.id, ())]
+        asks = category == REVIEW_CATEGORY
+        stars = [r.rating for r in answers if r.rating is not None]
         figures.append(
             JourneyFigures(
                 journey=name,
-                category=Counter(s.category for s in mine).most_common(1)[0][0],
+                category=category,
                 scheduled=len(mine),
                 sent=states["sent"],
                 pending=states["pending"] + states["sending"],
@@ -184,6 +224,10 @@ def compute(rows: Rows, *, since: float, until: float) -> JourneyInsights:
                 replies=sum(1 for s in replied if id(s) in ids),
                 opt_outs=sum(1 for s in opted if id(s) in ids),
                 conversions=sum(1 for s in converted if id(s) in ids) if is_cart else None,
+                reviews=len(answers) if asks or answers else None,
+                unhappy=sum(1 for r in answers if r.polarity == "negative") if asks else None,
+                mean_stars=sum(stars) / len(stars) if asks and stars else None,
+                rated=len(stars),
             )
         )
     languages = Counter(s.language for s in sends if s.language in ("ko", "en"))
@@ -236,6 +280,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
     "replies": {"en": "replies", "ko": "답장"},
     "opt_outs": {"en": "opt-outs", "ko": "수신거부"},
     "conversions": {"en": "conversions", "ko": "전환"},
+    "reviews": {"en": "reviews", "ko": "리뷰"},
+    "unhappy": {"en": "unhappy", "ko": "불만"},
+    "mean_stars": {"en": "mean stars", "ko": "평균 별점"},
+    "stars_of": {"en": "mean stars {m} of {n} rated", "ko": "평균 별점 {m} ({n}건 별점)"},
     "journey": {"en": "journey", "ko": "여정"},
     "category": {"en": "category", "ko": "분류"},
     "reason": {"en": "reason", "ko": "사유"},
@@ -251,9 +299,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
     "after": {"en": "After a sent message", "ko": "발송 이후"},
     "windows": {
         "en": "Replies within {r} days, opt-outs within {o} days, conversions (an order after "
-        "a cart reminder) within {c} days of a sent message.",
+        "a cart reminder) within {c} days of a sent message; reviews are the answers stored "
+        "for a journey's message (unhappy: negative).",
         "ko": "발송 후 답장 {r}일, 수신거부 {o}일, 전환(장바구니 알림 후 주문) {c}일 이내를 "
-        "셉니다.",
+        "셉니다. 리뷰는 여정 메시지에 대한 답으로 저장된 리뷰입니다 (불만: 부정).",
     },
     "summary": {"en": "All journeys", "ko": "전체 여정"},
     "none": {"en": "none", "ko": "없음"},
@@ -316,6 +365,8 @@ def summary(insights: JourneyInsights, window: str, language: Language) -> str:
         ]
         if j.conversions is not None:
             follow.append(f"{_t(language, 'conversions')} {j.conversions}{_rate(j)}")
+        if j.reviews is not None:
+            follow.append(f"{_t(language, 'reviews')} {j.reviews}{_review_detail(j, language)}")
         lines.append("    " + " · ".join(follow))
     return "\n".join(lines)
 
@@ -336,6 +387,8 @@ def page(insights: JourneyInsights, window: str, language: Language) -> str:
         (_t(language, key), str(sum(getattr(j, key) for j in journeys)))
         for key in ("scheduled", "sent", "replies", "opt_outs")
     ]
+    if any(j.reviews is not None for j in journeys):
+        totals.append((_t(language, "reviews"), str(sum(j.reviews or 0 for j in journeys))))
     reasons = list(dict.fromkeys(r for j in journeys for r in j.suppressed))
     headers = [
         _t(language, key)
@@ -343,10 +396,14 @@ def page(insights: JourneyInsights, window: str, language: Language) -> str:
     ]
     headers += [_t(language, r) for r in reasons]
     headers += [_t(language, k) for k in ("replies", "opt_outs", "conversions")]
+    reviewed = any(j.reviews is not None for j in journeys)
+    if reviewed:
+        headers += [_t(language, k) for k in ("reviews", "unhappy", "mean_stars")]
     table_rows: list[list[object]] = [
         [j.journey, j.category, j.scheduled, j.sent, j.pending, j.cancelled]
         + [j.suppressed.get(r, 0) for r in reasons]
         + [j.replies, j.opt_outs, j.conversions]
+        + ([j.reviews, j.unhappy, _stars(j.mean_stars)] if reviewed else [])
         for j in journeys
     ]
     sections = [
@@ -368,6 +425,11 @@ def page(insights: JourneyInsights, window: str, language: Language) -> str:
         ]
         if j.conversions is not None:
             after.append((_t(language, "conversions"), f"{j.conversions}{_rate(j)}"))
+        if j.reviews is not None:
+            after.append((_t(language, "reviews"), str(j.reviews)))
+        if j.unhappy is not None:
+            after.append((_t(language, "unhappy"), str(j.unhappy)))
+            after.append((_t(language, "mean_stars"), _stars(j.mean_stars) or "—"))
         sections.append(
             html.section(
                 f"{j.journey} ({j.category})",
@@ -400,6 +462,20 @@ def _rate(j: JourneyFigures) -> str:
     if not j.sent or j.conversions is None:
         return ""
     return f" ({100 * j.conversions / j.sent:.0f}%)"
+
+
+def _review_detail(j: JourneyFigures, language: Language) -> str:
+    """`` (unhappy 1, mean stars 3.5 of 2 rated)`` for a review request, else nothing."""
+    if j.unhappy is None:
+        return ""
+    parts = [f"{_t(language, 'unhappy')} {j.unhappy}"]
+    if j.mean_stars is not None:
+        parts.append(_t(language, "stars_of", m=_stars(j.mean_stars), n=j.rated))
+    return f" ({', '.join(parts)})"
+
+
+def _stars(mean: float | None) -> str | None:
+    return None if mean is None else f"{mean:.1f}"
 
 
 def _date(timestamp: float) -> str:

@@ -1,5 +1,5 @@
 """The read-only rows behind ``ondo insights journeys``: a window's scheduled sends and what
-followed them (customer messages, consent revocations, orders).
+followed them (customer messages, consent revocations, orders, reviews answering them).
 
 Nothing here writes and no sealed text is opened: the figures need only who, what and when.
 Functions take the store (any :class:`~bot.storage.sql.database.Bound` over the database).
@@ -31,6 +31,17 @@ class SendRow:
     trigger_type: str | None
     """The type of the event that scheduled it (``cart.abandoned``), if it is still stored."""
     language: str | None
+    id: int | None = None
+    """The send's id (what a review's ``send_id`` names)."""
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """A review that answers a journey's send: which send, its polarity and its stars."""
+
+    send_id: int
+    polarity: str
+    rating: int | None
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,14 @@ class JourneyRows:
     """Consent ledger entries that withdraw consent."""
     orders: tuple[CustomerMoment, ...]
     """``order.placed`` events, at the time they occurred."""
+    reviews: tuple[ReviewRow, ...] = ()
+    """Reviews answering a journey's send, stored from ``since`` on (no text is opened)."""
 
 
 async def journey_rows(store: Bound, since: float, until: float) -> JourneyRows:
     """The sends created at or after ``since`` and before ``until``, and the customers'
-    messages, revocations and orders from ``since`` on (what followed a send may come after
-    ``until``)."""
+    messages, revocations, orders and reviews of sends from ``since`` on (what followed a
+    send may come after ``until``)."""
 
     def run() -> JourneyRows:
         return JourneyRows(
@@ -84,6 +97,7 @@ async def journey_rows(store: Bound, since: float, until: float) -> JourneyRows:
                 "WHERE type = ? AND occurred_at >= ? ORDER BY occurred_at, id",
                 [ORDER_EVENT, since],
             ),
+            _reviews(store, since),
         )
 
     return await store._run(run)
@@ -92,7 +106,7 @@ async def journey_rows(store: Bound, since: float, until: float) -> JourneyRows:
 def _sends(store: Bound, since: float, until: float) -> tuple[SendRow, ...]:
     rows = store._sql.execute(
         "SELECT s.journey, s.customer_id, s.category, s.state, s.reason, s.deferrals, "
-        "s.sent_at, s.created_at, e.type, s.language FROM journey_sends s "
+        "s.sent_at, s.created_at, e.type, s.language, s.id FROM journey_sends s "
         "LEFT JOIN journey_events e ON e.event_id = s.trigger_event_id "
         "WHERE s.created_at >= ? AND s.created_at < ? ORDER BY s.created_at, s.id",
         [since, until],
@@ -109,6 +123,7 @@ def _sends(store: Bound, since: float, until: float) -> tuple[SendRow, ...]:
             float(created_at),
             None if trigger is None else str(trigger),
             None if language is None else str(language),
+            int(send_id),
         )
         for (
             journey,
@@ -121,7 +136,20 @@ def _sends(store: Bound, since: float, until: float) -> tuple[SendRow, ...]:
             created_at,
             trigger,
             language,
+            send_id,
         ) in rows
+    )
+
+
+def _reviews(store: Bound, since: float) -> tuple[ReviewRow, ...]:
+    rows = store._sql.execute(
+        "SELECT send_id, polarity, rating FROM reviews "
+        "WHERE send_id IS NOT NULL AND created_at >= ? ORDER BY created_at, id",
+        [since],
+    ).fetchall()
+    return tuple(
+        ReviewRow(int(send_id), str(polarity), None if rating is None else int(rating))
+        for send_id, polarity, rating in rows
     )
 
 
