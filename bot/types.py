@@ -82,3 +82,13 @@ class Escalation:
 def audience_for(role: Role) -> Audience:
     """The knowledge ``role`` may read: ``staff`` (both audiences) or ``customers`` only."""
     return "staff" if role == "staff" else "customers"
+
+
+def unhappy_review(polarity: str, rating: int | None) -> bool:
+    """Whether a review is unhappy: two stars or fewer, three with negative text, or negative
+    text without stars — the customer's own stars are the verdict ("5 stars, a bit slow" is
+    happy). The bot answers an unhappy review with an apology and the offer of a person, and
+    the journeys' figures count it as one."""
+    if rating is not None:
+        return rating <= 2 or (rating == 3 and polarity == "negative")
+    return polarity == "negative"

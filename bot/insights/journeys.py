@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.insights import html
-from bot.types import Language
+from bot.types import Language, unhappy_review
 
 DAY = 86_400.0
 REPLY_WINDOW = 3 * DAY
@@ -212,6 +212,7 @@ def compute(rows: Rows, *, since: float, until: float) -> JourneyInsights:
         answers = [r for s in mine if s.id is not None for r in reviews_of.get(s.id, ())]
         asks = category == REVIEW_CATEGORY
         stars = [r.rating for r in answers if r.rating is not None]
+        unhappy = sum(unhappy_review(r.polarity, r.rating) for r in answers)
         figures.append(
             JourneyFigures(
                 journey=name,
@@ -225,7 +226,7 @@ def compute(rows: Rows, *, since: float, until: float) -> JourneyInsights:
                 opt_outs=sum(1 for s in opted if id(s) in ids),
                 conversions=sum(1 for s in converted if id(s) in ids) if is_cart else None,
                 reviews=len(answers) if asks or answers else None,
-                unhappy=sum(1 for r in answers if r.polarity == "negative") if asks else None,
+                unhappy=unhappy if asks else None,
                 mean_stars=sum(stars) / len(stars) if asks and stars else None,
                 rated=len(stars),
             )
@@ -300,9 +301,11 @@ _TEXTS: dict[str, dict[Language, str]] = {
     "windows": {
         "en": "Replies within {r} days, opt-outs within {o} days, conversions (an order after "
         "a cart reminder) within {c} days of a sent message; reviews are the answers stored "
-        "for a journey's message (unhappy: negative).",
+        "for a journey's message (unhappy: two stars or fewer, or negative words without "
+        "stars).",
         "ko": "발송 후 답장 {r}일, 수신거부 {o}일, 전환(장바구니 알림 후 주문) {c}일 이내를 "
-        "셉니다. 리뷰는 여정 메시지에 대한 답으로 저장된 리뷰입니다 (불만: 부정).",
+        "셉니다. 리뷰는 여정 메시지에 대한 답으로 저장된 리뷰입니다 "
+        "(불만: 별점 2점 이하, 또는 별점 없이 부정적인 내용).",
     },
     "summary": {"en": "All journeys", "ko": "전체 여정"},
     "none": {"en": "none", "ko": "없음"},

@@ -30,7 +30,7 @@ from typing import Literal
 
 from bot.conversation.escalation import asks_for_human, is_sensitive
 from bot.texts import text as fixed_text
-from bot.types import EmotionLabel, Language
+from bot.types import EmotionLabel, Language, unhappy_review
 from bot.understanding.words import Token, mood, words
 
 Polarity = Literal["positive", "negative", "neutral"]
@@ -149,14 +149,6 @@ def star_polarity(rating: int) -> Polarity:
     return "positive" if rating >= 4 else "negative" if rating <= 2 else "neutral"
 
 
-def unhappy(polarity: Polarity, rating: int | None) -> bool:
-    """Whether the review is unhappy: two stars or fewer, or negative text without four or
-    five stars given."""
-    if rating is not None:
-        return rating <= 2 or (rating == 3 and polarity == "negative")
-    return polarity == "negative"
-
-
 @dataclass(frozen=True)
 class ReviewReading:
     """What a review says: its stars, its polarity, and whether it is unhappy."""
@@ -184,4 +176,4 @@ def read_review(text: str, text_polarity: Polarity | None) -> ReviewReading:
     polarity: Polarity = text_polarity or "neutral"
     if text_polarity is None and rating is not None:
         polarity = star_polarity(rating)
-    return ReviewReading(rating, polarity, unhappy(polarity, rating))
+    return ReviewReading(rating, polarity, unhappy_review(polarity, rating))
