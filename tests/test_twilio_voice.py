@@ -448,3 +448,52 @@ def test_voices_and_recording_are_settings() -> None:
     assert settings.twilio_voice_en == "Polly.Joanna" and settings.twilio_voice_record
     with pytest.raises(SettingsError, match="TWILIO_VOICE_EN"):
         Settings.from_env({"TWILIO_VOICE_EN": "<Say>"})
+
+
+async def test_the_redirect_is_answered_by_another_replica_sharing_the_store(
+    phone: Sms, sample_runtime_factory: Callable[..., Runtime]
+) -> None:
+    """Replica A computes the answer; Twilio's redirect reaches replica B, which reads it
+    from the shared store (and computes nothing itself)."""
+    from pathlib import Path
+
+    from aiohttp import web
+
+    from adapters.twilio import TwilioAdapter, TwilioConfig
+    from bot.conversation.routing import Router
+
+    llm = FakeOpenAI()
+    await llm.start()
+    client = openai.AsyncOpenAI(api_key="k", base_url=llm.base_url)
+    other = sample_runtime_factory(
+        db=Path(phone.runtime.settings.db_path), **twilio_settings(phone.fake)
+    )
+    adapter = TwilioAdapter(Router(other.engine), TwilioConfig.from_settings(other.settings))
+    web_app = web.Application()
+    adapter.add_routes(web_app)
+    runner = web.AppRunner(web_app, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        llm.queue_delay(0.5, "환불은 주문 내역에서 신청하실 수 있어요.")
+        phone.runtime.engine.responder = LLMResponder(
+            client=client, model="fake-model", fallback=ComposerResponder(), deadline=5.0
+        )
+        phone.adapter.voice.answer_seconds = 0.1
+        adapter.voice.answer_seconds = 2.0
+        line = call(phone, "ko")
+        held = await line.say(await line.ring(), REFUND["ko"][0])
+        assert held.has("Redirect")
+        line.sms = Sms(**{**phone.__dict__, "url": f"http://{host}:{port}"})  # replica B
+        answer = await line.twiml(held.next_url())
+        assert "주문 내역" in answer.spoken() and answer.has("Gather")
+        await phone.adapter.voice.drain()
+        assert len(llm.requests) == 1
+        history = await phone.runtime.store.history(line.key, 10)
+        assert [m.role for m in history] == ["customer", "bot"]
+    finally:
+        await adapter.aclose()
+        await runner.cleanup()
+        await client.close()
+        await llm.stop()
