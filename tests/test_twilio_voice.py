@@ -8,6 +8,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import openai
 import pytest
@@ -497,3 +498,57 @@ async def test_the_redirect_is_answered_by_another_replica_sharing_the_store(
         await runner.cleanup()
         await client.close()
         await llm.stop()
+
+
+@pytest.mark.parametrize(
+    ("language", "asked"),
+    [("ko", "상담원 연결해 주세요"), ("en", "I want to talk to a real person")],
+)
+async def test_asking_for_a_person_transfers_the_call(
+    phone: Sms, language: str, asked: str
+) -> None:
+    line = call(phone, language)
+    answer = await line.say(await line.ring(), asked)
+    await assert_transferred(phone, line, answer, language)
+
+
+@pytest.mark.parametrize(
+    ("language", "riddles"),
+    [
+        ("ko", ("보라색 코끼리가 노래해요", "달나라 우체국 주소가 뭐예요", "구름 맛 젤리")),
+        ("en", ("purple elephants sing", "postal code of the moon", "cloud flavored jelly")),
+    ],
+)
+async def test_a_repeated_miss_transfers_the_call(
+    phone: Sms, language: str, riddles: tuple[str, ...]
+) -> None:
+    line = call(phone, language)
+    answer = await line.ring()
+    for riddle in riddles:
+        answer = await line.say(answer, riddle)
+        if answer.has("Dial"):
+            break
+    await assert_transferred(phone, line, answer, language)
+
+
+async def test_a_call_is_stored_sealed_when_a_key_is_set(
+    fake_twilio: FakeTwilio, sample_runtime_factory: Callable[..., Runtime], tmp_path: Any
+) -> None:
+    from bot.storage.crypto import PREFIX, generate_key
+
+    async with fake_slack() as slack_fake:
+        runtime = sample_runtime_factory(
+            tmp_path / "sealed.db",
+            encryption_key=generate_key(),
+            **slack_settings(slack_fake),
+            **twilio_settings(fake_twilio),
+        )
+        async with running_sms(fake_twilio, slack_fake, runtime) as phone:
+            line = call(phone, "ko")
+            answer = await line.say(await line.ring(), REFUND["ko"][0])
+            assert "환불" in answer.spoken()
+            store: Any = runtime.store
+            rows = store._db.execute(
+                "SELECT text FROM messages WHERE conversation_key = ?", [line.key]
+            ).fetchall()
+            assert len(rows) == 2 and all(text.startswith(PREFIX) for (text,) in rows)
