@@ -552,3 +552,50 @@ async def test_a_call_is_stored_sealed_when_a_key_is_set(
                 "SELECT text FROM messages WHERE conversation_key = ?", [line.key]
             ).fetchall()
             assert len(rows) == 2 and all(text.startswith(PREFIX) for (text,) in rows)
+
+
+@pytest.mark.parametrize(
+    ("language", "opt_out"), [("ko", "수신거부"), ("en", "Please stop sending me messages")]
+)
+async def test_a_callers_opt_out_is_confirmed_and_recorded_for_the_phone_identity(
+    phone: Sms, language: str, opt_out: str
+) -> None:
+    line = call(phone, language)
+    greeting = await line.ring()
+    if language == "en":
+        greeting = await line.twiml(greeting.next_url(), Digits="1")
+    answer = await line.say(greeting, opt_out)
+    assert ("수신" in answer.spoken()) if language == "ko" else ("unsubscribed" in answer.spoken())
+    journeys = phone.runtime.store.journeys
+    user = phone.adapter.sms.phones.user_for(line.caller)
+    customer_id = await journeys.customer_for("sms", user)  # the same as their texts'
+    assert customer_id is not None
+    consent = await journeys.consent(customer_id, "marketing")
+    assert consent is not None and not consent.granted and consent.source == "reply"
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+async def test_a_turn_whose_replica_died_is_answered_by_the_sweep_and_the_redirect_hears_it(
+    phone: Sms, language: str
+) -> None:
+    import time
+
+    from multidict import MultiDict
+
+    from adapters.twilio.calls import Step, parse_call, to_message
+
+    line = call(phone, language)
+    question, word = REFUND[language]
+    form = MultiDict(line.params(SpeechResult=question))
+    step = Step("ko" if language == "ko" else "en")
+    message = to_message(parse_call(form), question, step, phone.adapter.voice.phones, time.time())
+    inbound = await phone.adapter.voice._record(message)
+    await phone.runtime.store.unclaim(inbound.id)  # the replica died before answering
+    phone.adapter.voice.answer_seconds = 0.05
+    wait = f"{PUBLIC}/twilio/voice/wait?lang={language}&turn=1&inbound={inbound.id}&wait=1"
+    held = await line.twiml(wait)
+    assert held.has("Redirect")  # never a dead line
+    assert await phone.router.recover() == 1
+    answer = await line.twiml(held.next_url())
+    assert word in answer.spoken().lower() and answer.has("Gather")
+    assert await phone.router.recover() == 0

@@ -31,7 +31,7 @@ class TwilioAdapter:
         self._http: AsyncTwilioHttpClient = http
         self.sms = TwilioSms(router, config, client)
         router.add_customer_side(self.sms.customers)
-        self.voice = TwilioVoice(router, config)
+        self.voice = TwilioVoice(router, config, link=self.sms.customer_id)
         router.add_customer_side(self.voice.customers)
 
     @property

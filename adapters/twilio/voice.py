@@ -29,7 +29,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from multidict import MultiDict
@@ -107,9 +107,13 @@ class TwilioVoice:
         router: Router,
         config: TwilioConfig,
         *,
+        link: Callable[[str], Awaitable[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``link``: links a caller's pseudonym to their journeys' customer (the SMS
+        adapter's, so a caller's opt-out is recorded for the phone identity)."""
         self.router = router
+        self.link = link
         self.config = config
         self.store = router.engine.store
         self.phones = PhoneBook(config.phone_key)
@@ -181,7 +185,7 @@ class TwilioVoice:
                 step = Step("en", step.turn, 0)
         message = to_message(call, text, step, self.phones, self.clock())
         deadline = started + self.answer_seconds
-        recording = asyncio.ensure_future(self.router.record(message, _nobody_is_an_agent))
+        recording = asyncio.ensure_future(self._record(message))
         try:
             inbound = await asyncio.wait_for(asyncio.shield(recording), self.answer_seconds)
         except Exception as exc:
@@ -202,6 +206,11 @@ class TwilioVoice:
             return plain(400, str(exc))
         deadline = asyncio.get_running_loop().time() + self.answer_seconds
         return await self._answer(call, step, int(inbound), int(waits), deadline)
+
+    async def _record(self, message: Message) -> Inbound:
+        if self.link is not None:
+            await self.link(message.user)
+        return await self.router.record(message, _nobody_is_an_agent)
 
     def _start(self, message: Message, inbound: Inbound) -> None:
         """Answer the turn in the background; the webhooks read the answer from the store."""
