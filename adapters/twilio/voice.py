@@ -251,8 +251,9 @@ class TwilioVoice:
                 spoken: Language = "ko" if detect_language(text) == "ko" else "en"
                 state = (await self.store.conversation(call.key, PLATFORM)).state
                 if state not in ("waiting_human", "human"):
-                    line = (for_speech(text, spoken), spoken)
-                    return twiml(self.speaker.listen(next_turn, line))
+                    # An answer that was all link or markup still says something.
+                    said = for_speech(text, spoken) or fixed_text("voice.prompt", spoken)
+                    return twiml(self.speaker.listen(next_turn, (said, spoken)))
                 ticket = await self.store.current_handoff(call.key)
                 posted = ticket is None or ticket.thread_ref is not None
                 # The ticket reaches the desk before the agents' phone rings (if in time).
