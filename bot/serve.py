@@ -85,7 +85,7 @@ _CHECKS = {
     "discord": check_discord_settings,
     "twilio": check_twilio_settings,
 }
-TWILIO_PLATFORMS = ("sms",)
+TWILIO_PLATFORMS = ("sms", "voice")
 """The conversation platforms ``twilio`` holds (its conversation keys' prefixes)."""
 
 
@@ -284,7 +284,7 @@ async def serve(
         elif bolt_app is not None:
             log.info("Slack events on :%d%s", settings.port, EVENTS_PATH)
         if twilio is not None:
-            log.info("Twilio SMS on :%d/twilio/sms", settings.port)
+            log.info("Twilio SMS on :%d/twilio/sms, voice on /twilio/voice", settings.port)
         if "discord" in platforms:
             from adapters.discord import run_discord
 

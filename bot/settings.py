@@ -110,6 +110,12 @@ class Settings:
     twilio_answer_keywords: bool = False
     """``TWILIO_ANSWER_KEYWORDS``: Ondo itself answers STOP/START/HELP (when the number's
     opt-out handling at Twilio is turned off); by default Twilio answers them, Ondo records."""
+    twilio_voice_ko: str = "Polly.Seoyeon"
+    """``TWILIO_VOICE_KO``: the ``<Say>`` voice of Korean answers on calls (ko-KR)."""
+    twilio_voice_en: str = "Polly.Joanna"
+    """``TWILIO_VOICE_EN``: the ``<Say>`` voice of English answers on calls (en-US)."""
+    twilio_voice_record: bool = False
+    """``TWILIO_VOICE_RECORD``: record transferred calls (the caller is told first); off."""
 
     @property
     def shared_db(self) -> bool:
@@ -249,6 +255,7 @@ class Settings:
 
 _E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
 _TWILIO_SID_RE = re.compile(r"AC[0-9a-fA-F]{32}")
+_VOICE_RE = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,60}")
 
 
 def parse_twilio(get: Callable[[str], str | None]) -> dict[str, Any]:
@@ -280,6 +287,17 @@ def parse_twilio(get: Callable[[str], str | None]) -> dict[str, Any]:
     answer = (get("TWILIO_ANSWER_KEYWORDS") or "0").lower()
     if answer not in ("0", "1", "true", "false", "yes", "no"):
         raise SettingsError(f"TWILIO_ANSWER_KEYWORDS must be 1 or 0, not {answer[:20]!r}")
+    record = (get("TWILIO_VOICE_RECORD") or "0").lower()
+    if record not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"TWILIO_VOICE_RECORD must be 1 or 0, not {record[:20]!r}")
+    voices = {}
+    for name in ("TWILIO_VOICE_KO", "TWILIO_VOICE_EN"):
+        field_name = name.lower()
+        voice = get(name)
+        if voice is not None:
+            if not _VOICE_RE.fullmatch(voice):
+                raise SettingsError(f"{name} must be a Twilio voice name such as Polly.Seoyeon")
+            voices[field_name] = voice
     return {
         "twilio_account_sid": sid,
         "twilio_auth_token": get("TWILIO_AUTH_TOKEN"),
@@ -289,6 +307,8 @@ def parse_twilio(get: Callable[[str], str | None]) -> dict[str, Any]:
         "twilio_api_url": api.rstrip("/") if api else None,
         "phone_key": phone_key,
         "twilio_answer_keywords": answer in ("1", "true", "yes"),
+        "twilio_voice_record": record in ("1", "true", "yes"),
+        **voices,
     }
 
 

@@ -147,6 +147,51 @@ TEXTS: Mapping[str, Mapping[Language, str]] = {
         "수신을 원하지 않으시면 STOP이라고 보내 주세요.",
         "en": "[{shop}] Text us your question. Reply STOP to unsubscribe.",
     },
+    "voice.greeting": {
+        "ko": "안녕하세요, {shop}입니다. 무엇을 도와드릴까요? 상담원 연결은 0번을 눌러 주세요.",
+        "en": "Hello, this is {shop}. How can I help you? To talk to a person, press 0.",
+    },
+    "voice.english": {
+        "ko": "영어 안내는 1번을 눌러 주세요.",
+        "en": "For English, press 1, or just speak English.",
+    },
+    "voice.recording": {
+        "ko": "상담원과의 통화는 서비스 품질을 위해 녹음됩니다.",
+        "en": "Calls with our agents are recorded for quality.",
+    },
+    "voice.prompt": {
+        "ko": "무엇을 도와드릴까요?",
+        "en": "How can I help you? To talk to a person, press 0.",
+    },
+    "voice.reprompt": {
+        "ko": "말씀이 들리지 않았어요. 궁금하신 점을 말씀해 주세요.",
+        "en": "Sorry, I didn't hear anything. Please tell me what you need.",
+    },
+    "voice.goodbye": {
+        "ko": "말씀이 들리지 않아 통화를 마칠게요. 언제든 다시 전화 주세요. 감사합니다.",
+        "en": "I can't hear you, so I'll end the call now. Please call again any time. Goodbye.",
+    },
+    "voice.transfer": {
+        "ko": "상담원에게 연결해 드릴게요. 지금까지의 내용은 상담원에게 전달했어요. "
+        "잠시만 기다려 주세요.",
+        "en": "I'm connecting you to a person now. They have what we talked about. Please hold.",
+    },
+    "voice.hold": {"ko": "잠시만요.", "en": "One moment, please."},
+    "voice.late": {
+        "ko": "죄송해요, 답변이 늦어지고 있어요. 다시 한번 말씀해 주시겠어요?",
+        "en": "Sorry, the answer is taking too long. Could you say that again?",
+    },
+    "voice.zero": {"ko": "(0번) 상담원 연결해 주세요", "en": "(pressed 0) connect me to an agent"},
+    "voice.no_agent": {
+        "ko": "지금은 상담원이 전화를 받을 수 없어요. 문자로 문의해 주시면 상담원이 답해 드릴게요. "
+        "감사합니다.",
+        "en": "No agent can take the call right now. Text us and an agent will answer you. "
+        "Thank you.",
+    },
+    "voice.link": {
+        "ko": "링크는 문자로 문의해 주시면 보내 드릴게요.",
+        "en": "Text us and we'll send you the link.",
+    },
 }
 
 

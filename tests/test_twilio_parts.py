@@ -69,7 +69,7 @@ def test_serve_twilio_needs_its_three_settings_and_all_includes_it() -> None:
     with_desk = settings(**BASE, SLACK_BOT_TOKEN="x", SLACK_SIGNING_SECRET="s",
                          ONDO_HANDOFF_CHANNEL="slack:C0AGENTS")  # fmt: skip
     assert plan_platforms(with_desk, "twilio") == ["twilio", "slack"]
-    assert held_platforms(["twilio", "slack"]) == ("sms", "slack")
+    assert held_platforms(["twilio", "slack"]) == ("sms", "voice", "slack")
     with pytest.raises(TwilioConfigError):
         TwilioConfig.from_settings(settings())
 

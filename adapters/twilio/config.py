@@ -28,6 +28,15 @@ class TwilioConfig:
     """The secret sealing numbers into conversation keys (:mod:`adapters.twilio.identity`)."""
     answer_keywords: bool = False
     shop_name: str = "온도마켓"
+    voice_ko: str = "Polly.Seoyeon"
+    """The ``<Say>`` voice of Korean (ko-KR) on calls."""
+    voice_en: str = "Polly.Joanna"
+    """The ``<Say>`` voice of English (en-US) on calls."""
+    voice_record: bool = False
+    """Record the transferred part of calls (the caller is told in the greeting)."""
+    voice_answer_seconds: float = 9.0
+    """The longest a call's webhook waits for the engine's answer before it says "잠시만요"
+    and redirects (Twilio gives up on a webhook after about 15 seconds)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TwilioConfig:
@@ -59,6 +68,9 @@ class TwilioConfig:
             phone_key=settings.phone_key or f"auth-token:{settings.twilio_auth_token}",
             answer_keywords=settings.twilio_answer_keywords,
             shop_name=settings.shop_name,
+            voice_ko=settings.twilio_voice_ko,
+            voice_en=settings.twilio_voice_en,
+            voice_record=settings.twilio_voice_record,
         )
 
     def is_shop_number(self, number: str) -> bool:

@@ -32,7 +32,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from adapters.twilio.config import TwilioConfig
 from adapters.twilio.events import Keyword, SmsError, keyword, parse_sms, to_message
-from adapters.twilio.identity import IDENTITY_PLATFORM, PhoneBook
+from adapters.twilio.identity import CHANNELS, IDENTITY_PLATFORM, PhoneBook
 from adapters.twilio.sender import PLATFORM, SmsCustomers
 from adapters.twilio.signature import plain, signed
 from bot.conversation.routing import Router
@@ -109,7 +109,7 @@ class TwilioSms:
         return empty_twiml()
 
     async def _record(self, message: Message) -> Inbound:
-        await self._customer_id(message.user)
+        await self.customer_id(message.user)
         return await self.router.record(message, _nobody_is_an_agent)
 
     async def _answer(self, message: Message, inbound: Inbound) -> None:
@@ -135,21 +135,23 @@ class TwilioSms:
                 return await self._keyword(user, text, word, language)
         if self._next_opt_out is None:
             return None
-        return await self._next_opt_out(platform, user, text, language)
+        # A caller's "수신거부" is the phone identity's, as their texts are.
+        ledger = IDENTITY_PLATFORM if platform in CHANNELS else platform
+        return await self._next_opt_out(ledger, user, text, language)
 
     async def _start_counts(self, user: str, text: str) -> bool:
         """START and UNSTOP always resubscribe; YES only a stopped number (else it is an
         answer to the bot, such as accepting the offer of a person)."""
         if text.strip().upper().rstrip(".!?") != "YES":
             return True
-        customer_id = await self._customer_id(user)
+        customer_id = await self.customer_id(user)
         current = await self.store.journeys.consent(customer_id, "transactional")
         return current is not None and not current.granted and current.source == CONSENT_SOURCE
 
     async def _keyword(self, user: str, text: str, word: Keyword, language: str) -> str:
         """Record what a carriers' keyword changes; Ondo's answer, or ``""`` (Twilio's)."""
         journeys = self.store.journeys
-        customer_id = await self._customer_id(user)
+        customer_id = await self.customer_id(user)
         now = self.clock()
         evidence = f"sms keyword {text.strip()[:20].upper()}"
         if word == "stop":
@@ -179,8 +181,9 @@ class TwilioSms:
         answer_language: Language = "ko" if language == "ko" else "en"
         return fixed_text(f"sms.{word}", answer_language, shop=self.config.shop_name)
 
-    async def _customer_id(self, user: str) -> str:
-        """The journeys' customer of phone user ``user``, linked on first sight."""
+    async def customer_id(self, user: str) -> str:
+        """The journeys' customer of phone user ``user`` (SMS or voice), linked on first
+        sight."""
         journeys = self.store.journeys
         customer_id = await journeys.customer_for(IDENTITY_PLATFORM, user)
         if customer_id is None:

@@ -456,6 +456,11 @@ class Router:
             log.error("resolve notice for %s not delivered: %s", key, _reason(exc))
         return True
 
+    async def note(self, thread_ref: str, text: str) -> None:
+        """Post Ondo's own ``text`` in the ticket thread ``thread_ref`` (queued for the desk's
+        replica when it runs elsewhere); a failure is logged, never raised."""
+        await self._note(thread_ref, text)
+
     async def _note(self, thread_ref: str, text: str) -> None:
         if self.desk is None:
             if await self.held_elsewhere(platform_of(thread_ref)):
