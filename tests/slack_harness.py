@@ -160,6 +160,14 @@ def dm(fake: FakeSlack, text: str, **extra: Any) -> dict[str, Any]:
     return fake.message_event(text, channel=DM, channel_type="im", **extra)
 
 
+def customer_dm(fake: FakeSlack, n: int, text: str, **extra: Any) -> dict[str, Any]:
+    """A DM event from customer ``n`` in their own DM: a Slack DM is one conversation, so
+    separate conversations need separate customers."""
+    return fake.message_event(
+        text, user=f"U0CUST{n:04d}", channel=f"D0CUST{n:04d}", channel_type="im", **extra
+    )
+
+
 def dm_conversation(fake: FakeSlack, channel: str = DM) -> str:
     """The conversation key of the DM ``channel``: every message in it, threaded or not."""
     return f"slack:{fake.team_id}:{channel}"
