@@ -634,6 +634,12 @@ class World:
                     self._answered(self.customers[sent.customer])
             return
         location = _slack_location(channel, str(thread or ts))
+        owner = self.owner.get(location)
+        if thread and is_dm(channel) and owner is not None and str(thread) != owner.root:
+            # A DM's only thread is the one its customer writes in: any other is misplaced.
+            stray: Location = ("slack", channel, str(thread))
+            self.posts.append(Post("slack", stray, ts, text, now, "stray"))
+            return
         self._customer_post(Post("slack", location, ts, text, now, "reply"))
 
     def _conversation_of(self, value: str | None) -> str | None:
