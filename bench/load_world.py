@@ -25,7 +25,8 @@ import yaml
 from aiohttp import web
 
 from adapters.discord.events import dm_key, guild_key
-from adapters.slack.events import conversation_key
+from adapters.slack import events as slack_events
+from adapters.slack.events import conversation_key, is_dm
 from bench.load_balancer import Balancer
 from bench.load_db import handoff_conversation, hold_lock
 from bot.responder.prompts import NOT_ANSWERED_NOTE, NOT_SURE
@@ -56,8 +57,9 @@ MARKER_RE = re.compile(r"\[(zq[a-z]{4})\]")
 RESOLVED_NOTICES = frozenset(fixed_text("resolved", lang) for lang in LANGUAGES)
 
 Location = tuple[str, ...]
-"""Where a conversation's bot posts appear: ``("slack", channel, thread_ts)`` or
-``("discord", channel_id)``."""
+"""Where a conversation's bot posts appear: ``("slack", channel, thread_ts)`` for a thread in
+a Slack channel, ``("slack", DM channel)`` for a Slack DM (one conversation: its top level and
+its threads), or ``("discord", channel_id)``."""
 
 
 # --- configuration ----------------------------------------------------------------------
@@ -631,7 +633,13 @@ class World:
                 if sent is not None:
                     self._answered(self.customers[sent.customer])
             return
-        location: Location = ("slack", channel, str(thread or ts))
+        location = _slack_location(channel, str(thread or ts))
+        owner = self.owner.get(location)
+        if thread and is_dm(channel) and owner is not None and str(thread) != owner.root:
+            # A DM's only thread is the one its customer writes in: any other is misplaced.
+            stray: Location = ("slack", channel, str(thread))
+            self.posts.append(Post("slack", stray, ts, text, now, "stray"))
+            return
         self._customer_post(Post("slack", location, ts, text, now, "reply"))
 
     def _conversation_of(self, value: str | None) -> str | None:
@@ -757,9 +765,14 @@ class World:
             )
         if first:
             customer.root = root
-            customer.location = ("slack", channel, root)
+            customer.location = _slack_location(channel, root)
             self.owner[customer.location] = customer
         assert customer.location is not None
+        key = (
+            slack_events.dm_key(fake.team_id, channel)
+            if dm
+            else conversation_key(fake.team_id, channel, root)
+        )
         sent = Sent(
             mark,
             customer.index,
@@ -768,7 +781,7 @@ class World:
             step.language,
             text,
             customer.location,
-            conversation_key(fake.team_id, channel, root),
+            key,
             f"{channel}:{ts}",
             time.time(),
             events=len(events),
@@ -973,6 +986,12 @@ class World:
             await asyncio.wait(pending, timeout=timeout)
         while self.unanswered() and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
+
+
+def _slack_location(channel: str, thread_ts: str) -> Location:
+    """Where a Slack post (in the thread ``thread_ts``, or at its own ts at the top level)
+    belongs: the DM as a whole, or the thread of a channel."""
+    return ("slack", channel) if is_dm(channel) else ("slack", channel, thread_ts)
 
 
 def _blocks(value: Any) -> list[Any]:

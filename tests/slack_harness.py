@@ -150,6 +150,24 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
         await server.stop()
 
 
+DM = "D0DM"
+"""The default customer's DM channel."""
+
+
 def dm(fake: FakeSlack, text: str, **extra: Any) -> dict[str, Any]:
-    """A DM event from the default customer."""
-    return fake.message_event(text, channel="D0DM", channel_type="im", **extra)
+    """A DM event from the default customer (at the top level, or in a thread with
+    ``thread_ts``: the same conversation either way)."""
+    return fake.message_event(text, channel=DM, channel_type="im", **extra)
+
+
+def customer_dm(fake: FakeSlack, n: int, text: str, **extra: Any) -> dict[str, Any]:
+    """A DM event from customer ``n`` in their own DM: a Slack DM is one conversation, so
+    separate conversations need separate customers."""
+    return fake.message_event(
+        text, user=f"U0CUST{n:04d}", channel=f"D0CUST{n:04d}", channel_type="im", **extra
+    )
+
+
+def dm_conversation(fake: FakeSlack, channel: str = DM) -> str:
+    """The conversation key of the DM ``channel``: every message in it, threaded or not."""
+    return f"slack:{fake.team_id}:{channel}"

@@ -37,7 +37,14 @@ from tests.discord_harness import (
     running_discord,
 )
 from tests.plugins.staff_guard import check, take_violations
-from tests.slack_harness import AGENTS, Slack, dm, fake_slack, running_slack, slack_settings
+from tests.slack_harness import (
+    AGENTS,
+    Slack,
+    customer_dm,
+    fake_slack,
+    running_slack,
+    slack_settings,
+)
 
 STAFF_ONLY = [json.loads(line) for line in (DATA / "staff_only_questions.jsonl").open()]
 CUSTOMER = [json.loads(line) for line in (DATA / "customer_questions.jsonl").open()]
@@ -374,8 +381,10 @@ def _customer_posts_slack(slack: Slack) -> list[str]:
 
 async def test_slack_dm_and_channel_customers_never_get_staff_text(slack: Slack) -> None:
     done = 0
-    for q in PLATFORM_SAMPLE:
-        await slack.deliver(dm(slack.fake, q["question"]))
+    for n, q in enumerate(PLATFORM_SAMPLE):
+        # One customer per question: a DM is one conversation, and one handed over is
+        # relayed, not answered.
+        await slack.deliver(customer_dm(slack.fake, n, q["question"]))
         mention = slack.fake.app_mention_event(q["question"], channel="C0SUPPORT")
         await slack.deliver(mention)
         done += 2

@@ -18,7 +18,15 @@ from bot.texts import text as fixed_text
 from tests.discord_harness import discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
-from tests.slack_harness import AGENT, AGENTS, dm, fake_slack, running_slack, slack_settings
+from tests.slack_harness import (
+    AGENT,
+    AGENTS,
+    dm,
+    dm_conversation,
+    fake_slack,
+    running_slack,
+    slack_settings,
+)
 
 CASES = [
     pytest.param(
@@ -139,7 +147,7 @@ async def test_slack_customer_served_by_staff_on_discord(
         assert notice in told.params["text"]
         assert slack.posts(AGENTS) == []  # no Slack desk: the ticket went to Discord
         [ticket] = discord.threads_opened(fake_d.staff_channel_id)
-        handoff = await runtime.store.current_handoff(f"slack:{fake_s.team_id}:D0DM:{event['ts']}")
+        handoff = await runtime.store.current_handoff(dm_conversation(fake_s))
         assert handoff is not None and handoff.thread_ref == f"discord:{ticket}"
         key = handoff.conversation_key
 
@@ -147,10 +155,12 @@ async def test_slack_customer_served_by_staff_on_discord(
         assert await slack.state(key) == "human"
         said = await discord.staff_says(agent, ticket)
         relayed = await slack.post_no(2, "D0DM")
-        assert relayed.params["text"] == agent and relayed.params["thread_ts"] == event["ts"]
+        # A relay has only the key: it goes to the DM's top level.
+        assert relayed.params["text"] == agent and relayed.params.get("thread_ts") is None
         await discord.deliver(said)  # a gateway replay is not relayed again
         assert len(slack.posts("D0DM")) == 2
 
+        # Written in a thread of the DM: still the DM's conversation, so it reaches the staff.
         await slack.deliver(dm(fake_s, follow_up, thread_ts=event["ts"]))
         await slack.adapter.wait_completed(2)
         to_staff = discord.texts(ticket)[-1]
@@ -163,5 +173,7 @@ async def test_slack_customer_served_by_staff_on_discord(
         assert slack.posts("D0DM")[-1].params["text"] == fixed_text("resolved", language)
         await slack.deliver(dm(fake_s, question, thread_ts=event["ts"]))
         await slack.adapter.wait_completed(3)
-        assert answer in slack.posts("D0DM")[-1].params["text"].lower()
+        [answered] = slack.posts("D0DM")[-1:]
+        assert answer in answered.params["text"].lower()
+        assert answered.params["thread_ts"] == event["ts"]  # a live answer: where they wrote
         discord.assert_nobody_pinged()

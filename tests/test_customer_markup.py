@@ -40,7 +40,15 @@ from tests.markup import (
     slack_mrkdwn,
     slack_visible,
 )
-from tests.slack_harness import AGENT, AGENTS, dm, fake_slack, running_slack, slack_settings
+from tests.slack_harness import (
+    AGENT,
+    AGENTS,
+    customer_dm,
+    dm,
+    fake_slack,
+    running_slack,
+    slack_settings,
+)
 
 PAYLOADS = load_payloads()
 ISSUE = next(p for p in PAYLOADS if p.id == "slack-issue-example")
@@ -102,15 +110,16 @@ async def test_slack_customer_markup_in_slack_tickets_and_relays(
     fake = fakes[0]
     runtime = sample_runtime_factory(**slack_settings(fake))
     async with running_slack(fake, runtime) as slack:
-        # One ticket per payload: the customer's words are in its summary.
+        # One ticket per payload (one customer's DM each): their words are in its summary.
         for n, payload in enumerate(PAYLOADS, start=1):
-            await slack.deliver(dm(fake, f"{ask} {payload.text}"))
+            await slack.deliver(customer_dm(fake, n, f"{ask} {payload.text}"))
             await slack.adapter.wait_completed(n)
         tickets = slack.tickets()
         assert len(tickets) == len(PAYLOADS)
         for payload, ticket in zip(PAYLOADS, tickets, strict=True):
             assert_slack_inert(ticket.params, payload)
-        # Every payload relayed into one ticket's thread.
+        # Every payload relayed into one ticket's thread (the default customer's DM, written
+        # in the thread of their first message: the same conversation).
         first = dm(fake, ask)
         await slack.deliver(first)
         done = len(PAYLOADS) + 1

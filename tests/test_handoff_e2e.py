@@ -17,7 +17,17 @@ from bot.conversation.ticket_buttons import handoff_value
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import Call
-from tests.slack_harness import AGENT, AGENTS, Slack, dm, fake_slack, running_slack, slack_settings
+from tests.slack_harness import (
+    AGENT,
+    AGENTS,
+    DM,
+    Slack,
+    dm,
+    dm_conversation,
+    fake_slack,
+    running_slack,
+    slack_settings,
+)
 
 ORDER = "ORD-20261120-0042"
 PHONE = "010-2345-6789"
@@ -68,7 +78,7 @@ async def _slack_handoff(slack: Slack, first: str, angry: str) -> tuple[str, str
     await slack.adapter.wait_completed(1)
     await slack.deliver(dm(slack.fake, angry, thread_ts=ask["ts"]))
     await slack.adapter.wait_completed(2)
-    key = f"slack:{slack.fake.team_id}:D0DM:{ask['ts']}"
+    key = dm_conversation(slack.fake)
     assert await slack.state(key) == "waiting_human"
     [ticket] = slack.tickets()
     [suggestion] = [
@@ -102,7 +112,7 @@ async def test_slack_ticket_reads_in_one_go_and_send_delivers_the_draft_once(
     slack: Slack, language: str, first: str, angry: str, labels: tuple[str, ...], edited: str
 ) -> None:
     fake, store = slack.fake, slack.runtime.store
-    key, customer_ts, ticket, suggestion, handoff_id = await _slack_handoff(slack, first, angry)
+    key, _, ticket, suggestion, handoff_id = await _slack_handoff(slack, first, angry)
     _checks_summary(json.dumps(ticket.params["blocks"], ensure_ascii=False), labels)
     assert [(b["action_id"], b["value"]) for b in ticket.params["blocks"][-1]["elements"]] == [
         ("ondo_take", await _value(slack, handoff_id)),
@@ -124,11 +134,12 @@ async def test_slack_ticket_reads_in_one_go_and_send_delivers_the_draft_once(
     assert refusal.params["user"] == "U0STRANGER"
     assert len(_customer_texts(slack)) == told
 
-    # The agent clicks Send twice: the customer gets the draft once, in their thread.
+    # The agent clicks Send twice: the customer gets the draft once, at the DM's top level
+    # (a relay has only the conversation's key, and the DM is one conversation).
     await _click(slack, "ondo_suggest_send", handoff_id, AGENT, suggestion)
     await _click(slack, "ondo_suggest_send", handoff_id, AGENT, suggestion)
     sent = [c for c in slack.posts("D0DM") if c.params["text"] == draft]
-    assert len(sent) == 1 and sent[0].params["thread_ts"] == customer_ts
+    assert len(sent) == 1 and sent[0].params.get("thread_ts") is None
     assert len(_customer_texts(slack)) == told + 1
     assert await slack.state(key) == "human"  # sending took the conversation over
     assert "already sent" in fake.calls_to("chat.postEphemeral")[-1].params["text"]
@@ -142,7 +153,7 @@ async def test_slack_edit_opens_the_draft_and_sends_the_edited_text(
     slack: Slack, language: str, first: str, angry: str, labels: tuple[str, ...], edited: str
 ) -> None:
     fake = slack.fake
-    key, customer_ts, _, suggestion, handoff_id = await _slack_handoff(slack, first, angry)
+    key, _, _, suggestion, handoff_id = await _slack_handoff(slack, first, angry)
     draft = await slack.runtime.store.suggestion_of(handoff_id)
 
     await _click(slack, "ondo_suggest_edit", handoff_id, AGENT, suggestion)
@@ -152,8 +163,8 @@ async def test_slack_edit_opens_the_draft_and_sends_the_edited_text(
     before = slack.adapter.completed
     assert await slack.submit_view(view, edited) == 200
     await slack.adapter.wait_completed(before + 1)
-    assert [c.params["thread_ts"] for c in slack.posts("D0DM") if c.params["text"] == edited] == [
-        customer_ts
+    assert [c.params.get("thread_ts") for c in slack.posts(DM) if c.params["text"] == edited] == [
+        None
     ]
     assert draft not in _customer_texts(slack)
     assert await slack.state(key) == "human"

@@ -73,6 +73,7 @@ ONDO_TABLES = (
     "journey_identities",
     "journey_sends",
     "journey_consent",
+    "reviews",
 )
 
 

@@ -48,7 +48,15 @@ from bot.types import Message, Reply
 from tests.discord_harness import Discord, discord_settings, fake_discord, running_discord
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
-from tests.slack_harness import AGENT, AGENTS, dm, fake_slack, running_slack, slack_settings
+from tests.slack_harness import (
+    AGENT,
+    AGENTS,
+    dm,
+    dm_conversation,
+    fake_slack,
+    running_slack,
+    slack_settings,
+)
 
 KEY = "slack:T1:D1:1.000001"
 OTHER = "slack:T1:D2:2.000002"
@@ -398,7 +406,7 @@ async def test_slack_ticket_that_reached_slack_before_a_kill_is_adopted(
     runtime = sample_runtime_factory(**slack_settings(slack_fake))
     async with running_slack(slack_fake, runtime) as slack:
         event = dm(slack_fake, ASKS[language])
-        key = f"slack:{slack_fake.team_id}:D0DM:{event['ts']}"
+        key = dm_conversation(slack_fake)
 
         async def deliver() -> None:
             await slack.deliver(event)
