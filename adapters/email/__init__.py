@@ -6,5 +6,24 @@ Reading: :mod:`.parse` turns a raw RFC 5322 message into an :class:`.parse.Inbou
 signature stripped, attachments noted) and :mod:`.loops` tells mail never to answer
 (auto-replies, bounces, lists, our own). Transport: :mod:`.imap` (the mailbox: IDLE or polling,
 UIDs, marked seen only once handled) and :mod:`.smtp` (sending, with STARTTLS/SSL and
-authentication).
+authentication). Answering: :mod:`.compose` writes the answer as a mail in the customer's thread
+(:func:`.compose.reply_to`) and names the thread a mail belongs to (:func:`.compose.thread_root`).
+Helpers: :mod:`.charsets` (bytes and RFC 2047 words to text), :mod:`.quotes` (the new text).
 """
+
+from adapters.email.compose import message_id_for, reply_to, thread_root
+from adapters.email.loops import REASONS, SenderRate, why_not_answer
+from adapters.email.parse import Attachment, InboundMail, MailError, parse_mail
+
+__all__ = [
+    "REASONS",
+    "Attachment",
+    "InboundMail",
+    "MailError",
+    "SenderRate",
+    "message_id_for",
+    "parse_mail",
+    "reply_to",
+    "thread_root",
+    "why_not_answer",
+]
