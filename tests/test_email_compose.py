@@ -11,6 +11,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.email.compose import (
     MAX_REFERENCES,
@@ -235,3 +237,28 @@ def test_thread_root() -> None:
     # our answer's own thread root is the customer's first mail too
     ours = parse_mail(answer(follow, "답변", "ko", token="t"))
     assert thread_root(ours) == "<ko-plain-1@mail.example.com>"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120), st.text(max_size=60), st.text(max_size=200))
+def test_no_customer_value_adds_a_header(subject: str, name: str, text: str) -> None:
+    mail = replace(load("plain_en.eml"), subject=subject, from_name=name, reply_to=None)
+    raw = answer(mail, text or "ok", "en", token="fuzz")
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert sorted(message.keys()) == sorted(
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "In-Reply-To",
+            "References",
+            "Auto-Submitted",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+            "MIME-Version",
+        ]
+    )
+    assert message["To"].addresses[0].addr_spec == "jose.smith@example.net"
+    assert raw.split(b"\r\n\r\n", 1)[0].isascii()

@@ -8,6 +8,8 @@ import base64
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.email.charsets import decode_bytes, decode_header_text
 from adapters.email.parse import (
@@ -305,3 +307,52 @@ def test_a_huge_html_part_is_converted_only_up_to_its_cap() -> None:
     html = "<p>" + "환불 " * 400_000 + "</p><script>x()</script>"
     m = parse_mail(mail("From: a@example.com\nContent-Type: text/html; charset=utf-8\n", html))
     assert m.html_only and m.truncated and "x()" not in m.full_text
+
+
+# --- fuzzing: whatever the bytes, a mail or one MailError -----------------------------------
+
+_HEADERS = st.sampled_from(
+    [
+        b"From: a@example.com\r\n",
+        b"From: =?utf-8?B?7ZmY?= <b@example.com>\r\n",
+        b"Subject: =?euc-kr?B?wM0=?= =?x?Q?=ZZ?=\r\n",
+        b"Content-Type: multipart/mixed; boundary=B\r\n",
+        b"Content-Type: text/html; charset=iso-2022-kr\r\n",
+        b"Content-Type: text/plain; charset=\xff\r\n",
+        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n",
+        b"Content-Disposition: attachment; filename*=euc-kr''%B0%A1.exe\r\n",
+        b"References: <a@b> <<>> <\r\n",
+        b"Date: not a date\r\n",
+        b"Message-ID: <\xff@x>\r\n",
+    ]
+)
+_BODIES = st.sampled_from(
+    [
+        b"--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n--B--\r\n",
+        b"--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: x\r\n\r\n--B",
+        b"<html><script>x</script><p>\xb0\xa1</p>",
+        b"=?=\r\n=ZZ=\r\n====",
+        "2026년 12월 7일 님이 작성:\r\n> 옛날".encode(),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_HEADERS, max_size=8),
+    st.one_of(_BODIES, st.binary(max_size=400)),
+    st.binary(max_size=60),
+)
+def test_any_bytes_give_a_mail_or_one_mail_error(
+    headers: list[bytes], body: bytes, noise: bytes
+) -> None:
+    raw = b"".join(headers) + noise + b"\r\n\r\n" + body
+    try:
+        m = parse_mail(raw)
+    except MailError as error:
+        assert "\n" not in str(error)
+        return
+    for value in (m.subject, m.from_name, m.message_id, *m.references):
+        assert "\r" not in value and "\n" not in value
+    assert len(m.text) <= MAX_TEXT_CHARS + 1
