@@ -49,6 +49,8 @@ def test_plain_utf8_korean() -> None:
     assert m.date is not None and m.date.utcoffset() is not None
     assert m.date.isoformat() == "2026-12-07T15:00:00+09:00"
 
+    assert "@" not in repr(m) and "김민지" not in repr(m) and "운동화" not in repr(m)
+
 
 def test_plain_english_with_q_encoded_headers_and_reply_to() -> None:
     m = load("plain_en.eml")
@@ -307,6 +309,12 @@ def test_a_huge_html_part_is_converted_only_up_to_its_cap() -> None:
     html = "<p>" + "환불 " * 400_000 + "</p><script>x()</script>"
     m = parse_mail(mail("From: a@example.com\nContent-Type: text/html; charset=utf-8\n", html))
     assert m.html_only and m.truncated and "x()" not in m.full_text
+
+
+def test_html_too_deep_for_the_converter_still_gives_its_words() -> None:
+    html = "<div>" * 100_000 + "<style>p{}</style>환불 &amp; 교환<script>x()</script>"
+    m = parse_mail(mail("From: a@example.com\nContent-Type: text/html; charset=utf-8\n", html))
+    assert m.text == "환불 & 교환"
 
 
 # --- fuzzing: whatever the bytes, a mail or one MailError -----------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import email
 import email.utils
 import hashlib
+import html as html_lib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,8 @@ MAX_HTML_CHARS = 1_000_000
 MAX_PARTS = 200
 MAX_ADDRESSES = 100
 _HTML_CONFIG = ParserConfig(display_links=True)
+_HIDDEN_RE = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]*>?")
 _URL_RE = re.compile(r"\(?(?:https?|mailto):\S+")
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s]{1,250}>")
 _ADDRESS_RE = re.compile(r"[^@\s<>(),;:\"\[\]\\]{1,64}@[A-Za-z0-9.\-\[\]:]{1,253}")
@@ -96,6 +99,14 @@ class InboundMail:
     html_only: bool
     truncated: bool
 
+    def __repr__(self) -> str:
+        # Addresses, names and text are personal data: a logged mail shows none of them.
+        digest = hashlib.sha256(self.message_id.encode("utf-8")).hexdigest()[:12]
+        return (
+            f"InboundMail(id={digest}, language={self.language}, chars={len(self.text)}, "
+            f"attachments={len(self.attachments)})"
+        )
+
 
 def _raw_header(message: Message, name: str) -> str | None:
     for key, value in message.raw_items():
@@ -148,9 +159,13 @@ def _html_text(html: str) -> str:
     if len(html) > MAX_HTML_CHARS:
         html = html[:MAX_HTML_CHARS]
     try:
-        return str(get_text(html, _HTML_CONFIG))
+        text = str(get_text(html, _HTML_CONFIG))
     except Exception:  # a broken document is text we cannot read, not a crash
-        return ""
+        text = ""
+    if text.strip():
+        return text
+    # lxml gives up on some documents (nesting past its depth limit): the words without tags.
+    return html_lib.unescape(_TAG_RE.sub(" ", _HIDDEN_RE.sub(" ", html)))
 
 
 def _is_attachment(part: Message) -> bool:
