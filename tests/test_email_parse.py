@@ -239,6 +239,15 @@ def test_signatures_are_cut_but_hyphen_lists_kept() -> None:
             "Inline answer below\nYes, size L.",
         ),
         ("감사합니다.", "감사합니다."),  # a mail that is only thanks keeps it
+        # a line that starts like a closing and goes on is the customer still writing
+        ("Hi,\nThanks, but where is my refund?", "Hi,\nThanks, but where is my refund?"),
+        (
+            "문의\n감사합니다. 그런데 환불은 언제 되나요?",
+            "문의\n감사합니다. 그런데 환불은 언제 되나요?",
+        ),
+        ("문의\n감사합니다. 환불 부탁드려요", "문의\n감사합니다. 환불 부탁드려요"),
+        ("Order late.\nThanks, John", "Order late."),
+        ("배송 문의\n\n고맙습니다!\n이수진 올림", "배송 문의\n\n고맙습니다!"),  # the name goes
     ],
 )
 def test_quote_and_signature_rules(body: str, new: str) -> None:

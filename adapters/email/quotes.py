@@ -32,6 +32,12 @@ _BANNER = re.compile(
 )
 _SENT_FROM = re.compile(r"^(?:\S.{0,30}에서\s*보냄|sent from my \S.{0,30})$", re.IGNORECASE)
 _KO_CLOSING = re.compile(r"^\S{1,12}(?:\s\S{1,12})?\s*(?:드림|올림|배상)\s*[.!]?$")
+_CLOSING = re.compile(
+    r"(?:best regards|kind regards|warm regards|regards|thanks|thank you|all the best|best|"
+    r"cheers|감사합니다|고맙습니다|안부\s*전합니다|좋은\s*하루\s*되세요)[\s,.!~]*",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[?？]|(?:요|다|까|죠|네)[.!~]*$")
 _QUOTED = re.compile(r"^\s*>")
 _BLANKS = re.compile(r"\n{3,}")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
@@ -63,6 +69,25 @@ def _strip_closing(lines: list[str]) -> list[str]:
     return lines
 
 
+def _is_signature(block: str) -> bool:
+    """Whether the parser's signature is one: short, and a closing line that says nothing more.
+
+    "Thanks, but where is my refund?" or "감사합니다. 환불 부탁드려요" starts like a closing
+    and is the customer still writing.
+    """
+    if not block or block.count("\n") >= _MAX_SIGNATURE_LINES or len(block) > _MAX_SIGNATURE_CHARS:
+        return False
+    first = block.strip().split("\n", 1)[0].lstrip("> ").strip()
+    closing = _CLOSING.match(first)
+    if closing is None:
+        return True  # "--", "Sent from …", Outlook's rule: delimiters, not words
+    rest = first[closing.end() :].strip()
+    if not re.sub(r"[\W_]", "", rest):
+        return True
+    # "Thanks, John": a name may follow; a question or a sentence may not.
+    return len(rest.split()) <= 2 and len(rest) <= 20 and not _SENTENCE_END.search(rest)
+
+
 def new_text(body: str) -> str:
     """The text the sender wrote in this mail, without quoted history and signature."""
     lines = tidy(body).split("\n")
@@ -75,9 +100,7 @@ def new_text(body: str) -> str:
     if not message.replies:
         return tidy(text)
     reply = message.replies[0]
-    signature = reply.signatures or ""
-    short = signature.count("\n") < _MAX_SIGNATURE_LINES and len(signature) <= _MAX_SIGNATURE_CHARS
-    kept = reply.body if short else reply.full_body
+    kept = reply.body if _is_signature(reply.signatures or "") else reply.full_body
     if not kept.strip():
         # A mail that is all "signature" ("감사합니다." alone) still says something.
         kept = reply.full_body
