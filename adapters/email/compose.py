@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -123,7 +123,8 @@ def reply_to(
     """The answer ``text`` to ``mail`` as a mail from the support address, in its thread.
 
     ``token`` (say, the inbound Message-ID and the reply's number) makes the Message-ID, so a
-    retry sends the same one; without it the Message-ID is random. Raises :class:`MailError`
+    retry sends the same one; without it the Message-ID is random. ``now`` is the Date (the
+    clock's time when not given). Raises :class:`MailError`
     when there is no address to answer or our own values are unusable.
     """
     recipient = (mail.reply_to or mail.from_address).strip()
@@ -136,8 +137,7 @@ def reply_to(
     to_name = one_line(mail.from_name)[:80] if recipient == mail.from_address else ""
     reply["To"] = Address(display_name=to_name, addr_spec=recipient)
     reply["Subject"] = reply_subject(mail.subject, language)
-    if now is not None:
-        reply["Date"] = format_datetime(now)
+    reply["Date"] = format_datetime(now if now is not None else datetime.now(UTC))
     made = token if token is not None else secrets.token_hex(16)
     reply["Message-ID"] = message_id_for(made, domain)
     reply["In-Reply-To"] = mail.message_id
