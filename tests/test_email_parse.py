@@ -127,6 +127,15 @@ def test_an_encoded_comma_in_a_name_does_not_split_the_address() -> None:
     assert (m.from_name, m.from_address) == ("김, 민지", "minji@example.com")
 
 
+def test_raw_8bit_headers_are_read_as_utf8_or_cp949() -> None:
+    raw = (
+        b"From: " + "김민지".encode("cp949") + b" <m@example.com>\r\n"
+        b"Subject: " + "환불 똠".encode() + b"\r\n\r\nhi"
+    )
+    m = parse_mail(raw)
+    assert (m.from_name, m.subject) == ("김민지", "환불 똠")
+
+
 def test_a_mail_without_message_id_gets_a_stable_one() -> None:
     raw = (MAIL / "no_message_id.eml").read_bytes()
     first, second = parse_mail(raw), parse_mail(raw)
