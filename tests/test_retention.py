@@ -167,3 +167,60 @@ async def test_serve_runs_retention_at_start_and_stops(tmp_path: Path) -> None:
     await asyncio.wait_for(task, 5)
     assert store._db.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "language"),
+    [({"ONDO_PHONE_KEY": "a-phone-key-of-16+"}, "ko"), ({"TWILIO_AUTH_TOKEN": "t" * 32}, "en")],
+)
+def test_a_phone_customer_is_exported_and_forgotten_by_number(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    language: str,
+) -> None:
+    """An SMS customer asks what is stored about them: the operator has only their number,
+    Ondo only its pseudonym (made with the secret `ondo serve twilio` uses)."""
+    import asyncio
+
+    from adapters.twilio.config import phone_key_of
+    from adapters.twilio.identity import PhoneBook
+    from bot.settings import Settings
+
+    db = tmp_path / "phone.db"
+    monkeypatch.setenv("ONDO_DB", str(db))
+    for name in ("ONDO_ENCRYPTION_KEY", "ONDO_PHONE_KEY", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    key = phone_key_of(Settings.from_env())
+    assert key is not None
+    book = PhoneBook(key)
+    number, shop = "+821071829354", "+821000000000"
+    text = "환불은 언제 되나요?" if language == "ko" else "When is my refund coming?"
+    store = SQLiteStore.open(db)
+    conversation = book.key_for("sms", number, shop)
+    asyncio.run(
+        store.record_inbound(
+            Message("sms", conversation, book.user_for(number), text, time.time(), "SM1")
+        )
+    )
+    store.close()
+    for spelled in ("+82 10-7182-9354", number):
+        assert cli.main(["privacy", "export", "--phone", spelled]) == 0
+        out = capsys.readouterr().out
+        assert text in out and number not in out
+    assert cli.main(["privacy", "forget", "--phone", number]) == 0
+    assert "1 conversations, 1 messages" in capsys.readouterr().out
+    assert cli.main(["privacy", "export", "--phone", number]) == 0
+    assert "nothing is stored about p" in capsys.readouterr().err
+    # A number that is none, or no secret to find its pseudonym: one line, nothing done.
+    assert cli.main(["privacy", "forget", "--phone", "010-7182"]) == 2
+    assert "E.164" in capsys.readouterr().err
+    for name in env:
+        monkeypatch.delenv(name)
+    assert cli.main(["privacy", "forget", "--phone", number]) == 2
+    assert "ONDO_PHONE_KEY or TWILIO_AUTH_TOKEN" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one of --user and --phone, not both
+        cli.main(["privacy", "forget", "--user", "x", "--phone", number])

@@ -64,8 +64,7 @@ class TwilioConfig:
             numbers=settings.twilio_numbers,
             agents_number=settings.twilio_agents_number,
             api_url=settings.twilio_api_url,
-            # Unset, the auth token names the numbers: rotating it starts new conversations.
-            phone_key=settings.phone_key or f"auth-token:{settings.twilio_auth_token}",
+            phone_key=phone_key_of(settings) or "",
             answer_keywords=settings.twilio_answer_keywords,
             shop_name=settings.shop_name,
             voice_ko=settings.twilio_voice_ko,
@@ -76,3 +75,12 @@ class TwilioConfig:
     def is_shop_number(self, number: str) -> bool:
         """Whether ``number`` is one the shop serves (any, when ``TWILIO_NUMBERS`` is unset)."""
         return not self.numbers or number in self.numbers
+
+
+def phone_key_of(settings: Settings) -> str | None:
+    """The secret that seals phone numbers into keys and pseudonyms: ``ONDO_PHONE_KEY``, else
+    one derived from ``TWILIO_AUTH_TOKEN`` (rotating the token then starts new conversations);
+    ``None`` when neither is set."""
+    if settings.phone_key:
+        return settings.phone_key
+    return f"auth-token:{settings.twilio_auth_token}" if settings.twilio_auth_token else None

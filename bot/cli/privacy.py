@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 
 from bot.cli.errors import usage
 from bot.settings import Settings, parse_duration
 from bot.storage.connect import open_store
 from bot.storage.interface import Store
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def duration(text: str) -> float:
@@ -31,14 +34,48 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     export = privacy_sub.add_parser(
         "export", help="print what a person wrote and the conversations they opened"
     )
-    export.add_argument("--user", required=True, help="the person's platform user id")
+    _person_arguments(export)
     export.set_defaults(handler=_cmd_export)
     forget = privacy_sub.add_parser(
         "forget", help="delete what a person wrote and the conversations they opened"
     )
-    forget.add_argument("--user", required=True, help="the person's platform user id")
+    _person_arguments(forget)
     forget.set_defaults(handler=_cmd_forget)
     privacy.set_defaults(handler=lambda _args: usage(privacy))
+
+
+def _person_arguments(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the person's platform user id")
+    who.add_argument(
+        "--phone",
+        metavar="NUMBER",
+        help="an SMS or phone customer's number, E.164 (+821012345678): Ondo stores only a "
+        "pseudonym of it, found with the Twilio settings `ondo serve` uses",
+    )
+
+
+def _person(args: argparse.Namespace) -> str | None:
+    """The user id ``--user`` names, or the pseudonym of ``--phone``'s number; ``None`` (and
+    one line on stderr) when the number cannot be turned into one."""
+    if args.phone is None:
+        return str(args.user)
+    from adapters.twilio.config import phone_key_of
+    from adapters.twilio.identity import PhoneBook
+
+    number = "".join(str(args.phone).split()).replace("-", "")
+    if not _E164.fullmatch(number):
+        print("error: --phone: expected an E.164 number such as +821012345678", file=sys.stderr)
+        return None
+    key = phone_key_of(Settings.from_env())
+    if key is None:
+        print(
+            "error: --phone needs ONDO_PHONE_KEY or TWILIO_AUTH_TOKEN, as `ondo serve twilio` "
+            "has them: phone numbers are stored only as pseudonyms made with that secret",
+            file=sys.stderr,
+        )
+        return None
+    return PhoneBook(key).user_for(number)
 
 
 def _open_store() -> Store:
@@ -56,24 +93,30 @@ def _cmd_purge(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    user = _person(args)
+    if user is None:
+        return 2
     store = _open_store()
     try:
-        data = asyncio.run(store.retention.export_user(args.user))
+        data = asyncio.run(store.retention.export_user(user))
     finally:
         store.close()
     print(json.dumps(data, ensure_ascii=False, indent=2))
     if not data["conversations"] and not data["messages_elsewhere"] and not data["ratings"]:
-        print(f"nothing is stored about {args.user}", file=sys.stderr)
+        print(f"nothing is stored about {user}", file=sys.stderr)
     return 0
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
+    user = _person(args)
+    if user is None:
+        return 2
     store = _open_store()
     try:
-        counts = asyncio.run(store.retention.forget_user(args.user))
+        counts = asyncio.run(store.retention.forget_user(user))
     finally:
         store.close()
-    print(_counts(f"deleted for {args.user}:", counts))
+    print(_counts(f"deleted for {user}:", counts))
     return 0
 
 
