@@ -245,6 +245,11 @@ async def test_the_slack_opt_out_button_opts_its_recipient_out_once(
         assert change.source == "button"
         consent = await store.journeys.consent(cid, "marketing")
         assert consent is not None and not consent.granted
+        # The used button came off the DM; its words stayed.
+        [update, *_] = fake.calls_to("chat.update")
+        assert (update.params["channel"], update.params["ts"]) == (channel, ts)
+        assert buttons(fake.messages[(channel, ts)]) == []
+        assert fake.messages[(channel, ts)]["text"] == dm.params["text"]
 
 
 @pytest.mark.parametrize(
@@ -387,6 +392,9 @@ async def test_the_discord_opt_out_button_opts_its_recipient_out_once(
         [change] = opt_outs(await store.journeys.consent_history(cid), "review_request")
         assert change.source == "button"
         assert opt_outs(await store.journeys.consent_history(cid), "marketing") == []
+        # The used button came off the DM; its words stayed.
+        stored = fake.messages[int(message_id)]
+        assert not stored.get("components") and stored["content"] == post.body["content"]
 
 
 async def test_a_transactional_discord_dm_has_no_opt_out_button(tmp_path: Path) -> None:

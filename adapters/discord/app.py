@@ -494,6 +494,13 @@ class DiscordAdapter(CountsCompletions):
             return
         log.info("%s opted out of %s with the DM's button", user, category)
         await self._answer(interaction, confirmation)
+        # The used button comes off the DM (its text stays); failing, a second click only
+        # confirms again.
+        if interaction.message is not None:
+            try:
+                await interaction.message.edit(view=None)
+            except discord.HTTPException as exc:
+                log.warning("opt-out button left on the DM: %s", describe(exc))
 
     # --- corrections ---------------------------------------------------------------------
 

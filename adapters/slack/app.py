@@ -499,6 +499,27 @@ class SlackAdapter(CountsCompletions):
             return
         log.info("%s opted out of %s with the DM's button", user, category)
         await self._tell(channel, user, confirmation)
+        await self._drop_opt_out_button(channel, body.get("message"))
+
+    async def _drop_opt_out_button(self, channel: str, message: object) -> None:
+        """Take the used opt-out button off the DM (its text stays as it was). A failure is
+        one warning: the opt-out is recorded, and a second click only confirms it again."""
+        if not isinstance(message, Mapping) or not isinstance(message.get("ts"), str):
+            return
+        blocks = message.get("blocks")
+        if not isinstance(blocks, list):
+            return
+        kept = [b for b in blocks if not _is_opt_out_row(b)]
+        if len(kept) == len(blocks):
+            return
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=message["ts"], text=str(message.get("text") or ""), blocks=kept
+            )
+        except SlackApiError as exc:
+            log.warning(
+                "opt-out button left on the DM in %s: %s", channel, exc.response.get("error")
+            )
 
     # --- ratings ----------------------------------------------------------------------
 
@@ -678,3 +699,13 @@ def build_app(
     )
     adapter.review.register(app)
     return app, adapter
+
+
+def _is_opt_out_row(block: object) -> bool:
+    """Whether ``block`` is the actions row of a journey DM's opt-out button."""
+    if not isinstance(block, Mapping) or block.get("type") != "actions":
+        return False
+    elements = block.get("elements")
+    return isinstance(elements, list) and any(
+        isinstance(e, Mapping) and e.get("action_id") == OPT_OUT_ACTION for e in elements
+    )

@@ -415,7 +415,9 @@ class FakeSlack:
             "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": channel, "name": "support"},
-            "message": {
+            # Slack sends the clicked message as it is, blocks included.
+            "message": dict(self.messages.get((channel, message_ts)) or {})
+            or {
                 "type": "message",
                 "user": self.bot_user_id,
                 "bot_id": self.bot_id,
