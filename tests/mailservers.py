@@ -70,7 +70,7 @@ listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -89,7 +89,7 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {tls_port}
   }}
 }}
 protocol imap {{
@@ -104,6 +104,8 @@ class Dovecot:
 
     folder: Path
     port: int
+    tls_port: int | None = None
+    """With TLS: the IMAPS port (the plain one then also offers STARTTLS)."""
     process: subprocess.Popen[bytes] | None = None
     user: str = USER
     password: str = PASSWORD
@@ -117,6 +119,8 @@ class Dovecot:
             stderr=subprocess.DEVNULL,
         )
         _wait_for_port(self.port)
+        if self.tls_port:
+            _wait_for_port(self.tls_port)
 
     def stop(self) -> None:
         """Stop the master and every session it started (a dropped connection)."""
@@ -177,9 +181,10 @@ class Dovecot:
             assert client.create(folder)[0] == "OK"
 
 
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    """A real Dovecot on a free loopback port, with one passwd-file user and a fresh mailbox."""
+@contextlib.contextmanager
+def dovecot_server(*, tls: bool = False) -> Iterator[Dovecot]:
+    """A real Dovecot on a free loopback port, with one passwd-file user and a fresh mailbox;
+    with ``tls``, also IMAPS and STARTTLS on a self-signed certificate (``folder/cert.pem``)."""
     if shutil.which("dovecot") is None:
         pytest.fail(
             f"dovecot is not installed: apt-get install -y {DOVECOT_PACKAGE}", pytrace=False
@@ -188,12 +193,18 @@ def dovecot() -> Iterator[Dovecot]:
     folder.chmod(0o755)
     try:
         port = free_port()
+        tls_port = free_port() if tls else None
+        ssl_conf = "ssl = no"
+        if tls:
+            self_signed_context(folder)
+            ssl_conf = f"ssl = yes\nssl_cert = <{folder}/cert.pem\nssl_key = <{folder}/key.pem"
         for sub in ("run", "state", "mail"):
             (folder / sub).mkdir()
         shutil.chown(folder / "mail", "nobody", "nogroup")
         (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
-        (folder / "dovecot.conf").write_text(_CONF.format(d=folder, port=port))
-        server = Dovecot(folder, port)
+        conf = _CONF.format(d=folder, port=port, tls_port=tls_port or 0, ssl=ssl_conf)
+        (folder / "dovecot.conf").write_text(conf)
+        server = Dovecot(folder, port, tls_port)
         server.start()
         try:
             yield server
@@ -201,6 +212,13 @@ def dovecot() -> Iterator[Dovecot]:
             server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """A real Dovecot (plain IMAP on loopback) for one test."""
+    with dovecot_server() as server:
+        yield server
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -15,7 +16,7 @@ import pytest
 
 from adapters.email.config import ServerConfig
 from adapters.email.imap import ImapMailbox, MailboxLoginError, MemoryMailbox, RawMail
-from tests.mailservers import PASSWORD, USER, Dovecot
+from tests.mailservers import PASSWORD, USER, Dovecot, dovecot_server
 
 WAIT = 10.0
 
@@ -77,7 +78,7 @@ async def test_new_mail_is_yielded_once_in_uid_order_and_stays_unseen(dovecot: D
     assert "주문한 상품" in first.raw.decode()
     assert "refund" in second.raw.decode()
     assert first.uidvalidity == box.uidvalidity and box.uidvalidity
-    assert r"\Seen" not in first.flags
+    assert r"\Seen" not in first.flags and not box.encrypted
     # PEEK: fetching marked nothing seen.
     assert all(r"\Seen" not in flags for flags in dovecot.flags().values())
     await box.close()
@@ -235,3 +236,39 @@ async def test_memory_mailbox_behaves_like_the_real_one() -> None:
     await box.mark_handled(en, 1)  # the old UIDVALIDITY: ignored
     assert box.handled == [ko]
     await box.close()
+
+
+@pytest.mark.parametrize(("security", "tls_port"), [("ssl", True), ("starttls", False)])
+async def test_ssl_and_starttls_with_a_self_signed_certificate(
+    security: str, tls_port: bool
+) -> None:
+    with dovecot_server(tls=True) as server:
+        server.append(KO)
+        port = server.tls_port if tls_port else server.port
+        assert port is not None
+        config = ServerConfig("127.0.0.1", port, security, USER, PASSWORD)  # type: ignore[arg-type]
+        context = ssl.create_default_context(cafile=str(server.folder / "cert.pem"))
+        box = ImapMailbox(config, ssl_context=context, sleep=Ticks())
+        [got] = await take(box.messages())
+        assert "환불" in got.raw.decode() and box.encrypted
+        await box.mark_handled(got.uid)
+        assert r"\Seen" in server.flags()[got.uid]
+        await box.close()
+
+
+async def test_an_untrusted_certificate_is_refused_and_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with dovecot_server(tls=True) as server:
+        assert server.tls_port is not None
+        config = ServerConfig("127.0.0.1", server.tls_port, "ssl", USER, PASSWORD)
+        ticks = Ticks(wait=True)
+        box = ImapMailbox(config, sleep=ticks)  # the system's trust store: not ours
+        pending = asyncio.ensure_future(anext(box.messages()))
+        await nothing_more_task(pending)
+        assert ticks.pauses == [1.0] and box.reconnects == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+        await box.close()
+        ticks.event.set()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(pending, WAIT)

@@ -181,6 +181,13 @@ class ImapMailbox:
         await self._select(client)
         log.info("IMAP mailbox %s on %s open", self.folder, server.host)
 
+    @property
+    def encrypted(self) -> bool:
+        """Whether the open connection runs over TLS (``ssl``, or after ``STARTTLS``)."""
+        client = self._client
+        transport = client.protocol.transport if client is not None else None
+        return transport is not None and transport.get_extra_info("ssl_object") is not None
+
     async def mark_handled(self, uid: int, uidvalidity: int | None = None) -> None:
         """Set ``\\Seen`` on ``uid`` (or move it to ``done_folder``). A mail of another
         UIDVALIDITY is left alone: it comes again, and the caller's dedupe knows it."""
@@ -220,7 +227,8 @@ class ImapMailbox:
                 f"the IMAP server {self.server.host} does not offer STARTTLS "
                 "(set ONDO_EMAIL_IMAP_SECURITY=ssl and its port)"
             )
-        await self._ok(protocol.simple_command("STARTTLS"), "STARTTLS")
+        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        await self._ok(protocol.execute(command), "STARTTLS")
         loop = asyncio.get_running_loop()
         protocol.transport = await loop.start_tls(
             protocol.transport, protocol, self._context(), server_hostname=self.server.host
