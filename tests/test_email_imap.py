@@ -272,3 +272,17 @@ async def test_an_untrusted_certificate_is_refused_and_retried(
         ticks.event.set()
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(pending, WAIT)
+
+
+async def test_a_huge_mail_is_read_as_its_header_only_and_stays_unseen(dovecot: Dovecot) -> None:
+    huge = mail("첨부 파일이 커요", "사진 보냅니다.\n" + "A" * 200_000)
+    dovecot.append(huge)
+    dovecot.append(EN)
+    box = reader(dovecot, max_bytes=100_000)
+    stream = box.messages()
+    big, small = await take(stream, 2)
+    assert big.truncated and big.size is not None and big.size > 100_000
+    assert b"Subject:" in big.raw and b"AAAA" not in big.raw and len(big.raw) < 2000
+    assert not small.truncated and b"refund" in small.raw
+    assert all(r"\Seen" not in f for f in dovecot.flags().values())
+    await box.close()

@@ -43,11 +43,14 @@ IDLE_SECONDS = 25 * 60.0
 """An IDLE is renewed before the 29 minutes servers may cut it after (RFC 2177)."""
 FIRST_PAUSE = 1.0
 MAX_PAUSE = 300.0
+MAX_BYTES = 25 * 1024 * 1024
+"""Mail above this (most providers' own limit) is read as its header only."""
 
 _T = TypeVar("_T")
 _UIDVALIDITY_RE = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UID_RE = re.compile(rb"UID (\d+)")
 _FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
+_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
 class MailboxError(ConnectionError):
@@ -66,6 +69,11 @@ class RawMail:
     uidvalidity: int
     raw: bytes = field(repr=False)
     flags: frozenset[str] = frozenset()
+    size: int | None = None
+    """The whole message's size on the server (``RFC822.SIZE``)."""
+    truncated: bool = False
+    """Larger than the reader's ``max_bytes``: ``raw`` holds the header only (the ticket
+    says so; nothing of the body was read)."""
 
 
 class Mailbox(Protocol):
@@ -101,6 +109,7 @@ class ImapMailbox:
         use_idle: bool = True,
         sleep: Sleep = asyncio.sleep,
         ssl_context: ssl.SSLContext | None = None,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self.server = server
         self.folder = folder
@@ -109,6 +118,7 @@ class ImapMailbox:
         self.use_idle = use_idle
         self.sleep = sleep
         self.ssl_context = ssl_context
+        self.max_bytes = max_bytes
         self.uidvalidity: int | None = None
         self.last_uid = 0
         """The highest UID yielded by this process (in this UIDVALIDITY)."""
@@ -134,13 +144,15 @@ class ImapMailbox:
             try:
                 if self._client is None:
                     await self.connect()
-                    pause = FIRST_PAUSE
                 for uid in await self._new_uids():
                     mail = await self._fetch(uid)
                     if mail is not None:
                         self.last_uid = max(self.last_uid, uid)
                         yield mail
                 await self._wait_for_mail()
+                # Only a connection that lasted a whole round resets the pause: a server
+                # that drops every session right after login is not hammered.
+                pause = FIRST_PAUSE
             except MailboxLoginError:
                 await self._drop()
                 raise
@@ -268,7 +280,17 @@ class ImapMailbox:
 
     async def _fetch(self, uid: int) -> RawMail | None:
         client = self._connected()
-        response = await self._ok(client.uid("fetch", str(uid), "(UID FLAGS BODY.PEEK[])"), "FETCH")
+        size_response = await self._ok(client.uid("fetch", str(uid), "(UID RFC822.SIZE)"), "FETCH")
+        size = None
+        for line in size_response.lines:
+            found = _SIZE_RE.search(bytes(line))
+            if found:
+                size = int(found.group(1))
+        if size is None:  # expunged in between
+            return None
+        truncated = size > self.max_bytes
+        part = "BODY.PEEK[HEADER]" if truncated else "BODY.PEEK[]"
+        response = await self._ok(client.uid("fetch", str(uid), f"(UID FLAGS {part})"), "FETCH")
         raw: bytes | None = None
         flags: frozenset[str] = frozenset()
         for line in response.lines:
@@ -282,8 +304,10 @@ class ImapMailbox:
                     flags = frozenset(flag_match.group(1).decode("ascii", "replace").split())
         if raw is None:  # expunged in between
             return None
+        if truncated:
+            log.warning("IMAP mail %d is %d bytes; only its header was read", uid, size)
         assert self.uidvalidity is not None
-        return RawMail(uid, self.uidvalidity, raw, flags)
+        return RawMail(uid, self.uidvalidity, raw, flags, size=size, truncated=truncated)
 
     async def _wait_for_mail(self) -> None:
         client = self._connected()
