@@ -15,7 +15,13 @@ from email.utils import make_msgid
 import pytest
 
 from adapters.email.config import ServerConfig
-from adapters.email.imap import ImapMailbox, MailboxLoginError, MemoryMailbox, RawMail
+from adapters.email.imap import (
+    ImapMailbox,
+    MailboxError,
+    MailboxLoginError,
+    MemoryMailbox,
+    RawMail,
+)
 from tests.mailservers import PASSWORD, USER, Dovecot, dovecot_server
 
 WAIT = 10.0
@@ -249,7 +255,8 @@ async def test_ssl_and_starttls_with_a_self_signed_certificate(
         config = ServerConfig("127.0.0.1", port, security, USER, PASSWORD)  # type: ignore[arg-type]
         context = ssl.create_default_context(cafile=str(server.folder / "cert.pem"))
         box = ImapMailbox(config, ssl_context=context, sleep=Ticks())
-        [got] = await take(box.messages())
+        stream = box.messages()
+        [got] = await take(stream)
         assert "환불" in got.raw.decode() and box.encrypted
         await box.mark_handled(got.uid)
         assert r"\Seen" in server.flags()[got.uid]
@@ -286,3 +293,31 @@ async def test_a_huge_mail_is_read_as_its_header_only_and_stays_unseen(dovecot: 
     assert not small.truncated and b"refund" in small.raw
     assert all(r"\Seen" not in f for f in dovecot.flags().values())
     await box.close()
+
+
+async def test_mark_handled_after_a_drop_opens_the_mailbox_again(dovecot: Dovecot) -> None:
+    dovecot.append(KO)
+    box = reader(dovecot)
+    stream = box.messages()
+    [got] = await take(stream)
+    dovecot.kill_sessions()  # lost while the answer was being recorded
+    await box.mark_handled(got.uid, got.uidvalidity)
+    assert r"\Seen" in dovecot.flags()[got.uid]
+    await nothing_more(stream)
+    await box.close()
+
+
+async def test_mark_handled_with_the_server_down_raises_and_the_mail_comes_again(
+    dovecot: Dovecot,
+) -> None:
+    dovecot.append(EN)
+    box = reader(dovecot)
+    stream = box.messages()
+    [got] = await take(stream)
+    dovecot.stop()
+    with pytest.raises(MailboxError):
+        await box.mark_handled(got.uid)
+    await box.close()
+    dovecot.start()
+    [again] = await take(reader(dovecot).messages())  # after a restart
+    assert again.raw == got.raw

@@ -139,6 +139,13 @@ class ImapMailbox:
 
     async def messages(self) -> AsyncIterator[RawMail]:
         """New mail, in UID order, until :meth:`close`; reconnects on a dropped connection."""
+        try:
+            async for mail in self._run():
+                yield mail
+        finally:  # also when the caller stops reading or is cancelled mid-command
+            self._drop()
+
+    async def _run(self) -> AsyncIterator[RawMail]:
         pause = FIRST_PAUSE
         while not self._closed:
             try:
@@ -154,10 +161,10 @@ class ImapMailbox:
                 # that drops every session right after login is not hammered.
                 pause = FIRST_PAUSE
             except MailboxLoginError:
-                await self._drop()
+                self._drop()
                 raise
             except (OSError, TimeoutError, aioimaplib.AioImapException, MailboxError) as exc:
-                await self._drop()
+                self._drop()
                 if self._closed:
                     return
                 self.reconnects += 1
@@ -202,19 +209,33 @@ class ImapMailbox:
 
     async def mark_handled(self, uid: int, uidvalidity: int | None = None) -> None:
         """Set ``\\Seen`` on ``uid`` (or move it to ``done_folder``). A mail of another
-        UIDVALIDITY is left alone: it comes again, and the caller's dedupe knows it."""
-        if uidvalidity is not None and uidvalidity != self.uidvalidity:
-            log.info("IMAP mail %d is of an older UIDVALIDITY; not marked", uid)
-            return
-        client = self._client
-        if client is None:
-            raise MailboxError("not connected")
-        try:
-            await self._ok(client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "STORE")
-            if self.done_folder:
-                await self._move(client, uid, self.done_folder)
-        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
-            raise MailboxError(_describe(exc)) from None
+        UIDVALIDITY is left alone: it comes again, and the caller's dedupe knows it.
+
+        Call it between two reads of :meth:`messages` (one connection: not while another task
+        waits in it). Raises :class:`MailboxError` when the server cannot be reached: the mail
+        stays unseen and comes again after a restart."""
+        # Twice at most: the connection may have dropped since the mail was read (marking
+        # again is harmless: the flag is set, or the UID is gone from the folder).
+        for attempt in (1, 2):
+            try:
+                if self._client is None or self._lost.is_set():
+                    self._drop()
+                    await self.connect()
+                client = self._connected()
+                if uidvalidity is not None and uidvalidity != self.uidvalidity:
+                    log.info("IMAP mail %d is of an older UIDVALIDITY; not marked", uid)
+                    return
+                store = client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Seen)")
+                await self._ok(store, "STORE")
+                if self.done_folder:
+                    await self._move(client, uid, self.done_folder)
+                return
+            except MailboxLoginError:
+                raise
+            except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+                self._drop()
+                if attempt == 2:
+                    raise MailboxError(_describe(exc)) from None
 
     async def close(self) -> None:
         """Log out; :meth:`messages` ends."""
@@ -227,7 +248,7 @@ class ImapMailbox:
             # Logging out of a dead connection: nothing to do.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.logout(), 5)
-        await self._drop()
+        self._drop()
 
     def _context(self) -> ssl.SSLContext:
         return self.ssl_context or ssl.create_default_context()
@@ -378,10 +399,13 @@ class ImapMailbox:
             raise MailboxError(f"{what} answered {response.result}")
         return response
 
-    async def _drop(self) -> None:
+    def _drop(self) -> None:
         client, self._client = self._client, None
         if client is None:
             return
+        connecting = client._client_task  # still connecting: cancelled, closes its socket
+        if not connecting.done():
+            connecting.cancel()
         transport = client.protocol.transport
         if transport is not None:
             transport.close()
