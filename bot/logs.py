@@ -60,6 +60,8 @@ def secret_values(settings: Settings) -> list[str]:
         settings.openai_api_key,
         settings.encryption_key,
         settings.events_secret,
+        settings.email_imap_password,
+        settings.email_smtp_password,
     ]
     url = settings.openai_base_url or ""
     found = re.search(r"://([^/\s:@]+):([^/\s@]+)@", url)

@@ -116,6 +116,36 @@ class Settings:
     """``TWILIO_VOICE_EN``: the ``<Say>`` voice of English answers on calls (en-US)."""
     twilio_voice_record: bool = False
     """``TWILIO_VOICE_RECORD``: record transferred calls (the caller is told first); off."""
+    email_imap_host: str | None = None
+    """``ONDO_EMAIL_IMAP_HOST``: the support mailbox's IMAP server (``imap.gmail.com``)."""
+    email_imap_port: int | None = None
+    """``ONDO_EMAIL_IMAP_PORT``: default 993 (``ssl``) or 143 (``starttls``, ``plain``)."""
+    email_imap_security: str = "ssl"
+    """``ONDO_EMAIL_IMAP_SECURITY``: ``ssl``, ``starttls`` or ``plain`` (tests only)."""
+    email_imap_user: str | None = field(default=None, repr=False)
+    """``ONDO_EMAIL_IMAP_USER``: the mailbox login (often the address; never logged)."""
+    email_imap_password: str | None = field(default=None, repr=False)
+    """``ONDO_EMAIL_IMAP_PASSWORD``: its password or app password (a secret)."""
+    email_folder: str = "INBOX"
+    """``ONDO_EMAIL_FOLDER``: the folder read."""
+    email_done_folder: str | None = None
+    """``ONDO_EMAIL_DONE_FOLDER``: handled mail is moved there; unset, it is marked seen."""
+    email_smtp_host: str | None = None
+    """``ONDO_EMAIL_SMTP_HOST``: the SMTP server replies go through (``smtp.gmail.com``)."""
+    email_smtp_port: int | None = None
+    """``ONDO_EMAIL_SMTP_PORT``: default 465 (``ssl``), 587 (``starttls``) or 25 (``plain``)."""
+    email_smtp_security: str = "ssl"
+    """``ONDO_EMAIL_SMTP_SECURITY``: ``ssl``, ``starttls`` or ``plain`` (tests only)."""
+    email_smtp_user: str | None = field(default=None, repr=False)
+    """``ONDO_EMAIL_SMTP_USER``: the SMTP login; unset, the IMAP one."""
+    email_smtp_password: str | None = field(default=None, repr=False)
+    """``ONDO_EMAIL_SMTP_PASSWORD``: its password; unset, the IMAP one (a secret)."""
+    email_address: str | None = field(default=None, repr=False)
+    """``ONDO_EMAIL_ADDRESS``: the support address, the From of every reply."""
+    email_name: str | None = None
+    """``ONDO_EMAIL_NAME``: the From's display name (default ``ONDO_SHOP_NAME``)."""
+    email_poll_seconds: float = 60.0
+    """``ONDO_EMAIL_POLL_SECONDS``: how often a server without IDLE is asked for new mail."""
 
     @property
     def shared_db(self) -> bool:
@@ -250,7 +280,66 @@ class Settings:
             quiet_hours=quiet,
             events_secret=secret,
             **twilio,
+            **parse_email(get),
         )
+
+
+_SECURITIES = ("ssl", "starttls", "plain")
+_HOST_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.\-]{0,252})|\[[0-9A-Fa-f:.]+\]")
+_ADDRESS_RE = re.compile(r"[^@\s<>\"]{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}")
+
+
+def parse_email(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """The ``ONDO_EMAIL_*`` settings, checked: each bad one is named in one line (never a
+    password or an address)."""
+    found: dict[str, Any] = {}
+    for side in ("IMAP", "SMTP"):
+        prefix = f"ONDO_EMAIL_{side}_"
+        host = get(prefix + "HOST")
+        if host is not None and not _HOST_RE.fullmatch(host):
+            raise SettingsError(f"{prefix}HOST must be a host name such as imap.example.com")
+        port = get(prefix + "PORT")
+        if port is not None and (not port.isdecimal() or not 1 <= int(port) <= 65535):
+            raise SettingsError(f"{prefix}PORT must be a port number (1-65535), not {port[:20]!r}")
+        security = (get(prefix + "SECURITY") or "ssl").lower()
+        if security not in _SECURITIES:
+            raise SettingsError(
+                f"{prefix}SECURITY must be ssl, starttls or plain, not {security[:20]!r}"
+            )
+        low = f"email_{side.lower()}_"
+        found[low + "host"] = host
+        found[low + "port"] = int(port) if port else None
+        found[low + "security"] = security
+        found[low + "user"] = get(prefix + "USER")
+        found[low + "password"] = get(prefix + "PASSWORD")
+    for name in ("ONDO_EMAIL_FOLDER", "ONDO_EMAIL_DONE_FOLDER"):
+        folder = get(name)
+        if folder is not None and (
+            len(folder) > 200 or any(ord(c) < 32 or c in '"\\' for c in folder)
+        ):
+            raise SettingsError(f"{name} must be one folder name without quotes or backslashes")
+    found["email_folder"] = get("ONDO_EMAIL_FOLDER") or "INBOX"
+    found["email_done_folder"] = get("ONDO_EMAIL_DONE_FOLDER")
+    address = get("ONDO_EMAIL_ADDRESS")
+    if address is not None and not _ADDRESS_RE.fullmatch(address):
+        # Not echoed: it is an address.
+        raise SettingsError("ONDO_EMAIL_ADDRESS must be one e-mail address like help@example.com")
+    found["email_address"] = address
+    display = get("ONDO_EMAIL_NAME")
+    if display is not None and (len(display) > 80 or any(ord(c) < 32 for c in display)):
+        raise SettingsError("ONDO_EMAIL_NAME must be one line of at most 80 characters")
+    found["email_name"] = display
+    poll = get("ONDO_EMAIL_POLL_SECONDS") or "60"
+    try:
+        seconds = float(poll)
+    except ValueError:
+        seconds = -1.0
+    if not 5 <= seconds <= 3600:
+        raise SettingsError(
+            f"ONDO_EMAIL_POLL_SECONDS must be a number of seconds (5-3600), not {poll[:20]!r}"
+        )
+    found["email_poll_seconds"] = seconds
+    return found
 
 
 _E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -22,7 +22,7 @@ from bot.storage.sqlite import SQLiteStore
 from knowledge.embedders import Embedder, HashEmbedder
 from tests.backends import BACKENDS, Backend, backend_for
 
-pytest_plugins = ["tests.plugins.staff_guard", "tests.plugins.log_scan"]
+pytest_plugins = ["tests.plugins.staff_guard", "tests.plugins.log_scan", "tests.mailservers"]
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_CATEGORIES = frozenset(
