@@ -19,12 +19,13 @@ from collections.abc import Callable
 from adapters.email.compose import thread_root
 from adapters.email.config import EmailConfig
 from adapters.email.identity import PLATFORM, AddressBook
-from adapters.email.imap import Mailbox, RawMail
+from adapters.email.imap import ImapMailbox, Mailbox, RawMail
 from adapters.email.loops import SenderRate, why_not_answer
 from adapters.email.parse import InboundMail, MailError, parse_mail
 from adapters.email.sender import EmailCustomers
-from adapters.email.smtp import MailSender, fingerprint
+from adapters.email.smtp import MailSender, SmtpSender, fingerprint
 from bot.conversation.routing import Router
+from bot.settings import Settings
 from bot.types import Message
 
 log = logging.getLogger("ondo.email")
@@ -167,3 +168,11 @@ class EmailAdapter:
 async def _nobody_is_an_agent(user: str) -> bool:
     """Only the customer writes in their own mail thread (agents answer from the desk)."""
     return False
+
+
+def build_email(router: Router, settings: Settings) -> EmailAdapter:
+    """The adapter for ``settings`` on the real IMAP and SMTP servers (call inside the running
+    loop); raises :class:`adapters.email.config.EmailConfigError` when a setting is missing."""
+    config = EmailConfig.from_settings(settings)
+    mailbox = ImapMailbox.from_config(config)
+    return EmailAdapter(router, config, mailbox, SmtpSender.from_config(config), config.key)
