@@ -22,6 +22,7 @@ from adapters.email.smtp import SmtpSender
 from bot.app import Runtime
 from bot.conversation.courier import Courier
 from bot.conversation.routing import Router
+from bot.serve import held_platforms, plan_platforms
 from tests.mailservers import (
     PASSWORD,
     SMTP_PASSWORD,
@@ -31,6 +32,7 @@ from tests.mailservers import (
     SmtpServer,
     smtp_server,
 )
+from tests.slack_harness import AGENT, AGENTS, fake_slack, running_slack, slack_settings
 
 WAIT = 10.0
 SUPPORT = "help@ondo-shop.example"
@@ -287,3 +289,80 @@ async def test_smtp_down_then_up_delivers_once(desk: Desk) -> None:
     [answer] = desk.sent()
     assert "refund" in body_of(answer).lower()
     assert answer["In-Reply-To"] == message_from_bytes(raw, policy=policy.default)["Message-ID"]
+
+
+@pytest.mark.parametrize(
+    ("language", "angry", "agent"),
+    [
+        (
+            "ko",
+            "세 번째 연락인데 아직도 환불이 안 됐어요. 정말 화가 납니다!! 상담원 연결해 주세요",
+            "제가 바로 확인해 드릴게요.",
+        ),
+        ("en", "This is the third time I'm asking, I'm furious!! Get me a human now", "I'm on it."),
+    ],
+)
+async def test_a_handoff_opens_a_slack_ticket_and_the_agent_reply_goes_out_by_mail(
+    dovecot: Dovecot,
+    smtpd: SmtpServer,
+    sample_runtime_factory: Callable[..., Runtime],
+    language: str,
+    angry: str,
+    agent: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    customer = CUSTOMERS[language]
+    async with fake_slack() as slack_fake:
+        runtime = sample_runtime_factory(
+            **slack_settings(slack_fake), **email_settings(dovecot, smtpd)
+        )
+        async with (
+            running(dovecot, smtpd, runtime) as desk,
+            running_slack(slack_fake, runtime, desk.router) as slack,
+        ):
+            raw = mail(customer, "환불" if language == "ko" else "Refund", angry)
+            dovecot.append(raw)
+            await desk.next()
+            [notice] = desk.sent()
+            text = body_of(notice)
+            assert ("상담원" in text) if language == "ko" else ("person" in text.lower())
+            [ticket] = slack.tickets()
+            assert customer not in str(ticket.params)
+            assert customer.split("@")[0] not in str(ticket.params)
+            key = desk.key(raw)
+            assert (await runtime.store.conversation(key, "slack")).state == "waiting_human"
+            ts = ticket.response["ts"]
+            said = slack_fake.message_event(agent, user=AGENT, channel=AGENTS, thread_ts=ts)
+            await slack.deliver(said)
+            await slack.adapter.wait_completed(1)
+            sent = desk.sent()
+            assert len(sent) == 2
+            relayed = sent[1]
+            assert agent in body_of(relayed)
+            original = message_from_bytes(raw, policy=policy.default)
+            assert relayed["In-Reply-To"] == original["Message-ID"]
+            assert relayed["Subject"].startswith("Re: ")
+            assert relayed["To"].addresses[0].addr_spec == customer
+    no_address_logged(caplog)
+
+
+def test_serve_email_plans_the_email_platform(
+    dovecot: Dovecot, smtpd: SmtpServer, runtime: Runtime
+) -> None:
+    settings = runtime.settings
+    assert plan_platforms(settings, "email") == ["email"]
+    assert "email" in plan_platforms(settings, "all")
+    assert held_platforms(["email", "slack"]) == ("email", "slack")
+
+
+async def test_run_reads_until_stopped(desk: Desk) -> None:
+    stop = asyncio.Event()
+    desk.dovecot.append(mail(EN_CUSTOMER, "Refund", "How do I get a refund?"))
+    task = asyncio.create_task(desk.adapter.run(stop))
+    async with asyncio.timeout(WAIT):
+        while desk.adapter.figures["answered"] < 1:
+            await asyncio.sleep(0.05)  # a real server: waited on with a timeout
+    stop.set()
+    await asyncio.wait_for(task, WAIT)
+    assert len(desk.sent()) == 1
