@@ -22,7 +22,9 @@ from adapters.email.smtp import SmtpSender
 from bot.app import Runtime
 from bot.conversation.courier import Courier
 from bot.conversation.routing import Router
+from bot.conversation.ticket_buttons import handoff_value
 from bot.serve import held_platforms, plan_platforms
+from bot.texts import text as fixed_text
 from tests.mailservers import (
     PASSWORD,
     SMTP_PASSWORD,
@@ -344,6 +346,16 @@ async def test_a_handoff_opens_a_slack_ticket_and_the_agent_reply_goes_out_by_ma
             assert relayed["In-Reply-To"] == original["Message-ID"]
             assert relayed["Subject"].startswith("Re: ")
             assert relayed["To"].addresses[0].addr_spec == customer
+            # Resolve in Slack: the customer is told by mail in the thread; the bot is back.
+            handoff = await runtime.store.current_handoff(key)
+            assert handoff is not None
+            await slack.click("ondo_resolve", handoff_value(handoff), AGENT, ts)
+            await slack.adapter.wait_completed(2)
+            sent = desk.sent()
+            assert len(sent) == 3
+            assert body_of(sent[2]).strip().startswith(fixed_text("resolved", language).strip())
+            assert sent[2]["In-Reply-To"] == original["Message-ID"]
+            assert (await runtime.store.conversation(key, "slack")).state == "bot"
     no_address_logged(caplog)
 
 
