@@ -382,3 +382,23 @@ async def test_run_reads_until_stopped(desk: Desk) -> None:
     stop.set()
     await asyncio.wait_for(task, WAIT)
     assert len(desk.sent()) == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\x00\x01\x02 not a mail at all", b"Subject: no sender, no id\r\n\r\n" + b"x" * 10],
+)
+async def test_an_unreadable_mail_is_one_line_marked_handled_and_not_answered(
+    desk: Desk, raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk.dovecot.append(raw)
+    desk.dovecot.append(mail(EN_CUSTOMER, "Refund", "How do I get a refund?"))
+    await desk.next()
+    await desk.next()
+    assert desk.adapter.figures["unreadable"] == 1
+    assert desk.adapter.figures["answered"] == 1
+    assert len(desk.sent()) == 1
+    assert all(r"\Seen" in flags for flags in desk.dovecot.flags().values())
+    assert "Traceback" not in caplog.text
+    [line] = [r for r in caplog.records if "unreadable" in r.getMessage()]
+    assert "\n" not in line.getMessage()
