@@ -31,7 +31,7 @@ from bot.storage.records import HEARTBEAT_SECONDS, new_replica_id
 log = logging.getLogger("ondo.serve")
 
 EVENTS_PATH = "/slack/events"
-PLATFORMS = ("slack", "discord", "twilio")
+PLATFORMS = ("slack", "discord", "twilio", "email")
 RUNTIME = web.AppKey("runtime", Runtime)
 SERVED = web.AppKey("platforms", list[str])
 CONNECTED = web.AppKey("connected", dict[str, asyncio.Event])
@@ -80,10 +80,21 @@ def check_twilio_settings(settings: Settings) -> None:
         raise ServeError(str(exc)) from None
 
 
+def check_email_settings(settings: Settings) -> None:
+    """Fail fast, before models load, when e-mail is not configured."""
+    from adapters.email.config import EmailConfig, EmailConfigError
+
+    try:
+        EmailConfig.from_settings(settings)
+    except EmailConfigError as exc:
+        raise ServeError(str(exc)) from None
+
+
 _CHECKS = {
     "slack": check_slack_settings,
     "discord": check_discord_settings,
     "twilio": check_twilio_settings,
+    "email": check_email_settings,
 }
 TWILIO_PLATFORMS = ("sms", "voice")
 """The conversation platforms ``twilio`` holds (its conversation keys' prefixes)."""
@@ -111,18 +122,21 @@ def plan_platforms(settings: Settings, requested: str) -> list[str]:
                 ("slack", settings.slack_bot_token),
                 ("discord", settings.discord_token),
                 ("twilio", settings.twilio_account_sid),
+                ("email", settings.email_imap_host),
             )
             if token
         ]
         if not platforms:
             raise ServeError(
-                "nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN and/or TWILIO_ACCOUNT_SID"
-                " (see the README)"
+                "nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN, TWILIO_ACCOUNT_SID and/or"
+                " ONDO_EMAIL_IMAP_HOST (see the README)"
             )
     elif requested in PLATFORMS:
         platforms = [requested]
     else:
-        raise ServeError(f"unknown platform {requested!r}; use one of slack, discord, twilio, all")
+        raise ServeError(
+            f"unknown platform {requested!r}; use one of slack, discord, twilio, email, all"
+        )
     desk = platform_of(settings.handoff_channel) if settings.handoff_channel else None
     # Sharing a database, the desk's platform is another replica's to hold (the outbox carries
     # tickets and relays to it); alone, this process must hold it itself.
@@ -262,6 +276,11 @@ async def serve(
 
         twilio = build_twilio(router, settings)
         twilio.add_routes(web_app)
+    email = None
+    if "email" in platforms:
+        from adapters.email import build_email
+
+        email = build_email(router, settings)
     web_app[SERVED] = list(platforms)
     web_app[RUNTIME] = runtime
     connected: dict[str, asyncio.Event] = {}
@@ -285,6 +304,8 @@ async def serve(
             log.info("Slack events on :%d%s", settings.port, EVENTS_PATH)
         if twilio is not None:
             log.info("Twilio SMS on :%d/twilio/sms, voice on /twilio/voice", settings.port)
+        if email is not None:
+            tasks["email"] = asyncio.create_task(email.run(stop))
         if "discord" in platforms:
             from adapters.discord import run_discord
 

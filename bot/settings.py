@@ -145,6 +145,9 @@ class Settings:
     email_name: str | None = None
     """``ONDO_EMAIL_NAME``: the From's display name (default ``ONDO_SHOP_NAME``)."""
     email_poll_seconds: float = 60.0
+    email_key: str | None = field(default=None, repr=False)
+    """``ONDO_EMAIL_KEY``: the secret that seals addresses into e-mail conversation keys
+    (default: ``ONDO_ENCRYPTION_KEY``, else derived from the IMAP password)."""
     """``ONDO_EMAIL_POLL_SECONDS``: how often a server without IDLE is asked for new mail."""
 
     @property
@@ -339,6 +342,10 @@ def parse_email(get: Callable[[str], str | None]) -> dict[str, Any]:
             f"ONDO_EMAIL_POLL_SECONDS must be a number of seconds (5-3600), not {poll[:20]!r}"
         )
     found["email_poll_seconds"] = seconds
+    email_key = get("ONDO_EMAIL_KEY")
+    if email_key is not None and len(email_key) < 16:
+        raise SettingsError("ONDO_EMAIL_KEY must be at least 16 characters")
+    found["email_key"] = email_key
     return found
 
 

@@ -44,6 +44,8 @@ class EmailConfig:
     done_folder: str | None = None
     """Handled mail is moved there; ``None``: it is marked ``\\Seen`` where it is."""
     poll_seconds: float = 60.0
+    key: str = field(default="", repr=False)
+    """The secret sealing addresses into conversation keys (:func:`email_key_of`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmailConfig:
@@ -90,7 +92,20 @@ class EmailConfig:
             folder=settings.email_folder,
             done_folder=settings.email_done_folder,
             poll_seconds=settings.email_poll_seconds,
+            key=email_key_of(settings) or "",
         )
+
+
+def email_key_of(settings: Settings) -> str | None:
+    """The secret that seals addresses into keys and pseudonyms: ``ONDO_EMAIL_KEY``, else
+    ``ONDO_ENCRYPTION_KEY``, else one derived from the IMAP password (changing the password
+    then starts new conversations); ``None`` when none is set."""
+    if settings.email_key:
+        return settings.email_key
+    if settings.encryption_key:
+        return f"encryption-key:{settings.encryption_key}"
+    password = settings.email_imap_password
+    return f"imap-password:{password}" if password else None
 
 
 def _security(value: str) -> Security:

@@ -13,10 +13,10 @@ from bot.settings import Settings
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``serve`` on the ``ondo`` parser."""
-    serve = sub.add_parser("serve", help="run the Slack, Discord and/or Twilio adapters")
+    serve = sub.add_parser("serve", help="run the Slack, Discord, Twilio and/or e-mail adapters")
     serve.add_argument(
         "platform",
-        choices=["slack", "discord", "twilio", "all"],
+        choices=["slack", "discord", "twilio", "email", "all"],
         help="which platform to serve; all = every configured one",
     )
     serve.set_defaults(handler=cmd_serve, logs_activity=True)
