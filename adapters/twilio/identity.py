@@ -9,32 +9,22 @@ forget: erasing the conversation erases the number. The user id is a keyed hash 
 customer's number (``p`` + 24 hex digits), the same for SMS and voice, which is what the
 journeys' consent ledger links (platform ``sms``).
 
-Both keys come from one secret (``ONDO_PHONE_KEY``, else the auth token) through HKDF.
+Both keys come from one secret (``ONDO_PHONE_KEY``, else the auth token) through HKDF
+(:class:`adapters.sealing.Sealer`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from adapters.sealing import Sealer
 
 E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
 CHANNELS = ("sms", "voice")
 """The conversation-key prefixes (platforms) of the Twilio adapter's channels."""
 IDENTITY_PLATFORM = "sms"
 """The platform of the phone identity in the journeys' ledger (SMS and voice share it)."""
-
-
-def _derive(secret: str, info: bytes, length: int) -> bytes:
-    return HKDF(hashes.SHA256(), length, salt=b"ondo-phone", info=info).derive(secret.encode())
 
 
 @dataclass(frozen=True)
@@ -49,33 +39,26 @@ class PhoneBook:
     """Seals numbers into conversation keys and opens them again."""
 
     def __init__(self, secret: str) -> None:
-        self._siv = AESSIV(_derive(secret, b"conversation keys", 64))
-        self._mac = _derive(secret, b"user ids", 32)
+        self._sealer = Sealer(secret, b"ondo-phone", max_token_chars=200)
 
     def key_for(self, channel: str, customer: str, shop: str) -> str:
         """The conversation key of ``customer`` writing (or calling) ``shop`` on ``channel``."""
         if channel not in CHANNELS:
             raise ValueError(f"unknown phone channel {channel!r}")
-        sealed = self._siv.encrypt(f"{customer}|{shop}".encode(), [channel.encode()])
-        return f"{channel}:" + base64.b32encode(sealed).decode().rstrip("=").lower()
+        return self._sealer.seal(channel, f"{customer}|{shop}")
 
     def numbers_of(self, key: str) -> Numbers | None:
         """The numbers behind conversation ``key``; ``None`` for another platform's key or
         one this secret did not seal."""
-        channel, _, token = key.partition(":")
-        if channel not in CHANNELS or not token or len(token) > 200:
+        opened = self._sealer.open(key, CHANNELS)
+        if opened is None:
             return None
-        try:
-            sealed = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
-            plain = self._siv.decrypt(sealed, [channel.encode()]).decode()
-        except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError):
-            return None
-        customer, _, shop = plain.partition("|")
+        customer, _, shop = opened[1].partition("|")
         return Numbers(customer, shop)
 
     def user_for(self, customer: str) -> str:
         """The customer's pseudonymous user id (the same on SMS and voice)."""
-        return "p" + hmac.new(self._mac, customer.encode(), hashlib.sha256).hexdigest()[:24]
+        return self._sealer.pseudonym("p", customer)
 
 
 def mask(number: str) -> str:
