@@ -24,6 +24,7 @@ from adapters.email.loops import SenderRate, why_not_answer
 from adapters.email.parse import InboundMail, MailError, parse_mail
 from adapters.email.sender import EmailCustomers
 from adapters.email.smtp import MailSender, SmtpSender, fingerprint
+from bot.conversation.engine import Outcome
 from bot.conversation.routing import Router
 from bot.settings import Settings
 from bot.types import Message
@@ -65,7 +66,8 @@ class EmailAdapter:
         self.rate = rate if rate is not None else SenderRate()
         self.clock = clock
         self.figures: Counter[str] = Counter()
-        """mails, answered, duplicates, unreadable, failed, and ``ignored:<reason>``."""
+        """mails, then what became of each: answered, handed_over, relayed (to the agent who
+        has the thread), suppressed, duplicates, unreadable, failed, ``ignored:<reason>``."""
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -117,8 +119,8 @@ class EmailAdapter:
         try:
             inbound = await self.router.record(message, _nobody_is_an_agent)
             if inbound.process:
-                await self.router.customer_message(message, inbound=inbound)
-                self.figures["answered"] += 1
+                outcome = await self.router.customer_message(message, inbound=inbound)
+                self.figures[_figure_of(outcome)] += 1
             else:
                 self.figures["duplicates"] += 1
                 key = message.conversation_key
@@ -163,6 +165,15 @@ class EmailAdapter:
         latest[key] = mail
         while len(latest) > MAX_THREADS_KEPT:
             del latest[next(iter(latest))]
+
+
+def _figure_of(outcome: Outcome) -> str:
+    """The figure an answered mail counts under."""
+    if outcome.handoff is not None:
+        return "handed_over"
+    if outcome.action == "replied":
+        return "answered"
+    return "duplicates" if outcome.action == "duplicate" else outcome.action
 
 
 async def _nobody_is_an_agent(user: str) -> bool:
