@@ -156,12 +156,26 @@ def test_rate_limit_per_sender_per_hour() -> None:
     clock = Clock()
     rate = SenderRate(limit=3, window=3600, clock=clock)
     ko, en = load("plain_utf8_ko.eml"), load("plain_en.eml")
-    assert [why(ko, rate) for _ in range(4)] == [None, None, None, "rate_limited"]
+    kos = [replace(ko, message_id=f"<ko-{i}@mail.example.kr>") for i in range(6)]
+    assert [why(kos[i], rate) for i in range(4)] == [None, None, None, "rate_limited"]
     assert why(en, rate) is None  # another sender has a budget of its own
     clock.now += 3599
-    assert why(ko, rate) == "rate_limited"
+    assert why(kos[4], rate) == "rate_limited"
     clock.now += 2
-    assert why(ko, rate) is None  # the first one left the window
+    assert why(kos[5], rate) is None  # the first one left the window
+
+
+def test_the_same_mail_read_again_uses_no_budget() -> None:
+    """A redelivery (a restart, a second copy in the mailbox) is admitted again, uncounted:
+    the record dedupes it, and the sender's next new mail is still answered."""
+    rate = SenderRate(limit=2, clock=Clock())
+    ko = load("plain_utf8_ko.eml")
+    first, second, third = (replace(ko, message_id=f"<k{i}@mail.example.kr>") for i in range(3))
+    assert why(first, rate) is None
+    assert [why(first, rate) for _ in range(5)] == [None] * 5
+    assert why(second, rate) is None
+    assert why(third, rate) == "rate_limited"
+    assert why(first, rate) is None  # still the same mail
 
 
 def test_an_ignored_mail_does_not_use_the_budget() -> None:
@@ -169,7 +183,7 @@ def test_an_ignored_mail_does_not_use_the_budget() -> None:
     en = load("plain_en.eml")
     assert why(replace(en, precedence="bulk"), rate) == "precedence"
     assert why(en, rate) is None
-    assert why(en, rate) == "rate_limited"
+    assert why(replace(en, message_id="<next@mail.example.com>"), rate) == "rate_limited"
 
 
 def test_rate_keeps_hashes_not_addresses() -> None:

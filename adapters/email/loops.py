@@ -69,8 +69,10 @@ def _own_message_id(message_id: str, ours: Collection[str]) -> bool:
 class SenderRate:
     """At most ``limit`` answers per sender in a sliding ``window`` (seconds).
 
-    Senders are kept by a hash of the address only, never the address. ``clock`` is a monotonic
-    seconds source (a fake in tests).
+    Senders are kept by a hash of the address only, never the address, with a hash of each
+    admitted mail's Message-ID: the same mail read again (a redelivery, a second copy in the
+    mailbox) is admitted without using the budget, and the record dedupes it. ``clock`` is a
+    monotonic seconds source (a fake in tests).
     """
 
     def __init__(
@@ -85,34 +87,39 @@ class SenderRate:
         self._window = window
         self._clock = clock
         self._max_senders = max_senders
-        self._seen: dict[str, deque[float]] = {}
+        self._seen: dict[str, deque[tuple[float, str]]] = {}
 
     @staticmethod
     def key(address: str) -> str:
         """The hash a sender is counted under."""
         return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()[:32]
 
-    def admit(self, address: str) -> bool:
-        """Count one answer to ``address``; ``False`` (and not counted) when over the limit."""
+    def admit(self, address: str, message_id: str = "") -> bool:
+        """Count one answer to ``address`` for the mail ``message_id``; ``False`` (and not
+        counted) when over the limit. A Message-ID admitted within the window is admitted
+        again without being counted twice."""
         now = self._clock()
         key = self.key(address)
         times = self._seen.setdefault(key, deque())
-        while times and times[0] <= now - self._window:
+        while times and times[0][0] <= now - self._window:
             times.popleft()
+        mark = hashlib.sha256(message_id.strip().encode("utf-8")).hexdigest()[:16]
+        if message_id and any(seen == mark for _, seen in times):
+            return True
         if len(times) >= self._limit:
             return False
-        times.append(now)
+        times.append((now, mark if message_id else ""))
         if len(self._seen) > self._max_senders:
             self._forget(now)
         return True
 
     def _forget(self, now: float) -> None:
-        for key in [k for k, v in self._seen.items() if not v or v[-1] <= now - self._window]:
+        for key in [k for k, v in self._seen.items() if not v or v[-1][0] <= now - self._window]:
             del self._seen[key]
         # Still too many (a flood of distinct senders): the longest quiet go first.
         excess = len(self._seen) - self._max_senders
         if excess > 0:
-            for key in sorted(self._seen, key=lambda k: self._seen[k][-1])[:excess]:
+            for key in sorted(self._seen, key=lambda k: self._seen[k][-1][0])[:excess]:
                 del self._seen[key]
 
 
@@ -127,7 +134,8 @@ def why_not_answer(
 
     ``our_addresses`` are the support mailbox's own addresses; ``our_message_ids`` holds the
     domains our Message-IDs are made in (``"ondo.example"``) and/or exact Message-IDs we sent.
-    ``rate``, when given, is counted for a mail that passes every other check.
+    ``rate``, when given, is counted for a mail that passes every other check (once per
+    Message-ID: a redelivered mail is no second answer and uses no budget).
     """
     sender = mail.from_address.lower()
     ours = {address.strip().lower() for address in our_addresses}
@@ -152,6 +160,6 @@ def why_not_answer(
         return EMPTY_RETURN_PATH
     if _NOREPLY.search(local):
         return NOREPLY_SENDER
-    if rate is not None and not rate.admit(sender):
+    if rate is not None and not rate.admit(sender, mail.message_id):
         return RATE_LIMITED
     return None
