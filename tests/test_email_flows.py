@@ -384,6 +384,51 @@ async def test_run_reads_until_stopped(desk: Desk) -> None:
     assert len(desk.sent()) == 1
 
 
+@pytest.mark.parametrize("language", ["ko", "en"])
+async def test_a_mail_not_recorded_now_is_offered_again_and_answered_once(
+    desk: Desk, language: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is down for a moment: the mail stays unseen, comes again after the retry
+    pause (no restart), and is answered once."""
+    pause = asyncio.Event()
+    pauses: list[float] = []
+
+    async def controlled(seconds: float) -> None:
+        pauses.append(seconds)
+        await pause.wait()
+        pause.clear()
+
+    desk.mailbox.sleep = controlled
+    record = desk.router.record
+    calls = 0
+
+    async def database_down_once(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        return await record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(desk.router, "record", database_down_once)
+    subject, question, word = QUESTIONS[language]
+    desk.dovecot.append(mail(CUSTOMERS[language], subject, question))
+    await desk.next()
+    assert desk.adapter.figures["failed"] == 1 and desk.sent() == []
+    assert all(r"\Seen" not in flags for flags in desk.dovecot.flags().values())
+    pending = asyncio.ensure_future(desk.next())
+    done, _ = await asyncio.wait({pending}, timeout=0.3)
+    assert not done and pauses  # waiting out the retry's pause, not read at once
+    pause.set()
+    await asyncio.wait_for(pending, WAIT)
+    [answer] = desk.sent()
+    assert word in body_of(answer).lower()
+    assert desk.adapter.figures["answered"] == 1
+    assert all(r"\Seen" in flags for flags in desk.dovecot.flags().values())
+    [line] = [r.getMessage() for r in caplog.records if "not handled now" in r.getMessage()]
+    assert "ConnectionRefusedError" in line and "Traceback" not in caplog.text
+    no_address_logged(caplog)
+
+
 @pytest.mark.parametrize(
     "raw",
     [b"\x00\x01\x02 not a mail at all", b"Subject: no sender, no id\r\n\r\n" + b"x" * 10],

@@ -16,6 +16,7 @@ import pytest
 
 from adapters.email.config import ServerConfig
 from adapters.email.imap import (
+    RETRY_FIRST,
     ImapMailbox,
     MailboxError,
     MailboxLoginError,
@@ -226,6 +227,65 @@ async def test_a_new_uidvalidity_reads_the_folder_again(dovecot: Dovecot) -> Non
     await box.close()
 
 
+async def test_a_released_mail_is_offered_again_after_a_doubling_pause(dovecot: Dovecot) -> None:
+    """Its answer could not be recorded now: it comes again without a restart, new mail still
+    comes meanwhile (and does not put the retry off), and once marked it comes no more."""
+    ticks = Ticks(wait=True)
+    box = reader(dovecot, sleep=ticks)
+    dovecot.append(KO)
+    stream = box.messages()
+    [first] = await take(stream)
+    await box.release(first.uid, first.uidvalidity)
+    pending = asyncio.ensure_future(anext(stream))
+    await nothing_more_task(pending)
+    assert ticks.pauses == [RETRY_FIRST]  # IDLE, with the retry's pause beside it
+    dovecot.append(EN)
+    newer = await asyncio.wait_for(pending, WAIT)
+    assert "refund" in newer.raw.decode()  # new mail is not held up by the retry
+    await box.mark_handled(newer.uid)
+    pending = asyncio.ensure_future(anext(stream))
+    await nothing_more_task(pending)
+    assert ticks.pauses == [RETRY_FIRST]  # the same pause runs on
+    ticks.event.set()  # the pause has passed
+    again = await asyncio.wait_for(pending, WAIT)
+    assert again.uid == first.uid and again.raw == first.raw
+    await box.release(again.uid, again.uidvalidity)  # failed again: a longer pause
+    pending = asyncio.ensure_future(anext(stream))
+    await nothing_more_task(pending)
+    assert ticks.pauses == [RETRY_FIRST, RETRY_FIRST * 2]
+    ticks.event.set()
+    third = await asyncio.wait_for(pending, WAIT)
+    assert third.uid == first.uid
+    await box.mark_handled(third.uid, third.uidvalidity)
+    assert box.retries == {}
+    pending = asyncio.ensure_future(anext(stream))
+    await nothing_more_task(pending)
+    assert len(ticks.pauses) == 2  # nothing waits for a retry any more
+    await box.close()
+    assert all(r"\Seen" in flags for flags in dovecot.flags().values())
+
+
+async def test_a_released_mail_seen_meanwhile_is_not_offered_again(dovecot: Dovecot) -> None:
+    ticks = Ticks(wait=True)
+    box = reader(dovecot, sleep=ticks, use_idle=False, poll_seconds=600)
+    dovecot.append(EN)
+    stream = box.messages()
+    [first] = await take(stream)
+    await box.release(first.uid, first.uidvalidity)
+    pending = asyncio.ensure_future(anext(stream))
+    await nothing_more_task(pending)
+    assert sorted(ticks.pauses) == [RETRY_FIRST, 600]  # polling: the shorter one wakes it
+    other = reader(dovecot)
+    await other.connect()
+    await other.mark_handled(first.uid)  # another process (or a person) handled it
+    await other.close()
+    ticks.event.set()
+    await nothing_more_task(pending)
+    assert box.retries == {}
+    pending.cancel()
+    await box.close()
+
+
 async def test_memory_mailbox_behaves_like_the_real_one() -> None:
     box = MemoryMailbox()
     ko, en = box.deliver(KO), box.deliver(EN)
@@ -237,10 +297,16 @@ async def test_memory_mailbox_behaves_like_the_real_one() -> None:
     [again] = await take(box.messages())
     assert again.uid == en
     box.renumber()
-    [renumbered] = await take(box.messages())
+    stream = box.messages()
+    [renumbered] = await take(stream)
     assert renumbered.raw == EN and renumbered.uidvalidity == 2
     await box.mark_handled(en, 1)  # the old UIDVALIDITY: ignored
     assert box.handled == [ko]
+    current = renumbered
+    await box.release(current.uid, current.uidvalidity)
+    box.retry_now()
+    [retried] = await take(stream)
+    assert retried.uid == current.uid and box.released == [current.uid]
     await box.close()
 
 

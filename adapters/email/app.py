@@ -5,7 +5,8 @@ handled so it is not read forever), apply the loop rules (ignored: counted by re
 handled, not answered), record it with the router as a :class:`bot.types.Message` of platform
 ``email`` whose id is the mail's Message-ID (a redelivery, after a restart, dedupes), answer it
 through :class:`adapters.email.sender.EmailSender`, and only then mark it handled: a crash
-before that reads it again, and the record dedupes it, so it is answered once.
+before that reads it again, and the record dedupes it, so it is answered once. A mail that
+cannot be recorded now (the database down) is released, offered again after a pause.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class EmailAdapter:
                 key = message.conversation_key
                 log.info("e-mail %s in %s read again; answered once", mark, key)
         except Exception as exc:
-            # Not marked: the mail is read again (and the record dedupes what did land).
+            # Not marked: the mail is offered again (and the record dedupes what did land).
             self.figures["failed"] += 1
             log.error(
                 "e-mail %s in %s not handled now (%s); read again later",
@@ -134,6 +135,7 @@ class EmailAdapter:
                 message.conversation_key,
                 type(exc).__name__,
             )
+            await self.mailbox.release(raw.uid, raw.uidvalidity)
             return
         await self.mailbox.mark_handled(raw.uid, raw.uidvalidity)
 

@@ -13,6 +13,10 @@ Nothing lost, nothing twice:
 - New mail is what is unseen with a UID above the highest this process yielded. A restart
   starts from zero again, so a mail yielded but never marked (a crash in between) is yielded
   again; the caller dedupes by Message-ID (and UID).
+- A mail the caller could not handle now (its store down, say) is released
+  (:meth:`ImapMailbox.release`): it is offered again after a pause that doubles on each
+  failure (``RETRY_FIRST`` up to ``RETRY_MAX``), without a restart, while new mail keeps
+  coming in between.
 - The folder's UIDVALIDITY is remembered; when it changes, the UIDs mean other mail: the
   reader starts from zero (logged) and the caller's Message-ID dedupe keeps it answered once.
 - A dropped connection is re-opened with a growing pause, one log line each time, no
@@ -43,6 +47,9 @@ IDLE_SECONDS = 25 * 60.0
 """An IDLE is renewed before the 29 minutes servers may cut it after (RFC 2177)."""
 FIRST_PAUSE = 1.0
 MAX_PAUSE = 300.0
+RETRY_FIRST = 30.0
+RETRY_MAX = 15 * 60.0
+"""A released mail is offered again after these pauses (doubling from the first)."""
 MAX_BYTES = 25 * 1024 * 1024
 """Mail above this (most providers' own limit) is read as its header only."""
 
@@ -88,6 +95,10 @@ class Mailbox(Protocol):
         """Mark ``uid`` handled (``\\Seen``, or moved): call only once its answer is recorded."""
         ...
 
+    async def release(self, uid: int, uidvalidity: int | None = None) -> None:
+        """``uid`` could not be handled now: offer it again later (it stays unseen)."""
+        ...
+
     async def close(self) -> None:
         """Log out and stop :meth:`messages`."""
         ...
@@ -123,6 +134,11 @@ class ImapMailbox:
         self.last_uid = 0
         """The highest UID yielded by this process (in this UIDVALIDITY)."""
         self.reconnects = 0
+        self.retries: dict[int, int] = {}
+        """Released mail of this UIDVALIDITY waiting to be offered again: UID -> failures."""
+        self._retry_due = False
+        self._waker: asyncio.Future[None] | None = None
+        """The pause of the released mail (on :attr:`sleep`): when done, a retry is due."""
         self._client: aioimaplib.IMAP4 | None = None
         self._lost = asyncio.Event()
         self._closed = False
@@ -151,6 +167,12 @@ class ImapMailbox:
             try:
                 if self._client is None:
                     await self.connect()
+                for uid in await self._due_retries():
+                    mail = await self._fetch(uid)
+                    if mail is None or r"\Seen" in mail.flags:
+                        self.retries.pop(uid, None)  # handled or gone meanwhile
+                    else:
+                        yield mail
                 for uid in await self._new_uids():
                     mail = await self._fetch(uid)
                     if mail is not None:
@@ -229,6 +251,7 @@ class ImapMailbox:
                 await self._ok(store, "STORE")
                 if self.done_folder:
                     await self._move(client, uid, self.done_folder)
+                self.retries.pop(uid, None)
                 return
             except MailboxLoginError:
                 raise
@@ -237,10 +260,33 @@ class ImapMailbox:
                 if attempt == 2:
                     raise MailboxError(_describe(exc)) from None
 
+    async def release(self, uid: int, uidvalidity: int | None = None) -> None:
+        """Offer ``uid`` again after a pause (see the module): its answer or ticket could not
+        be recorded now. A mail of another UIDVALIDITY comes again by itself."""
+        if uidvalidity is not None and uidvalidity != self.uidvalidity:
+            return
+        self.retries[uid] = self.retries.get(uid, 0) + 1
+
+    def _retry_pause(self) -> float | None:
+        if not self.retries:
+            return None
+        failures = min(self.retries.values())
+        return min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1))
+
+    async def _due_retries(self) -> list[int]:
+        """The released UIDs to offer now (after their pause); each is offered once per
+        release: released again, it waits longer."""
+        if not self._retry_due:
+            return []
+        self._retry_due = False
+        return sorted(self.retries)
+
     async def close(self) -> None:
         """Log out; :meth:`messages` ends."""
         self._closed = True
         self._lost.set()
+        if self._waker is not None:
+            self._waker.cancel()
         client = self._client
         if client is not None:
             if client.has_pending_idle():
@@ -280,6 +326,7 @@ class ImapMailbox:
         if self.uidvalidity is not None and validity != self.uidvalidity:
             log.warning("IMAP folder %s has a new UIDVALIDITY; reading it again", self.folder)
             self.last_uid = 0
+            self.retries.clear()
         self.uidvalidity = validity
 
     async def _new_uids(self) -> list[int]:
@@ -331,18 +378,45 @@ class ImapMailbox:
         return RawMail(uid, self.uidvalidity, raw, flags, size=size, truncated=truncated)
 
     async def _wait_for_mail(self) -> None:
+        """Wait for new mail (IDLE, or the poll interval) or for a released mail's pause,
+        which runs on across these waits: steady new mail does not put a retry off."""
         client = self._connected()
+        pause = self._retry_pause()
+        if pause is not None and self._waker is None:
+            self._waker = asyncio.ensure_future(self.sleep(pause))
         if self.use_idle and client.has_capability("IDLE"):
             await self._idle(client)
         else:
-            await self.sleep(self.poll_seconds)
+            await self._until_woken(self.sleep(self.poll_seconds))
+        if self._waker is not None and self._waker.done():
+            self._waker = None
+            self._retry_due = True
+
+    async def _until_woken(self, step: Awaitable[_T]) -> _T | None:
+        """``step``'s result, or ``None`` (``step`` cancelled) when a retry is due first."""
+        task = asyncio.ensure_future(step)
+        waker = self._waker
+        if waker is None:
+            return await task
+        try:
+            await asyncio.wait({task, waker}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return None
 
     async def _idle(self, client: aioimaplib.IMAP4) -> None:
         idle = await self._call(client.idle_start(timeout=IDLE_SECONDS))
         try:
             while True:
-                push: Any = await self._call(client.wait_server_push(IDLE_SECONDS + 60))
-                if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                push: Any = await self._until_woken(
+                    self._call(client.wait_server_push(IDLE_SECONDS + 60))
+                )
+                if push is None or push == aioimaplib.STOP_WAIT_SERVER_PUSH:
                     break
                 if any(b"EXISTS" in bytes(line) or b"RECENT" in bytes(line) for line in push):
                     break
@@ -430,6 +504,8 @@ class MemoryMailbox:
         self.mails: dict[int, RawMail] = {}
         self.seen: set[int] = set()
         self.handled: list[int] = []
+        self.released: list[int] = []
+        self._again: set[int] = set()
         self._next_uid = 1
         self._last_yielded = 0
         self._arrived = asyncio.Event()
@@ -443,8 +519,13 @@ class MemoryMailbox:
         self._arrived.set()
         return uid
 
+    def retry_now(self) -> None:
+        """The released mail's pause has passed: it comes again."""
+        self._arrived.set()
+
     def restart(self) -> None:
         """As a new process would read it: unseen mail comes again."""
+        self._again.clear()
         self._last_yielded = 0
         self._closed = False
 
@@ -463,6 +544,9 @@ class MemoryMailbox:
         """Unseen mail above the last yielded UID, waiting for more until :meth:`close`."""
         while not self._closed:
             self._arrived.clear()
+            again, self._again = sorted(self._again - self.seen), set()
+            for uid in again:
+                yield RawMail(uid, self.uidvalidity, self.mails[uid].raw, frozenset())
             for uid in sorted(self.mails):
                 if uid > self._last_yielded and uid not in self.seen:
                     self._last_yielded = uid
@@ -478,6 +562,13 @@ class MemoryMailbox:
             return
         self.seen.add(uid)
         self.handled.append(uid)
+
+    async def release(self, uid: int, uidvalidity: int | None = None) -> None:
+        """Offer ``uid`` again once :meth:`retry_now` is called (the real one waits)."""
+        if uidvalidity is not None and uidvalidity != self.uidvalidity:
+            return
+        self.released.append(uid)
+        self._again.add(uid)
 
     async def close(self) -> None:
         """Stop :meth:`messages`."""
