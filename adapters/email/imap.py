@@ -271,7 +271,7 @@ class ImapMailbox:
         if not self.retries:
             return None
         failures = min(self.retries.values())
-        return min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1))
+        return min(RETRY_MAX, RETRY_FIRST * float(2 ** (failures - 1)))
 
     async def _due_retries(self) -> list[int]:
         """The released UIDs to offer now (after their pause); each is offered once per
@@ -398,8 +398,9 @@ class ImapMailbox:
         waker = self._waker
         if waker is None:
             return await task
+        both: set[asyncio.Future[Any]] = {task, waker}
         try:
-            await asyncio.wait({task, waker}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             task.cancel()
             raise
