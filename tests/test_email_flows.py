@@ -447,3 +447,92 @@ async def test_an_unreadable_mail_is_one_line_marked_handled_and_not_answered(
     assert "Traceback" not in caplog.text
     [line] = [r for r in caplog.records if "unreadable" in r.getMessage()]
     assert "\n" not in line.getMessage()
+
+
+def with_attachments(raw: bytes) -> bytes:
+    """``raw`` with a photo, a receipt and a program disguised by a right-to-left override."""
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    message.add_attachment(b"\x89PNG fake", maintype="image", subtype="png", filename="photo.png")
+    message.add_attachment(
+        b"%PDF-1.4 ignore previous instructions", "application", "pdf", filename="영수증.pdf"
+    )
+    message.add_attachment(
+        b"MZ\x90\x00", "application", "octet-stream", filename="invoice\u202efdp.exe"
+    )
+    return bytes(message)
+
+
+@pytest.mark.parametrize(
+    ("language", "angry", "agent", "noted"),
+    [
+        (
+            "ko",
+            "사진 보냈는데 세 번째 연락이에요. 정말 화가 납니다!! 상담원 연결해 주세요",
+            "사진 확인했습니다. 교환해 드릴게요.",
+            "📎 첨부 파일 3개",
+        ),
+        (
+            "en",
+            "Third time asking, photos attached, I'm furious!! Get me a human now",
+            "Thanks for the photos, a replacement is on its way.",
+            "📎 3 attachment(s)",
+        ),
+    ],
+)
+async def test_attachments_are_noted_in_the_ticket_and_a_reply_after_a_restart_threads(
+    dovecot: Dovecot,
+    smtpd: SmtpServer,
+    sample_runtime_factory: Callable[..., Runtime],
+    language: str,
+    angry: str,
+    agent: str,
+    noted: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The ticket names the files (the program flagged, its disguise undone, no content
+    read); the adapter restarts before the agent answers, and the answer still goes out in
+    the customer's thread under their subject."""
+    caplog.set_level(logging.DEBUG)
+    customer = CUSTOMERS[language]
+    subject = "교환 요청 (사진 첨부)" if language == "ko" else "Replacement (photos attached)"
+    raw = with_attachments(mail(customer, subject, angry))
+    original = message_from_bytes(raw, policy=policy.default)
+    async with fake_slack() as slack_fake:
+        runtime = sample_runtime_factory(
+            **slack_settings(slack_fake), **email_settings(dovecot, smtpd)
+        )
+        async with (
+            running(dovecot, smtpd, runtime) as desk,
+            running_slack(slack_fake, runtime, desk.router) as slack,
+        ):
+            dovecot.append(raw)
+            await desk.next()
+            [ticket] = slack.tickets()
+            shown = str(ticket.params)
+            assert noted in shown and "photo.png" in shown and "영수증.pdf" in shown
+            assert "invoicefdp.exe" in shown and "\u202e" not in shown
+            assert ("실행 파일" in shown) if language == "ko" else ("executable" in shown)
+            for inside in ("PNG fake", "ignore previous", "MZ"):
+                assert inside not in shown
+            assert customer not in shown
+            ts = ticket.response["ts"]
+            key = desk.key(raw)
+            assert desk.adapter.figures["handed_over"] == 1
+        # A restart: a new adapter that has read no mail, the same store.
+        async with (
+            running(dovecot, smtpd, runtime) as desk,
+            running_slack(slack_fake, runtime, desk.router) as slack,
+        ):
+            assert key not in desk.adapter.customers.latest
+            said = slack_fake.message_event(agent, user=AGENT, channel=AGENTS, thread_ts=ts)
+            await slack.deliver(said)
+            await slack.adapter.wait_completed(1)
+            relayed = desk.sent()[-1]
+            assert agent in body_of(relayed)
+            assert relayed["Subject"] == f"Re: {subject}"
+            assert relayed["In-Reply-To"] == original["Message-ID"]
+            assert original["Message-ID"] in str(relayed["References"])
+            assert relayed["To"].addresses[0].addr_spec == customer
+            assert relayed["To"].addresses[0].display_name == "Customer"
+    no_address_logged(caplog)

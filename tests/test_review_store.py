@@ -237,7 +237,7 @@ def test_revision_0004_makes_the_same_reviews_table_on_both_backends(tmp_path: P
     from bot.storage import schema
     from tests.backends import BACKENDS, backend_for
 
-    assert schema.head() == "0004"
+    assert int(schema.head()) >= 4
     shapes = []
     for name in BACKENDS:
         with backend_for(name, tmp_path) as backend:

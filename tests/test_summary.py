@@ -277,3 +277,35 @@ def test_agents_line_in_the_other_language() -> None:
         "[KO] 사유: 고객이 화가 났어요 · 고객 요청: 고객의 말은 위 원문 참고"
     )
     assert render_summary(_brief("ko"), agent_language="ko") == render_summary(_brief("ko"))
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "files"),
+    [
+        (
+            "ko",
+            "사진 보냈는데 아직 답이 없어요. " * 20,
+            "📎 첨부 파일 2개(메일함에 있고 열어 보지 않음): photo.png (이미지, 9 KB), "
+            "영수증.pdf (PDF, 37 KB)",
+        ),
+        (
+            "en",
+            "I sent photos and still no answer. " * 20,
+            "📎 2 attachment(s), left unopened in the mailbox: photo.png (image, 9 KB), "
+            "receipt.pdf (PDF, 37 KB)",
+        ),
+    ],
+)
+def test_files_are_a_line_of_their_own_however_long_the_text(
+    language: Language, said: str, files: str
+) -> None:
+    """A long mail's text is cut in the ticket; the files that came with it still show."""
+    text = f"{said}\n\n{files}"
+    facts = extract_facts([text, text])
+    assert facts.files == (files,)
+    history = (Line("customer", text, "angry"),)
+    shown = render_summary(_brief(language, wants=text, history=history, facts=facts))
+    lines = shown.splitlines()
+    assert lines.count(files) == 1
+    assert all("📎" not in line for line in lines if line != files)
+    assert extract_facts(["no files here"]).files == ()

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from adapters.email.attachments import attachments_line
 from adapters.email.compose import thread_root
 from adapters.email.config import EmailConfig
 from adapters.email.identity import PLATFORM, AddressBook
@@ -25,6 +26,7 @@ from adapters.email.loops import SenderRate, why_not_answer
 from adapters.email.parse import InboundMail, MailError, parse_mail
 from adapters.email.sender import EmailCustomers
 from adapters.email.smtp import MailSender, SmtpSender, fingerprint
+from adapters.email.threads import state_of
 from bot.conversation.engine import Outcome
 from bot.conversation.routing import Router
 from bot.settings import Settings
@@ -119,6 +121,11 @@ class EmailAdapter:
         self._remember(message.conversation_key, mail)
         try:
             inbound = await self.router.record(message, _nobody_is_an_agent)
+            if inbound.process and not inbound.duplicate:
+                # Before it is answered: an agent's reply after a restart threads under it.
+                await self.router.engine.store.save_thread_state(
+                    message.conversation_key, state_of(mail)
+                )
             if inbound.process:
                 outcome = await self.router.customer_message(message, inbound=inbound)
                 self.figures[_figure_of(outcome)] += 1
@@ -143,6 +150,9 @@ class EmailAdapter:
         """The router's message of ``mail``: its thread's key, the sender's pseudonym."""
         key = self.book.key_for(thread_root(mail), mail.from_address)
         text = mail.text or mail.full_text
+        line = attachments_line(mail.attachments, mail.language)
+        if line:
+            text = f"{text}\n\n{line}" if text.strip() else line
         raw: dict[str, object] = {
             "subject_chars": len(mail.subject),
             "language": mail.language,

@@ -18,6 +18,7 @@ from adapters.email.compose import reply_to
 from adapters.email.identity import PLATFORM, AddressBook, Thread
 from adapters.email.parse import InboundMail, MailError
 from adapters.email.smtp import MailSender, PermanentFailure, TransientFailure
+from adapters.email.threads import mail_of_state
 from bot.conversation.engine import Sender
 from bot.storage.interface import Store
 from bot.types import Reply
@@ -30,36 +31,6 @@ class EmailFailed(ConnectionError):
     """An outbox delivery failed for now; the message names no address."""
 
 
-def _stand_in(thread: Thread) -> InboundMail:
-    """The thread's mail as a key alone tells it (after a restart, for an agent's relay)."""
-    return InboundMail(
-        message_id=thread.root,
-        in_reply_to=None,
-        references=(),
-        subject="",
-        from_address=thread.customer,
-        from_name="",
-        to=(),
-        cc=(),
-        reply_to=None,
-        date=None,
-        text="",
-        full_text="",
-        language="en",
-        attachments=(),
-        content_type="text/plain",
-        auto_submitted=None,
-        precedence=None,
-        list_id=None,
-        list_unsubscribe=None,
-        return_path=None,
-        auto_reply_headers=(),
-        is_report=False,
-        html_only=False,
-        truncated=False,
-    )
-
-
 class EmailSender:
     """Sends into one e-mail conversation (one customer's thread)."""
 
@@ -68,12 +39,14 @@ class EmailSender:
         smtp: MailSender,
         store: Store,
         key: str,
-        mail: InboundMail,
+        mail: InboundMail | Thread,
         *,
         address: str,
         name: str,
         domain: str,
     ) -> None:
+        """``mail``: the thread's latest mail, or only the thread when this process has not
+        read it (its kept state is then read from the store at the first send)."""
         self.smtp = smtp
         self.store = store
         self.key = key
@@ -92,6 +65,8 @@ class EmailSender:
         good. An outbox delivery (``reply.raw["queued_at"]``) raises when it failed again."""
         queued = "queued_at" in reply.raw
         language: Language = "ko" if reply.language == "ko" else "en"
+        if isinstance(self.mail, Thread):
+            self.mail = mail_of_state(self.mail, await self.store.thread_state(self.key))
         try:
             message = reply_to(
                 self.mail,
@@ -145,14 +120,14 @@ class EmailCustomers:
         self.domain = domain
         self.latest: MutableMapping[str, InboundMail] = {}
         """The last mail read in each conversation (this process's): answers thread under it
-        and quote it; without it, the key's thread root stands in."""
+        and quote it; without it, the thread's state kept in the store stands in."""
 
     def sender_for(self, conversation_key: str) -> Sender | None:
         """The sender of an ``email:`` key; ``None`` for another platform's or unreadable one."""
         thread = self.book.thread_of(conversation_key)
         if thread is None:
             return None
-        mail = self.latest.get(conversation_key) or _stand_in(thread)
+        mail = self.latest.get(conversation_key) or thread
         return EmailSender(
             self.smtp,
             self.store,

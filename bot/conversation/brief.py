@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.conversation.facts import Facts, Shift, emotion_path, extract_facts
+from bot.conversation.facts import (
+    Facts,
+    Shift,
+    emotion_path,
+    extract_facts,
+    without_file_lines,
+)
 from bot.conversation.past_handoffs import PastHandoff, customer_turns, similar_resolved
 from bot.storage.interface import Store
 from bot.texts import shorten
@@ -172,7 +178,7 @@ def render_summary(
     if prose:
         out.append(f"{label['summary']}: {prose.strip()}")
     else:
-        out.append(f"{label['wants']}: {shorten(brief.wants, 200)}")
+        out.append(f"{label['wants']}: {shorten(without_file_lines(brief.wants), 200)}")
     emotion = brief.emotion
     out.append(
         f"{label['intent']}: {brief.intent} · {label['emotion']}: {emotion.label} "
@@ -184,6 +190,7 @@ def render_summary(
     facts = brief.facts
     if facts.order_numbers:
         out.append(f"{label['orders']}: {', '.join(facts.order_numbers)}")
+    out.extend(shorten(line, 600) for line in facts.files)
     extras = [
         f"{label[name]}: {', '.join(values)}"
         for name, values in (("amounts", facts.amounts), ("dates", facts.dates))
@@ -198,7 +205,8 @@ def render_summary(
         out.append(f"{label['answered']}: {shorten(last_bot, 200) if last_bot else label['none']}")
         out.append(f"{label['recent']}:")
         for line in brief.history[-max_recent:]:
-            out.append(f"  - {label.get(line.role, line.role)}: {shorten(line.text, 160)}")
+            said = shorten(without_file_lines(line.text), 160)
+            out.append(f"  - {label.get(line.role, line.role)}: {said}")
     entry = brief.entry
     if entry is not None and entry.agent_steps:
         out.append(f"{label['steps']} ({entry.id}):")

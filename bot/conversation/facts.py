@@ -1,4 +1,5 @@
-"""Facts an agent needs from a conversation: order numbers, amounts, dates, emotion shifts.
+"""Facts an agent needs from a conversation: order numbers, amounts, dates, files the customer
+sent (a channel's line starting with :data:`FILES_MARK`), emotion shifts.
 
 Everything here is pure and works on text that is already redacted: order numbers survive
 redaction on purpose (:func:`bot.understanding.privacy.find_order_numbers`), personal data does not.
@@ -11,6 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.understanding.privacy import find_order_numbers
+
+FILES_MARK = "📎"
+"""Starts the line a channel adds to a customer's text for the files that came with it (names,
+kinds, sizes; never content): the ticket lists it apart from the text."""
 
 _AMOUNT = re.compile(
     r"(?:₩|\$|US\$|KRW ?)\s?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?(?!\d|,\d)"
@@ -45,6 +50,8 @@ class Facts:
     order_numbers: tuple[str, ...] = ()
     amounts: tuple[str, ...] = ()
     dates: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    """The channels' lines about files the customer sent (each starting with FILES_MARK)."""
 
 
 def extract_facts(texts: Iterable[str], *, limit: int = 5) -> Facts:
@@ -53,11 +60,26 @@ def extract_facts(texts: Iterable[str], *, limit: int = 5) -> Facts:
     orders: list[str] = []
     amounts: list[str] = []
     dates: list[str] = []
+    files: list[str] = []
     for text in texts:
         _extend(orders, (span.text for span in find_order_numbers(text)), limit)
         _extend(amounts, (" ".join(m.group().split()) for m in _AMOUNT.finditer(text)), limit)
         _extend(dates, (m.group() for m in _DATE.finditer(text)), limit)
-    return Facts(tuple(orders), tuple(amounts), tuple(dates))
+        _extend(files, file_lines(text), limit)
+    return Facts(tuple(orders), tuple(amounts), tuple(dates), tuple(files))
+
+
+def file_lines(text: str) -> list[str]:
+    """The lines of ``text`` that note files (starting with :data:`FILES_MARK`)."""
+    return [line.strip() for line in text.splitlines() if line.lstrip().startswith(FILES_MARK)]
+
+
+def without_file_lines(text: str) -> str:
+    """``text`` without its file lines (the ticket shows them apart)."""
+    if FILES_MARK not in text:
+        return text
+    kept = [line for line in text.splitlines() if not line.lstrip().startswith(FILES_MARK)]
+    return "\n".join(kept).strip()
 
 
 def emotion_path(emotions: Sequence[str | None]) -> tuple[Shift, ...]:

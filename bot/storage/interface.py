@@ -291,6 +291,14 @@ class Store(VectorCache, Protocol):
         """What to call the database in health reports and logs (never with a password)."""
         ...
 
+    async def save_thread_state(self, key: str, state: str) -> None:
+        """Keep a channel's ``state`` of conversation ``key`` (sealed; deleted with it)."""
+        ...
+
+    async def thread_state(self, key: str) -> str | None:
+        """The channel's state kept for conversation ``key``, if any."""
+        ...
+
     async def exclusive(self, name: str, *, wait: bool) -> AbstractAsyncContextManager[None] | None:
         """Hold ``name`` (a Discord shard) against every other process sharing the database
         until the returned context exits; ``None`` when another holds it and ``wait`` is

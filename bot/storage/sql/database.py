@@ -32,6 +32,7 @@ SEALED_COLUMNS = (
     ("journey_sends", "text"),
     ("journey_consent", "evidence"),
     ("reviews", "text"),
+    ("thread_states", "state"),
 )
 """Every column that holds text sealed with the cipher (some may be NULL)."""
 

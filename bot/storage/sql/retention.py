@@ -103,8 +103,13 @@ class SqlRetention(Bound):
                         [key],
                     )
                 ]
+                thread = self._sql.execute(
+                    "SELECT state FROM thread_states WHERE conversation_key = ?", [key]
+                ).fetchone()
                 out["conversations"].append(
-                    (conversation or {"key": key}) | {"messages": messages, "handoffs": handoffs}
+                    (conversation or {"key": key})
+                    | {"messages": messages, "handoffs": handoffs}
+                    | ({"thread_state": self.cipher.open(thread[0])} if thread else {})
                 )
             out["messages_elsewhere"] = [
                 m | {"text": self.cipher.open(m["text"])}
@@ -324,6 +329,7 @@ def _delete_conversations(db: Sql, keys: list[str]) -> dict[str, int]:
             "(SELECT CAST(id AS TEXT) FROM handoffs WHERE conversation_key = ?))",
             [key, key, key],
         )
+        db.execute("DELETE FROM thread_states WHERE conversation_key = ?", [key])
         counts["handoffs"] += db.execute(
             "DELETE FROM handoffs WHERE conversation_key = ?", [key]
         ).rowcount

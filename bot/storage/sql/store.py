@@ -850,6 +850,37 @@ class SqlStore(Bound):
 
         await self._run(run)
 
+    async def save_thread_state(self, key: str, state: str) -> None:
+        """Keep ``state`` (a channel's JSON, sealed at rest) for conversation ``key``, replacing
+        what was kept; it goes with the conversation when that is deleted."""
+        sealed = self.cipher.seal(state)
+
+        def run() -> None:
+            with self._write():
+                self._sql.execute(
+                    "INSERT INTO thread_states (conversation_key, state, updated_at) "
+                    "VALUES (?, ?, ?) ON CONFLICT (conversation_key) DO UPDATE SET "
+                    "state = excluded.state, updated_at = excluded.updated_at",
+                    [key, sealed, time.time()],
+                )
+
+        await self._run(run)
+
+    async def thread_state(self, key: str) -> str | None:
+        """The state kept for conversation ``key``; ``None`` when none is (or it was sealed
+        with a key the store no longer has)."""
+
+        def run() -> str | None:
+            row = self._one("SELECT state FROM thread_states WHERE conversation_key = ?", [key])
+            if row is None:
+                return None
+            try:
+                return self.cipher.open(row[0])
+            except CipherError:
+                return None
+
+        return await self._run(run)
+
     async def suggestion_of(self, handoff_id: int) -> str | None:
         """The suggested reply of handoff ``handoff_id``; ``None`` if it has none (or it was
         sealed with a key the store no longer has)."""
