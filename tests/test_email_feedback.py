@@ -65,6 +65,8 @@ NOT_FEEDBACK = [
     ("의견 드립니다", "배송이 너무 늦어요. 확인 부탁드립니다"),
     ("리뷰 이벤트 문의", "리뷰 이벤트 참여 방법"),
     ("제안서 송부", "제휴 관련 자료 첨부합니다"),
+    ("제휴 제안드립니다", "저희 브랜드와 협업을 제안드립니다."),
+    ("Partnership suggestion", "We'd love to feature your products in our newsletter."),
     ("Re: 배송 후기", "네, 연결해 주세요"),
     ("주문", "내일 오후에 전화 주세요"),
     ("Feedback", "the app keeps crashing, please fix my account"),

@@ -17,6 +17,9 @@ Decisions:
   "inquiry"), or a request for help ("please fix my account", 확인 부탁드립니다,
   고쳐 주세요). A complaint that asks for something is answered, not filed; a wish for next
   time ("다음엔 더 빨리 보내주세요", "please keep it up") leaves it feedback.
+- **Business mail is no review.** A partnership, advertising or sponsorship proposal
+  (제휴 제안, 입점 제안, 광고 문의, "partnership suggestion") names a marker and is not a
+  customer's feedback: it is answered (or handed over) as any mail.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ _EXPLICIT_STARS = re.compile(
     r"[★⭐🌟]|(?<![\d.])[1-5]\s*(?:/\s*5|점|out\s+of\s+5|stars?\b)", re.IGNORECASE
 )
 _INQUIRY = re.compile(r"문의|질문|\b(?:questions?|inquiry|enquiry|help\s+needed)\b", re.I)
+_BUSINESS = re.compile(
+    r"제휴|입점|광고|협찬|견적|마케팅\s*제안|\b(?:partnership|sponsor(?:ship)?|collaboration"
+    r"|advertising|quotation)\b",
+    re.IGNORECASE,
+)
 _HELP = re.compile(
     r"\b(?:please|pls|kindly)\s+(?:fix|help|check|look\s+into|contact|call|reply|respond"
     r"|get\s+back|let\s+me\s+know|send|tell|resolve|sort|update|change|delete|close)\b"
@@ -60,6 +68,8 @@ def is_feedback(subject: str, text: str) -> bool:
     marked = (not replying and _marked(topic)) or _marked(opening)
     if not marked:
         return False
+    if _BUSINESS.search(topic) or _BUSINESS.search(opening):
+        return False  # a partnership or advertising proposal (제휴 제안) reviews nothing
     return not (asks(text) or (not replying and asks(topic)))
 
 
