@@ -190,11 +190,11 @@ async def test_two_misses_in_a_row_escalate_no_answer(
     assert two.handoff is not None
 
 
-@pytest.mark.parametrize("yes", ["네", "yes please"])
+@pytest.mark.parametrize("yes", ["네", "yes please", "네, 연결해 주세요", "Yes, please."])
 async def test_accepting_the_offer_of_a_person_hands_over(runtime: Runtime, yes: str) -> None:
     chat = Chat(runtime.engine)
     miss = await chat.say(
-        "화성 여행 패키지 있나요?" if yes == "네" else "Do you sell trips to Mars?"
+        "화성 여행 패키지 있나요?" if yes.startswith("네") else "Do you sell trips to Mars?"
     )
     assert miss.analysis is not None and not miss.analysis.answered
     accepted = await chat.say(yes)

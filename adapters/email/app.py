@@ -6,7 +6,9 @@ handled, not answered), record it with the router as a :class:`bot.types.Message
 ``email`` whose id is the mail's Message-ID (a redelivery, after a restart, dedupes), answer it
 through :class:`adapters.email.sender.EmailSender`, and only then mark it handled: a crash
 before that reads it again, and the record dedupes it, so it is answered once. A mail that
-cannot be recorded now (the database down) is released, offered again after a pause.
+cannot be recorded now (the database down) is released, offered again after a pause. A mail
+that is feedback (:func:`adapters.email.feedback.is_feedback`) is marked ``raw["feedback"]``:
+the router's review hook stores it as a review and acknowledges it (counted as ``feedback``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from adapters.email.attachments import attachments_line
 from adapters.email.compose import thread_root
 from adapters.email.config import EmailConfig
+from adapters.email.feedback import is_feedback
 from adapters.email.identity import PLATFORM, AddressBook
 from adapters.email.imap import ImapMailbox, Mailbox, RawMail
 from adapters.email.loops import SenderRate, why_not_answer
@@ -28,7 +31,7 @@ from adapters.email.sender import EmailCustomers
 from adapters.email.smtp import MailSender, SmtpSender, fingerprint
 from adapters.email.threads import state_of
 from bot.conversation.engine import Outcome
-from bot.conversation.routing import Router
+from bot.conversation.routing import REVIEW_INTENT, Router
 from bot.settings import Settings
 from bot.types import Message
 
@@ -69,8 +72,9 @@ class EmailAdapter:
         self.rate = rate if rate is not None else SenderRate()
         self.clock = clock
         self.figures: Counter[str] = Counter()
-        """mails, then what became of each: answered, handed_over, relayed (to the agent who
-        has the thread), suppressed, duplicates, unreadable, failed, ``ignored:<reason>``."""
+        """mails, then what became of each: answered, feedback (stored as a review), handed_over,
+        relayed (to the agent who has the thread), suppressed, duplicates, unreadable, failed,
+        ``ignored:<reason>``."""
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -149,13 +153,15 @@ class EmailAdapter:
     def message_of(self, mail: InboundMail) -> Message:
         """The router's message of ``mail``: its thread's key, the sender's pseudonym."""
         key = self.book.key_for(thread_root(mail), mail.from_address)
-        text = mail.text or mail.full_text
+        said = mail.text or mail.full_text
+        text = said
         line = attachments_line(mail.attachments, mail.language)
         if line:
-            text = f"{text}\n\n{line}" if text.strip() else line
+            text = f"{said}\n\n{line}" if said.strip() else line
         raw: dict[str, object] = {
             "subject_chars": len(mail.subject),
             "language": mail.language,
+            "feedback": is_feedback(mail.subject, said),  # the customer's words, not file names
             "attachments": [
                 {"filename": a.filename, "content_type": a.content_type, "size": a.size}
                 for a in mail.attachments
@@ -180,9 +186,11 @@ class EmailAdapter:
 
 
 def _figure_of(outcome: Outcome) -> str:
-    """The figure an answered mail counts under."""
+    """The figure an answered mail counts under (feedback: acknowledged and stored)."""
     if outcome.handoff is not None:
         return "handed_over"
+    if outcome.action == "replied" and REVIEW_INTENT in outcome.notes:
+        return "feedback"
     if outcome.action == "replied":
         return "answered"
     return "duplicates" if outcome.action == "duplicate" else outcome.action

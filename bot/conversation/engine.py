@@ -44,10 +44,13 @@ INTENT_THRESHOLD = 0.35
 """Below the answer threshold but above this, the best match still names the intent."""
 HISTORY_TURNS = 8
 
+_ACCEPT_WORD = (
+    r"(?:yes|yeah|yep|sure|ok(?:ay)?|please(?: do)?|네+|넵|예|응+|어|좋아요|좋습니다|"
+    r"부탁(?:해요|드려요|드립니다|합니다)|연결\s*(?:해\s*주세요|해\s*줘|부탁(?:해요|드려요|드립니다|합니다)?))"
+)
+# One accepting word, or a few in a row: "yes, please", "네, 연결해 주세요".
 _ACCEPT_RE = re.compile(
-    r"^\s*(yes|yeah|yep|sure|ok(ay)?|please( do)?|yes,? please|네+|넵|예|응+|어|좋아요|좋습니다|"
-    r"부탁(해요|드려요|합니다)|연결(해\s*주세요|해줘|부탁))[\s.!~]*$",
-    re.IGNORECASE,
+    rf"^\s*{_ACCEPT_WORD}(?:[\s,.!~]+{_ACCEPT_WORD}){{0,2}}[\s.!~]*$", re.IGNORECASE
 )
 
 Action = Literal["replied", "relayed", "duplicate", "suppressed"]

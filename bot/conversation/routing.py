@@ -60,6 +60,9 @@ class ReviewAnswer:
     """Whether ``text`` offers a person: a plain "yes" next asks for one."""
 
 
+REVIEW_INTENT = "review"
+"""The intent noted on a message the review hook answered (in its outcome's ``notes``)."""
+
 ReviewHook = Callable[[Message, int], Awaitable[ReviewAnswer | None]]
 """``(message, inbound id)`` -> the answer when the message answers a review request and was
 stored as a review (once per message: a redelivery finds it stored), or ``None`` for any other
@@ -228,7 +231,7 @@ class Router:
             if review is not None:
                 turn = (review.emotion, review.offers_person)
                 return await self.engine.fixed_reply(
-                    message, inbound, review.text, sender, intent="review", turn=turn
+                    message, inbound, review.text, sender, intent=REVIEW_INTENT, turn=turn
                 )
             outcome = await self.engine.handle(message, sender, inbound=inbound)
             relay = outcome.action == "relayed" and outcome.relay_text is not None

@@ -32,7 +32,10 @@ Decisions the rest of Ondo relies on:
   that asks nothing (:func:`~bot.journeys.reviews.asks_something`) is stored as a review
   (source ``journey``, once per inbound message, redacted) with its stars and polarity, and
   thanked; an unhappy one is offered a person (see :mod:`bot.journeys.reviews`). The
-  opt-out hook runs first: "stop" is never a review.
+  opt-out hook runs first: "stop" is never a review. A message its channel marked as
+  feedback (``raw["feedback"]``: a feedback mail) that answers no request is stored the
+  same way under :data:`FEEDBACK_SOURCE`, once per platform message id, with or without a
+  linked customer, and answered the same way.
 - **Opt-out.** "수신거부" / "stop" from a linked user records ``granted=False`` (source
   ``reply``, the message redacted as evidence) for marketing and review requests — what no
   customer is owed — and for the category of the last journey message they were sent if it was
@@ -97,6 +100,9 @@ PLATFORM_ORDER = ("slack", "discord")
 their identities (other links, a phone or an e-mail, are kept for channels to come)."""
 REVIEW_SOURCE = "journey"
 """The ``source`` of the reviews stored from answers to review requests."""
+FEEDBACK_SOURCE = "email"
+"""The ``source`` of the reviews stored from feedback mail (a review or a compliment that
+came as a mail of its own; ``ref`` is its Message-ID)."""
 REVIEW_CATEGORY: Category = "review_request"
 PolarityOf = Callable[[str, Language], str]
 """The review polarity detector (``bot.insights.polarity.ReviewPolarity().polarity``, wired by
@@ -453,8 +459,46 @@ class JourneyService:
 
     async def review(self, message: Message, inbound_id: int) -> ReviewAnswer | None:
         """If ``message`` (recorded as ``inbound_id``) answers a review request and asks
-        nothing: store it as a review (once: a redelivery finds it stored) and return the
-        bot's answer in the customer's language; otherwise ``None`` (the bot answers it)."""
+        nothing, or is feedback its channel marked (``raw["feedback"]``, a feedback mail):
+        store it as a review (once: a redelivery finds it stored) and return the bot's answer
+        in the customer's language; otherwise ``None`` (the bot answers it)."""
+        answer = await self._journey_review(message, inbound_id)
+        if answer is None and message.raw.get("feedback") is True:
+            return await self._feedback_review(message)
+        return answer
+
+    async def _feedback_review(self, message: Message) -> ReviewAnswer | None:
+        """Store a feedback message as a review of source :data:`FEEDBACK_SOURCE`, by its
+        platform message id (a redelivery stores nothing new), and answer it."""
+        if not message.message_id:
+            return None
+        language = _language(str(message.raw.get("language") or detect_language(message.text)))
+        said = redact(message.text[:20_000].replace("\x00", ""), language)
+        if parse_rating(said) is None and not has_words(said):
+            return None
+        store = self.store
+        reading = read_review(said, await self._polarity(said, language))
+        stored = await store.reviews.record_review(
+            FEEDBACK_SOURCE,
+            message.message_id,
+            polarity=reading.polarity,
+            text=said,
+            customer_id=await store.journeys.customer_for(message.platform, message.user),
+            platform=message.platform,
+            conversation_key=message.conversation_key,
+            language=language,
+            rating=reading.rating,
+            at=self.clock(),
+        )
+        if stored is None:
+            return None
+        log.info("review %d stored from %s feedback", stored, message.platform)
+        return ReviewAnswer(
+            reading.reply(language), Emotion(reading.emotion, 1.0), offers_person=reading.unhappy
+        )
+
+    async def _journey_review(self, message: Message, inbound_id: int) -> ReviewAnswer | None:
+        """:meth:`review` for an answer to a journey's review request."""
         text = message.text
         language = _language(detect_language(text))
         store = self.store
