@@ -18,6 +18,7 @@ import pytest_asyncio
 from adapters.email.app import EmailAdapter
 from adapters.email.config import EmailConfig
 from adapters.email.imap import ImapMailbox, RawMail
+from adapters.email.loops import SenderRate
 from adapters.email.smtp import SmtpSender
 from bot.app import Runtime
 from bot.conversation.courier import Courier
@@ -25,6 +26,7 @@ from bot.conversation.routing import Router
 from bot.conversation.ticket_buttons import handoff_value
 from bot.serve import held_platforms, plan_platforms
 from bot.texts import text as fixed_text
+from tests.backends import raw as raw_rows
 from tests.mailservers import (
     PASSWORD,
     SMTP_PASSWORD,
@@ -535,4 +537,69 @@ async def test_attachments_are_noted_in_the_ticket_and_a_reply_after_a_restart_t
             assert original["Message-ID"] in str(relayed["References"])
             assert relayed["To"].addresses[0].addr_spec == customer
             assert relayed["To"].addresses[0].display_name == "Customer"
+    no_address_logged(caplog)
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+async def test_over_the_rate_a_mail_is_kept_unanswered_but_a_person_still_gets_it(
+    dovecot: Dovecot,
+    smtpd: SmtpServer,
+    sample_runtime_factory: Callable[..., Runtime],
+    language: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past the sender's hourly budget the bot answers nothing (no mail loop), yet the mail is
+    in its conversation; in a thread a person has, it is relayed to them whatever the rate."""
+    customer = CUSTOMERS[language]
+    subject, question, _word = QUESTIONS[language]
+    angry = (
+        "세 번째 연락인데 아직도 환불이 안 됐어요. 정말 화가 납니다!! 상담원 연결해 주세요"
+        if language == "ko"
+        else "This is the third time I'm asking, I'm furious!! Get me a human now"
+    )
+    more = "추가로 사진도 보내 드려요." if language == "ko" else "Adding one more detail here."
+    async with fake_slack() as slack_fake:
+        runtime = sample_runtime_factory(
+            **slack_settings(slack_fake), **email_settings(dovecot, smtpd)
+        )
+        async with (
+            running(dovecot, smtpd, runtime) as desk,
+            running_slack(slack_fake, runtime, desk.router) as slack,
+        ):
+            desk.adapter.rate = SenderRate(limit=1, clock=lambda: 0.0)
+            first = mail(customer, subject, question)
+            dovecot.append(first)
+            await desk.next()
+            [answer] = desk.sent()
+            second = mail(customer, f"Re: {subject}", question, reply_of=answer)
+            dovecot.append(second)
+            await desk.next()
+            assert len(desk.sent()) == 1  # over the budget: not answered
+            assert desk.adapter.figures["ignored:rate_limited"] == 1
+            key = desk.key(second)
+            kept = await runtime.store.customer_messages(key, 10)
+            assert len(kept) == 2  # in its conversation all the same
+            handled = raw_rows(
+                runtime.store,
+                "SELECT handled_at FROM messages WHERE direction = 'in' AND conversation_key = ?",
+                [key],
+            )
+            assert len(handled) == 2 and all(h[0] is not None for h in handled)  # no sweep
+            assert all(r"\Seen" in flags for flags in dovecot.flags().values())
+            # Another sender's thread, handed over; its sender then writes past the budget.
+            other = "jisoo.park@example.kr" if language == "ko" else "casey@example.com"
+            desk.adapter.rate = SenderRate(limit=1, clock=lambda: 0.0)
+            opened = mail(other, subject, angry)
+            dovecot.append(opened)
+            await desk.next()
+            [ticket] = slack.tickets()
+            notice = desk.sent()[-1]
+            follow = mail(other, f"Re: {subject}", more, reply_of=notice)
+            dovecot.append(follow)
+            await desk.next()
+            thread = [
+                c for c in slack.posts(AGENTS) if c.params.get("thread_ts") == ticket.response["ts"]
+            ]
+            assert any(more in str(c.params) for c in thread)
+            assert desk.adapter.figures["ignored:rate_limited"] == 1
     no_address_logged(caplog)

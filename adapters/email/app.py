@@ -5,10 +5,15 @@ handled so it is not read forever), apply the loop rules (ignored: counted by re
 handled, not answered), record it with the router as a :class:`bot.types.Message` of platform
 ``email`` whose id is the mail's Message-ID (a redelivery, after a restart, dedupes), answer it
 through :class:`adapters.email.sender.EmailSender`, and only then mark it handled: a crash
-before that reads it again, and the record dedupes it, so it is answered once. A mail that
-cannot be recorded now (the database down) is released, offered again after a pause. A mail
-that is feedback (:func:`adapters.email.feedback.is_feedback`) is marked ``raw["feedback"]``:
-the router's review hook stores it as a review and acknowledges it (counted as ``feedback``).
+before that reads it again, and the record dedupes it, so it is answered once.
+
+- Past the sender's hourly budget a mail is still recorded in its conversation (and relayed
+  when a person has the thread), but the bot does not answer it.
+- A mail that cannot be recorded now (the database down) is released, offered again after a
+  pause.
+- A mail that is feedback (:func:`adapters.email.feedback.is_feedback`) is marked
+  ``raw["feedback"]``: the router's review hook stores it as a review and acknowledges it
+  (counted as ``feedback``).
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ from adapters.email.config import EmailConfig
 from adapters.email.feedback import is_feedback
 from adapters.email.identity import PLATFORM, AddressBook
 from adapters.email.imap import ImapMailbox, Mailbox, RawMail
-from adapters.email.loops import SenderRate, why_not_answer
+from adapters.email.loops import RATE_LIMITED, SenderRate, why_not_answer
 from adapters.email.parse import InboundMail, MailError, parse_mail
 from adapters.email.sender import EmailCustomers
 from adapters.email.smtp import MailSender, SmtpSender, fingerprint
 from adapters.email.threads import state_of
 from bot.conversation.engine import Outcome
+from bot.conversation.handoff import bot_speaks
 from bot.conversation.routing import REVIEW_INTENT, Router
 from bot.settings import Settings
 from bot.types import Message
@@ -111,10 +117,7 @@ class EmailAdapter:
             return
         mark = fingerprint(mail.message_id)
         reason = why_not_answer(
-            mail,
-            our_addresses=(self.config.address,),
-            our_message_ids=(self.domain,),
-            rate=self.rate,
+            mail, our_addresses=(self.config.address,), our_message_ids=(self.domain,)
         )
         if reason is not None:
             self.figures[f"ignored:{reason}"] += 1
@@ -130,7 +133,12 @@ class EmailAdapter:
                 await self.router.engine.store.save_thread_state(
                     message.conversation_key, state_of(mail)
                 )
-            if inbound.process:
+            if inbound.process and not await self._within_rate(mail, message):
+                # Kept in its conversation (an agent sees it later), answered by nobody.
+                await self.router.engine.store.mark_handled(inbound.id)
+                self.figures[f"ignored:{RATE_LIMITED}"] += 1
+                log.info("e-mail %s not answered (%s); kept in its thread", mark, RATE_LIMITED)
+            elif inbound.process:
                 outcome = await self.router.customer_message(message, inbound=inbound)
                 self.figures[_figure_of(outcome)] += 1
             else:
@@ -149,6 +157,15 @@ class EmailAdapter:
             await self.mailbox.release(raw.uid, raw.uidvalidity)
             return
         await self.mailbox.mark_handled(raw.uid, raw.uidvalidity)
+
+    async def _within_rate(self, mail: InboundMail, message: Message) -> bool:
+        """Whether the bot may answer ``mail`` within the sender's hourly budget. A mail in a
+        thread a person has is relayed to them, never answered by the bot: no budget."""
+        store = self.router.engine.store
+        conversation = await store.conversation(message.conversation_key, PLATFORM)
+        if not bot_speaks(conversation.state):
+            return True
+        return self.rate.admit(mail.from_address, mail.message_id)
 
     def message_of(self, mail: InboundMail) -> Message:
         """The router's message of ``mail``: its thread's key, the sender's pseudonym."""
