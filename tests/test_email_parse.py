@@ -5,6 +5,7 @@ one line (ko, en). The sample mails are in tests/data/mail/."""
 from __future__ import annotations
 
 import base64
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -382,3 +383,27 @@ def test_any_bytes_give_a_mail_or_one_mail_error(
     for value in (m.subject, m.from_name, m.message_id, *m.references):
         assert "\r" not in value and "\n" not in value
     assert len(m.text) <= MAX_TEXT_CHARS + 1
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "language"),
+    [
+        ("김민지 <minji@example.kr>", "", "ko"),
+        ("Alex Smith <alex@example.com>", "", "en"),
+        ("김민지 <minji@example.kr>", "Photo", "en"),  # the subject speaks first
+        ("<minji@example.kr>", "사진 보냅니다", "ko"),
+    ],
+)
+def test_a_mail_without_words_takes_its_language_from_subject_then_sender(
+    sender: str, subject: str, language: str
+) -> None:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "help@ondo-shop.example"
+    message["Subject"] = subject
+    message["Message-ID"] = "<photo-only@mail.example>"
+    message.set_content("")
+    message.add_attachment(b"\x89PNG", maintype="image", subtype="png", filename="a.png")
+    parsed = parse_mail(bytes(message))
+    assert parsed.text == "" and len(parsed.attachments) == 1
+    assert parsed.language == language

@@ -40,6 +40,7 @@ MAX_PARTS = 200
 MAX_ADDRESSES = 100
 _HTML_CONFIG = ParserConfig(display_links=True)
 _HIDDEN_RE = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_LETTERS_RE = re.compile(r"[^\W\d_]")
 _TAG_RE = re.compile(r"<[^>]*>?")
 _URL_RE = re.compile(r"\(?(?:https?|mailto):\S+")
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s]{1,250}>")
@@ -166,6 +167,15 @@ def _html_text(html: str) -> str:
         return text
     # lxml gives up on some documents (nesting past its depth limit): the words without tags.
     return html_lib.unescape(_TAG_RE.sub(" ", _HIDDEN_RE.sub(" ", html)))
+
+
+def _language_of(text: str, subject: str, from_name: str) -> Language:
+    """The mail's language: its text's, else its subject's, else its sender's name's (a mail
+    with only a photo from 김민지 is answered in Korean)."""
+    for said in (text, subject, from_name):
+        if _LETTERS_RE.search(said):
+            return detect_language(said)
+    return "en"
 
 
 def _is_attachment(part: Message) -> bool:
@@ -296,7 +306,7 @@ def parse_mail(raw: bytes) -> InboundMail:
         date=_date(_raw_header(message, "date")),
         text=text,
         full_text=full_text,
-        language=detect_language(_URL_RE.sub(" ", text).strip() or subject),
+        language=_language_of(_URL_RE.sub(" ", text).strip(), subject, from_name),
         attachments=body.attachments,
         content_type=message.get_content_type(),
         auto_submitted=_plain_header(message, "auto-submitted"),
