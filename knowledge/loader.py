@@ -20,6 +20,9 @@ from knowledge.entries import AUDIENCES, Audience, Entry, KnowledgeError
 from knowledge.language import LANGUAGES, detect_language
 
 SUFFIXES = {".yaml", ".yml", ".csv", ".md", ".markdown"}
+DESK_FILES = frozenset({"desk.yaml", "replies.yaml"})
+"""Files at the top of a knowledge folder that are the help desk's, not knowledge: its hours,
+SLAs and settings, and the agents' saved replies (read by :mod:`bot.desk`)."""
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-#/]*$")
 CSV_COLUMNS = ("id", "category", "lang", "question", "answer")
@@ -171,7 +174,14 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix.lower() in SUFFIXES
+                    and not (p.parent == path and p.name.lower() in DESK_FILES)
+                )
+            )
         elif path.exists():
             files.append(path)
         else:

@@ -609,3 +609,17 @@ def test_bundled_sample_loads() -> None:
 )
 def test_split_paths(spec: str, expected: list[str]) -> None:
     assert split_paths(spec) == [Path(p) for p in expected]
+
+
+def test_the_desk_files_at_the_top_of_a_folder_are_not_knowledge(tmp_path: Path) -> None:
+    """desk.yaml and replies.yaml beside the entries are the help desk's (hours, saved
+    replies): skipped as knowledge at the folder's top, read as entries anywhere else."""
+    folder = tmp_path / "kb"
+    write(folder, "faq.yaml", GOOD_YAML)
+    write(folder, "desk.yaml", "timezone: Asia/Seoul\nhours: {mon: '09:00-18:00'}\n")
+    write(folder, "replies.yaml", "- name: thanks\n  text: {ko: 감사합니다, en: Thanks}\n")
+    assert [e.id for e in load_paths([folder])] == [e.id for e in load_file(folder / "faq.yaml")]
+    nested = folder / "more"
+    write(nested, "replies.yaml", GOOD_YAML.replace("refund-policy", "nested-refund"))
+    with pytest.raises(KnowledgeError):  # a duplicate question shows it was read as entries
+        load_paths([folder])
