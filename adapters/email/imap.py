@@ -151,12 +151,16 @@ class ImapMailbox:
             try:
                 if self._client is None:
                     await self.connect()
-                for uid in await self._new_uids():
+                uids = await self._new_uids()
+                for uid in uids:
                     mail = await self._fetch(uid)
                     if mail is not None:
                         self.last_uid = max(self.last_uid, uid)
                         yield mail
-                await self._wait_for_mail()
+                # Mail that arrived while these were handled was announced (EXISTS) in the
+                # answer to another command, never again in IDLE: search again first.
+                if not uids:
+                    await self._wait_for_mail()
                 # Only a connection that lasted a whole round resets the pause: a server
                 # that drops every session right after login is not hammered.
                 pause = FIRST_PAUSE
