@@ -386,6 +386,9 @@ class ImapMailbox:
         if task in done:
             return task.result()
         task.cancel()
+        # A command cut off by close() may still end in aioimaplib's Abort: retrieved here,
+        # it is not logged with a traceback as "Task exception was never retrieved".
+        task.add_done_callback(_retrieve)
         if lost in done:
             raise MailboxError("connection closed")
         raise TimeoutError
@@ -415,6 +418,11 @@ class ImapMailbox:
             transport.close()
         for task in list(client.tasks) + list(client.protocol.tasks):
             task.cancel()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _describe(exc: BaseException) -> str:
