@@ -143,6 +143,20 @@ async def test_idle_wakes_on_an_append(dovecot: Dovecot) -> None:
     await box.close()
 
 
+async def test_mail_appended_while_the_last_one_is_handled_is_read_at_once(
+    dovecot: Dovecot,
+) -> None:
+    box = reader(dovecot, sleep=Ticks(wait=True))
+    stream = box.messages()
+    dovecot.append(KO)
+    [first] = await take(stream)
+    dovecot.append(EN)  # announced in the answer to the STORE below, not in the next IDLE
+    await box.mark_handled(first.uid, first.uidvalidity)
+    [second] = await take(stream)
+    assert "refund" in second.raw.decode()
+    await box.close()
+
+
 async def nothing_more_task(pending: asyncio.Future[RawMail]) -> None:
     done, _ = await asyncio.wait({pending}, timeout=0.3)
     assert not done

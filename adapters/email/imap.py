@@ -173,12 +173,16 @@ class ImapMailbox:
                         self.retries.pop(uid, None)  # handled or gone meanwhile
                     else:
                         yield mail
-                for uid in await self._new_uids():
+                uids = await self._new_uids()
+                for uid in uids:
                     mail = await self._fetch(uid)
                     if mail is not None:
                         self.last_uid = max(self.last_uid, uid)
                         yield mail
-                await self._wait_for_mail()
+                # Mail that arrived while these were handled was announced (EXISTS) in the
+                # answer to another command, never again in IDLE: search again first.
+                if not uids:
+                    await self._wait_for_mail()
                 # Only a connection that lasted a whole round resets the pause: a server
                 # that drops every session right after login is not hammered.
                 pause = FIRST_PAUSE
@@ -457,6 +461,9 @@ class ImapMailbox:
         if task in done:
             return task.result()
         task.cancel()
+        # A command cut off by close() may still end in aioimaplib's Abort: retrieved here,
+        # it is not logged with a traceback as "Task exception was never retrieved".
+        task.add_done_callback(_retrieve)
         if lost in done:
             raise MailboxError("connection closed")
         raise TimeoutError
@@ -486,6 +493,11 @@ class ImapMailbox:
             transport.close()
         for task in list(client.tasks) + list(client.protocol.tasks):
             task.cancel()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _describe(exc: BaseException) -> str:
