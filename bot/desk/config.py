@@ -152,13 +152,13 @@ def load_desk_config(path: Path | None) -> DeskConfig:
     except UnicodeDecodeError as error:
         raise DeskConfigError(f"{name}: file: not UTF-8 (byte {error.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}" if mark is not None else "file"
         problem = " ".join(str(error.problem or error.context or "invalid YAML").split())
         raise DeskConfigError(f"{name}: {where}: {problem}") from None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         raise DeskConfigError(f"{name}: file: invalid YAML") from None
     if data is None:
         return DeskConfig(source=path)
@@ -166,6 +166,17 @@ def load_desk_config(path: Path | None) -> DeskConfig:
         return _parse(data, path)
     except _FieldError as error:
         raise DeskConfigError(f"{name}: {error.field}: {error.problem}") from None
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader with dates left as text: a bad one (2026-02-30) is then refused by
+    its field instead of failing the whole parse."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 class _FieldError(Exception):
@@ -311,9 +322,6 @@ def _days_off(value: object) -> frozenset[date]:
 
 
 def _date(item: object, where: str) -> date:
-    # YAML gives a date for an unquoted 2026-12-31, text for a quoted one.
-    if isinstance(item, date) and type(item) is date:
-        return item
     if isinstance(item, str):
         try:
             return date.fromisoformat(item.strip())

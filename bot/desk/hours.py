@@ -193,7 +193,8 @@ class BusinessHours:
             return None
         if language == "ko":
             return f"지금은 상담 시간이 아니에요. {when} 상담원이 답변드릴게요."
-        return f"Our team is offline right now; a person will reply {when}."
+        on = "" if when.startswith(("today", "tomorrow")) else "on "
+        return f"Our team is offline right now; a person will reply {on}{when}."
 
     def describe(self, t: float, language: Language) -> str:
         """The ``/ondo hours`` text: the weekly table, the time zone, and the days off in the
