@@ -1,0 +1,1 @@
+"""The help desk: hours, SLAs, assignment, saved replies, satisfaction."""
