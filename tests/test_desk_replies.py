@@ -78,6 +78,14 @@ def test_missing_name_without_nim_is_gogaeknim(tmp_path: Path) -> None:
     assert replies.render("hi", "ko", customer_name="민지") == "안녕하세요 민지!"
 
 
+def test_a_name_with_nim_gets_no_second_one(tmp_path: Path) -> None:
+    replies = load_saved_replies(_write(tmp_path, ONE))
+    ko = replies.render("refund-started", "ko", customer_name="김민지님")
+    assert ko.startswith("김민지님, ")
+    en = replies.render("refund-started", "en", customer_name="김민지님")
+    assert en.startswith("Hi 김민지님,")
+
+
 @pytest.mark.parametrize(
     "value", ["{agent_name}", "{0.__class__}", "{customer_name!r:>99}", "{{", "}", "%s %(x)s"]
 )

@@ -27,7 +27,8 @@ Decisions:
   before "님" and "고객님" elsewhere in Korean, "there" in English (write "Hi
   {customer_name},"); no agent name is "상담원" / "the support team"; no order number is
   left out, together with the brackets around it and the space before it — so write
-  "주문({order_number})" / "your order ({order_number})".
+  "주문({order_number})" / "your order ({order_number})". A name already ending in 님 is not
+  given a second one.
 - **Limits:** a file over 1 MB or with more than 500 replies is refused; a text over
   :data:`MAX_TEXT_CHARS` characters too (it must fit one Slack, Discord or e-mail message).
 - **Several knowledge folders:** the first whose top holds ``replies.yaml`` is used
@@ -176,13 +177,15 @@ class SavedReplies:
             if isinstance(piece, str):
                 out.append(piece)
                 continue
+            following = pieces[i + 1] if i + 1 < len(pieces) else ""
+            before_nim = isinstance(following, str) and following.startswith("님")
             value = values[piece[0]]
             if not value:
                 value = MISSING[piece[0]][language]
-                if piece[0] == "customer_name" and language == "ko":
-                    following = pieces[i + 1] if i + 1 < len(pieces) else ""
-                    if isinstance(following, str) and following.startswith("님"):
-                        value = "고객"
+                if piece[0] == "customer_name" and language == "ko" and before_nim:
+                    value = "고객"
+            elif before_nim and value.endswith("님"):
+                value = value[:-1]  # "민지님" + "님" would read 민지님님
             out.append(value)
         return _tidy("".join(out))
 
