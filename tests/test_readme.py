@@ -42,6 +42,7 @@ def test_every_cli_command_is_documented() -> None:
         "kb search",
         "kb review",
         "kb history",
+        "kb replies",
         "kb train",
         "serve",
         "keys generate",

@@ -1,4 +1,5 @@
-"""``ondo kb``: import, list and search the knowledge base (review: :mod:`bot.cli.review`)."""
+"""``ondo kb``: import, list and search the knowledge base (review: :mod:`bot.cli.review`, saved
+replies: :mod:`bot.cli.replies`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli import review
+from bot.cli import replies, review
 from bot.cli.chat import as_argument
 from bot.cli.errors import CliError, usage
 from bot.cli.runtime import runtime as runtime_for
@@ -16,7 +17,8 @@ from bot.types import audience_for
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``kb`` and its commands (``review`` and ``history`` too) on the parser."""
+    """Register ``kb`` and its commands (``review``, ``history`` and ``replies`` too) on the
+    parser."""
     kb = sub.add_parser("kb", help="manage the knowledge base")
     kb_sub = kb.add_subparsers(title="kb commands")
     kb_import = kb_sub.add_parser("import", help="validate knowledge files and add them")
@@ -45,6 +47,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     kb_train.set_defaults(handler=_cmd_kb_train)
     review.add_commands(kb_sub)
+    replies.add_commands(kb_sub)
     kb.set_defaults(handler=lambda _args: usage(kb))
 
 

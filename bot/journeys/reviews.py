@@ -31,9 +31,12 @@ from typing import Literal
 from bot.conversation.escalation import asks_for_human, is_sensitive
 from bot.texts import text as fixed_text
 from bot.types import EmotionLabel, Language, unhappy_review
+from bot.understanding.ratings import parse_rating
 from bot.understanding.words import Token, mood, words
 
 Polarity = Literal["positive", "negative", "neutral"]
+
+__all__ = ["parse_rating"]  # read here by the journeys (it lives in bot.understanding.ratings)
 
 REVIEW_WINDOW_SECONDS = 7 * 24 * 3600.0
 """An answer counts as a review up to this long after the review request was sent."""
@@ -60,14 +63,6 @@ _EN_REQUEST = re.compile(
     r"|^\s*(?:refund|exchange|replace|return|cancel|resend)\s+(?:it|this|that|my|the|them)\b"
     r"|\b(?:refund|replacement|exchange)\s+please\b",
     re.IGNORECASE | re.MULTILINE,
-)
-_STAR_RUN = re.compile(r"[★⭐🌟]{1,5}")
-_STAR_TIMES = re.compile(r"[★⭐🌟]\ufe0f?\s*[x×*]\s*([1-5])\b", re.IGNORECASE)
-_OUT_OF = re.compile(r"(?<![\d.])([1-5])\s*(?:/\s*5|점|out\s+of\s+5|stars?\b|개\s*(?:별|만점))")
-_HEAD_DIGIT = re.compile(r"^\s*([1-5])(?:\s*$|\s*[-–—:!.,~)]|\s+(?=\S))")
-_UNITS = re.compile(
-    r"^\s*[1-5]\s*(?:days?|weeks?|hours?|times?|items?|pcs|minutes?|일|주|시간|번|개|분|벌|장|달)",
-    re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W\d_]", re.UNICODE)
 _STAR_CHARS = re.compile(r"[★☆⭐🌟\ufe0f]")
@@ -120,23 +115,6 @@ def _support_noun(tokens: Sequence[Token], i: int) -> bool:
     if form == "발송" or form == "배송":
         return i > 0 and tokens[i - 1].form == "재"
     return form in _SUPPORT_NOUNS
-
-
-def parse_rating(text: str) -> int | None:
-    """The stars ``text`` gives (1..5), if it gives any (see the module's decisions)."""
-    times = _STAR_TIMES.search(text)
-    if times:
-        return int(times.group(1))
-    out_of = _OUT_OF.search(text)
-    if out_of:
-        return int(out_of.group(1))
-    stars = max((len(run) for run in _STAR_RUN.findall(text.replace("\ufe0f", ""))), default=0)
-    if stars:
-        return min(stars, 5)
-    if _UNITS.match(text):
-        return None
-    head = _HEAD_DIGIT.match(text)
-    return int(head.group(1)) if head else None
 
 
 def has_words(text: str) -> bool:
