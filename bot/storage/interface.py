@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from bot.storage.crypto import Cipher
+from bot.storage.desk_records import Csat, DeskTicket, DutyAgent, SlaRow
 from bot.storage.journey_interface import Journeys
 from bot.storage.records import (
     Conversation,
@@ -171,6 +172,104 @@ class Reviews(Protocol):
         ...
 
 
+class DeskRecords(Protocol):
+    """The help desk's rows (``store.desk``): duty, a ticket's owner and clocks, reminders
+    posted once, and satisfaction ratings. Times are epoch seconds, passed in."""
+
+    async def set_duty(self, platform: str, agent: str, on: bool, at: float) -> bool:
+        """Put ``agent`` of desk ``platform`` on or off duty; whether anything changed."""
+        ...
+
+    async def on_duty(self, platform: str) -> list[DutyAgent]:
+        """The on-duty agents of desk ``platform`` with their load and round-robin pointer."""
+        ...
+
+    async def open_load(self, agent: str) -> int:
+        """How many open tickets ``agent`` owns."""
+        ...
+
+    async def assign(
+        self, handoff_id: int, agent: str, at: float, *, only_unassigned: bool = False
+    ) -> bool:
+        """Make ``agent`` the owner of an unresolved handoff (compare-and-set)."""
+        ...
+
+    async def assign_next(
+        self,
+        handoff_id: int,
+        platform: str,
+        pick: Callable[[Sequence[DutyAgent]], str | None],
+        at: float,
+    ) -> str | None:
+        """Assign an unowned open handoff to the on-duty agent ``pick`` chooses, atomically
+        (concurrent calls take turns); the agent, or ``None``."""
+        ...
+
+    async def set_due(
+        self, handoff_id: int, first_due_at: float | None, resolution_due_at: float | None
+    ) -> None:
+        """Record a handoff's SLA due times."""
+        ...
+
+    async def mark_first_response(self, handoff_id: int, at: float) -> bool:
+        """Record the first agent message to the customer (only the first time)."""
+        ...
+
+    async def set_waiting(self, conversation_key: str, since: float | None) -> bool:
+        """The open handoff waits for its customer ``since`` (``None``: they answered)."""
+        ...
+
+    async def stale_candidates(self, now: float, older_than: float) -> list[DeskTicket]:
+        """Open handoffs waiting for their customer ``older_than`` seconds or more."""
+        ...
+
+    async def close_stale(self, handoff_id: int, at: float, waiting_before: float) -> bool:
+        """Close a handoff (and its conversation) as stale, once, if it still waits."""
+        ...
+
+    async def claim_reminder(self, handoff_id: int, kind: str, at: float) -> bool:
+        """``True`` for the one caller ever that may post reminder ``kind`` of a handoff."""
+        ...
+
+    async def handoffs_needing_reminders(self) -> list[DeskTicket]:
+        """Open handoffs with a reminder still possibly due, with the kinds already sent."""
+        ...
+
+    async def ask_csat(self, handoff_id: int, at: float, *, agent: str | None = None) -> bool:
+        """Record the rating question of a handoff; ``True`` once per handoff."""
+        ...
+
+    async def csat(self, handoff_id: int) -> Csat | None:
+        """A handoff's rating question and answer, comment opened."""
+        ...
+
+    async def csat_for_conversation(self, conversation_key: str) -> Csat | None:
+        """The conversation's newest unanswered rating question, if any."""
+        ...
+
+    async def answer_csat(
+        self, handoff_id: int, score: int, comment: str | None, at: float
+    ) -> bool:
+        """Store the answer once (a second does not overwrite)."""
+        ...
+
+    async def add_csat_comment(self, handoff_id: int, comment: str) -> bool:
+        """Attach a comment sent after the score, once."""
+        ...
+
+    async def note_csat_retry(self, handoff_id: int) -> int:
+        """Count one unusable answer; the count so far (0: nothing pending)."""
+        ...
+
+    async def csat_rows(self, since: float, until: float, *, comments: bool = False) -> list[Csat]:
+        """The rating questions asked in ``[since, until)``, for insights."""
+        ...
+
+    async def sla_rows(self, since: float, until: float) -> list[SlaRow]:
+        """The handoffs created in ``[since, until)`` with their clocks, for insights."""
+        ...
+
+
 class Replicas(Protocol):
     """The serving processes sharing the database (``store.replicas``)."""
 
@@ -269,6 +368,11 @@ class Store(VectorCache, Protocol):
     @property
     def reviews(self) -> Reviews:
         """Customers' reviews (journey replies; e-mail later)."""
+        ...
+
+    @property
+    def desk(self) -> DeskRecords:
+        """The help desk's rows: duty, assignment, SLA clocks, reminders, satisfaction."""
         ...
 
     @property

@@ -33,6 +33,7 @@ SEALED_COLUMNS = (
     ("journey_consent", "evidence"),
     ("reviews", "text"),
     ("thread_states", "state"),
+    ("csat", "comment"),
 )
 """Every column that holds text sealed with the cipher (some may be NULL)."""
 

@@ -106,10 +106,21 @@ class SqlRetention(Bound):
                 thread = self._sql.execute(
                     "SELECT state FROM thread_states WHERE conversation_key = ?", [key]
                 ).fetchone()
+                csat = [
+                    c | {"comment": self.cipher.open(c["comment"]) if c["comment"] else None}
+                    for c in _rows(
+                        self._sql,
+                        "SELECT handoff_id, agent, platform, intent, reason, language, asked_at, "
+                        "score, comment, answered_at FROM csat WHERE conversation_key = ? "
+                        "ORDER BY id",
+                        [key],
+                    )
+                ]
                 out["conversations"].append(
                     (conversation or {"key": key})
                     | {"messages": messages, "handoffs": handoffs}
                     | ({"thread_state": self.cipher.open(thread[0])} if thread else {})
+                    | ({"csat": csat} if csat else {})
                 )
             out["messages_elsewhere"] = [
                 m | {"text": self.cipher.open(m["text"])}
@@ -330,6 +341,20 @@ def _delete_conversations(db: Sql, keys: list[str]) -> dict[str, int]:
             [key, key, key],
         )
         db.execute("DELETE FROM thread_states WHERE conversation_key = ?", [key])
+        # The desk's rows of its handoffs: reminders posted, the customer's rating and comment.
+        of_handoffs = "handoff_id IN (SELECT id FROM handoffs WHERE conversation_key = ?)"
+        _count(
+            counts,
+            "desk_reminders",
+            db.execute(f"DELETE FROM desk_reminders WHERE {of_handoffs}", [key]).rowcount,
+        )
+        _count(
+            counts,
+            "csat",
+            db.execute(
+                f"DELETE FROM csat WHERE conversation_key = ? OR {of_handoffs}", [key, key]
+            ).rowcount,
+        )
         counts["handoffs"] += db.execute(
             "DELETE FROM handoffs WHERE conversation_key = ?", [key]
         ).rowcount

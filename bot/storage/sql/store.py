@@ -33,6 +33,7 @@ from bot.storage.records import (
 )
 from bot.storage.sql.corrections import SqlCorrections
 from bot.storage.sql.database import Bound, Database, Sql
+from bot.storage.sql.desk import SqlDesk
 from bot.storage.sql.entries import load_entry, upsert_entry
 from bot.storage.sql.insights import SqlInsights
 from bot.storage.sql.journeys import SqlJourneys
@@ -81,6 +82,7 @@ class SqlStore(Bound):
         self.outbox = SqlOutbox(database)
         self.journeys = SqlJourneys(database, self.outbox)
         self.reviews = SqlReviews(database)
+        self.desk = SqlDesk(database)
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
