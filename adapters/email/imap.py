@@ -416,6 +416,9 @@ class ImapMailbox:
 
     async def _idle(self, client: aioimaplib.IMAP4) -> None:
         idle = await self._call(client.idle_start(timeout=IDLE_SECONDS))
+        if isinstance(idle, asyncio.Future):
+            # Left unawaited when the wait below fails (a close, a drop): still retrieved.
+            idle.add_done_callback(_retrieve)
         try:
             while True:
                 push: Any = await self._until_woken(
