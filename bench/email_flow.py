@@ -50,7 +50,7 @@ from adapters.email.loops import REASONS
 from adapters.email.smtp import SmtpSender
 from bench.common import percentile
 from bot.app import Runtime, build_runtime
-from bot.conversation.routing import Router
+from bot.serve import build_router
 from bot.settings import Settings
 from tests.mailservers import (
     PASSWORD,
@@ -87,6 +87,18 @@ ANSWERABLE = {
         ("Shipping fee", "How much is shipping?"),
     ],
 }
+FEEDBACK = {
+    "ko": [
+        ("배송 후기", "포장이 꼼꼼하고 배송도 빨라서 정말 만족했어요. 감사합니다!"),
+        ("상품 후기", "★★★★★ 색감이 사진이랑 똑같아요. 또 살게요."),
+        ("피드백", "상품이 설명과 달라서 실망했어요. 2점 드려요."),
+    ],
+    "en": [
+        ("Feedback", "Great service, the parcel came a day early. Thank you!"),
+        ("Review", "4/5 - nice quality, a bit pricey."),
+        ("Feedback", "Honestly disappointed, the box arrived crushed. 1 star."),
+    ],
+}
 PERSON = {
     "ko": [
         ("환불", "세 번째 연락인데 아직도 환불이 안 됐어요. 정말 화가 납니다!! 최악이에요"),
@@ -107,6 +119,7 @@ KINDS = (
     "question_quoted",
     "follow_up",
     "needs_person",
+    "feedback",
     "auto_reply",
     "out_of_office",
     "bounce",
@@ -234,6 +247,7 @@ class Corpus:
             "question_quoted": 5,
             "follow_up": 8,
             "needs_person": 10,
+            "feedback": 5,
             "auto_reply": 5,
             "out_of_office": 5,
             "bounce": 5,
@@ -292,6 +306,9 @@ class Corpus:
             return lambda bench: bench.follow_up(follow)
         if kind == "needs_person":
             subject, body = rng.choice(PERSON[language])
+            return lambda _b: _mail(who, subject, body)
+        if kind == "feedback":
+            subject, body = rng.choice(FEEDBACK[language])
             return lambda _b: _mail(who, subject, body)
         if kind == "auto_reply":
             headers = rng.choice(
@@ -376,7 +393,7 @@ class Bench:
     async def start(self) -> None:
         """A new adapter on the runtime's store, running as ``ondo serve email`` runs it."""
         config = EmailConfig.from_settings(self.runtime.settings)
-        router = Router(self.runtime.engine, handoff_channel=self.runtime.settings.handoff_channel)
+        router, _journeys = build_router(self.runtime)
         self.watched = Watched(ImapMailbox.from_config(config), self.reads, self.read_at)
         self.adapter = EmailAdapter(
             router, config, self.watched, SmtpSender.from_config(config), SECRET
@@ -508,14 +525,15 @@ async def measure(count: int) -> tuple[list[tuple[str, str, str]], Counter[str]]
                 await asyncio.sleep(0.5)  # a last reply still on its way to the server
                 await bench.finish()
                 unseen = await asyncio.to_thread(_unseen, dovecot)
+                reviews = len(await runtime.store.reviews.reviews(0.0, time.time() + 1))
             finally:
                 runtime.close()
     finally:
         smtpd.stop()
-    return _rows(corpus, bench, unseen), Counter(item.kind for item in corpus.items)
+    return _rows(corpus, bench, unseen, reviews), Counter(item.kind for item in corpus.items)
 
 
-def _rows(corpus: Corpus, bench: Bench, unseen: int) -> list[tuple[str, str, str]]:
+def _rows(corpus: Corpus, bench: Bench, unseen: int, reviews: int) -> list[tuple[str, str, str]]:
     figures = bench.figures
     sent = _sent(bench.recorder)
     replied = Counter(str(m["In-Reply-To"]) for m, _ in sent)
@@ -538,9 +556,15 @@ def _rows(corpus: Corpus, bench: Bench, unseen: int) -> list[tuple[str, str, str
         ),
         ("answered (a reply sent)", str(figures["answered"]), str(len(naive))),
         ("handed over (ticket, the customer told)", str(figures["handed_over"]), "0"),
+        (
+            "feedback acknowledged (stored as a review, unhappy offered a person)",
+            f"{figures['feedback']} ({reviews} reviews stored)",
+            "0",
+        ),
     ]
     for reason in REASONS:
-        rows.append((f"ignored: {reason}", str(figures[f"ignored:{reason}"]), "0"))
+        note = " (kept in its thread, unanswered)" if reason == "rate_limited" else ""
+        rows.append((f"ignored: {reason}{note}", str(figures[f"ignored:{reason}"]), "0"))
     rows += [
         ("unreadable", str(figures["unreadable"]), str(len(bench.reads) - len(naive))),
         ("read again, recognised (no reply)", str(figures["duplicates"]), "0"),

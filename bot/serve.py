@@ -241,20 +241,28 @@ def review_polarity(runtime: Runtime) -> ReviewPolarity:
     return ReviewPolarity(PolarityModel.load(embedder=sentence) if sentence else None)
 
 
-async def serve(
-    runtime: Runtime, platforms: Sequence[str], stop: asyncio.Event | None = None
-) -> None:
-    """Serve ``platforms`` until ``stop`` is set (or SIGINT/SIGTERM), retrying unanswered
-    messages in the background. Raises :class:`ServeError` if an adapter dies."""
+def build_router(runtime: Runtime) -> tuple[Router, JourneyService]:
+    """The router as ``ondo serve`` runs it, with the journeys' opt-out and review hooks (a
+    review request's answer, a feedback mail). A journey file that cannot be used raises its
+    one-line error here, before anything runs."""
     settings = runtime.settings
     router = Router(runtime.engine, handoff_channel=settings.handoff_channel)
-    # A journey file that cannot be used stops the start with one line, before anything runs.
     journeys = JourneyService.from_settings(
         runtime.store, settings, polarity=review_polarity(runtime).polarity
     )
     router.opt_out = journeys.opt_out
     router.opt_out_click = journeys.opt_out_category
     router.review = journeys.review
+    return router, journeys
+
+
+async def serve(
+    runtime: Runtime, platforms: Sequence[str], stop: asyncio.Event | None = None
+) -> None:
+    """Serve ``platforms`` until ``stop`` is set (or SIGINT/SIGTERM), retrying unanswered
+    messages in the background. Raises :class:`ServeError` if an adapter dies."""
+    settings = runtime.settings
+    router, journeys = build_router(runtime)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,10 +20,9 @@ from adapters.email.imap import ImapMailbox
 from adapters.email.smtp import SmtpSender
 from bot.app import Runtime
 from bot.cli.insights import _read_reviews
-from bot.conversation.routing import Router
 from bot.insights.reading import stored_reviews
-from bot.journeys.service import FEEDBACK_SOURCE, JourneyService
-from bot.serve import review_polarity
+from bot.journeys.service import FEEDBACK_SOURCE
+from bot.serve import build_router
 from bot.storage.records import StoredReview
 from bot.texts import text as fixed_text
 from tests.mailservers import Dovecot, SmtpServer
@@ -92,12 +91,7 @@ def test_a_question_or_a_request_is_not_feedback(subject: str, text: str) -> Non
 @contextlib.asynccontextmanager
 async def serving(dovecot: Dovecot, smtpd: SmtpServer, runtime: Runtime) -> AsyncIterator[Desk]:
     """The e-mail desk with the review hook wired as ``ondo serve email`` wires it."""
-    router = Router(runtime.engine, handoff_channel=runtime.settings.handoff_channel)
-    journeys = JourneyService.from_settings(
-        runtime.store, runtime.settings, polarity=review_polarity(runtime).polarity
-    )
-    router.opt_out = journeys.opt_out
-    router.review = journeys.review
+    router, _journeys = build_router(runtime)
     config = EmailConfig.from_settings(runtime.settings)
     mailbox = ImapMailbox.from_config(config)
     adapter = EmailAdapter(router, config, mailbox, SmtpSender.from_config(config), SECRET)
