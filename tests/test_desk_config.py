@@ -176,3 +176,16 @@ def test_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "desk.yaml").mkdir()  # a folder: exists, cannot be read
     with pytest.raises(DeskConfigError, match=r"desk\.yaml: file: cannot be read"):
         load_desk_config(tmp_path / "desk.yaml")
+
+
+def test_the_desk_file_is_found_at_the_top_of_the_first_knowledge_folder(tmp_path: Path) -> None:
+    from bot.desk.config import desk_config_for, find_desk_file
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (second / "Desk.YAML").write_text("timezone: America/New_York\n", encoding="utf-8")
+    assert find_desk_file([first, second]) == second / "Desk.YAML"
+    assert desk_config_for([first, second]).timezone == "America/New_York"
+    assert desk_config_for([first]).timezone == "Asia/Seoul"  # no file: the defaults
+    assert find_desk_file([tmp_path / "missing"]) is None

@@ -29,7 +29,7 @@ line (YAML syntax) or the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -131,6 +131,26 @@ _RANGE = re.compile(rf"^{_TIME}\s*-\s*{_TIME}$")
 _BUSINESS = re.compile(r"^(?:(\d+)h)?\s*(?:(\d+)m)?$")
 _WALL = re.compile(r"^(\d+)\s*([mhd])$")
 _WALL_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+DESK_FILE = "desk.yaml"
+
+
+def find_desk_file(kb_paths: Iterable[Path]) -> Path | None:
+    """The ``desk.yaml`` at the top of the first knowledge folder that has one (any letter
+    case, as the knowledge loader skips it), else None."""
+    for folder in kb_paths:
+        if not folder.is_dir():
+            continue
+        for child in sorted(folder.iterdir()):
+            if child.name.lower() == DESK_FILE and child.is_file():
+                return child
+    return None
+
+
+def desk_config_for(kb_paths: Iterable[Path]) -> DeskConfig:
+    """The desk settings of the knowledge folders ``kb_paths`` (the defaults without a file)."""
+    return load_desk_config(find_desk_file(kb_paths))
 
 
 def load_desk_config(path: Path | None) -> DeskConfig:
