@@ -872,31 +872,26 @@ class SqlStore(Bound):
         """The state kept for conversation ``key``; ``None`` when none is (or it was sealed
         with a key the store no longer has)."""
 
-        def run() -> str | None:
-            row = self._one("SELECT state FROM thread_states WHERE conversation_key = ?", [key])
-            if row is None:
-                return None
-            try:
-                return self.cipher.open(row[0])
-            except CipherError:
-                return None
-
-        return await self._run(run)
+        sql = "SELECT state FROM thread_states WHERE conversation_key = ?"
+        return await self._run(lambda: self._opened(sql, [key]))
 
     async def suggestion_of(self, handoff_id: int) -> str | None:
         """The suggested reply of handoff ``handoff_id``; ``None`` if it has none (or it was
         sealed with a key the store no longer has)."""
 
-        def run() -> str | None:
-            row = self._one("SELECT suggestion FROM handoffs WHERE id = ?", [handoff_id])
-            if row is None or not row[0]:
-                return None
-            try:
-                return self.cipher.open(row[0])
-            except CipherError:
-                return None
+        sql = "SELECT suggestion FROM handoffs WHERE id = ?"
+        return await self._run(lambda: self._opened(sql, [handoff_id]))
 
-        return await self._run(run)
+    def _opened(self, sql: str, params: list[Any]) -> str | None:
+        """The sealed text ``sql`` selects, opened; ``None`` when there is none (or it was
+        sealed with a key the store no longer has)."""
+        row = self._one(sql, params)
+        if row is None or not row[0]:
+            return None
+        try:
+            return self.cipher.open(row[0])
+        except CipherError:
+            return None
 
     async def customer_messages(self, key: str, limit: int) -> list[CustomerMessage]:
         """The customer's latest ``limit`` messages of conversation ``key`` since its context
