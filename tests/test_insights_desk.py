@@ -193,6 +193,38 @@ async def test_figures_in_business_time_on_both_backends(any_store: SqlStore) ->
     }
 
 
+def sla_row(n: int, reason: str, created: float, **clocks: Any) -> SlaRow:
+    fields: dict[str, Any] = dict.fromkeys(
+        ("first_response_at", "resolved_at", "first_due_at", "resolution_due_at", "closed_reason")
+    )
+    return SlaRow(n, reason, "refund", "en", None, None, created, **(fields | clocks))
+
+
+def test_stored_due_instants_win_and_a_resolution_ends_the_wait_for_a_reply() -> None:
+    rows = (
+        # Stored due at 10:05: the reply at 10:12 is late (the desk's 1 h would have allowed it).
+        sla_row(1, "asked_for_human", kst(28, 10), first_response_at=kst(28, 10, 12),
+                first_due_at=kst(28, 10, 5), resolution_due_at=kst(28, 11)),
+        # Resolved at 09:10 without a reply of its own: no longer waiting, within 15 min.
+        sla_row(2, "angry", kst(28, 9), resolved_at=kst(28, 9, 10)),
+        # A reason the desk has no target for, and no stored due: no target to meet.
+        sla_row(3, "vip", kst(28, 9)),
+    )  # fmt: skip
+    stats = desk_figures(DeskRows(rows), HOURS, now=NOW)
+    assert (stats.first_target.within, stats.first_target.breached) == (1, 1)
+    assert (stats.resolution_target.within, stats.resolution_target.breached) == (1, 1)
+    assert (stats.waiting, stats.open) == (1, 2)  # the "vip" one
+    assert stats.first_response.count == 1 and stats.first_response.median == 720.0
+    assert [g.name for g in stats.by_reason] == [
+        "angry",
+        "asked_for_human",
+        "no_answer",
+        "sensitive",
+        "vip",
+    ]
+    assert stats.by_agent == (stats.by_agent[0],) and stats.by_agent[0].name is None
+
+
 # --- the command -----------------------------------------------------------------------------
 
 

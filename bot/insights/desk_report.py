@@ -98,7 +98,6 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "{o} open, {w} of them waiting for a first reply; {s} closed as stale.",
         "ko": "진행 중 {o}건 (그중 첫 응답 대기 {w}건), 무응답 종료 {s}건.",
     },
-    "waiting": {"en": "waiting", "ko": "대기"},
 }
 
 

@@ -27,9 +27,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
-from bot.desk.hours import BusinessHours
+from bot.desk.hours import BusinessHours, NeverOpenError
 from bot.desk.sla import breached, due, first_response_seconds, resolution_seconds
 from bot.storage.desk_records import STALE, Csat, SlaRow
 from bot.types import EscalationReason
@@ -258,9 +258,13 @@ def _durations(values: Sequence[float]) -> Durations:
 def _judge(row: SlaRow, hours: BusinessHours, now: float) -> _Ticket:
     first_due, resolution_due = row.first_due_at, row.resolution_due_at
     if (first_due is None or resolution_due is None) and row.reason in _REASONS:
-        computed = due(row.created_at, row.reason, hours)  # type: ignore[arg-type]
-        first_due = computed.first_response_at if first_due is None else first_due
-        resolution_due = computed.resolution_at if resolution_due is None else resolution_due
+        try:
+            computed = due(row.created_at, cast(EscalationReason, row.reason), hours)
+        except NeverOpenError:  # days off for a year on end: no due instant to miss
+            computed = None
+        if computed is not None:
+            first_due = computed.first_response_at if first_due is None else first_due
+            resolution_due = computed.resolution_at if resolution_due is None else resolution_due
     # A ticket resolved without a reply of its own no longer waits for one.
     answered = row.first_response_at if row.first_response_at is not None else row.resolved_at
     first = _outcome(answered, first_due, now)
