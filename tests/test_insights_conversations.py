@@ -329,6 +329,7 @@ def test_json_object(
         "ratings",
         "unanswered",
         "staff",
+        "desk",
     }
     assert data["staff"]["questions"] == 0  # every message here is a customer's
     assert (data["conversations"], data["messages"]) == (14, 15)

@@ -3,8 +3,9 @@
 Each prints a compact terminal summary, or one JSON object with ``--json``, and write a
 self-contained HTML report with ``--html PATH``. ``conversations`` reads the database named by
 the settings (``ONDO_DB``, opened with ``ONDO_ENCRYPTION_KEY``) and computes the figures of
-:mod:`bot.insights.conversation_stats`; ``journeys`` reads the journeys' sends from the same
-database and computes :mod:`bot.insights.journeys`.
+:mod:`bot.insights.conversation_stats` with the help desk's of :mod:`bot.insights.desk_stats`
+(business time from ``desk.yaml`` beside the knowledge base); ``journeys`` reads the
+journeys' sends from the same database and computes :mod:`bot.insights.journeys`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from bot.cli.errors import EXIT_ERROR, usage
+from bot.desk.config import DeskConfigError, desk_config_for
+from bot.desk.hours import BusinessHours
 from bot.insights import InsightsError, conversation_report
 from bot.insights.conversation_stats import summarize
+from bot.insights.desk_stats import DeskRows, desk_figures
 from bot.insights.html import write_html
 from bot.settings import Settings, parse_duration
 from bot.storage.connect import open_store
@@ -32,6 +36,9 @@ from bot.storage.sql.journey_insights import JourneyRows, journey_rows
 from knowledge.embedders import Embedder
 
 R = TypeVar("R")
+
+clock: Callable[[], float] = time.time
+"""Now, for the end of the ``conversations`` window (tests set a fixed instant)."""
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -193,10 +200,22 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
     """Compute the figures for the window and print or write them; returns the exit code."""
     window: Since = args.since
     settings = Settings.from_env()
-    until = time.time()
+    until = clock()
     start = until - window.seconds
-    rows = _read(settings, start, until)
-    stats = summarize(rows, since=start, until=until, tz=_local_tz(), embedder=load_embedder())
+    try:
+        hours = BusinessHours(desk_config_for(settings.kb_paths))
+    except DeskConfigError as exc:
+        print(f"ondo: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    rows, desk_rows = _read(settings, start, until)
+    stats = summarize(
+        rows,
+        since=start,
+        until=until,
+        tz=_local_tz(),
+        embedder=load_embedder(),
+        desk=desk_figures(desk_rows, hours, now=until),
+    )
     language = conversation_report.report_language(stats, settings.agent_language)
     described = conversation_report.describe_duration(window.text, language)
     return _emit(
@@ -218,10 +237,17 @@ def _read_reviews(settings: Settings, start: float, until: float) -> tuple[str, 
     return _looking(settings, (label, nothing), read)
 
 
-def _read(settings: Settings, start: float, until: float) -> WindowRows:
-    return _looking(
-        settings, WindowRows((), (), (), ()), lambda s: s.insights.read_window(start, until)
-    )
+def _read(settings: Settings, start: float, until: float) -> tuple[WindowRows, DeskRows]:
+    """The conversations' rows of the window, and the help desk's (tickets created and rating
+    questions asked in it)."""
+
+    async def read(store: Store) -> tuple[WindowRows, DeskRows]:
+        rows = await store.insights.read_window(start, until)
+        sla = await store.desk.sla_rows(start, until)
+        csat = await store.desk.csat_rows(start, until)
+        return rows, DeskRows(tuple(sla), tuple(csat))
+
+    return _looking(settings, (WindowRows((), (), (), ()), DeskRows()), read)
 
 
 def _looking(

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.insights import html
-from bot.insights.conversation_stats import EMOTIONS, ConversationStats, Suggestion
+from bot.insights import desk_report, html
+from bot.insights.conversation_stats import EMOTIONS, REASONS, ConversationStats, Suggestion
 from bot.types import Language
 
 
@@ -177,6 +177,16 @@ def summary(stats: ConversationStats, window: str, language: Language) -> str:
             " · ".join(f"{r.entry_id} 👍 {r.up} 👎 {r.down}" for r in stats.ratings) or t("none"),
         ),
     ]
+    if stats.desk is not None:
+        lines.extend(
+            desk_report.lines(
+                stats.desk,
+                language,
+                row=_row,
+                bot=_bot_ratings(stats),
+                reason_label=lambda r: t(r) if r in REASONS else r,
+            )
+        )
     unanswered = t("questions", n=stats.unanswered)
     if not stats.suggestions:
         lines.append(_row(t("unanswered"), unanswered))
@@ -281,10 +291,27 @@ def page(stats: ConversationStats, window: str, language: Language) -> str:
             ),
         ),
         html.section(t("ratings_section"), _ratings(stats, t)),
+        *(
+            [
+                desk_report.section(
+                    stats.desk,
+                    language,
+                    bot=_bot_ratings(stats),
+                    reason_label=lambda r: t(r) if r in REASONS else r,
+                )
+            ]
+            if stats.desk is not None
+            else []
+        ),
         html.section(t("faq_section"), _suggestions(stats.suggestions, t)),
         html.section(t("staff_section"), _staff(stats, t)),
     ]
     return html.page(t("title"), sections, subtitle=subtitle, lang=language)
+
+
+def _bot_ratings(stats: ConversationStats) -> tuple[int, int]:
+    """The bot's 👍 and 👎 of the window, over every rated entry."""
+    return sum(r.up for r in stats.ratings), sum(r.down for r in stats.ratings)
 
 
 def _ratings(stats: ConversationStats, t: _Texts) -> str:

@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.conversation.escalation import asks_for_human, is_sensitive
+from bot.insights.desk_stats import EMPTY as NO_DESK
+from bot.insights.desk_stats import DeskStats
 from bot.storage.records import HandoffRow, InboundRow, RatingRow, UnansweredRow, WindowRows
 from bot.types import Language
 from bot.understanding.privacy import PLACEHOLDERS, redact
@@ -101,6 +103,8 @@ class ConversationStats:
     suggestions: tuple[Suggestion, ...] = field(default_factory=tuple)
     staff: StaffStats | None = None
     """Staff members' questions to the handbook, apart from every customer figure."""
+    desk: DeskStats | None = None
+    """The help desk's figures: response and resolution times, SLAs, satisfaction."""
 
     @property
     def escalation_rate(self) -> float:
@@ -150,6 +154,7 @@ class ConversationStats:
                 "suggestions": [_suggestion_json(s) for s in self.suggestions],
             },
             "staff": (self.staff or StaffStats(0, 0, 0, 0)).to_json(),
+            "desk": (self.desk or NO_DESK).to_json(),
         }
 
 
@@ -213,10 +218,13 @@ def summarize(
     until: float,
     tz: tzinfo,
     embedder: Embedder,
+    desk: DeskStats | None = None,
 ) -> ConversationStats:
     """All figures for the window ``[since, until)``; days are calendar days in ``tz``.
 
     ``embedder`` clusters unanswered questions; it is only called when there are some.
+    ``desk`` is the help desk's figures of the window
+    (:func:`bot.insights.desk_stats.desk_figures`).
     """
     candidates = faq_candidates(rows.unanswered)
     conversations = {row.conversation_key for row in rows.inbound}
@@ -239,6 +247,7 @@ def summarize(
         unanswered=len(candidates),
         suggestions=tuple(suggest_faq(candidates, embedder)),
         staff=staff_figures(rows, embedder),
+        desk=desk,
     )
 
 
