@@ -429,3 +429,21 @@ async def test_a_customer_who_answers_is_not_reminded(runtime: Runtime, tmp_path
     told = len(d.sent(key))
     await d.service.tick(t0 + 50 * H)
     assert len(d.sent(key)) == told and await runtime.store.current_handoff(key) is not None
+
+
+async def test_a_failing_desk_hook_costs_the_customer_nothing(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = build(runtime, config(tmp_path))
+
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("desk table locked")
+
+    monkeypatch.setattr(d.service, "ticket_posted", broken)
+    monkeypatch.setattr(d.service, "agent_replied", broken)
+    ticket_id, ref = await hand_over(d, key_of(1), "en")
+    assert [t.id for t in d.desk.tickets] == [ticket_id] and len(d.sent(key_of(1))) == 1
+    result = await d.router.agent_message(
+        platform="slack", event_id="e1", thread_ref=ref, agent="U1", text="Hello"
+    )
+    assert result == "relayed" and d.sent(key_of(1))[-1] == "Hello"

@@ -6,6 +6,10 @@ customers' conversations, found by conversation key), and the adapter of the pla
 :class:`Router` then carries a Discord customer's handoff to agents in Slack as readily as a
 Slack customer's, relays both ways, and gives the conversation back on Resolve.
 
+The help desk (:class:`DeskHooks`, set by ``bot.serve``) is told of a posted ticket, an
+agent's reply, a handed-over customer's message and a resolve, and may answer a customer's
+message before the bot (a satisfaction rating); its event hooks never fail a message.
+
 It also keeps the promise that nothing is lost: :meth:`Router.recover` re-handles customer
 messages that were recorded but never answered (a reply whose post failed after the platform
 had been acknowledged, a crash mid-way) and re-posts tickets the desk could not post.
@@ -280,7 +284,8 @@ class Router:
             relay = outcome.action == "relayed" and outcome.relay_text is not None
             if outcome.handoff is None and relay:
                 await self._relay_to_desk(message, outcome)
-                await self._desk_event("customer_relayed", message.conversation_key)
+                key = message.conversation_key
+                await self._desk_event("customer_relayed", lambda d: d.customer_relayed(key))
         # The ticket is posted outside the hold: the customer's next messages are handled
         # meanwhile (they wait for its thread, and open_ticket relays them once it exists).
         if outcome.handoff is not None:
@@ -340,12 +345,13 @@ class Router:
             await store.unclaim(inbound.id)
             raise
 
-    async def _desk_event(self, name: str, *args: object) -> None:
-        """Call the desk hook ``name``; its failure is logged in one line, never raised."""
+    async def _desk_event(self, name: str, call: Callable[[DeskHooks], Awaitable[None]]) -> None:
+        """Tell the desk (``call`` on its hooks, named ``name`` in the log); its failure is
+        logged in one line, never raised."""
         if self.desk_hooks is None:
             return
         try:
-            await getattr(self.desk_hooks, name)(*args)
+            await call(self.desk_hooks)
         except Exception as exc:
             log.error("desk hook %s failed: %s", name, _reason(exc))
 
@@ -396,7 +402,8 @@ class Router:
             await store.release_ticket(ticket.id)
             return None
         await store.update_handoff(ticket.id, thread_ref=ref)
-        await self._desk_event("ticket_posted", ticket, ref)
+        posted = ticket
+        await self._desk_event("ticket_posted", lambda d: d.ticket_posted(posted, ref))
         # Messages the customer wrote while the ticket was being posted waited for its thread.
         await self._handle_pending(ticket.conversation_key)
         return ref
@@ -449,7 +456,8 @@ class Router:
             if inbound.role == "agent":
                 if ticket is not None and await self.take_over(key, message.user):
                     log.info("agent %s answered in %s: taken over", message.user, key)
-                    await self._desk_event("agent_replied", ticket, message.user)
+                    taken, user = ticket, message.user
+                    await self._desk_event("agent_replied", lambda d: d.agent_replied(taken, user))
                     if ticket.agent is None and ticket.thread_ref:
                         who = self._who(message, ticket.thread_ref, "An agent")
                         note = f"{who} took this over in the customer's thread."
@@ -497,13 +505,13 @@ class Router:
             await self._note(thread_ref, AGENT_NOTES["refused"])
             return "refused"
         if elsewhere:
-            await self._desk_event("agent_replied", ticket, agent)
+            await self._desk_event("agent_replied", lambda d: d.agent_replied(ticket, agent))
             return "relayed"
         reason = f"{platform_of(key)} is not running in this process" if sender is None else ""
         if sender is not None:
             try:
                 await sender.send(reply)
-                await self._desk_event("agent_replied", ticket, agent)
+                await self._desk_event("agent_replied", lambda d: d.agent_replied(ticket, agent))
                 return "relayed"
             except Exception as exc:
                 reason = _reason(exc)
@@ -534,7 +542,8 @@ class Router:
         except Exception as exc:
             log.error("resolve notice for %s not delivered: %s", key, _reason(exc))
         if handoff is not None:
-            await self._desk_event("resolved", handoff, notice.language)
+            resolved, language = handoff, notice.language
+            await self._desk_event("resolved", lambda d: d.resolved(resolved, language))
         return True
 
     async def note(self, thread_ref: str, text: str) -> None:
