@@ -16,9 +16,11 @@ import pytest
 from bot.app import Runtime
 from bot.conversation.routing import MemoryCustomers, MemoryDesk, Router
 from bot.desk import csat
+from bot.desk.assign import least_loaded, policy, round_robin
 from bot.desk.config import DeskConfig, load_desk_config
 from bot.desk.hours import BusinessHours
 from bot.desk.service import CUSTOMER_TEXTS, DeskService, comment_of
+from bot.storage.desk_records import DutyAgent
 from bot.types import Language, Message
 from knowledge.loader import SAMPLE_DIR
 
@@ -447,3 +449,15 @@ async def test_a_failing_desk_hook_costs_the_customer_nothing(
         platform="slack", event_id="e1", thread_ref=ref, agent="U1", text="Hello"
     )
     assert result == "relayed" and d.sent(key_of(1))[-1] == "Hello"
+
+
+def test_the_pick_policies_are_total_and_deterministic() -> None:
+    def agent(name: str, load: int, last: float | None) -> DutyAgent:
+        return DutyAgent("slack", name, load, last, 0.0)
+
+    team = [agent("U2", 1, 10.0), agent("U3", 0, None), agent("U1", 0, None), agent("U4", 0, 5.0)]
+    assert round_robin(team) == "U1"  # never assigned first, then by id
+    assert round_robin(team[:1] + team[3:]) == "U4"  # the oldest assignment
+    assert least_loaded([agent("U2", 1, None), agent("U4", 0, 5.0), agent("U5", 0, 9.0)]) == "U4"
+    assert round_robin([]) is None and least_loaded([]) is None
+    assert policy("least_loaded") is least_loaded and policy("round_robin") is round_robin

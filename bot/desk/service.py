@@ -33,12 +33,13 @@ Decisions:
   and restarts; a ticker down past both posts only the breach). A reminder mentions the
   owner, or when unassigned the on-duty group (``group_mention``, else each on-duty agent's
   mention, else says nobody is on duty) the first time only (the ``unassigned`` reminder,
-  claimed once), then says "unassigned" in plain text: never a flood. Stale: a handoff
-  waiting for its customer
-  ``remind_after`` gets one reminder to the customer, after ``close_after`` it is closed
-  (``close_stale``, the conversation goes ``closed``) with a notice to the customer and a
-  note in the thread; the customer's next message reopens it with the bot (the engine moves
-  ``closed`` to ``bot``). A ticker down past both closes without the reminder.
+  claimed once), then says "unassigned" in plain text: never a flood.
+- **Stale.** A handoff waiting for its customer ``remind_after`` gets one reminder to the
+  customer (claimed once: the ``stale`` reminder, forgotten when the customer answers);
+  after ``close_after`` it is closed (``close_stale``, the conversation goes ``closed``) with
+  a notice to the customer and a note in the thread; the customer's next message reopens it
+  with the bot (the engine moves ``closed`` to ``bot``). A ticker down past both closes
+  without the reminder. A stale close asks no rating: nobody resolved anything.
 - **Customer notices** (question, stale reminder, closing) are recorded in the history as
   the bot's and posted through the router's sender for the key, or queued in the outbox for
   the replica holding that platform.
