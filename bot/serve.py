@@ -22,6 +22,8 @@ from bot.app import Runtime
 from bot.conversation.courier import Courier
 from bot.conversation.routing import RECOVERY_INTERVAL_SECONDS, Router, platform_of
 from bot.corrections import live as kb_live
+from bot.desk.config import desk_config_for
+from bot.desk.service import DeskService
 from bot.insights.polarity import PolarityModel, ReviewPolarity
 from bot.journeys.service import JourneyService
 from bot.journeys.webhook import events_routes
@@ -243,7 +245,8 @@ def review_polarity(runtime: Runtime) -> ReviewPolarity:
 
 def build_router(runtime: Runtime) -> tuple[Router, JourneyService]:
     """The router as ``ondo serve`` runs it, with the journeys' opt-out and review hooks (a
-    review request's answer, a feedback mail). A journey file that cannot be used raises its
+    review request's answer, a feedback mail) and the help desk's (hours, SLAs, assignment,
+    satisfaction: ``desk.yaml``). A journey or desk file that cannot be used raises its
     one-line error here, before anything runs."""
     settings = runtime.settings
     router = Router(runtime.engine, handoff_channel=settings.handoff_channel)
@@ -253,6 +256,7 @@ def build_router(runtime: Runtime) -> tuple[Router, JourneyService]:
     router.opt_out = journeys.opt_out
     router.opt_out_click = journeys.opt_out_category
     router.review = journeys.review
+    DeskService(router, desk_config_for(settings.kb_paths)).install()
     return router, journeys
 
 
@@ -329,6 +333,9 @@ async def serve(
         tasks["outbox"] = asyncio.create_task(Courier(router).run(stop))
         # Journey sends due now, decided at send time and queued as DMs in the outbox.
         tasks["journeys"] = asyncio.create_task(journeys.run(stop, replica))
+        # SLA reminders and stale conversations, each posted once (claimed in the store).
+        if isinstance(router.desk_hooks, DeskService):
+            tasks["desk"] = asyncio.create_task(router.desk_hooks.run(stop))
         tasks["knowledge"] = asyncio.create_task(
             kb_live.watch(runtime.store, runtime.knowledge, stop, KB_POLL_SECONDS)
         )

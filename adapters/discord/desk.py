@@ -226,6 +226,10 @@ class DiscordDesk:
             return True
         return False
 
+    def mention(self, agent_id: str) -> str:
+        """A mention of agent ``agent_id`` in a desk post."""
+        return f"<@{agent_id}>"
+
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
         """Post Ondo's own ``text`` (its markup intended) in the ticket thread
         ``thread_ref``; raises if Discord refuses."""

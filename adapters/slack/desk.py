@@ -135,6 +135,10 @@ class SlackDesk:
         where = f"the thread of ticket #{ticket.id}"
         return await _find(page, SUGGESTION_EVENT, mine, where) is not None
 
+    def mention(self, agent_id: str) -> str:
+        """A mention of agent ``agent_id`` in a desk post."""
+        return f"<@{agent_id}>"
+
     async def post_in_thread(self, ref: str, text: str) -> None:
         """Post Ondo's own ``text`` (its markup intended) in the ticket's thread."""
         target = parse_thread_ref(ref)

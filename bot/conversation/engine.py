@@ -135,6 +135,10 @@ class Engine:
         self.detector = detector
         self.staff_contact = staff_contact
         self._composer = ComposerResponder()
+        self.notice_suffix: Callable[[Language], str | None] | None = None
+        """Set by the help desk: a line added to a new handoff's notice in the customer's
+        language (the desk's honest "a person reads this tomorrow at 9" when it is closed),
+        or ``None``. The desk reads its own clock; the engine knows nothing of its hours."""
 
     async def analyze(
         self, text: str, *, misses_before: int = 0, audience: Audience = "customers"
@@ -269,9 +273,23 @@ class Engine:
         ticket = None
         if analysis.escalation.escalate:
             ticket = await self._escalate(key, analysis, lines, reply_text)
+            suffix = self._notice_suffix(analysis.language) if ticket is not None else None
+            if suffix:
+                reply_text = f"{reply_text}\n{suffix}"
         return await self._deliver(
             message, inbound.id, analysis, sender, ticket, tuple(notes), reply_text
         )
+
+    def _notice_suffix(self, language: Language) -> str | None:
+        """The desk's line for a new handoff's notice; a failing hook adds nothing (the notice
+        must reach the customer)."""
+        if self.notice_suffix is None:
+            return None
+        try:
+            return self.notice_suffix(language)
+        except Exception as exc:
+            log.error("handoff notice line failed: %s: %s", type(exc).__name__, exc)
+            return None
 
     def _without_staff_text(self, reply_text: str, request: ReplyRequest) -> str:
         """``reply_text``, unless it quotes staff knowledge: then the offline answer from the

@@ -6,6 +6,10 @@ customers' conversations, found by conversation key), and the adapter of the pla
 :class:`Router` then carries a Discord customer's handoff to agents in Slack as readily as a
 Slack customer's, relays both ways, and gives the conversation back on Resolve.
 
+The help desk (:class:`DeskHooks`, set by ``bot.serve``) is told of a posted ticket, an
+agent's reply, a handed-over customer's message and a resolve, and may answer a customer's
+message before the bot (a satisfaction rating); its event hooks never fail a message.
+
 It also keeps the promise that nothing is lost: :meth:`Router.recover` re-handles customer
 messages that were recorded but never answered (a reply whose post failed after the platform
 had been acknowledged, a crash mid-way) and re-posts tickets the desk could not post.
@@ -68,6 +72,37 @@ ReviewHook = Callable[[Message, int], Awaitable[ReviewAnswer | None]]
 stored as a review (once per message: a redelivery finds it stored), or ``None`` for any other
 message (the bot answers it as usual)."""
 
+
+class DeskHooks(Protocol):
+    """The help desk's part in routing (:class:`bot.desk.service.DeskService`), set as
+    :attr:`Router.desk_hooks`. Each event hook's failure is logged and swallowed: a ticket's
+    clock or owner never costs a customer their message."""
+
+    async def ticket_posted(self, ticket: HandoffTicket, thread_ref: str) -> None:
+        """A new ticket reached the desk: its due times, its owner, its line in the thread."""
+        ...
+
+    async def agent_replied(self, handoff: Handoff, agent: str, at: float | None = None) -> None:
+        """An agent's message reached (or was queued for) the customer."""
+        ...
+
+    async def customer_relayed(self, conversation_key: str) -> None:
+        """The customer of a handed-over conversation wrote (it went to the agents)."""
+        ...
+
+    async def resolved(self, handoff: Handoff, language: Language) -> None:
+        """A handoff was resolved and its notice sent: the satisfaction question follows."""
+        ...
+
+    async def csat_answer(self, message: Message) -> str | None:
+        """The bot's answer when ``message`` answers a pending satisfaction question (the
+        thanks, or the one retry), else ``None``: the bot answers it as usual."""
+        ...
+
+
+CSAT_INTENT = "csat"
+"""The intent noted on a message the desk's satisfaction hook answered."""
+
 AgentResult = Literal["relayed", "duplicate", "not_a_ticket", "refused", "undelivered"]
 
 AGENT_NOTES = {
@@ -117,6 +152,10 @@ class AgentDesk(Protocol):
         "Customer" when ``None``; raise if it could not."""
         ...
 
+    def mention(self, agent_id: str) -> str:
+        """How a desk post names agent ``agent_id`` so they are notified (``<@U…>``)."""
+        ...
+
 
 class Router:
     """Connects customers' conversations, the engine and the agents' desk across platforms."""
@@ -133,6 +172,9 @@ class Router:
         """Set by the journeys' service: the opt-out button under a journey DM."""
         self.review: ReviewHook | None = None
         """Set by the journeys' service: asked after the opt-out hook, in the bot's hands only."""
+        self.desk_hooks: DeskHooks | None = None
+        """Set by the help desk's service: SLA clocks, assignment, satisfaction (see
+        :class:`DeskHooks`)."""
 
     @property
     def desk_platform(self) -> str | None:
@@ -233,10 +275,17 @@ class Router:
                 return await self.engine.fixed_reply(
                     message, inbound, review.text, sender, intent=REVIEW_INTENT, turn=turn
                 )
+            csat = await self._csat_reply(message, inbound)
+            if csat is not None:
+                return await self.engine.fixed_reply(
+                    message, inbound, csat, sender, intent=CSAT_INTENT
+                )
             outcome = await self.engine.handle(message, sender, inbound=inbound)
             relay = outcome.action == "relayed" and outcome.relay_text is not None
             if outcome.handoff is None and relay:
                 await self._relay_to_desk(message, outcome)
+                key = message.conversation_key
+                await self._desk_event("customer_relayed", lambda d: d.customer_relayed(key))
         # The ticket is posted outside the hold: the customer's next messages are handled
         # meanwhile (they wait for its thread, and open_ticket relays them once it exists).
         if outcome.handoff is not None:
@@ -277,6 +326,34 @@ class Router:
         except Exception:
             await store.unclaim(inbound.id)  # a redelivery or the sweep retries
             raise
+
+    async def _csat_reply(self, message: Message, inbound: Inbound) -> str | None:
+        """The desk's satisfaction hook's answer, under the review hook's conditions (the
+        bot's hands only, no duplicate or redelivery, no staff question); a failing hook
+        raises so the message stays unanswered for the recovery sweep."""
+        if self.desk_hooks is None or not inbound.process or message.role == "staff":
+            return None
+        store = self.engine.store
+        if inbound.duplicate and await store.unposted_reply(inbound.id) is not None:
+            return None
+        conversation = await store.conversation(message.conversation_key, message.platform)
+        if not bot_speaks(conversation.state):
+            return None
+        try:
+            return await self.desk_hooks.csat_answer(message)
+        except Exception:
+            await store.unclaim(inbound.id)
+            raise
+
+    async def _desk_event(self, name: str, call: Callable[[DeskHooks], Awaitable[None]]) -> None:
+        """Tell the desk (``call`` on its hooks, named ``name`` in the log); its failure is
+        logged in one line, never raised."""
+        if self.desk_hooks is None:
+            return
+        try:
+            await call(self.desk_hooks)
+        except Exception as exc:
+            log.error("desk hook %s failed: %s", name, _reason(exc))
 
     async def open_ticket(self, ticket: HandoffTicket, *, claimed: bool = False) -> str | None:
         """Post ``ticket`` at the desk and remember its thread; ``None`` if that failed or
@@ -325,6 +402,8 @@ class Router:
             await store.release_ticket(ticket.id)
             return None
         await store.update_handoff(ticket.id, thread_ref=ref)
+        posted = ticket
+        await self._desk_event("ticket_posted", lambda d: d.ticket_posted(posted, ref))
         # Messages the customer wrote while the ticket was being posted waited for its thread.
         await self._handle_pending(ticket.conversation_key)
         return ref
@@ -377,6 +456,8 @@ class Router:
             if inbound.role == "agent":
                 if ticket is not None and await self.take_over(key, message.user):
                     log.info("agent %s answered in %s: taken over", message.user, key)
+                    taken, user = ticket, message.user
+                    await self._desk_event("agent_replied", lambda d: d.agent_replied(taken, user))
                     if ticket.agent is None and ticket.thread_ref:
                         who = self._who(message, ticket.thread_ref, "An agent")
                         note = f"{who} took this over in the customer's thread."
@@ -424,11 +505,13 @@ class Router:
             await self._note(thread_ref, AGENT_NOTES["refused"])
             return "refused"
         if elsewhere:
+            await self._desk_event("agent_replied", lambda d: d.agent_replied(ticket, agent))
             return "relayed"
         reason = f"{platform_of(key)} is not running in this process" if sender is None else ""
         if sender is not None:
             try:
                 await sender.send(reply)
+                await self._desk_event("agent_replied", lambda d: d.agent_replied(ticket, agent))
                 return "relayed"
             except Exception as exc:
                 reason = _reason(exc)
@@ -445,6 +528,7 @@ class Router:
         already with the bot."""
         sender = self.sender_for(key)
         elsewhere = sender is None and await self.held_elsewhere(platform_of(key))
+        handoff = await self.engine.store.current_handoff(key)
         notice = await self.engine.resolve(key, agent, queue=elsewhere)
         if notice is None:
             return False
@@ -457,6 +541,9 @@ class Router:
                 await sender.send(notice)
         except Exception as exc:
             log.error("resolve notice for %s not delivered: %s", key, _reason(exc))
+        if handoff is not None:
+            resolved, language = handoff, notice.language
+            await self._desk_event("resolved", lambda d: d.resolved(resolved, language))
         return True
 
     async def note(self, thread_ref: str, text: str) -> None:
@@ -621,6 +708,8 @@ class MemoryDesk:
     agent_language: Language | None = None
     adopted: int = 0
     """Repeated attempts that found their ticket already posted."""
+    notified: list[tuple[str, str]] = field(default_factory=list)
+    """Notifications sent to agents (:meth:`notify`), ``(agent, text)``."""
 
     async def open_ticket(self, ticket: HandoffTicket) -> str | None:
         """Record the ticket; its thread is ``<platform>:ticket-<id>``. A repeated attempt
@@ -643,3 +732,11 @@ class MemoryDesk:
         """Record a relayed customer message as ``<@author>: text`` (or ``Customer: text``)."""
         who = f"<@{author}>" if author else "Customer"
         await self.post_in_thread(thread_ref, f"{who}: {text}")
+
+    def mention(self, agent_id: str) -> str:
+        """The plain id (a memory desk notifies nobody)."""
+        return agent_id
+
+    async def notify(self, agent_id: str, text: str) -> None:
+        """Record a notification to ``agent_id`` (a real desk would DM them)."""
+        self.notified.append((agent_id, text))
