@@ -348,6 +348,31 @@ async def test_a_bad_answer_is_asked_again_once_then_the_bot_answers(
     assert row is not None and row.score is None and row.retries == 2
 
 
+@pytest.mark.parametrize(
+    ("language", "moved_on"),
+    [
+        ("ko", "상담원 연결해 주세요"),
+        ("ko", "배송은 언제 오나요?"),
+        ("en", "I want to talk to a human"),
+        ("en", "Where is my other parcel?"),
+    ],
+)
+async def test_a_customer_who_moved_on_is_answered_at_once_not_asked_again(
+    runtime: Runtime, tmp_path: Path, language: Language, moved_on: str
+) -> None:
+    """Asking for a person or a new question after the rating question drops the rating:
+    no "please answer 1-5" in the way."""
+    d = build(runtime, config(tmp_path))
+    key = key_of(1)
+    ticket_id, _ = await resolved(d, key, language)
+    outcome = await d.router.customer_message(message(key, moved_on, "r1"))
+    assert outcome.notes != ("csat",) and d.sent(key)[-1] != csat.retry_text(language)
+    row = await runtime.store.desk.csat(ticket_id)
+    assert row is not None and row.score is None and row.retries == 2
+    late = await d.router.customer_message(message(key, "5", "r2"))
+    assert late.notes != ("csat",)
+
+
 @pytest.mark.parametrize("language", ["ko", "en"])
 async def test_a_button_click_is_the_customers_own(
     runtime: Runtime, tmp_path: Path, language: Language

@@ -56,6 +56,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.conversation.engine import HandoffTicket
+from bot.conversation.escalation import asks_for_human, is_sensitive
 from bot.conversation.routing import Router, platform_of
 from bot.desk import assign, csat, sla
 from bot.desk.config import DeskConfig
@@ -132,6 +133,17 @@ _LEADING_SCORE = re.compile(
     r"^\s*[1-5１-５]\s*(?:점|/\s*5|out of 5|stars?)?\s*[-–—:,.!)]*\s*", re.IGNORECASE
 )
 _TRAILING_SCORE = re.compile(r"[\s,.:!-]*[1-5１-５]\s*(?:점|/\s*5|stars?)?\s*[.!]*\s*$")
+
+
+def _asks_something_else(text: str) -> bool:
+    """Whether a message that gives no score is about something else than the rating."""
+    return (
+        "?" in text
+        or "？" in text
+        or len(text.strip()) > 80
+        or asks_for_human(text)
+        or is_sensitive(text)
+    )
 
 
 def channel_of(conversation_key: str) -> csat.Channel:
@@ -274,6 +286,13 @@ class DeskService:
         language = _language(pending.language or detect_language(message.text))
         score = csat.read_score(message.text)
         if score is None:
+            if _asks_something_else(message.text):
+                # A question, a person asked for, a long message: the customer has moved on.
+                # The rating is dropped and the bot (or the handoff) answers it at once.
+                for _ in range(2):
+                    if await records.note_csat_retry(pending.handoff_id) in (0, 2):
+                        break
+                return None
             tries = await records.note_csat_retry(pending.handoff_id)
             return csat.retry_text(language) if tries == 1 else None
         return await self._answer(pending.handoff_id, score, comment_of(message.text), language)
