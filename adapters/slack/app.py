@@ -534,7 +534,7 @@ class SlackAdapter(CountsCompletions):
             ticket,
             name,
             agent=user,
-            agent_name=await self._display_name(user),
+            agent_name=inert(agent) if (agent := await self._display_name(user)) else None,
             customer_name=inert(customer) if customer else None,
             event_id=f"ondo-reply:{body.get('trigger_id') or secrets.token_hex(8)}",
         )
