@@ -215,6 +215,8 @@ async def test_reply_in_the_ticket_thread_reaches_the_customer_once(
         # In the agents' thread the customer's name is shown as typed, never as markup.
         assert "@everyone" not in shown and "[x](" not in shown
     assert await discord.state(ticket.conversation_key) == "human"
+    [taken] = discord.edits(thread)  # the ticket shows who has it now
+    assert f"Taken by <@{fake.staff_id}>" in taken.body["content"]
 
     # The same interaction again (a redelivery) is not sent twice.
     posts = len(discord.posts())

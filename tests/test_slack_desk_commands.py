@@ -204,6 +204,9 @@ async def test_reply_sends_the_saved_reply_in_the_customers_language(
     assert shown.params["text"].startswith(f"<@{AGENT}> sent the saved reply `refund-started`:")
     assert "<!here>" not in shown.params["text"] and body in shown.params["text"]
     assert await slack.state(ticket.conversation_key) == "human"  # answering took it over
+    [taken] = slack.fake.calls_to("chat.update")
+    assert taken.params["ts"] == ticket_ts(ticket)
+    assert taken.params["text"] == f"Taken by <@{AGENT}>"
 
     # The same command delivered again (a retry) is not sent twice.
     posts = len(slack.posts())

@@ -26,7 +26,7 @@ from typing import Any, cast
 import discord
 
 from adapters.desk_commands import DeskCommands, ticket_number
-from adapters.discord.desk import DiscordDesk
+from adapters.discord.desk import DiscordDesk, taken_status
 from adapters.discord.events import PLATFORM, thread_ref
 from adapters.discord.inert import inert, mention
 from adapters.discord.sender import NO_MENTIONS, describe
@@ -209,6 +209,9 @@ class DiscordCommands:
             event_id=f"ondo-reply:{interaction.id}",
         )
         await _tell(interaction, sent.note)
+        if sent.result == "relayed" and ticket.agent is None and self.desk is not None:
+            # Answering takes the ticket over: the ticket shows it, as after a typed answer.
+            await self.desk.update_ticket(ticket, taken_status(user), resolvable=True)
         if sent.text is not None:
             line = desk.say("reply_line", agent=_shown(user), name=name)
             quoted = "\n".join(f"> {part}" for part in sent.text.splitlines())

@@ -540,6 +540,14 @@ class SlackAdapter(CountsCompletions):
         )
         await self._tell(channel, user, sent.note)
         target = parse_thread_ref(ticket.thread_ref or "")
+        if sent.result == "relayed" and ticket.agent is None and target is not None:
+            # Answering took the ticket over: it shows who has it, as after a suggestion.
+            fresh = await self.engine.store.handoff_by_id(ticket.id)
+            taken = ticket_status(True, user)
+            blocks = ticket_blocks(
+                None, fresh, handoff_value(fresh or ticket), taken, resolvable=True
+            )
+            await self._edit_ticket(target[0], target[1], blocks, taken)
         if sent.text is not None and target is not None:
             line = desk.say("reply_line", agent=_shown(user), name=name)
             quoted = "\n".join(f"> {inert(part)}" for part in sent.text.splitlines())
