@@ -204,7 +204,12 @@ async def running_discord(
     config = DiscordConfig.from_settings(settings)
     client = build_client(message_content=message_content, guild_ready_timeout=0.05)
     adapter = DiscordAdapter(
-        router, client, config, agent_language=settings.agent_language, admins=settings.admins
+        router,
+        client,
+        config,
+        agent_language=settings.agent_language,
+        admins=settings.admins,
+        kb_paths=settings.kb_paths,
     )
     stop, ready = asyncio.Event(), asyncio.Event()
     with discord_endpoints(config.api_base, config.gateway_url):

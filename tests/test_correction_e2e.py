@@ -251,7 +251,7 @@ async def test_discord_staff_marks_wrong_admin_approves_customer_gets_the_right_
 ) -> None:
     fake = discord.fake
     question, _, right = WRONG_MATCH[language]
-    assert list(fake.commands) == [MARK_WRONG_COMMAND]  # registered on connect
+    assert MARK_WRONG_COMMAND in fake.commands  # registered on connect (beside /ondo)
     answer = await discord_asks(discord, question)
     assert right not in answer["content"]
     answer_id = int(answer["id"])

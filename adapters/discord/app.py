@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import discord
 
+from adapters.desk_commands import DeskCommands
 from adapters.discord.backfill import catch_up, plan
+from adapters.discord.commands import DiscordCommands
 from adapters.discord.config import DiscordConfig, DiscordConfigError
 from adapters.discord.desk import (
     EDIT,
@@ -128,6 +132,7 @@ class DiscordAdapter(CountsCompletions):
         *,
         agent_language: Language | None = None,
         admins: frozenset[str] = frozenset(),
+        kb_paths: Sequence[Path] = (),
     ) -> None:
         self.router = router
         self.engine = router.engine
@@ -147,6 +152,12 @@ class DiscordAdapter(CountsCompletions):
             staff=self.staff,
             staff_channel=config.staff_channel,
             admins=admins,
+        )
+        self.desk_commands = DeskCommands(
+            router, PLATFORM, kb_paths=kb_paths, agent_language=agent_language
+        )
+        self.commands = DiscordCommands(
+            client, self.desk_commands, desk=self.desk, may_act=self._may_act
         )
         self.unhandled = 0
         """Exceptions that escaped an event handler (logged; tests expect none)."""
@@ -215,6 +226,7 @@ class DiscordAdapter(CountsCompletions):
                 self.router.set_desk(self.desk)
                 await self._check_desk()
             await self.review.register_commands()
+            await self.commands.register()
             self._registered = True
         user = self.client.user
         log.info(
@@ -323,6 +335,8 @@ class DiscordAdapter(CountsCompletions):
         sender = DiscordSender(self.client, item.target, thread_name=item.thread_name)
         is_staff = self.is_staff(author)
         message = replace(item.message, role="staff" if is_staff else "customer")
+        if not is_staff:
+            self.commands.remember(author)
 
         async def is_agent(_user: str) -> bool:
             return is_staff  # staff in a customer's thread are agents
@@ -396,7 +410,10 @@ class DiscordAdapter(CountsCompletions):
     # --- buttons -------------------------------------------------------------------------
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Handle a click on a ticket's Take over / Resolve button (others are ignored)."""
+        """Handle a click on a ticket's Take over / Resolve button, ``/ondo`` and the other
+        interactions of :mod:`.review` and the suggested reply (others are ignored)."""
+        if await self._command_interaction(interaction):
+            return
         if await self._suggestion_interaction(interaction):
             return
         if await self._correction_interaction(interaction):
@@ -456,6 +473,8 @@ class DiscordAdapter(CountsCompletions):
             moved = ticket.resolved_at is None and await self.router.take_over(
                 ticket.conversation_key, agent
             )
+            if moved:
+                await self.desk_commands.take(handoff_id, agent)
             note = NOTES["taken" if moved else "nothing_waiting"]
             status = taken_status(agent)
         else:
@@ -501,6 +520,15 @@ class DiscordAdapter(CountsCompletions):
                 await interaction.message.edit(view=None)
             except discord.HTTPException as exc:
                 log.warning("opt-out button left on the DM: %s", describe(exc))
+
+    # --- /ondo ---------------------------------------------------------------------------
+
+    async def _command_interaction(self, interaction: discord.Interaction) -> bool:
+        """``/ondo hours | duty | assign | reply`` (:mod:`.commands`); ``False`` otherwise."""
+        handled = await self.commands.handle(interaction)
+        if handled:
+            await self._finished()
+        return handled
 
     # --- corrections ---------------------------------------------------------------------
 
@@ -658,5 +686,6 @@ async def run_discord(
             config,
             agent_language=settings.agent_language,
             admins=settings.admins,
+            kb_paths=settings.kb_paths,
         )
         await adapter.run(stop, ready=ready)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -25,6 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.desk_commands import DeskCommands, ticket_number
 from adapters.progress import CountsCompletions
 from adapters.slack.desk import (
     RESOLVE_ACTION,
@@ -49,6 +53,7 @@ from adapters.slack.events import (
     parse_event,
 )
 from adapters.slack.identity import LOOKUP_TIMEOUT_SECONDS, SlackStaff
+from adapters.slack.inert import inert, mention
 from adapters.slack.review import SlackReview
 from adapters.slack.sender import (
     RATE_DOWN_ACTION,
@@ -58,11 +63,12 @@ from adapters.slack.sender import (
     post,
 )
 from bot import texts
-from bot.conversation.routing import Router
+from bot.conversation.routing import Router, platform_of
 from bot.conversation.suggestions import NOTES as SUGGEST_NOTES
 from bot.conversation.suggestions import open_handoff_for, send_suggestion
 from bot.conversation.ticket_buttons import STALE_BUTTON, clicked_handoff, handoff_value
 from bot.corrections.loop import Corrections
+from bot.desk.replies import UnknownReplyError
 from bot.logs import quiet_slack_signature_dumps
 from bot.settings import Settings
 from bot.storage.records import Inbound
@@ -79,9 +85,15 @@ Received = AgentMessage | tuple[CustomerMessage, Inbound] | None
 AGENTS_ONLY = "Only members of the agents' channel can do this."
 COMMAND = "/ondo"
 COMMAND_HELP = (
-    "Usage: `/ondo list` (open handoffs), `/ondo take <#>`, `/ondo resolve <#>` — "
-    "the number is the #id on the ticket; `/ondo review` lists answers marked wrong."
+    "Usage: `/ondo list` (open handoffs), `/ondo take <#>`, `/ondo resolve <#>`, "
+    "`/ondo assign <#> @agent`, `/ondo reply <name> <#>` (`/ondo reply`: the saved replies) — "
+    "the number is the #id on the ticket; `/ondo hours`, `/ondo duty on|off` (`/ondo duty`: "
+    "who is on duty); `/ondo review` lists answers marked wrong."
 )
+TICKET_VERBS = ("list", "take", "resolve")
+DESK_VERBS = ("hours", "duty", "assign", "reply")
+MENTION = re.compile(r"<@([UW][A-Z0-9]{1,30})(?:\|[^>]*)?>")
+"""A Slack user mention as a slash command's text carries it: ``<@U123>``, ``<@U123|name>``."""
 OPT_OUT_NOTES: dict[str, dict[Language, str]] = {
     "not_yours": {
         "ko": "이 버튼은 메시지를 받으신 분만 누를 수 있어요.",
@@ -142,12 +154,17 @@ class SlackAdapter(CountsCompletions):
         *,
         handoff_channel: str | None,
         staff: SlackStaff | None = None,
+        kb_paths: Sequence[Path] = (),
+        agent_language: Language | None = None,
     ) -> None:
         self.router = router
         self.engine = router.engine
         self.client = client
         self.handoff_channel = handoff_channel
         self.staff = staff or SlackStaff(client, ())
+        self.desk_commands = DeskCommands(
+            router, PLATFORM, kb_paths=kb_paths, agent_language=agent_language
+        )
         self._agents: dict[str, float] = {}
 
     # --- events --------------------------------------------------------------------------
@@ -279,6 +296,10 @@ class SlackAdapter(CountsCompletions):
     async def _take(self, key: str, user: str) -> tuple[bool, str]:
         """Take the conversation; ``(moved, note for the agents)``."""
         moved = await self.router.take_over(key, user)
+        if moved:
+            handoff = await self.engine.store.current_handoff(key)
+            if handoff is not None:
+                await self.desk_commands.take(handoff.id, user)
         return moved, f"<@{user}> took this over." if moved else "Nothing is waiting for a person."
 
     async def _resolve(self, key: str, user: str) -> tuple[bool, str]:
@@ -405,7 +426,8 @@ class SlackAdapter(CountsCompletions):
     # --- /ondo ---------------------------------------------------------------------------
 
     async def on_command(self, body: Mapping[str, Any]) -> None:
-        """Handle ``/ondo list | take <#> | resolve <#> | help`` from an agent."""
+        """Handle ``/ondo list | take <#> | resolve <#> | hours | duty | assign | reply |
+        help`` from an agent."""
         try:
             await self._command(body)
         finally:
@@ -418,11 +440,13 @@ class SlackAdapter(CountsCompletions):
         if verb == "review" and self.review is not None:
             await self.review.command(body, words[1:])
             return
-        if verb not in ("list", "take", "resolve") or not await self._refuse_non_agent(
-            user, channel, f"/ondo {verb}"
-        ):
-            if verb not in ("list", "take", "resolve"):
+        known = verb in TICKET_VERBS or verb in DESK_VERBS
+        if not known or not await self._refuse_non_agent(user, channel, f"/ondo {verb}"):
+            if not known:
                 await self._tell(channel, user, COMMAND_HELP)
+            return
+        if verb in DESK_VERBS:
+            await self._desk_command(verb, words[1:], body, user, channel)
             return
         if verb == "list":
             await self._tell(channel, user, await self._open_tickets())
@@ -443,6 +467,110 @@ class SlackAdapter(CountsCompletions):
             value = handoff_value(fresh or ticket)
             blocks = ticket_blocks(None, fresh, value, status, resolvable=taking)
             await self._edit_ticket(target[0], target[1], blocks, status)
+
+    async def _desk_command(
+        self, verb: str, words: list[str], body: Mapping[str, Any], user: str, channel: str
+    ) -> None:
+        desk = self.desk_commands
+        if verb == "hours":
+            await self._tell(channel, user, desk.hours())
+        elif verb == "duty":
+            await self._tell(channel, user, await desk.duty(user, words, _shown))
+        elif verb == "assign":
+            await self._assign(words, user, channel)
+        else:
+            await self._reply(words, body, user, channel)
+
+    async def _assign(self, words: list[str], user: str, channel: str) -> None:
+        """``/ondo assign <#> @agent``: the ticket's thread says so, the caller is told."""
+        desk = self.desk_commands
+        number = ticket_number(words[0]) if words else None
+        found = MENTION.fullmatch(words[1]) if len(words) == 2 else None
+        if number is None or found is None:
+            await self._tell(channel, user, desk.say("assign_usage"))
+            return
+        agent = found.group(1)
+        if not await self._is_agent(agent):
+            await self._tell(channel, user, desk.say("not_an_agent", agent=_shown(agent)))
+            return
+        done = await desk.assign(number, agent, user, _shown)
+        await self._tell(channel, user, done.note)
+        target = parse_thread_ref(done.ticket.thread_ref or "") if done.ticket else None
+        if done.thread_line is not None and target is not None:
+            await post(self.client, target[0], done.thread_line, thread_ts=target[1])
+
+    async def _reply(
+        self, words: list[str], body: Mapping[str, Any], user: str, channel: str
+    ) -> None:
+        """``/ondo reply <name> <#>`` (a slash command knows its channel, not its thread, so
+        the ticket's number is needed); ``/ondo reply`` alone lists the saved replies."""
+        desk = self.desk_commands
+        if not words:
+            await self._tell(channel, user, desk.menu())
+            return
+        replies = desk.replies()
+        if isinstance(replies, str):
+            await self._tell(channel, user, replies)
+            return
+        try:
+            name = replies.get(words[0]).name
+        except UnknownReplyError as exc:
+            await self._tell(channel, user, desk.unknown(exc))
+            return
+        number = ticket_number(words[1]) if len(words) == 2 else None
+        if number is None:
+            await self._tell(channel, user, desk.say("reply_where"))
+            return
+        ticket, problem = await desk.ticket(number)
+        if ticket is None:
+            await self._tell(channel, user, problem or "")
+            return
+        owner = await self.engine.store.conversation_owner(ticket.conversation_key)
+        customer = None
+        if owner and platform_of(ticket.conversation_key) == PLATFORM:
+            # A Slack display name is the customer's to choose: inert wherever it is posted.
+            customer = await self._display_name(owner)
+        sent = await desk.reply(
+            ticket,
+            name,
+            agent=user,
+            agent_name=inert(agent) if (agent := await self._display_name(user)) else None,
+            customer_name=inert(customer) if customer else None,
+            event_id=f"ondo-reply:{body.get('trigger_id') or secrets.token_hex(8)}",
+        )
+        await self._tell(channel, user, sent.note)
+        target = parse_thread_ref(ticket.thread_ref or "")
+        if sent.result == "relayed" and ticket.agent is None and target is not None:
+            # Answering took the ticket over: it shows who has it, as after a suggestion.
+            fresh = await self.engine.store.handoff_by_id(ticket.id)
+            taken = ticket_status(True, user)
+            blocks = ticket_blocks(
+                None, fresh, handoff_value(fresh or ticket), taken, resolvable=True
+            )
+            await self._edit_ticket(target[0], target[1], blocks, taken)
+        if sent.text is not None and target is not None:
+            line = desk.say("reply_line", agent=_shown(user), name=name)
+            quoted = "\n".join(f"> {inert(part)}" for part in sent.text.splitlines())
+            await post(
+                self.client, target[0], f"{line}\n{quoted}", thread_ts=target[1], unfurl=False
+            )
+
+    async def _display_name(self, user: str) -> str | None:
+        """What Slack shows as ``user``'s name (``None`` when Slack cannot say in time)."""
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT_SECONDS):
+                answer = await self.client.users_info(user=user)
+        except Exception as exc:
+            log.warning("name of %s not found (%s)", user, type(exc).__name__)
+            return None
+        found = answer.get("user")
+        if not isinstance(found, Mapping):
+            return None
+        profile = found.get("profile") or {}
+        for name in (profile.get("display_name"), profile.get("real_name"), found.get("name")):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
 
     async def _open_tickets(self) -> str:
         tickets = await self.engine.store.open_handoffs()
@@ -615,6 +743,11 @@ class SlackAdapter(CountsCompletions):
                 return False
 
 
+def _shown(user: str) -> str:
+    """``<@user>`` for a Slack user id, else the text made inert."""
+    return mention(user) or inert(user)
+
+
 def ticket_status(taken: bool, user: str) -> str:
     """The status line a ticket shows after Take over / Resolve."""
     return f"{'Taken' if taken else 'Resolved'} by <@{user}>"
@@ -633,7 +766,14 @@ def build_app(
     if channel is not None:
         router.set_desk(SlackDesk(client, channel, agent_language=settings.agent_language))
     staff = SlackStaff(client, settings.slack_staff_channels)
-    adapter = SlackAdapter(router, client, handoff_channel=channel, staff=staff)
+    adapter = SlackAdapter(
+        router,
+        client,
+        handoff_channel=channel,
+        staff=staff,
+        kb_paths=settings.kb_paths,
+        agent_language=settings.agent_language,
+    )
     quiet_slack_signature_dumps()  # a refused request's body holds a customer's message
     app = AsyncApp(
         client=client,

@@ -597,6 +597,56 @@ class FakeDiscord:
         }
         return data
 
+    def slash_command_create(
+        self,
+        channel_id: int,
+        name: str,
+        subcommand: str,
+        options: Mapping[str, str | int] | None = None,
+        *,
+        user_id: int | None = None,
+        interaction_id: int | None = None,
+    ) -> dict[str, Any]:
+        """INTERACTION_CREATE data for ``user_id`` (default :attr:`staff`) using the slash
+        command ``name`` (CHAT_INPUT, which must have been registered) with ``subcommand`` and
+        its ``options`` in channel ``channel_id``; ``interaction_id`` repeats an earlier one."""
+        command = self.commands[name]
+        channel = self.channels[channel_id]
+        uid = user_id or self.staff_id
+        typed = [
+            {"name": key, "type": 4 if isinstance(value, int) else 3, "value": value}
+            for key, value in (options or {}).items()
+        ]
+        data: dict[str, Any] = {
+            "id": str(interaction_id or self._snowflake()),
+            "application_id": str(self.application_id),
+            "type": 2,
+            "token": "fake-interaction-" + secrets.token_hex(16),
+            "version": 1,
+            "data": {
+                "id": command["id"],
+                "name": name,
+                "type": 1,
+                "options": [{"name": subcommand, "type": 1, "options": typed}],
+            },
+            "channel_id": str(channel_id),
+            "channel": copy.deepcopy(channel),
+            "app_permissions": str(self.permissions_in(self.bot_id, channel_id)),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if "guild_id" in channel:
+            data["guild_id"] = channel["guild_id"]
+            data["guild_locale"] = "ko"
+            permissions = str(self.permissions_in(uid, channel_id))
+            data["member"] = self._member(uid) | {"permissions": permissions}
+        else:
+            data["user"] = self.users[uid]
+        return data
+
     def permissions_in(self, uid: int, channel_id: int) -> int:
         """The permission bits of member ``uid`` in a guild channel (a thread uses its parent's
         overwrites), computed the way Discord documents it."""
