@@ -335,3 +335,21 @@ async def test_discord_customer_rates_own_answer_and_thumbs_down_leads_to_an_upd
     assert f"entry `{entry_id}` updated" in done.body["data"]["content"]
     again = await discord_asks(discord, question)
     assert right in again["content"]
+
+
+async def test_slack_escaped_command_text_is_stored_as_the_admin_typed_it(slack: Slack) -> None:
+    """With "Escape channels, users and links" on (``/ondo assign`` needs it), Slack sends a
+    link as ``<url|url>`` and ``<`` as ``&lt;``: the approved answer is the typed text."""
+    question, entry_id, _right = STALE_ANSWER["en"]
+    answer = await customer_asks(slack, question)
+    reply_id = int(buttons(answer)["ondo_rate_down"])
+    correction = await Corrections(slack.runtime.store).mark_wrong(reply_id, "No.", "slack:x")
+    typed = (
+        "Refunds take 3 &lt; 5 days &amp; more: see <https://shop.example/refund|"
+        "https://shop.example/refund> or write <mailto:help@shop.example|help@shop.example>"
+    )
+    await slack.command(f"review approve {correction.id} --update {typed}", user=SLACK_ADMIN)
+    assert f"entry `{entry_id}` updated" in ephemerals(slack, SLACK_ADMIN)[-1]
+    again = await customer_asks(slack, question)
+    text = again.params["text"]
+    assert "https://shop.example/refund" in text and "|" not in text and "&amp;" not in text

@@ -271,6 +271,23 @@ async def test_a_ticker_down_past_both_points_posts_the_breach_only_and_the_grou
     assert d2.posts(ref2)[-1].endswith("· U1")
 
 
+@pytest.mark.parametrize("language", ["ko", "en"])
+async def test_an_agent_answering_an_unowned_ticket_becomes_its_owner(
+    runtime: Runtime, tmp_path: Path, language: Language
+) -> None:
+    d = build(runtime, config(tmp_path))
+    ticket_id, ref = await hand_over(d, key_of(1), language)  # nobody on duty: unowned
+    said = "확인해 볼게요." if language == "ko" else "Let me check."
+    await d.router.agent_message(
+        platform="slack", event_id="typed-1", thread_ref=ref, agent="U7", text=said
+    )
+    await d.router.agent_message(
+        platform="slack", event_id="typed-2", thread_ref=ref, agent="U8", text=said
+    )
+    [owned] = [t for t in await runtime.store.desk.sla_rows(0, 2e9) if t.handoff_id == ticket_id]
+    assert owned.assignee == "U7"  # the first to answer; a second agent does not take it
+
+
 # --- satisfaction ----------------------------------------------------------------------------
 
 

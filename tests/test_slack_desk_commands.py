@@ -241,3 +241,16 @@ async def test_help_lists_the_desk_commands(slack: Slack) -> None:
     await slack.command("help")
     for verb in ("/ondo hours", "/ondo duty on|off", "/ondo assign <#> @agent", "/ondo reply"):
         assert verb in told(slack)
+
+
+def test_escaped_command_text_reads_as_typed() -> None:
+    from adapters.slack.inert import unescaped
+
+    assert unescaped("<@U123|minji> <#C1|agents> <!here> <!subteam^S1|@desk>") == (
+        "@minji #agents @here @desk"
+    )
+    assert unescaped("<https://x.example/a?b=1&amp;c=2|x.example> &lt;b&gt;") == ("x.example <b>")
+    assert unescaped("<mailto:a@b.example|a@b.example> <https://plain.example>") == (
+        "a@b.example https://plain.example"
+    )
+    assert unescaped("환불 &lt;3일&gt; 안내") == "환불 <3일> 안내"

@@ -38,3 +38,24 @@ def mention(user: str) -> str | None:
     """``<@user>`` for a Slack user id; ``None`` when ``user`` does not look like one (then
     the caller writes a plain name instead of building markup from it)."""
     return f"<@{user}>" if _USER_ID.fullmatch(user) else None
+
+
+_ESCAPED = re.compile(r"<([@#!]?)([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def unescaped(text: str) -> str:
+    """A slash command's text as the agent typed it: with "Escape channels, users and
+    links" on (the manifest's ``should_escape``, which ``/ondo assign`` needs to see
+    mentions), Slack sends ``<https://x|x>``, ``<@U1|name>``, ``&lt;``; this gives back the
+    link, ``@name``, ``#channel`` and ``<``."""
+
+    def plain(match: re.Match[str]) -> str:
+        sigil, target, label = match.group(1), match.group(2), match.group(3)
+        if sigil in ("@", "#"):
+            return f"{sigil}{label or target}"
+        if sigil == "!":
+            shown = label or target.split("^")[0]
+            return shown if shown.startswith("@") else f"@{shown}"
+        return label or target.removeprefix("mailto:")
+
+    return _ESCAPED.sub(plain, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

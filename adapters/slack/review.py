@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import PLATFORM
-from adapters.slack.inert import inert, inert_lines
+from adapters.slack.inert import inert, inert_lines, unescaped
 from adapters.slack.sender import text_sections
 from bot.conversation.engine import Engine
 from bot.corrections import live as kb_live
@@ -191,7 +191,7 @@ class SlackReview:
             return
         rest = words[2:]
         mode: Mode = "update" if "--update" in rest else "new"
-        answer = " ".join(w for w in rest if w not in ("--update", "--as-new")) or None
+        answer = unescaped(" ".join(w for w in rest if w not in ("--update", "--as-new"))) or None
         note = await self.decide(user, verb, int(number), mode, answer)
         await self._tell(channel, user, note)
 

@@ -256,8 +256,10 @@ class DeskService:
                 log.warning("notification of ticket #%d failed: %s", ticket.id, _reason(exc))
 
     async def agent_replied(self, handoff: Handoff, agent: str, at: float | None = None) -> None:
-        """The first response (once) and the wait for the customer start now."""
+        """The first response (once) and the wait for the customer start now; an agent who
+        answers an unowned ticket becomes its owner (taking over by typing)."""
         now = self.clock() if at is None else at
+        await self._records.assign(handoff.id, agent, now, only_unassigned=True)
         await self._records.mark_first_response(handoff.id, now)
         await self._records.set_waiting(handoff.conversation_key, now)
 
