@@ -74,6 +74,10 @@ ONDO_TABLES = (
     "journey_sends",
     "journey_consent",
     "reviews",
+    "thread_states",
+    "desk_agents",
+    "desk_reminders",
+    "csat",
 )
 
 
