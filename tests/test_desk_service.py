@@ -328,8 +328,8 @@ async def test_a_good_score_is_thanked_on_each_channel(
 @pytest.mark.parametrize(
     ("language", "answer", "note"),
     [
-        ("ko", "2점 배송이 너무 늦었어요", "⚠️ 만족도 2점: 배송이 너무 늦었어요"),
-        ("en", "1 - nobody read my messages", "⚠️ Satisfaction 1/5: nobody read my messages"),
+        ("ko", "2점 배송이 너무 늦었어요 <!channel>", "⚠️ 만족도 2점"),
+        ("en", "1 - nobody read my messages @everyone", "⚠️ Satisfaction 1/5"),
     ],
 )
 async def test_a_low_score_opens_a_follow_up_note(
@@ -340,7 +340,10 @@ async def test_a_low_score_opens_a_follow_up_note(
     await d.router.customer_message(message(key_of(1), answer, "r1"))
     score = csat.read_score(answer)
     assert score is not None and d.sent(key_of(1))[-1] == csat.thanks_text(score, language)
-    assert d.posts(ref)[-1].startswith(note)
+    head, said = d.posts(ref)[-2:]
+    assert head.startswith(note) and "<!channel>" not in head and "@everyone" not in head
+    # The customer's comment comes as a relay (inert on the desk), not in Ondo's own note.
+    assert said == f"Customer: {comment_of(answer)}"
     row = await runtime.store.desk.csat(ticket_id)
     assert row is not None and row.score == score and row.comment == comment_of(answer)
 
@@ -399,7 +402,7 @@ async def test_a_button_click_is_the_customers_own(
     assert await d.service.csat_click(ticket_id, 2, "someone-else") is None
     assert await d.service.csat_click(ticket_id, 2, "customer-1") == csat.thanks_text(2, language)
     assert await d.service.csat_click(ticket_id, 5, "customer-1") is None  # answered once
-    assert d.posts(ref)[-1].startswith("⚠️")
+    assert d.posts(ref)[-1].startswith("⚠️") and d.posts(ref)[-1].endswith(")")  # no comment
     # The question is answered: a later "3" goes to the bot.
     later = await d.router.customer_message(message(key_of(1), "3", "r1"))
     assert later.notes != ("csat",)

@@ -551,6 +551,21 @@ class Router:
         replica when it runs elsewhere); a failure is logged, never raised."""
         await self._note(thread_ref, text)
 
+    async def relay_note(self, thread_ref: str, text: str) -> None:
+        """Post a customer's ``text`` in the ticket thread ``thread_ref`` made inert (as a
+        relay is: "Customer: …"), not as Ondo's markup; queued for the desk's replica when it
+        runs elsewhere; a failure is logged, never raised."""
+        if self.desk is None:
+            if await self.held_elsewhere(platform_of(thread_ref)):
+                await self.engine.store.outbox.put(
+                    platform_of(thread_ref), "relay", thread_ref, text=text
+                )
+            return
+        try:
+            await self.desk.relay(thread_ref, None, text)
+        except Exception as exc:
+            log.error("relay in agents' thread %s failed: %s", thread_ref, _reason(exc))
+
     async def _note(self, thread_ref: str, text: str) -> None:
         if self.desk is None:
             if await self.held_elsewhere(platform_of(thread_ref)):

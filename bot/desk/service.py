@@ -120,8 +120,8 @@ AGENT_TEXTS: dict[str, dict[Language, str]] = {
     "unassigned_plain": {"ko": "담당자 없음", "en": "unassigned"},
     "nobody": {"ko": "근무 중인 상담원이 없어요", "en": "nobody is on duty"},
     "low_csat": {
-        "ko": "⚠️ 만족도 {score}점: {comment} · 고객에게 후속 연락 부탁드려요.",
-        "en": "⚠️ Satisfaction {score}/5: {comment} · please follow up with the customer.",
+        "ko": "⚠️ 만족도 {score}점 · 고객에게 후속 연락 부탁드려요.",
+        "en": "⚠️ Satisfaction {score}/5 · please follow up with the customer.",
     },
     "no_comment": {"ko": "(의견 없음)", "en": "(no comment)"},
     "stale_closed": {
@@ -320,10 +320,13 @@ class DeskService:
             handoff = await self.router.engine.store.handoff_by_id(handoff_id)
             if handoff is not None and handoff.thread_ref:
                 agents = self._agent_language()
-                note = AGENT_TEXTS["low_csat"][agents].format(
-                    score=score, comment=comment or AGENT_TEXTS["no_comment"][agents]
-                )
+                note = AGENT_TEXTS["low_csat"][agents].format(score=score)
+                if not comment:
+                    note += f" {AGENT_TEXTS['no_comment'][agents]}"
                 await self.router.note(handoff.thread_ref, note)
+                if comment:
+                    # The customer's words are theirs: relayed inert, never as Ondo's markup.
+                    await self.router.relay_note(handoff.thread_ref, comment)
         return csat.thanks_text(score, language)
 
     # --- the ticker ------------------------------------------------------------------------
