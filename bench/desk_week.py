@@ -29,8 +29,8 @@ simulated one.
   (10–60 min of work); the rest go silent: the stale reminder, the auto-close, and 40 % of
   them write again 1–20 h after the close (a reopen with the bot). On resolve the customer is
   asked to rate it: buttons on Slack/Discord (``DeskService.csat_click``, some clicked twice),
-  a digit by SMS, a line by e-mail; some first write "6", "최고" or nothing useful; a quarter
-  never answer.
+  a digit by SMS, a line by e-mail; 15 % first write "6", "최고" or "음..." (then the score), 5 %
+  write two such answers, 10 % click twice, a quarter never answer.
 
 Printed: one table, Ondo beside a naive desk computed from the same stream (the same
 tickets, shifts and drawn times): no hours (every handoff is told "a person will reply
@@ -67,7 +67,7 @@ from bot.conversation.routing import MemoryDesk, Router, platform_of
 from bot.desk import csat, sla
 from bot.desk.config import load_desk_config
 from bot.desk.hours import BusinessHours
-from bot.desk.service import CUSTOMER_TEXTS, DeskService
+from bot.desk.service import CUSTOMER_TEXTS, REASONS, DeskService
 from bot.insights.desk_stats import DeskRows, DeskStats, desk_figures, percentile
 from bot.types import EscalationReason, Language, Message, Reply
 from knowledge.loader import SAMPLE_DIR
@@ -190,6 +190,7 @@ class Ticket:
     first_at: float | None = None
     customer_at: float | None = None
     resolved: bool = False
+    reopens: bool = False
 
 
 @dataclass
@@ -298,22 +299,29 @@ class Simulation:
                 self.at(a, self.duty(agent, True))
                 self.at(b, self.duty(agent, False))
 
-    async def say(self, key: str, user: str, text: str) -> Any:
-        """The customer of ``key`` writes ``text`` through the router."""
+    async def say(
+        self, key: str, user: str, text: str, language: Language, *, later: bool = True
+    ) -> Any:
+        """The customer of ``key`` writes ``text`` through the router; a handoff it opens is
+        a ticket of the week (a later message may open one too: a reopened conversation, a
+        rating answer the bot cannot answer)."""
         self.wrote.append((self.clock(), key))
         message = Message(platform_of(key), key, user, text, self.clock(), f"m-{next(self.ids)}")
-        return await self.router.customer_message(message)
+        notified = len(self.desk.notified)
+        outcome = await self.router.customer_message(message)
+        if outcome.handoff is not None and outcome.handoff.id not in self.tickets:
+            self.open(outcome.handoff, key, user, language, notified)
+            if later:
+                self.counts[f"later handoffs: {outcome.handoff.reason}"] += 1
+                self.counts["later handoffs"] += 1
+        return outcome
 
     def first(
         self, key: str, user: str, language: Language, kind: str
     ) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
-            notified = len(self.desk.notified)
-            outcome = await self.say(key, user, self.rng.choice(TEXTS[kind][language]))
+            await self.say(key, user, self.rng.choice(TEXTS[kind][language]), language, later=False)
             self.counts[f"messages: {kind}"] += 1
-            if outcome.handoff is None:
-                return
-            self.open(outcome.handoff, key, user, language, notified)
 
         return run
 
@@ -326,11 +334,11 @@ class Simulation:
             "none"
             if roll < 0.25
             else "bad_then_digit"
-            if roll < 0.33
+            if roll < 0.40
             else "bad_twice"
-            if roll < 0.36
+            if roll < 0.45
             else "click_twice"
-            if roll < 0.41
+            if roll < 0.55
             else "click"
         )
         if rating.startswith("click") and platform_of(key) in ("twilio", "email"):
@@ -425,7 +433,9 @@ class Simulation:
 
     def customer_answers(self, ticket: Ticket) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
-            await self.say(ticket.key, ticket.user, TEXTS["answer"][ticket.language][0])
+            await self.say(
+                ticket.key, ticket.user, TEXTS["answer"][ticket.language][0], ticket.language
+            )
             ticket.customer_at = self.clock()
             self.schedule_resolve(ticket)
 
@@ -482,7 +492,7 @@ class Simulation:
 
     def text(self, ticket: Ticket, text: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
-            outcome = await self.say(ticket.key, ticket.user, text)
+            outcome = await self.say(ticket.key, ticket.user, text, ticket.language)
             self.counts["rating bad inputs"] += csat.read_score(text) is None
             if "csat" in outcome.notes and csat.read_score(text) is None:
                 self.counts["rating retries asked"] += 1
@@ -516,14 +526,17 @@ class Simulation:
             if sent.reply.text not in closed.values():
                 continue
             for ticket in self.tickets.values():
-                if ticket.key == sent.key and ticket.reopen_delay is not None:
-                    self.at(sent.at + ticket.reopen_delay, self.reopen(ticket))
+                again = ticket.reopen_delay is not None and not ticket.reopens
+                if ticket.key == sent.key and again:
+                    ticket.reopens = True
+                    self.at(sent.at + (ticket.reopen_delay or 0.0), self.reopen(ticket))
         self.seen_sent = len(self.sent)
 
     def reopen(self, ticket: Ticket) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             before = await self.store.conversation(ticket.key, ticket.platform)
-            outcome = await self.say(ticket.key, ticket.user, TEXTS["again"][ticket.language][0])
+            again = TEXTS["again"][ticket.language][0]
+            outcome = await self.say(ticket.key, ticket.user, again, ticket.language)
             if before is not None and before.state == "closed" and outcome.action == "replied":
                 self.counts["reopened"] += 1
 
@@ -551,6 +564,7 @@ class Naive:
     first: list[float]
     resolution: list[float]
     breaches: Counter[str]
+    tickets: int
     open_at_end: int
     waiting: int
 
@@ -570,7 +584,7 @@ def naive(sim: Simulation) -> Naive:
         replied = ends[agent]
         if not any(on_duty(s, t.created_at) for s in sim.shifts.values()):
             waiting += 1
-        reason: EscalationReason = t.reason if t.reason in KINDS else "asked_for_human"  # type: ignore[assignment]
+        reason: EscalationReason = t.reason if t.reason in REASONS else "asked_for_human"
         due = sla.due(t.created_at, reason, sim.hours, sim.config.sla)
         if replied == float("inf") or replied >= END:
             open_at_end += 1
@@ -590,7 +604,7 @@ def naive(sim: Simulation) -> Naive:
             continue
         resolution.append(sim.hours.business_seconds(t.created_at, done))
         breaches[f"resolution:{t.reason}"] += done > due.resolution_at
-    return Naive(first, resolution, breaches, open_at_end, waiting)
+    return Naive(first, resolution, breaches, len(sim.tickets), open_at_end, waiting)
 
 
 def invariants(sim: Simulation) -> dict[str, int]:
@@ -656,7 +670,7 @@ def table(week: Week) -> str:
         f"({s.resolution.count} tickets)"
     )
     rows: list[tuple[str, str, str]] = [
-        ("tickets (handoffs)", str(s.tickets), str(s.tickets)),
+        ("tickets (handoffs)", str(s.tickets), str(n.tickets)),
         (
             "assigned at once / waiting for an agent on duty",
             f"{c['assigned at once']} / {s.tickets - c['assigned at once']}",
@@ -665,7 +679,7 @@ def table(week: Week) -> str:
         ("first response, business time: median / p90", ondo_first, _duration(n.first)),
         ("resolution, business time: median / p90", ondo_res, _duration(n.resolution)),
     ]
-    for reason in ("angry", "sensitive", "asked_for_human"):
+    for reason in REASONS:
         group = next((g for g in s.by_reason if g.name == reason), None)
         mine = (
             "—"
@@ -736,7 +750,9 @@ def header(week: Week) -> str:
         f"2026-09-21..27 Asia/Seoul (Chuseok 24–26) · "
         f"{c['messages: question']} questions, {c['messages: asked_for_human']} asking for a "
         f"person, {c['messages: angry']} angry, {c['messages: sensitive']} sensitive · "
-        f"{c['handoffs']} handoffs, {c['resolved']} resolved · run took {week.seconds:.0f} s"
+        f"{c['handoffs']} handoffs ({c['later handoffs']} opened by a later message: a "
+        f"reopened conversation or a rating answer the bot could not answer), "
+        f"{c['resolved']} resolved · run took {week.seconds:.0f} s"
     )
 
 
