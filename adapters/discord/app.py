@@ -19,6 +19,7 @@ import discord
 
 from adapters.discord.backfill import catch_up, plan
 from adapters.discord.config import DiscordConfig, DiscordConfigError
+from adapters.discord.csat import DiscordCsat
 from adapters.discord.desk import (
     EDIT,
     EDITED,
@@ -148,6 +149,7 @@ class DiscordAdapter(CountsCompletions):
             staff_channel=config.staff_channel,
             admins=admins,
         )
+        self.csat = DiscordCsat(router, client, finished=self._finished)
         self.unhandled = 0
         """Exceptions that escaped an event handler (logged; tests expect none)."""
         self._ready: asyncio.Event | None = None
@@ -397,6 +399,8 @@ class DiscordAdapter(CountsCompletions):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Handle a click on a ticket's Take over / Resolve button (others are ignored)."""
+        if await self.csat.handle(interaction):
+            return
         if await self._suggestion_interaction(interaction):
             return
         if await self._correction_interaction(interaction):

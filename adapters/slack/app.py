@@ -26,6 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.progress import CountsCompletions
+from adapters.slack.csat import SlackCsat
 from adapters.slack.desk import (
     RESOLVE_ACTION,
     SUGGEST_EDIT_ACTION,
@@ -698,6 +699,7 @@ def build_app(
         finished=adapter._finished,
     )
     adapter.review.register(app)
+    SlackCsat(router, client, finished=adapter._finished).register(app)
     return app, adapter
 
 
