@@ -365,3 +365,28 @@ async def test_discord_a_low_click_leaves_a_follow_up_note_in_the_ticket_thread(
         assert discord.texts(case.thread)[-1] == csat.thanks_text(2, language)
         notes = discord.texts(case.ticket)
         assert any(t.startswith(LOW_NOTE[language]) for t in notes), notes
+
+
+async def test_discord_notify_failure_is_one_line_and_the_ticket_stands(
+    sample_runtime_factory: Callable[..., Runtime],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with fake_discord() as fake:
+        fake.refuse_dms(fake.staff_id)
+        runtime = sample_runtime_factory(**discord_settings(fake))
+        router = Router(runtime.engine, handoff_channel=runtime.settings.handoff_channel)
+        service = desk_service(router, tmp_path)
+        await runtime.store.desk.set_duty("discord", str(fake.staff_id), True, service.clock())
+        async with running_discord(fake, runtime, router) as discord:
+            await discord.say(ASK["ko"])
+            [ticket] = discord.threads_opened(fake.staff_channel_id)
+            lines = [
+                r.getMessage()
+                for r in caplog.records
+                if r.getMessage().startswith("notification to")
+            ]
+            assert len(lines) == 1 and lines[0].startswith(
+                f"notification to {fake.staff_id} not sent: HTTP 403"
+            )
+            assert any(f"Assigned to <@{fake.staff_id}>" in t for t in discord.texts(ticket))
