@@ -23,6 +23,7 @@ from adapters.desk_commands import DeskCommands
 from adapters.discord.backfill import catch_up, plan
 from adapters.discord.commands import DiscordCommands
 from adapters.discord.config import DiscordConfig, DiscordConfigError
+from adapters.discord.csat import DiscordCsat
 from adapters.discord.desk import (
     EDIT,
     EDITED,
@@ -159,6 +160,7 @@ class DiscordAdapter(CountsCompletions):
         self.commands = DiscordCommands(
             client, self.desk_commands, desk=self.desk, may_act=self._may_act
         )
+        self.csat = DiscordCsat(router, client, finished=self._finished)
         self.unhandled = 0
         """Exceptions that escaped an event handler (logged; tests expect none)."""
         self._ready: asyncio.Event | None = None
@@ -410,8 +412,11 @@ class DiscordAdapter(CountsCompletions):
     # --- buttons -------------------------------------------------------------------------
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Handle a click on a ticket's Take over / Resolve button, ``/ondo`` and the other
-        interactions of :mod:`.review` and the suggested reply (others are ignored)."""
+        """Handle a click on a ticket's Take over / Resolve button, a satisfaction button,
+        ``/ondo`` and the other interactions of :mod:`.review` and the suggested reply (others
+        are ignored)."""
+        if await self.csat.handle(interaction):
+            return
         if await self._command_interaction(interaction):
             return
         if await self._suggestion_interaction(interaction):

@@ -230,6 +230,18 @@ class DiscordDesk:
         """A mention of agent ``agent_id`` in a desk post."""
         return f"<@{agent_id}>"
 
+    async def notify(self, agent_id: str, text: str) -> None:
+        """DM agent ``agent_id`` (a snowflake) Ondo's ``text`` (a new ticket is theirs). A
+        failure is one warning, never raised: the ticket's line in the thread names the owner
+        all the same."""
+        try:
+            if not (agent_id.isascii() and agent_id.isdecimal()) or len(agent_id) > 25:
+                raise ValueError("not a Discord user id")
+            channel = await self.client.create_dm(discord.Object(int(agent_id)))
+            await channel.send(text, allowed_mentions=NO_MENTIONS)
+        except Exception as exc:
+            log.warning("notification to %s not sent: %s", agent_id, describe(exc))
+
     async def post_in_thread(self, thread_ref: str, text: str) -> None:
         """Post Ondo's own ``text`` (its markup intended) in the ticket thread
         ``thread_ref``; raises if Discord refuses."""

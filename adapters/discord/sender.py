@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 import discord
 
+from adapters.discord.csat_buttons import csat_view
 from adapters.discord.events import PLATFORM, Target, target_of
 from adapters.discord.rating import rating_view
 from adapters.discord.split import split_message
@@ -117,7 +118,8 @@ class DiscordSender:
         self.thread_name = thread_name
 
     async def send(self, reply: Reply) -> str | None:
-        """Post ``reply``; raises when Discord refuses it."""
+        """Post ``reply`` (an answer with 👍 / 👎, the desk's rating question with its score
+        buttons); raises when Discord refuses it."""
         target = self.target
         if target.parent_id is not None and self.client.get_channel(target.channel_id) is None:
             parent = channel_for(self.client, target.parent_id, target.guild_id)
@@ -126,7 +128,10 @@ class DiscordSender:
         channel = channel_for(self.client, target.channel_id, target.guild_id)
         reply_id = reply.raw.get("reply_id")
         nonce = f"ondo{reply_id}" if isinstance(reply_id, int) else None
-        sent = await post(channel, reply.text, nonce=nonce, view=rating_view(reply))
+        view: discord.ui.View | None = rating_view(reply)
+        if view is None:
+            view = csat_view(reply)  # the desk's rating question: five score buttons
+        sent = await post(channel, reply.text, nonce=nonce, view=view)
         return str(sent[0].id) if sent else None
 
 

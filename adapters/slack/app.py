@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.desk_commands import DeskCommands, ticket_number
 from adapters.progress import CountsCompletions
+from adapters.slack.csat import SlackCsat
 from adapters.slack.desk import (
     RESOLVE_ACTION,
     SUGGEST_EDIT_ACTION,
@@ -838,6 +839,7 @@ def build_app(
         finished=adapter._finished,
     )
     adapter.review.register(app)
+    SlackCsat(router, client, finished=adapter._finished).register(app)
     return app, adapter
 
 

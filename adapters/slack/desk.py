@@ -139,6 +139,24 @@ class SlackDesk:
         """A mention of agent ``agent_id`` in a desk post."""
         return f"<@{agent_id}>"
 
+    async def notify(self, agent_id: str, text: str) -> None:
+        """DM agent ``agent_id`` Ondo's ``text`` (a new ticket is theirs): ``conversations.open``
+        then ``chat.postMessage``. A failure is one warning, never raised: the ticket's line
+        in the thread names the owner all the same."""
+        try:
+            opened = await self.client.conversations_open(users=agent_id)
+            channel = opened.get("channel") or {}
+            channel_id = channel.get("id") if isinstance(channel, dict) else None
+            if not isinstance(channel_id, str) or not channel_id:
+                raise ConnectionError("conversations.open answered without a channel id")
+            await self.client.chat_postMessage(
+                channel=channel_id, text=text, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as exc:
+            log.warning("notification to %s not sent: %s", agent_id, exc.response.get("error"))
+        except Exception as exc:
+            log.warning("notification to %s not sent: %s", agent_id, type(exc).__name__)
+
     async def post_in_thread(self, ref: str, text: str) -> None:
         """Post Ondo's own ``text`` (its markup intended) in the ticket's thread."""
         target = parse_thread_ref(ref)

@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.csat_buttons import csat_row
 from adapters.slack.events import thread_of
 from bot.conversation.engine import Sender
 from bot.types import Reply
@@ -31,7 +32,8 @@ class SlackSender:
     ``thread_ts`` ``None``: the top level of a DM.
 
     A reply the engine marks as rateable (an answer from the knowledge base) is posted with
-    👍 / 👎 buttons whose value is the stored reply's id.
+    👍 / 👎 buttons whose value is the stored reply's id; the desk's satisfaction question
+    (``raw["csat"]``) with its five score buttons instead.
     """
 
     def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str | None) -> None:
@@ -47,7 +49,11 @@ class SlackSender:
         (the crash came after Slack took it, before Ondo noted it), it is not posted twice."""
         reply_id = reply.raw.get("reply_id")
         if not isinstance(reply_id, int):
-            return await post(self.client, self.channel, reply.text, thread_ts=self.thread_ts)
+            row = csat_row(reply)
+            blocks = [*text_sections(reply.text), row] if row is not None else None
+            return await post(
+                self.client, self.channel, reply.text, thread_ts=self.thread_ts, blocks=blocks
+            )
         if reply.raw.get("resent"):
             found = await self.posted_reply(reply_id)
             if found is not None:
