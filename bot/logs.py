@@ -62,6 +62,9 @@ def secret_values(settings: Settings) -> list[str]:
         settings.events_secret,
         settings.email_imap_password,
         settings.email_smtp_password,
+        settings.email_key,
+        settings.twilio_auth_token,
+        settings.phone_key,
     ]
     url = settings.openai_base_url or ""
     found = re.search(r"://([^/\s:@]+):([^/\s@]+)@", url)

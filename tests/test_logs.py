@@ -190,3 +190,24 @@ def test_a_slack_verification_token_in_a_dumped_payload_is_masked() -> None:
         "{'token': '[SECRET]', 'type': 'events_api'}"
     )
     assert "verification" not in clean('{"token":"fake-verification-token"}')
+
+
+def test_every_credential_setting_is_masked() -> None:
+    """Each setting that holds a token, key, password or secret is among the masked values,
+    so a new credential cannot be forgotten here (Twilio's token, the sealing keys)."""
+    import dataclasses
+
+    from bot.logs import secret_values
+    from bot.settings import Settings
+
+    credentials = [
+        f.name
+        for f in dataclasses.fields(Settings)
+        if {"token", "key", "password", "secret"} & set(f.name.split("_"))
+    ]
+    assert {"twilio_auth_token", "phone_key", "email_key", "encryption_key"} <= set(credentials)
+    settings = dataclasses.replace(
+        Settings(), **{name: f"value-of-{name}-0123456789" for name in credentials}
+    )
+    masked = set(secret_values(settings))
+    assert {f"value-of-{name}-0123456789" for name in credentials} <= masked
