@@ -29,6 +29,8 @@ from adapters.slack import events as slack_events
 from adapters.slack.events import conversation_key, is_dm
 from bench.load_balancer import Balancer
 from bench.load_db import handoff_conversation, hold_lock
+from bot.desk import csat
+from bot.desk.service import CUSTOMER_TEXTS
 from bot.responder.prompts import NOT_ANSWERED_NOTE, NOT_SURE
 from bot.texts import text as fixed_text
 from bot.types import LANGUAGES, Language
@@ -54,7 +56,13 @@ SLACK_RETRY_BACKOFF = (1.0, 60.0, 300.0)
 """Slack retries a failed delivery three times: nearly at once, after a minute, after five."""
 
 MARKER_RE = re.compile(r"\[(zq[a-z]{4})\]")
-RESOLVED_NOTICES = frozenset(fixed_text("resolved", lang) for lang in LANGUAGES)
+RESOLVED_NOTICES = frozenset(
+    {fixed_text("resolved", lang) for lang in LANGUAGES}
+    # The help desk's own posts to a customer: the rating question after a resolve, and the
+    # stale reminder and closing (bot/desk/service.py); notices, not replies.
+    | {csat.ask_text(lang, channel) for lang in LANGUAGES for channel in ("buttons", "sms")}
+    | {text for texts in CUSTOMER_TEXTS.values() for text in texts.values()}
+)
 
 Location = tuple[str, ...]
 """Where a conversation's bot posts appear: ``("slack", channel, thread_ts)`` for a thread in
