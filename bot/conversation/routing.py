@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from bot.conversation.direct import DirectMessenger, OptOutClick
 from bot.conversation.engine import Engine, HandoffTicket, Outcome, Sender, storable
@@ -34,6 +34,7 @@ from bot.types import Emotion, EmotionLabel, Language, Message, Reply
 from bot.understanding.privacy import redact
 from knowledge.language import detect_language
 
+_T = TypeVar("_T")
 log = logging.getLogger("ondo.routing")
 
 RECOVERY_WINDOW_SECONDS = 24 * 3600.0
@@ -269,17 +270,18 @@ class Router:
                 # An opt-out is answered with its confirmation alone, whoever has the
                 # conversation: the bot does not also answer "stop" as a question.
                 return await self.engine.fixed_reply(message, inbound, confirmation, sender)
-            review = await self._review_reply(message, inbound)
-            if review is not None:
-                turn = (review.emotion, review.offers_person)
-                return await self.engine.fixed_reply(
-                    message, inbound, review.text, sender, intent=REVIEW_INTENT, turn=turn
-                )
-            csat = await self._csat_reply(message, inbound)
-            if csat is not None:
-                return await self.engine.fixed_reply(
-                    message, inbound, csat, sender, intent=CSAT_INTENT
-                )
+            if await self._hooks_apply(message, inbound):
+                review = await self._hooked(inbound, self._review(message, inbound.id))
+                if review is not None:
+                    turn = (review.emotion, review.offers_person)
+                    return await self.engine.fixed_reply(
+                        message, inbound, review.text, sender, intent=REVIEW_INTENT, turn=turn
+                    )
+                csat = await self._hooked(inbound, self._csat(message))
+                if csat is not None:
+                    return await self.engine.fixed_reply(
+                        message, inbound, csat, sender, intent=CSAT_INTENT
+                    )
             outcome = await self.engine.handle(message, sender, inbound=inbound)
             relay = outcome.action == "relayed" and outcome.relay_text is not None
             if outcome.handoff is None and relay:
@@ -308,41 +310,36 @@ class Router:
             await self.engine.store.unclaim(inbound.id)  # a redelivery or the sweep retries
             raise
 
-    async def _review_reply(self, message: Message, inbound: Inbound) -> ReviewAnswer | None:
-        """The review hook's answer for a customer's message, or ``None`` (no hook, a
-        duplicate, a staff question, a reply waiting to be posted again, a conversation a
-        person has, or no review). A failing hook raises, as the opt-out hook does: the
-        message stays unanswered for the recovery sweep."""
-        if self.review is None or not inbound.process or message.role == "staff":
-            return None
+    async def _hooks_apply(self, message: Message, inbound: Inbound) -> bool:
+        """Whether the review and satisfaction hooks may answer ``message``: a hook is set,
+        it is the bot's to answer (no duplicate whose reply only waits to be posted again, no
+        staff question, no conversation a person has or is about to have)."""
+        if self.review is None and self.desk_hooks is None:
+            return False
+        if not inbound.process or message.role == "staff":
+            return False
         store = self.engine.store
         if inbound.duplicate and await store.unposted_reply(inbound.id) is not None:
-            return None  # the engine posts the recorded reply again
+            return False  # the engine posts the recorded reply again
         conversation = await store.conversation(message.conversation_key, message.platform)
-        if not bot_speaks(conversation.state):
-            return None  # a person has it (or is about to): it goes to them
-        try:
-            return await self.review(message, inbound.id)
-        except Exception:
-            await store.unclaim(inbound.id)  # a redelivery or the sweep retries
-            raise
+        return bot_speaks(conversation.state)
 
-    async def _csat_reply(self, message: Message, inbound: Inbound) -> str | None:
-        """The desk's satisfaction hook's answer, under the review hook's conditions (the
-        bot's hands only, no duplicate or redelivery, no staff question); a failing hook
-        raises so the message stays unanswered for the recovery sweep."""
-        if self.desk_hooks is None or not inbound.process or message.role == "staff":
-            return None
-        store = self.engine.store
-        if inbound.duplicate and await store.unposted_reply(inbound.id) is not None:
-            return None
-        conversation = await store.conversation(message.conversation_key, message.platform)
-        if not bot_speaks(conversation.state):
-            return None
+    async def _review(self, message: Message, inbound_id: int) -> ReviewAnswer | None:
+        """The review hook's answer: ``message`` stored as a review, or ``None``."""
+        return await self.review(message, inbound_id) if self.review is not None else None
+
+    async def _csat(self, message: Message) -> str | None:
+        """The satisfaction hook's answer to a pending rating question, or ``None``."""
+        hooks = self.desk_hooks
+        return await hooks.csat_answer(message) if hooks is not None else None
+
+    async def _hooked(self, inbound: Inbound, step: Awaitable[_T]) -> _T:
+        """A hook's answer; a failing hook raises, as the opt-out hook does, with the message
+        unclaimed so a redelivery or the recovery sweep handles it again."""
         try:
-            return await self.desk_hooks.csat_answer(message)
+            return await step
         except Exception:
-            await store.unclaim(inbound.id)
+            await self.engine.store.unclaim(inbound.id)
             raise
 
     async def _desk_event(self, name: str, call: Callable[[DeskHooks], Awaitable[None]]) -> None:
